@@ -1,0 +1,365 @@
+"""MobileNetV1 with SAT quantized layers, calibration, checkpoints.
+
+Layer names are stable and shared by flow.toml, the integer graph and the reports:
+``conv0`` (3x3 full conv), ``dw1``/``pw1`` .. ``dw13``/``pw13`` (depthwise 3x3 / pointwise 1x1),
+``pool`` (global average pool) and ``fc``.
+
+Each layer's activation quantizer sits at its *input* (as in the reference code): a layer's
+``abits`` are the bits of the codes it consumes. ``conv0`` consumes the 8-bit input codes
+(``round(255 * img)``, the forward takes them as floats and divides by 255); it has no quantizer of
+its own and its ``abits`` are 8. ``pool`` quantizes the last block's output before averaging, so
+every tensor crossing a layer boundary is an activation code. ``fc`` quantizes the average again.
+
+Stride schedule: at ``resolution >= 128`` the ImageNet schedule (conv0 stride 2; dw2, dw4, dw6, dw12
+stride 2: 224 -> 7). Below that the small-input schedule drops two of them (conv0 and dw12 stride 1:
+32 -> 4, 28 -> 4), so 28/32 px inputs keep a 4x4 map before the pool.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+from torch import Tensor, nn
+import torch.nn.functional as F
+
+from .quant import METHODS, check_bits, quantize_act, quantize_weight, scale_adjust
+
+MODEL_NAMES = ("mbv1",)
+_MBV1 = [  # (out channels at width 1.0, stride of the depthwise conv) for blocks 1..13
+    (64, 1), (128, 2), (128, 1), (256, 2), (256, 1), (512, 2),
+    (512, 1), (512, 1), (512, 1), (512, 1), (512, 1), (1024, 2), (1024, 1),
+]
+
+
+@dataclass(frozen=True)
+class LayerSpec:
+    """Shape of one layer, independent of torch: ``op`` in conv, dw, pw, pool, fc."""
+
+    name: str
+    op: str
+    in_ch: int
+    out_ch: int
+    kernel: int
+    stride: int
+    in_size: int
+    out_size: int
+
+    @property
+    def params(self) -> int:
+        if self.op == "pool":
+            return 0
+        if self.op == "dw":
+            return self.out_ch * self.kernel * self.kernel
+        bias = self.out_ch if self.op == "fc" else 0
+        return self.in_ch * self.out_ch * self.kernel * self.kernel + bias
+
+    @property
+    def macs(self) -> int:
+        if self.op == "pool":
+            return 0
+        weights = self.params - (self.out_ch if self.op == "fc" else 0)
+        return weights * self.out_size * self.out_size
+
+
+def _channels(c: int, width: float) -> int:
+    return max(8, int(round(c * width / 8)) * 8)
+
+
+def _conv_out(size: int, kernel: int, stride: int) -> int:
+    return (size + 2 * (kernel // 2) - kernel) // stride + 1
+
+
+def mbv1_specs(width: float = 1.0, resolution: int = 224, in_channels: int = 3,
+               classes: int = 1000) -> list[LayerSpec]:
+    """The layer list of MobileNetV1 for the given shape (see the module doc for strides)."""
+    if not 0 < width <= 4:
+        raise ValueError(f"width must be in (0, 4], got {width!r}")
+    if not 8 <= resolution <= 1024:
+        raise ValueError(f"resolution must be 8..1024, got {resolution!r}")
+    if not 1 <= in_channels <= 16:
+        raise ValueError(f"in_channels must be 1..16, got {in_channels!r}")
+    if not 2 <= classes <= 100000:
+        raise ValueError(f"classes must be 2..100000, got {classes!r}")
+    small = resolution < 128
+    specs = []
+    c, size = _channels(32, width), resolution
+    s0 = 1 if small else 2
+    out = _conv_out(size, 3, s0)
+    specs.append(LayerSpec("conv0", "conv", in_channels, c, 3, s0, size, out))
+    size = out
+    for i, (co, s) in enumerate(_MBV1, start=1):
+        if small and i == 12:
+            s = 1
+        co = _channels(co, width)
+        out = _conv_out(size, 3, s)
+        specs.append(LayerSpec(f"dw{i}", "dw", c, c, 3, s, size, out))
+        specs.append(LayerSpec(f"pw{i}", "pw", c, co, 1, 1, out, out))
+        c, size = co, out
+    specs.append(LayerSpec("pool", "pool", c, c, size, 1, size, 1))
+    specs.append(LayerSpec("fc", "fc", c, classes, 1, 1, 1, 1))
+    return specs
+
+
+def model_specs(name: str, **shape) -> list[LayerSpec]:
+    if name != "mbv1":
+        raise ValueError(f"model must be one of {', '.join(MODEL_NAMES)}, got {name!r}")
+    return mbv1_specs(**shape)
+
+
+class ActQ(nn.Module):
+    """Activation quantizer with a learnable clipping level ``alpha`` (ReLU for method fp)."""
+
+    def __init__(self, bits: int, method: str, alpha: float = 8.0):
+        super().__init__()
+        self.bits, self.method = check_bits(bits, "abits"), method
+        self.alpha = nn.Parameter(torch.tensor(float(alpha)))
+
+    def forward(self, x: Tensor) -> Tensor:
+        if self.method == "fp":
+            return F.relu(x)
+        return quantize_act(x, self.alpha, self.bits, self.method)
+
+
+class QConv2d(nn.Conv2d):
+    """Conv2d (incl. depthwise) with SAT weights; ``scaled`` turns on scale adjustment."""
+
+    def __init__(self, *args, wbits: int, method: str, scaled: bool = False, **kw):
+        super().__init__(*args, **kw)
+        self.wbits, self.method, self.scaled = check_bits(wbits, "wbits"), method, scaled
+
+    @property
+    def n_out(self) -> int:
+        return self.out_channels * self.kernel_size[0] * self.kernel_size[1]
+
+    def qweight(self) -> Tensor:
+        if self.method == "fp":
+            return self.weight
+        q = quantize_weight(self.weight, self.wbits)
+        return scale_adjust(q, self.n_out) if self.scaled else q
+
+    def forward(self, x: Tensor) -> Tensor:
+        return self._conv_forward(x, self.qweight(), self.bias)
+
+
+class QLinear(nn.Linear):
+    """Linear with SAT weights; ``scaled`` turns on scale adjustment (n_out = out_features)."""
+
+    def __init__(self, *args, wbits: int, method: str, scaled: bool = False, **kw):
+        super().__init__(*args, **kw)
+        self.wbits, self.method, self.scaled = check_bits(wbits, "wbits"), method, scaled
+
+    @property
+    def n_out(self) -> int:
+        return self.out_features
+
+    def qweight(self) -> Tensor:
+        if self.method == "fp":
+            return self.weight
+        q = quantize_weight(self.weight, self.wbits)
+        return scale_adjust(q, self.n_out) if self.scaled else q
+
+    def forward(self, x: Tensor) -> Tensor:
+        return F.linear(x, self.qweight(), self.bias)
+
+
+class ConvLayer(nn.Module):
+    """[act quantizer] -> conv -> BN. ``act`` is None for conv0 (it consumes input codes)."""
+
+    def __init__(self, spec: LayerSpec, wbits: int, abits: int, method: str, scaled: bool):
+        super().__init__()
+        self.spec = spec
+        self.act = None if spec.op == "conv" else ActQ(abits, method)
+        groups = spec.in_ch if spec.op == "dw" else 1
+        self.conv = QConv2d(spec.in_ch, spec.out_ch, spec.kernel, spec.stride, spec.kernel // 2,
+                            groups=groups, bias=False, wbits=wbits, method=method, scaled=scaled)
+        self.bn = nn.BatchNorm2d(spec.out_ch)
+
+    def forward(self, x: Tensor) -> Tensor:
+        if self.act is not None:
+            x = self.act(x)
+        return self.bn(self.conv(x))
+
+
+class PoolLayer(nn.Module):
+    """act quantizer -> global average pool -> flatten."""
+
+    def __init__(self, spec: LayerSpec, abits: int, method: str):
+        super().__init__()
+        self.spec, self.act = spec, ActQ(abits, method)
+
+    def forward(self, x: Tensor) -> Tensor:
+        return self.act(x).mean(dim=(2, 3))
+
+
+class FCLayer(nn.Module):
+    """act quantizer -> linear (with bias); outputs the logits."""
+
+    def __init__(self, spec: LayerSpec, wbits: int, abits: int, method: str, scaled: bool):
+        super().__init__()
+        self.spec, self.act = spec, ActQ(abits, method)
+        self.fc = QLinear(spec.in_ch, spec.out_ch, wbits=wbits, method=method, scaled=scaled)
+
+    def forward(self, x: Tensor) -> Tensor:
+        return self.fc(self.act(x))
+
+
+def default_bits(specs: list[LayerSpec], wbits: int, abits: int, first_wbits: int = 8,
+                 last_wbits: int = 8) -> dict[str, dict[str, int]]:
+    """Per-layer bits before overrides: conv0 8-bit weights on 8-bit codes, fc 8-bit weights."""
+    bits = {}
+    for s in specs:
+        w = first_wbits if s.op == "conv" else last_wbits if s.op == "fc" else wbits
+        a = 8 if s.op == "conv" else abits
+        bits[s.name] = {"wbits": 0 if s.op == "pool" else w, "abits": a}
+    return bits
+
+
+class MobileNetV1(nn.Module):
+    """MobileNetV1 on uint8 input codes (given as floats), returning logits.
+
+    ``bits`` maps each layer name to ``{"wbits", "abits"}`` (pool's wbits is 0: it has no
+    weights). ``method`` is one of fp, pact, cgpact, sat. Scale adjustment (method sat only) is on
+    for fc, and for every conv too when ``scale_all_convs``.
+    """
+
+    def __init__(self, width: float = 1.0, resolution: int = 224, in_channels: int = 3,
+                 classes: int = 1000, bits: dict | None = None, method: str = "sat",
+                 scale_all_convs: bool = False, wbits: int = 4, abits: int = 4):
+        super().__init__()
+        if method not in METHODS:
+            raise ValueError(f"method must be one of {', '.join(METHODS)}, got {method!r}")
+        specs = mbv1_specs(width, resolution, in_channels, classes)
+        bits = bits or default_bits(specs, wbits, abits)
+        missing = [s.name for s in specs if s.name not in bits]
+        if missing:
+            raise ValueError(f"bits: no entry for layer {missing[0]!r}")
+        if bits["conv0"]["abits"] != 8:
+            raise ValueError(f"layer conv0: abits must be 8 (input codes), got {bits['conv0']['abits']}")
+        self.config = {"name": "mbv1", "width": width, "resolution": resolution,
+                       "in_channels": in_channels, "classes": classes, "method": method,
+                       "scale_all_convs": scale_all_convs,
+                       "bits": {s.name: dict(bits[s.name]) for s in specs}}
+        self.specs = specs
+        sat = method == "sat"
+        layers = {}
+        for s in specs:
+            b = bits[s.name]
+            if s.op == "pool":
+                layers[s.name] = PoolLayer(s, b["abits"], method)
+            elif s.op == "fc":
+                layers[s.name] = FCLayer(s, b["wbits"], b["abits"], method, sat)
+            else:
+                layers[s.name] = ConvLayer(s, b["wbits"], b["abits"], method, sat and scale_all_convs)
+        self.layers = nn.ModuleDict(layers)
+        self._init_weights()
+
+    def _init_weights(self) -> None:
+        for m in self.modules():
+            if isinstance(m, nn.Conv2d):
+                nn.init.kaiming_normal_(m.weight, mode="fan_out", nonlinearity="relu")
+            elif isinstance(m, nn.BatchNorm2d):
+                nn.init.ones_(m.weight)
+                nn.init.zeros_(m.bias)
+            elif isinstance(m, nn.Linear):
+                nn.init.normal_(m.weight, 0, 0.01)
+                nn.init.zeros_(m.bias)
+
+    def forward(self, x: Tensor) -> Tensor:
+        x = x / 255.0
+        for layer in self.layers.values():
+            x = layer(x)
+        return x
+
+    def act_quantizers(self) -> list[tuple[str, ActQ]]:
+        return [(n, m.act) for n, m in self.layers.items() if getattr(m, "act", None) is not None]
+
+
+def build_model(name: str, **kw) -> MobileNetV1:
+    if name != "mbv1":
+        raise ValueError(f"model must be one of {', '.join(MODEL_NAMES)}, got {name!r}")
+    return MobileNetV1(**kw)
+
+
+def _sample(x: Tensor, k: int = 1 << 20) -> Tensor:
+    x = x.detach().flatten()
+    if x.numel() > k:
+        x = x[torch.randint(0, x.numel(), (k,), generator=torch.Generator().manual_seed(0))]
+    return x
+
+
+@torch.no_grad()
+def calibrate(model: MobileNetV1, images: Tensor, percentile: float = 99.9,
+              chunk: int = 64, bn: bool = True) -> MobileNetV1:
+    """Set BN statistics (if ``bn``) and every alpha from ``images`` (uint8 codes as floats).
+
+    Layer by layer, in order: a layer's alpha becomes the ``percentile`` of its input (its
+    quantizer's clipping level then covers that share of the values); its BN running mean and
+    variance become the batch statistics of its conv output over all images. Returns the model in
+    eval mode.
+    """
+    model.eval()
+    xs = [c / 255.0 for c in images.float().split(chunk)]
+    for layer in model.layers.values():
+        act = getattr(layer, "act", None)
+        if act is not None and act.method != "fp":
+            pos = torch.cat([_sample(x) for x in xs])
+            a = torch.quantile(pos.float(), percentile / 100.0).item()
+            act.alpha.fill_(max(a, 1e-3))
+        if isinstance(layer, ConvLayer) and bn:
+            ys = [layer.conv(layer.act(x) if layer.act is not None else x) for x in xs]
+            cat = torch.cat([y.transpose(0, 1).reshape(y.shape[1], -1) for y in ys], dim=1)
+            layer.bn.running_mean.copy_(cat.mean(1))
+            layer.bn.running_var.copy_(cat.var(1))
+            layer.bn.num_batches_tracked.fill_(1)
+            xs = [layer.bn(y) for y in ys]
+        else:
+            xs = [layer(x) for x in xs]
+    return model
+
+
+def save_checkpoint(model: MobileNetV1, path: str | Path, meta: dict | None = None,
+                    extra: dict | None = None) -> None:
+    """Write a self-describing checkpoint (architecture, bits, method, weights, alphas, meta)."""
+    path = Path(path)
+    blob = {"format": "sat_hw-checkpoint", "version": 1, "config": model.config,
+            "state_dict": model.state_dict(), "meta": meta or {}}
+    blob.update(extra or {})
+    tmp = path.with_name(path.name + ".tmp")
+    torch.save(blob, tmp)
+    tmp.replace(path)
+
+
+def read_checkpoint(path: str | Path) -> dict:
+    path = Path(path)
+    if not path.is_file():
+        raise ValueError(f"checkpoint {str(path)!r} does not exist")
+    try:
+        blob = torch.load(path, map_location="cpu", weights_only=False)
+    except Exception as e:  # noqa: BLE001 - any unreadable file is the same user error
+        raise ValueError(f"checkpoint {str(path)!r} is not readable: {e}") from None
+    if not isinstance(blob, dict) or blob.get("format") != "sat_hw-checkpoint":
+        raise ValueError(f"checkpoint {str(path)!r} is not a sat_hw checkpoint")
+    if blob.get("version") != 1:
+        raise ValueError(f"checkpoint {str(path)!r}: unsupported version {blob.get('version')!r}")
+    return blob
+
+
+def model_from_config(config: dict) -> MobileNetV1:
+    c = dict(config)
+    name = c.pop("name")
+    return build_model(name, **c)
+
+
+def load_checkpoint(path: str | Path) -> MobileNetV1:
+    """Rebuild the model a checkpoint describes, load its weights and alphas, eval mode."""
+    blob = read_checkpoint(path)
+    model = model_from_config(blob["config"])
+    model.load_state_dict(blob["state_dict"])
+    model.meta = blob["meta"]
+    return model.eval()
+
+
+__all__ = ["LayerSpec", "MobileNetV1", "mbv1_specs", "model_specs", "default_bits", "build_model",
+           "calibrate", "save_checkpoint", "load_checkpoint", "read_checkpoint"]

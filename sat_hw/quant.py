@@ -1,0 +1,112 @@
+"""SAT quantizers: DoReFa weights, scale adjustment, CG-PACT / PACT activations.
+
+Arithmetic (see DESIGN.md, "Arithmetic contract"):
+
+- weights, ``b`` bits: ``W_hat = tanh(W) / max|tanh(W)|``,
+  ``Q = 2 * round((2^b - 1) * (W_hat + 1) / 2) / (2^b - 1) - 1``. There are ``2^b`` levels on
+  [-1, 1], none of them zero; the integer form is ``w = 2k - (2^b - 1)``, ``k in 0..2^b-1``.
+  ``round`` is ``torch.round`` (half to even); the gradient passes straight through it.
+- scale adjustment: ``Q* = Q / sqrt(n_out * Var(Q))`` with the unbiased variance, no gradient
+  through the scale.
+- activations, ``b`` bits: ``y = alpha * round((2^b - 1) * clip(x, 0, alpha) / alpha) / (2^b - 1)``,
+  codes ``0..2^b-1``. ``dy/dx = 1`` on ``0 <= x < alpha`` (STE), else 0. ``dy/dalpha = 1`` where
+  ``x >= alpha``; below alpha CG-PACT gives ``q(x~/alpha) - x~/alpha`` (``x~ = clip(x, 0, alpha)``),
+  PACT gives 0.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import Tensor
+
+METHODS = ("fp", "pact", "cgpact", "sat")
+"""Training methods: full precision; PACT + DoReFa; CG-PACT + DoReFa; CG-PACT + DoReFa + scale."""
+
+
+def check_bits(bits: int, what: str = "bits") -> int:
+    if isinstance(bits, bool) or not isinstance(bits, int) or not 1 <= bits <= 8:
+        raise ValueError(f"{what} must be an integer 1..8, got {bits!r}")
+    return bits
+
+
+class _RoundSTE(torch.autograd.Function):
+    @staticmethod
+    def forward(ctx, x: Tensor) -> Tensor:
+        return torch.round(x)
+
+    @staticmethod
+    def backward(ctx, g: Tensor) -> Tensor:
+        return g
+
+
+def weight_levels(w: Tensor, bits: int) -> Tensor:
+    """Integer level index ``k in 0..2^b-1`` of each weight (no gradient)."""
+    n = 2**bits - 1
+    with torch.no_grad():
+        t = torch.tanh(w)
+        w_hat = t / t.abs().max()
+        return torch.round(n * (w_hat + 1) / 2)
+
+
+def quantize_weight(w: Tensor, bits: int) -> Tensor:
+    """SAT/DoReFa weight levels ``Q`` in [-1, 1] (before scale adjustment), STE through round."""
+    check_bits(bits, "wbits")
+    n = 2**bits - 1
+    t = torch.tanh(w)
+    w_hat = t / t.abs().max()
+    return 2 * _RoundSTE.apply(n * (w_hat + 1) / 2) / n - 1
+
+
+def scale_adjust(q: Tensor, n_out: int) -> Tensor:
+    """``Q / sqrt(n_out * Var(Q))`` (unbiased variance, scale detached), so ``Var = 1/n_out``."""
+    scale = 1.0 / torch.sqrt(n_out * q.detach().var())
+    return q * scale
+
+
+def weight_scale(q: Tensor, n_out: int) -> float:
+    """The scale factor :func:`scale_adjust` multiplies by, as a Python float (for lowering)."""
+    return float(1.0 / torch.sqrt(n_out * q.detach().double().var()))
+
+
+class _ActQuant(torch.autograd.Function):
+    @staticmethod
+    def forward(ctx, x: Tensor, alpha: Tensor, bits: int, calibrated: bool) -> Tensor:
+        n = 2**bits - 1
+        xc = torch.minimum(torch.clamp(x, min=0), alpha)
+        q = torch.round(n * xc / alpha) / n
+        ctx.save_for_backward(x, alpha, xc, q)
+        ctx.calibrated = calibrated
+        ctx.n = n
+        return q * alpha
+
+    @staticmethod
+    def backward(ctx, g: Tensor):
+        x, alpha, xc, q = ctx.saved_tensors
+        inside = (x >= 0) & (x < alpha)
+        gx = g * inside.to(g.dtype)
+        above = (x >= alpha).to(g.dtype)
+        if ctx.calibrated:
+            da = above + (1 - above) * (q - xc / alpha)
+        else:
+            da = above
+        ga = (g * da).sum().reshape(alpha.shape)
+        return gx, ga, None, None
+
+
+def quantize_act(x: Tensor, alpha: Tensor, bits: int, method: str = "cgpact") -> Tensor:
+    """CG-PACT (default) or PACT activation quantizer; ``alpha`` is a (scalar) tensor."""
+    check_bits(bits, "abits")
+    if method not in ("cgpact", "pact", "sat"):
+        raise ValueError(f"activation method must be cgpact, pact or sat, got {method!r}")
+    if not torch.is_tensor(alpha):
+        alpha = torch.tensor(float(alpha), dtype=x.dtype, device=x.device)
+    return _ActQuant.apply(x, alpha, bits, method != "pact")
+
+
+def act_codes(x: Tensor, alpha: float, bits: int) -> Tensor:
+    """Integer activation codes ``0..2^b-1`` that :func:`quantize_act` represents (no gradient)."""
+    n = 2**bits - 1
+    with torch.no_grad():
+        a = torch.as_tensor(alpha, dtype=x.dtype, device=x.device)
+        xc = torch.minimum(torch.clamp(x, min=0), a)
+        return torch.round(n * xc / a)
