@@ -1,0 +1,227 @@
+"""Flow configuration: built-in defaults (the shipped flow.toml) < --config file < CLI flags.
+
+The schema below is the single list of keys; flow.toml documents each. Loading validates types
+and ranges, rejects unknown keys by name, and resolves per-layer bits against the model's layer
+names (``[quant.layers.<name>]`` with ``wbits``/``abits``).
+"""
+
+from __future__ import annotations
+
+import copy
+import math
+import tomllib
+from pathlib import Path
+from typing import Any
+
+from .resources import resource_path
+
+_STR, _INT, _FLOAT, _BOOL = "str", "int", "float", "bool"
+
+
+def _between(lo: float, hi: float, lo_open: bool = False):
+    def check(v):
+        ok = (lo < v if lo_open else lo <= v) and v <= hi
+        return ok, f"must be {'>' if lo_open else '>='} {lo} and <= {hi}"
+    return check
+
+
+def _choice(*names: str):
+    return lambda v: (v in names, f"must be one of {', '.join(names)}")
+
+
+def _backends(v: str):
+    parts = [p.strip() for p in v.split(",") if p.strip()]
+    return bool(parts) and all(p in ("rtl", "hls") for p in parts), "must list rtl and/or hls"
+
+
+INF = math.inf
+SCHEMA: dict[str, dict[str, tuple[str, Any]]] = {
+    "model": {
+        "name": (_STR, _choice("mbv1")),
+        "width": (_FLOAT, _between(0, 4, lo_open=True)),
+        "resolution": (_INT, _between(8, 1024)),
+        "in_channels": (_INT, _between(1, 16)),
+        "classes": (_INT, _between(2, 100000)),
+    },
+    "quant": {
+        "method": (_STR, _choice("fp", "pact", "cgpact", "sat")),
+        "wbits": (_INT, _between(1, 8)),
+        "abits": (_INT, _between(1, 8)),
+        "first_wbits": (_INT, _between(1, 8)),
+        "last_wbits": (_INT, _between(1, 8)),
+        "scale_all_convs": (_BOOL, None),
+        "calib_percentile": (_FLOAT, _between(0, 100, lo_open=True)),
+        "calib_images": (_INT, _between(1, 100000)),
+        "layers": ("layers", None),
+    },
+    "data": {
+        "name": (_STR, _choice("fashion-mnist", "cifar10", "imagefolder")),
+        "root": (_STR, None),
+        "workers": (_INT, _between(0, 64)),
+    },
+    "train": {
+        "epochs": (_INT, _between(1, 10000)),
+        "batch_size": (_INT, _between(1, 65536)),
+        "lr": (_FLOAT, _between(0, INF, lo_open=True)),
+        "momentum": (_FLOAT, _between(0, 1)),
+        "weight_decay": (_FLOAT, _between(0, INF)),
+        "warmup_epochs": (_INT, _between(0, 10000)),
+        "seed": (_INT, _between(0, 2**32 - 1)),
+        "max_steps": (_INT, _between(0, 2**62)),
+        "label_smoothing": (_FLOAT, _between(0, 1)),
+    },
+    "build": {
+        "out": (_STR, None),
+        "seed": (_INT, _between(0, 2**32 - 1)),
+        "images": (_INT, _between(1, 100000)),
+        "backend": (_STR, _backends),
+    },
+    "hw": {
+        "device": (_STR, None),
+        "fclk_mhz": (_FLOAT, _between(0, INF, lo_open=True)),
+        "fps": (_FLOAT, _between(0, INF)),
+    },
+}
+LAYER_KEYS = {"wbits": (_INT, _between(1, 8)), "abits": (_INT, _between(1, 8))}
+
+
+def _check_value(where: str, kind: str, check, v):
+    if kind == _FLOAT and isinstance(v, int) and not isinstance(v, bool):
+        v = float(v)
+    types = {_STR: str, _INT: int, _FLOAT: float, _BOOL: bool}
+    if not isinstance(v, types[kind]) or (kind == _INT and isinstance(v, bool)):
+        raise ValueError(f"{where}: expected {kind}, got {v!r}")
+    if check is not None:
+        ok, msg = check(v)
+        if not ok:
+            raise ValueError(f"{where} {msg}, got {v!r}")
+    return v
+
+
+def _merge(base: dict, new: dict, source: str) -> None:
+    """Validate ``new`` (a parsed TOML document) and merge it into ``base`` in place."""
+    for section, table in new.items():
+        if section not in SCHEMA:
+            raise ValueError(f"{source}: unknown section [{section}]")
+        if not isinstance(table, dict):
+            raise ValueError(f"{source}: [{section}] must be a table, got {table!r}")
+        for key, v in table.items():
+            if key not in SCHEMA[section]:
+                raise ValueError(f"{source}: unknown key {section}.{key}")
+            kind, check = SCHEMA[section][key]
+            if kind == "layers":
+                _merge_layers(base[section].setdefault("layers", {}), v, source)
+            else:
+                base[section][key] = _check_value(f"{source}: {section}.{key}", kind, check, v)
+
+
+def _merge_layers(base: dict, layers: Any, source: str) -> None:
+    if not isinstance(layers, dict):
+        raise ValueError(f"{source}: quant.layers must be a table, got {layers!r}")
+    for name, table in layers.items():
+        if not isinstance(table, dict):
+            raise ValueError(f"{source}: quant.layers.{name} must be a table, got {table!r}")
+        for key, v in table.items():
+            if key not in LAYER_KEYS:
+                raise ValueError(f"{source}: unknown key quant.layers.{name}.{key}")
+            kind, check = LAYER_KEYS[key]
+            where = f"{source}: quant.layers.{name}.{key}"
+            base.setdefault(name, {})[key] = _check_value(where, kind, check, v)
+
+
+def _read_toml(path: Path) -> dict:
+    if not path.is_file():
+        raise ValueError(f"config file {str(path)!r} does not exist")
+    try:
+        return tomllib.loads(path.read_text())
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as e:
+        raise ValueError(f"config file {str(path)!r}: {e}") from None
+
+
+def defaults() -> dict:
+    """The built-in defaults: the shipped flow.toml, parsed and validated."""
+    base = {s: {} for s in SCHEMA}
+    _merge(base, _read_toml(resource_path("flow.toml")), "flow.toml (built-in)")
+    missing = [f"{s}.{k}" for s, keys in SCHEMA.items() for k in keys if k not in base[s]]
+    if missing:
+        raise ValueError(f"built-in flow.toml lacks {missing[0]}")
+    return base
+
+
+def load_config(path: str | Path | None = None, overrides: dict | None = None) -> dict:
+    """Defaults, then the file at ``path`` (if any), then ``overrides`` ({section: {key: v}}).
+
+    ``None`` values in ``overrides`` mean "flag not given" and are skipped. The per-layer names
+    are checked against the model (see :func:`layer_bits`).
+    """
+    cfg = defaults()
+    if path is not None:
+        _merge(cfg, _read_toml(Path(path)), str(path))
+    given = {s: {k: v for k, v in t.items() if v is not None} for s, t in (overrides or {}).items()}
+    _merge(cfg, {s: t for s, t in given.items() if t}, "command line")
+    layer_bits(cfg)
+    return cfg
+
+
+def model_shape(cfg: dict) -> dict:
+    m = cfg["model"]
+    return {k: m[k] for k in ("width", "resolution", "in_channels", "classes")}
+
+
+def layer_bits(cfg: dict) -> dict[str, dict[str, int]]:
+    """Resolved ``{layer: {"wbits", "abits"}}``: defaults, then ``[quant.layers.<name>]``."""
+    from .models import default_bits, model_specs  # models import torch; keep config light
+
+    q = cfg["quant"]
+    specs = model_specs(cfg["model"]["name"], **model_shape(cfg))
+    bits = default_bits(specs, q["wbits"], q["abits"], q["first_wbits"], q["last_wbits"])
+    for name, table in q.get("layers", {}).items():
+        if name not in bits:
+            raise ValueError(f"quant.layers.{name}: model {cfg['model']['name']} has no layer "
+                             f"{name!r} (layers: {', '.join(bits)})")
+        if name == "pool" and "wbits" in table:
+            raise ValueError("quant.layers.pool.wbits: layer pool has no weights")
+        if name == "conv0" and table.get("abits", 8) != 8:
+            raise ValueError(f"quant.layers.conv0.abits: conv0 reads the 8-bit input codes, "
+                             f"got {table['abits']}")
+        bits[name].update(table)
+    return bits
+
+
+def model_from_config(cfg: dict):
+    """An untrained (uncalibrated) model as the configuration describes it."""
+    from .models import build_model
+
+    return build_model(cfg["model"]["name"], **model_shape(cfg), bits=layer_bits(cfg),
+                       method=cfg["quant"]["method"],
+                       scale_all_convs=cfg["quant"]["scale_all_convs"])
+
+
+def to_toml(cfg: dict) -> str:
+    """The resolved configuration as TOML text (what a build folder records)."""
+    lines = []
+    for section in SCHEMA:
+        lines.append(f"[{section}]")
+        for key, v in cfg[section].items():
+            if key != "layers":
+                lines.append(f"{key} = {_toml_value(v)}")
+        lines.append("")
+    for name, table in cfg["quant"].get("layers", {}).items():
+        lines.append(f"[quant.layers.{name}]")
+        lines += [f"{k} = {_toml_value(v)}" for k, v in table.items()]
+        lines.append("")
+    return "\n".join(lines)
+
+
+def _toml_value(v) -> str:
+    if isinstance(v, bool):
+        return "true" if v else "false"
+    if isinstance(v, str):
+        return '"' + v.replace("\\", "\\\\").replace('"', '\\"') + '"'
+    if isinstance(v, float):
+        return repr(v) if math.isfinite(v) else ("inf" if v > 0 else "-inf")
+    return str(v)
+
+
+def copy_config(cfg: dict) -> dict:
+    return copy.deepcopy(cfg)
