@@ -1,0 +1,5 @@
+"""``python -m sat_hw`` (what torchrun launches) is the ``sat_hw`` command."""
+
+from .cli import main
+
+raise SystemExit(main())
