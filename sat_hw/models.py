@@ -17,6 +17,7 @@ stride 2: 224 -> 7). Below that the small-input schedule drops two of them (conv
 
 from __future__ import annotations
 
+import io
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -319,15 +320,27 @@ def calibrate(model: MobileNetV1, images: Tensor, percentile: float = 99.9,
     return model
 
 
-def save_checkpoint(model: MobileNetV1, path: str | Path, meta: dict | None = None,
-                    extra: dict | None = None) -> None:
-    """Write a self-describing checkpoint (architecture, bits, method, weights, alphas, meta)."""
-    path = Path(path)
+def checkpoint_blob(model: MobileNetV1, meta: dict | None = None, extra: dict | None = None) -> dict:
+    """The self-describing checkpoint dict (architecture, bits, method, weights, alphas, meta)."""
     blob = {"format": "sat_hw-checkpoint", "version": 1, "config": model.config,
             "state_dict": model.state_dict(), "meta": meta or {}}
     blob.update(extra or {})
+    return blob
+
+
+def checkpoint_bytes(model: MobileNetV1, meta: dict | None = None) -> bytes:
+    """The checkpoint as bytes (for the build folder writer)."""
+    buf = io.BytesIO()
+    torch.save(checkpoint_blob(model, meta), buf)
+    return buf.getvalue()
+
+
+def save_checkpoint(model: MobileNetV1, path: str | Path, meta: dict | None = None,
+                    extra: dict | None = None) -> None:
+    """Write :func:`checkpoint_blob` to ``path`` (through a temporary file and a rename)."""
+    path = Path(path)
     tmp = path.with_name(path.name + ".tmp")
-    torch.save(blob, tmp)
+    torch.save(checkpoint_blob(model, meta, extra), tmp)
     tmp.replace(path)
 
 

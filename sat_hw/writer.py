@@ -1,0 +1,56 @@
+"""The one place that puts a build on disk: everything into a temporary folder, then a rename.
+
+A failure at any point before the rename leaves no half-written folder behind, and an earlier
+build at the same path untouched; the swap itself is two renames on the same file system.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import shutil
+import tempfile
+from pathlib import Path
+
+import numpy as np
+
+
+def npy_bytes(a: np.ndarray) -> bytes:
+    buf = io.BytesIO()
+    np.save(buf, a, allow_pickle=False)
+    return buf.getvalue()
+
+
+def write_tree(out: Path, files: dict[str, bytes | str]) -> Path:
+    """Write ``{relative path: content}`` as the folder ``out``, replacing it atomically."""
+    out = Path(out).resolve()
+    if out.exists() and not out.is_dir():
+        raise ValueError(f"output {str(out)!r} exists and is not a folder")
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.tmp-", dir=out.parent))
+    try:
+        for rel, content in files.items():
+            path = tmp / rel
+            if path.resolve().parent != tmp and tmp not in path.resolve().parents:
+                raise ValueError(f"refusing to write {rel!r} outside the build folder")
+            path.parent.mkdir(parents=True, exist_ok=True)
+            if isinstance(content, str):
+                path.write_text(content)
+            else:
+                path.write_bytes(content)
+        old = None
+        if out.exists():
+            old = Path(tempfile.mkdtemp(prefix=f".{out.name}.old-", dir=out.parent))
+            os.rename(out, old / out.name)
+        try:
+            os.rename(tmp, out)
+        except OSError:
+            if old is not None:
+                os.rename(old / out.name, out)
+            raise
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    if old is not None:
+        shutil.rmtree(old, ignore_errors=True)
+    return out
