@@ -375,4 +375,5 @@ def load_checkpoint(path: str | Path) -> MobileNetV1:
 
 
 __all__ = ["LayerSpec", "MobileNetV1", "mbv1_specs", "model_specs", "default_bits", "build_model",
+           "checkpoint_blob", "checkpoint_bytes",
            "calibrate", "save_checkpoint", "load_checkpoint", "read_checkpoint"]
