@@ -19,12 +19,15 @@ import shlex
 import statistics
 import subprocess
 import sys
+import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "benchmarks" / "results"
+_lock = threading.Lock()
+_done: list[dict] = []  # finished rows, written after each run so a cut-off run keeps them
 
 
 def run(job: dict, a: argparse.Namespace, work: Path) -> dict:
@@ -52,6 +55,11 @@ def run(job: dict, a: argparse.Namespace, work: Path) -> dict:
     row = {k: job[k] for k in ("method", "wbits", "abits", "init", "seed")}
     row.update(epochs=a.epochs, top1=float(meta["top1"]),
                images_per_s=float(meta.get("images_per_s", 0.0)), seconds=time.time() - t0)
+    with _lock:
+        _done.append(row)
+        partial = a.results / "accuracy_fashion_mnist.partial.json"
+        partial.parent.mkdir(parents=True, exist_ok=True)
+        partial.write_text(json.dumps(_done, indent=1) + "\n")
     print(f"{row['init']:7s} {row['method']:5s} W{row['wbits']}A{row['abits']} seed {row['seed']}: "
           f"top1 {100 * row['top1']:.2f} %  ({row['seconds']:.0f} s)", flush=True)
     return dict(row, ckpt=str(out))
@@ -103,6 +111,7 @@ def main() -> None:
     command = "python " + shlex.join(["benchmarks/accuracy_fashion_mnist.py"] + sys.argv[1:])
     a.results.mkdir(parents=True, exist_ok=True)
     (a.results / "accuracy_fashion_mnist.json").write_text(json.dumps(rows, indent=1) + "\n")
+    (a.results / "accuracy_fashion_mnist.partial.json").unlink(missing_ok=True)
     md = table(rows, command)
     (a.results / "accuracy_fashion_mnist.md").write_text(md)
     print(md)

@@ -188,11 +188,11 @@ def layer_bits(cfg: dict) -> dict[str, dict[str, int]]:
     return bits
 
 
-def model_from_config(cfg: dict):
-    """An untrained (uncalibrated) model as the configuration describes it."""
+def model_from_config(cfg: dict, seed: int | None = None):
+    """An untrained (uncalibrated) model as the configuration describes it (seeded if given)."""
     from .models import build_model
 
-    return build_model(cfg["model"]["name"], **model_shape(cfg), bits=layer_bits(cfg),
+    return build_model(cfg["model"]["name"], seed=seed, **model_shape(cfg), bits=layer_bits(cfg),
                        method=cfg["quant"]["method"],
                        scale_all_convs=cfg["quant"]["scale_all_convs"])
 

@@ -21,6 +21,7 @@ import io
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
 import torch
 from torch import Tensor, nn
 import torch.nn.functional as F
@@ -277,7 +278,10 @@ class MobileNetV1(nn.Module):
         return [(n, m.act) for n, m in self.layers.items() if getattr(m, "act", None) is not None]
 
 
-def build_model(name: str, **kw) -> MobileNetV1:
+def build_model(name: str, seed: int | None = None, **kw) -> MobileNetV1:
+    """The named model; ``seed`` (if given) seeds torch's generator first, for reproducible init."""
+    if seed is not None:
+        torch.manual_seed(seed)
     if name != "mbv1":
         raise ValueError(f"model must be one of {', '.join(MODEL_NAMES)}, got {name!r}")
     return MobileNetV1(**kw)
@@ -291,7 +295,7 @@ def _sample(x: Tensor, k: int = 1 << 20) -> Tensor:
 
 
 @torch.no_grad()
-def calibrate(model: MobileNetV1, images: Tensor, percentile: float = 99.9,
+def calibrate(model: MobileNetV1, images: Tensor | np.ndarray, percentile: float = 99.9,
               chunk: int = 64, bn: bool = True) -> MobileNetV1:
     """Set BN statistics (if ``bn``) and every alpha from ``images`` (uint8 codes as floats).
 
@@ -301,6 +305,7 @@ def calibrate(model: MobileNetV1, images: Tensor, percentile: float = 99.9,
     eval mode.
     """
     model.eval()
+    images = torch.as_tensor(images)
     xs = [c / 255.0 for c in images.float().split(chunk)]
     for layer in model.layers.values():
         act = getattr(layer, "act", None)

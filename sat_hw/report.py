@@ -1,0 +1,102 @@
+"""report.json and report.md of a build folder (pure: data in, dict / text out).
+
+Keys follow DESIGN.md ("What the reports hold"); this issue fills ``model``, ``layers`` (bits,
+accumulator widths, shapes, MACs, memory bits) and ``torch`` (PyTorch vs golden agreement).
+"""
+
+from __future__ import annotations
+
+from .graph.ir import Graph, Input
+
+
+def weight_bits(node) -> int:
+    """Bits of weight memory: each weight at ``wbits`` (plus fc's bias at ``acc_bits``)."""
+    w = getattr(node, "weights", None)
+    if w is None:
+        return 0
+    bias = getattr(node, "bias", None)
+    return int(w.size) * node.wbits + (int(bias.size) * node.acc_bits if bias is not None else 0)
+
+
+def threshold_bits(node) -> int:
+    """Bits of threshold memory: ``C * (2^out_bits - 1)`` thresholds at ``acc_bits``."""
+    t = getattr(node, "thresholds", None)
+    return 0 if t is None else int(t.size) * node.acc_bits
+
+
+def params(graph: Graph) -> int:
+    """Trainable parameters the graph carries: weights and biases (BN is folded away)."""
+    n = 0
+    for node in graph.layers:
+        for what in ("weights", "bias"):
+            a = getattr(node, what, None)
+            n += 0 if a is None else int(a.size)
+    return n
+
+
+def layer_rows(graph: Graph, agreement: dict | None = None) -> list[dict]:
+    rows = []
+    for node in graph.nodes:
+        if isinstance(node, Input):
+            continue
+        row = {"name": node.name, "op": node.op, "wbits": int(getattr(node, "wbits", 0)),
+               "abits": int(node.abits), "out_bits": int(getattr(node, "out_bits", 0) or 0),
+               "acc_bits": int(getattr(node, "acc_bits", 0)),
+               "in_shape": list(node.in_shape), "out_shape": list(node.out_shape),
+               "macs": int(node.macs), "weight_bits": weight_bits(node),
+               "threshold_bits": threshold_bits(node)}
+        if agreement is not None and node.name in agreement.get("layers", {}):
+            row["torch_code_match_rate"] = agreement["layers"][node.name]
+        rows.append(row)
+    return rows
+
+
+def make_report(graph: Graph, agreement: dict, build: dict) -> dict:
+    """The report dict: ``model``, ``layers``, ``torch``, ``build`` (how it was made)."""
+    layers = layer_rows(graph, agreement)
+    model = {"name": graph.name, "width": graph.width, "resolution": graph.resolution,
+             "in_channels": graph.in_channels, "classes": graph.classes,
+             "params": params(graph), "macs": sum(r["macs"] for r in layers),
+             "weight_bits": sum(r["weight_bits"] for r in layers),
+             "threshold_bits": sum(r["threshold_bits"] for r in layers)}
+    torch = {k: agreement[k] for k in ("code_match_rate", "top1_match_rate", "images")}
+    torch["layers"] = dict(agreement.get("layers", {}))
+    for k in ("ties", "mismatches"):
+        if k in agreement:
+            torch[k] = agreement[k]
+    return {"model": model, "layers": layers, "torch": torch, "build": build}
+
+
+def _shape(s: list[int]) -> str:
+    return "x".join(str(v) for v in s)
+
+
+def _pct(r: float | None) -> str:
+    return "" if r is None else f"{100 * r:.3f}"
+
+
+def render_markdown(report: dict) -> str:
+    m, t, b = report["model"], report["torch"], report["build"]
+    out = [f"# sat_hw build: {m['name']} W{b['wbits']}A{b['abits']}", "",
+           f"- model: {m['name']} width {m['width']}, {m['resolution']} px, {m['in_channels']} "
+           f"input channel(s), {m['classes']} classes; {m['params']:,} parameters, "
+           f"{m['macs']:,} MACs per image",
+           f"- weights: {b['weights']}",
+           f"- inputs: {t['images']} image(s), {b['inputs']}",
+           f"- graph: {b['graph_hash']}",
+           f"- PyTorch vs golden: {_pct(t['code_match_rate'])} % of activation codes identical, "
+           f"top-1 identical on {_pct(t['top1_match_rate'])} % of images", "",
+           "| layer | op | in | out | wbits | abits | out bits | acc bits | MACs | weight bits "
+           "| threshold bits | codes = torch (%) |",
+           "|---|---|---|---|---|---|---|---|---|---|---|---|"]
+    for r in report["layers"]:
+        out.append(f"| {r['name']} | {r['op']} | {_shape(r['in_shape'])} | {_shape(r['out_shape'])} "
+                   f"| {r['wbits'] or ''} | {r['abits']} | {r['out_bits'] or ''} | {r['acc_bits']} "
+                   f"| {r['macs']:,} | {r['weight_bits']:,} | {r['threshold_bits']:,} "
+                   f"| {_pct(r.get('torch_code_match_rate'))} |")
+    out.append(f"| **total** | | | | | | | | {m['macs']:,} | {m['weight_bits']:,} "
+               f"| {m['threshold_bits']:,} | {_pct(t['code_match_rate'])} |")
+    out += ["", "A layer's `abits` are the bits of the codes it consumes; `codes = torch` is the "
+            "share of those codes that the PyTorch fake-quant model and the golden executor agree "
+            "on (differences come from float32 rounding at exact ties).", ""]
+    return "\n".join(out)
