@@ -1,0 +1,518 @@
+"""The integer layer graph: frozen, typed nodes and ``verify``.
+
+A :class:`Graph` is a chain ``Input -> layer -> ... -> Linear``; every node consumes the output of
+the node before it. Everything that crosses a node boundary is an unsigned activation code
+``0..2^bits-1`` held in ``uint8``; shapes are ``(C, H, W)`` per image.
+
+Arithmetic, per node (all exact integers, see DESIGN.md "Arithmetic contract"):
+
+- ``Conv`` (kxk, depthwise, pointwise):
+  ``acc[co] = sum w[co, ci, i, j] * a[ci, y*s+i-pad, x*s+j-pad]``
+  over the group of ``co``, padding with code 0. Weights are odd integers ``w = 2k - (2^wbits-1)``,
+  ``|w| <= 2^wbits-1``. Then thresholds (below).
+- ``MaxPool``: max of codes over the window (padding never wins: codes are >= 0 and each window
+  holds at least one real pixel). ``out_bits == abits``, no thresholds.
+- ``AvgPool`` (global): ``acc[c] = sum over H x W of the codes``, then thresholds.
+- ``Linear`` (last node only): ``out[o] = sum w[o, i] * a[i] + bias[o]`` (int64), and
+  ``logits = scale * out``; ``bias = round(b_float / scale)`` (half to even) puts the float bias on
+  the accumulator's integer scale.
+
+Thresholds (``Conv``, ``AvgPool``): ``thresholds`` is int64 ``(C, 2^out_bits - 1)``, each row sorted
+ascending; ``direction[c]`` is +1 or -1::
+
+    direction +1:  code = #{k : acc >= T[c, k]}
+    direction -1:  code = #{k : acc <= T[c, k]}      (a channel with a negative slope)
+
+The count does not depend on the order of a row, so rows are stored ascending for both directions.
+
+Accumulator width: ``acc_bound = fan_in * (2^wbits - 1) * (2^abits - 1) (+ max|bias|)`` bounds
+``|acc|`` and every partial sum, whatever the weights (so hardware estimates agree with it).
+``acc_bits = acc_bits_for(acc_bound)`` is the signed two's complement width that holds
+``[-(bound+1), bound+1]``: the accumulator and every threshold (a threshold that is always or
+never met is clamped to ``-bound`` / ``bound + 1``, or ``bound`` / ``-bound - 1`` for direction -1).
+``verify`` also requires ``acc_bound < 2^53``, which makes the golden executor's float BLAS exact.
+
+Optional float provenance (``slope``, ``offset``, ``out_alpha``): the real value the thresholds
+quantize is ``y = slope[c] * acc + offset[c]``, and the next layer's quantizer emits
+``round((2^out_bits-1) * clip(y, 0, out_alpha) / out_alpha)``. They document where the thresholds
+came from and explain rounding ties; the integer path never reads them.
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+from dataclasses import dataclass, field
+
+import numpy as np
+
+FLOAT_EXACT_BOUND = 2**53
+"""Integers of magnitude below this are exact in float64 (and every partial sum of them)."""
+
+
+def levels(bits: int) -> int:
+    """Largest code / weight magnitude at ``bits``: ``2^bits - 1``."""
+    return (1 << bits) - 1
+
+
+def acc_bound(fan_in: int, wbits: int, abits: int, bias: int = 0) -> int:
+    """Bound on ``|acc|`` and every partial sum: ``fan_in * (2^wbits-1) * (2^abits-1) + |bias|``.
+
+    ``wbits = 0`` means no weights (a sum of codes, as in the average pool).
+    """
+    wmax = levels(wbits) if wbits > 0 else 1
+    return fan_in * wmax * levels(abits) + abs(int(bias))
+
+
+def acc_bits_for(bound: int) -> int:
+    """Signed width holding ``[-(bound+1), bound+1]``: the accumulator and clamped thresholds."""
+    return int(bound + 1).bit_length() + 1
+
+
+def _shape(v) -> tuple[int, int, int]:
+    t = tuple(int(x) for x in v)
+    if len(t) != 3:
+        raise ValueError(f"shape must be (C, H, W), got {v!r}")
+    return t
+
+
+def _frozen(a) -> np.ndarray:
+    a = np.array(a, copy=True)
+    a.flags.writeable = False
+    return a
+
+
+class _Node:
+    """Normalises shapes to int tuples and makes arrays read-only copies."""
+
+    _SHAPES: tuple[str, ...] = ("in_shape", "out_shape")
+    _ARRAYS: tuple[str, ...] = ()
+
+    def __post_init__(self) -> None:
+        for name in self._SHAPES:
+            object.__setattr__(self, name, _shape(getattr(self, name)))
+        for name in self._ARRAYS:
+            v = getattr(self, name)
+            if v is not None:
+                object.__setattr__(self, name, _frozen(v))
+
+
+@dataclass(frozen=True, eq=False)
+class Input(_Node):
+    """The image: ``shape = (C, H, W)`` codes at ``bits`` (8 for pixels)."""
+
+    name: str
+    shape: tuple[int, int, int]
+    bits: int
+
+    _SHAPES = ("shape",)
+    op = "input"
+
+    @property
+    def out_shape(self) -> tuple[int, int, int]:
+        return self.shape
+
+    @property
+    def out_bits(self) -> int:
+        return self.bits
+
+
+@dataclass(frozen=True, eq=False)
+class Conv(_Node):
+    """kxk / depthwise / pointwise convolution followed by per-channel thresholds.
+
+    ``weights``: integer ``(out_ch, in_ch // groups, kernel, kernel)``, odd, ``|w| <= 2^wbits-1``.
+    ``thresholds``: int64 ``(out_ch, 2^out_bits - 1)``, rows ascending;
+    ``direction``: int8 ``(out_ch,)``.
+    """
+
+    name: str
+    in_shape: tuple[int, int, int]
+    out_shape: tuple[int, int, int]
+    kernel: int
+    stride: int
+    pad: int
+    groups: int
+    wbits: int
+    abits: int
+    out_bits: int
+    weights: np.ndarray
+    thresholds: np.ndarray
+    direction: np.ndarray
+    acc_bits: int
+    slope: np.ndarray | None = None
+    offset: np.ndarray | None = None
+    out_alpha: float | None = None
+
+    _ARRAYS = ("weights", "thresholds", "direction", "slope", "offset")
+
+    @property
+    def op(self) -> str:
+        """``dw``, ``pw`` or ``conv`` (the model's layer kinds)."""
+        c = self.in_shape[0]
+        if self.groups > 1 and self.groups == c == self.out_shape[0]:
+            return "dw"
+        return "pw" if self.kernel == 1 else "conv"
+
+    @property
+    def fan_in(self) -> int:
+        return self.in_shape[0] // self.groups * self.kernel * self.kernel
+
+    @property
+    def acc_bound(self) -> int:
+        return acc_bound(self.fan_in, self.wbits, self.abits)
+
+    @property
+    def macs(self) -> int:
+        return self.fan_in * self.out_shape[0] * self.out_shape[1] * self.out_shape[2]
+
+    @property
+    def weight_memory_bits(self) -> int:
+        return int(self.weights.size) * self.wbits
+
+    @property
+    def threshold_memory_bits(self) -> int:
+        return int(self.thresholds.size) * self.acc_bits
+
+
+@dataclass(frozen=True, eq=False)
+class MaxPool(_Node):
+    """Max over ``kernel x kernel`` windows of codes; ``out_bits == abits``, no thresholds."""
+
+    name: str
+    in_shape: tuple[int, int, int]
+    out_shape: tuple[int, int, int]
+    kernel: int
+    stride: int
+    pad: int
+    abits: int
+    out_bits: int
+
+    op = "maxpool"
+    wbits = 0
+    macs = 0
+    weight_memory_bits = 0
+    threshold_memory_bits = 0
+
+
+@dataclass(frozen=True, eq=False)
+class AvgPool(_Node):
+    """Global average pool: sum of codes over H x W (``acc``), then per-channel thresholds.
+
+    ``out_shape == (C, 1, 1)``; the 1/(H*W) and the scales live in the thresholds.
+    """
+
+    name: str
+    in_shape: tuple[int, int, int]
+    out_shape: tuple[int, int, int]
+    abits: int
+    out_bits: int
+    thresholds: np.ndarray
+    direction: np.ndarray
+    acc_bits: int
+    slope: np.ndarray | None = None
+    offset: np.ndarray | None = None
+    out_alpha: float | None = None
+
+    _ARRAYS = ("thresholds", "direction", "slope", "offset")
+    op = "pool"
+    wbits = 0
+    macs = 0
+    weight_memory_bits = 0
+
+    @property
+    def threshold_memory_bits(self) -> int:
+        return int(self.thresholds.size) * self.acc_bits
+
+    @property
+    def fan_in(self) -> int:
+        return self.in_shape[1] * self.in_shape[2]
+
+    @property
+    def acc_bound(self) -> int:
+        return acc_bound(self.fan_in, 0, self.abits)
+
+
+@dataclass(frozen=True, eq=False)
+class Linear(_Node):
+    """Fully connected last layer: ``out = w @ a + bias`` (int64), ``logits = scale * out``.
+
+    ``in_shape == (in_features, 1, 1)``, ``out_shape == (out_features, 1, 1)``;
+    ``weights`` integer ``(out_features, in_features)``; ``bias`` int64 ``(out_features,)``.
+    """
+
+    name: str
+    in_shape: tuple[int, int, int]
+    out_shape: tuple[int, int, int]
+    wbits: int
+    abits: int
+    weights: np.ndarray
+    bias: np.ndarray
+    scale: float
+    acc_bits: int
+
+    _ARRAYS = ("weights", "bias")
+    op = "fc"
+
+    @property
+    def fan_in(self) -> int:
+        return self.in_shape[0]
+
+    @property
+    def acc_bound(self) -> int:
+        b = int(np.abs(self.bias).max()) if self.bias.size else 0
+        return acc_bound(self.fan_in, self.wbits, self.abits, b)
+
+    @property
+    def macs(self) -> int:
+        return self.fan_in * self.out_shape[0]
+
+    @property
+    def weight_memory_bits(self) -> int:
+        """Weights at wbits plus the bias at the accumulator width."""
+        return int(self.weights.size) * self.wbits + int(self.bias.size) * self.acc_bits
+
+    threshold_memory_bits = 0
+
+
+Node = Input | Conv | MaxPool | AvgPool | Linear
+Layer = Conv | MaxPool | AvgPool | Linear
+
+
+@dataclass(frozen=True, eq=False)
+class Graph:
+    """A verified chain of nodes plus the model it came from.
+
+    ``nodes[0]`` is the :class:`Input`, ``nodes[-1]`` the :class:`Linear` whose integers are the
+    network's output. Layer names are the model's (``conv0``, ``dw1``, ..., ``pool``, ``fc``).
+    """
+
+    name: str
+    width: float
+    resolution: int
+    in_channels: int
+    classes: int
+    nodes: tuple[Node, ...]
+    meta: dict = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "nodes", tuple(self.nodes))
+
+    @property
+    def input(self) -> Input:
+        return self.nodes[0]
+
+    @property
+    def layers(self) -> tuple[Layer, ...]:
+        """Every node but the input, in order."""
+        return self.nodes[1:]
+
+    def node(self, name: str) -> Node:
+        for n in self.nodes:
+            if n.name == name:
+                return n
+        raise KeyError(f"graph has no node {name!r}")
+
+    def replace_node(self, node: Node) -> Graph:
+        """A copy with the node of the same name replaced (for passes and tests)."""
+        self.node(node.name)
+        nodes = tuple(node if n.name == node.name else n for n in self.nodes)
+        return Graph(self.name, self.width, self.resolution, self.in_channels, self.classes,
+                     nodes, dict(self.meta))
+
+
+def conv_out(size: int, kernel: int, stride: int, pad: int) -> int:
+    return (size + 2 * pad - kernel) // stride + 1
+
+
+# ----------------------------------------------------------------------------------- verify
+
+
+def _fail(node: str, msg: str) -> None:
+    raise ValueError(f"layer {node}: {msg}")
+
+
+def _check_bits(node: str, what: str, b, lo: int = 1) -> None:
+    if isinstance(b, bool) or not isinstance(b, (int, np.integer)) or not lo <= b <= 8:
+        _fail(node, f"{what} must be {lo}..8, got {b!r}")
+
+
+def _check_int_array(node: str, what: str, a: np.ndarray, shape: tuple) -> None:
+    if not isinstance(a, np.ndarray) or a.dtype.kind not in "iu":
+        _fail(node, f"{what} must be an integer array, got {getattr(a, 'dtype', type(a))}")
+    if a.shape != tuple(shape):
+        _fail(node, f"{what} shape must be {tuple(shape)}, got {a.shape}")
+
+
+def _check_weights(n: Conv | Linear, shape: tuple) -> None:
+    _check_int_array(n.name, "weights", n.weights, shape)
+    w = n.weights.astype(np.int64)
+    m = levels(n.wbits)
+    if w.size and int(np.abs(w).max()) > m:
+        _fail(n.name, f"weights must satisfy |w| <= {m} at wbits {n.wbits}, "
+                      f"got {int(np.abs(w).max())}")
+    if w.size and np.any(w % 2 == 0):
+        _fail(n.name, f"weights must be odd integers 2k-(2^wbits-1), got {int(w[w % 2 == 0][0])}")
+
+
+def _check_acc(n, bound: int) -> None:
+    if bound >= FLOAT_EXACT_BOUND:
+        _fail(n.name, f"accumulator bound {bound} reaches 2^53: float64 golden would not be exact")
+    need = acc_bits_for(bound)
+    if isinstance(n.acc_bits, bool) or not isinstance(n.acc_bits, (int, np.integer)):
+        _fail(n.name, f"acc_bits must be an integer, got {n.acc_bits!r}")
+    if not need <= n.acc_bits <= 64:
+        _fail(n.name, f"acc_bits {n.acc_bits} too narrow: bound {bound} needs {need}..64")
+
+
+def _check_thresholds(n: Conv | AvgPool) -> None:
+    c = n.out_shape[0]
+    _check_int_array(n.name, "thresholds", n.thresholds, (c, levels(n.out_bits)))
+    if n.thresholds.dtype != np.int64:
+        _fail(n.name, f"thresholds must be int64, got {n.thresholds.dtype}")
+    _check_int_array(n.name, "direction", n.direction, (c,))
+    bad = ~np.isin(n.direction, (-1, 1))
+    if bad.any():
+        _fail(n.name, f"direction must be +1 or -1, got {int(n.direction[bad][0])} "
+                      f"at channel {int(np.argmax(bad))}")
+    t = n.thresholds
+    if t.shape[1] > 1:
+        unsorted = np.any(np.diff(t, axis=1) < 0, axis=1)
+        if unsorted.any():
+            ch = int(np.argmax(unsorted))
+            _fail(n.name, f"thresholds of channel {ch} are not ascending: {t[ch].tolist()[:8]}")
+    lo, hi = -(1 << (n.acc_bits - 1)), (1 << (n.acc_bits - 1)) - 1
+    if t.size and (int(t.min()) < lo or int(t.max()) > hi):
+        v = int(t.min()) if int(t.min()) < lo else int(t.max())
+        _fail(n.name, f"threshold {v} does not fit the {n.acc_bits}-bit accumulator")
+    for what in ("slope", "offset"):
+        v = getattr(n, what)
+        if v is not None and (v.shape != (c,) or not np.all(np.isfinite(v))):
+            _fail(n.name, f"{what} must be finite float of shape ({c},), got {v.shape}")
+    if n.out_alpha is not None and not (math.isfinite(n.out_alpha) and n.out_alpha > 0):
+        _fail(n.name, f"out_alpha must be finite and > 0, got {n.out_alpha!r}")
+
+
+def _verify_conv(n: Conv) -> None:
+    c, h, w = n.in_shape
+    for what in ("kernel", "stride", "groups"):
+        v = getattr(n, what)
+        if not isinstance(v, (int, np.integer)) or v < 1:
+            _fail(n.name, f"{what} must be a positive integer, got {v!r}")
+    if not 0 <= n.pad < n.kernel:
+        _fail(n.name, f"pad must be 0..kernel-1, got {n.pad}")
+    co = n.out_shape[0]
+    if c % n.groups or co % n.groups:
+        _fail(n.name, f"groups {n.groups} must divide in channels {c} and out channels {co}")
+    want = (co, conv_out(h, n.kernel, n.stride, n.pad), conv_out(w, n.kernel, n.stride, n.pad))
+    if n.out_shape != want:
+        _fail(n.name, f"out_shape must be {want} for this kernel/stride/pad, got {n.out_shape}")
+    _check_bits(n.name, "wbits", n.wbits)
+    _check_weights(n, (co, c // n.groups, n.kernel, n.kernel))
+    _check_acc(n, n.acc_bound)
+    _check_thresholds(n)
+
+
+def _verify_maxpool(n: MaxPool) -> None:
+    c, h, w = n.in_shape
+    if n.kernel < 1 or n.stride < 1 or not 0 <= n.pad <= n.kernel // 2:
+        _fail(n.name, f"kernel/stride/pad must be >=1, >=1, 0..kernel//2, "
+                      f"got {n.kernel}/{n.stride}/{n.pad}")
+    want = (c, conv_out(h, n.kernel, n.stride, n.pad), conv_out(w, n.kernel, n.stride, n.pad))
+    if n.out_shape != want:
+        _fail(n.name, f"out_shape must be {want}, got {n.out_shape}")
+    if n.out_bits != n.abits:
+        _fail(n.name, f"max pool passes codes through: out_bits must equal abits {n.abits}, "
+                      f"got {n.out_bits}")
+
+
+def _verify_avgpool(n: AvgPool) -> None:
+    if n.out_shape != (n.in_shape[0], 1, 1):
+        _fail(n.name, f"global average pool out_shape must be ({n.in_shape[0]}, 1, 1), "
+                      f"got {n.out_shape}")
+    _check_acc(n, n.acc_bound)
+    _check_thresholds(n)
+
+
+def _verify_linear(n: Linear) -> None:
+    if n.in_shape[1:] != (1, 1) or n.out_shape[1:] != (1, 1):
+        _fail(n.name, f"linear shapes must be (C, 1, 1), got {n.in_shape} -> {n.out_shape}")
+    _check_bits(n.name, "wbits", n.wbits)
+    _check_weights(n, (n.out_shape[0], n.in_shape[0]))
+    _check_int_array(n.name, "bias", n.bias, (n.out_shape[0],))
+    if not (isinstance(n.scale, float) and math.isfinite(n.scale) and n.scale > 0):
+        _fail(n.name, f"scale must be a finite float > 0, got {n.scale!r}")
+    _check_acc(n, n.acc_bound)
+
+
+def verify(graph: Graph) -> Graph:
+    """Check every invariant; raise ``ValueError("layer <name>: ...")`` on the first broken one.
+
+    Returns the graph, so passes can end with ``return verify(graph)``.
+    """
+    if not isinstance(graph.name, str) or not graph.name:
+        raise ValueError(f"graph: name must be a non-empty string, got {graph.name!r}")
+    if isinstance(graph.width, bool) or not isinstance(graph.width, (int, float)) \
+            or not graph.width > 0:
+        raise ValueError(f"graph: width must be a number > 0, got {graph.width!r}")
+    for what in ("resolution", "in_channels", "classes"):
+        v = getattr(graph, what)
+        if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or v < 1:
+            raise ValueError(f"graph: {what} must be a positive integer, got {v!r}")
+    nodes = graph.nodes
+    if len(nodes) < 2 or not isinstance(nodes[0], Input) or not isinstance(nodes[-1], Linear):
+        raise ValueError("graph must be Input, layers..., Linear; got "
+                         + ", ".join(type(n).__name__ for n in nodes))
+    names = [n.name for n in nodes]
+    for i, name in enumerate(names):
+        if not isinstance(name, str) or not name or name in names[:i]:
+            raise ValueError(f"node {i}: names must be unique non-empty strings, got {name!r}")
+    inp = nodes[0]
+    _check_bits(inp.name, "bits", inp.bits)
+    want = (graph.in_channels, graph.resolution, graph.resolution)
+    if inp.shape != want:
+        _fail(inp.name, f"shape must be (in_channels, resolution, resolution) = {want}, "
+                        f"got {inp.shape}")
+    if nodes[-1].out_shape[0] != graph.classes:
+        _fail(nodes[-1].name, f"out features {nodes[-1].out_shape[0]} != classes {graph.classes}")
+    for prev, n in itertools.pairwise(nodes):
+        if isinstance(n, Input):
+            _fail(n.name, "an Input node may only come first")
+        if isinstance(prev, Linear):
+            _fail(prev.name, "Linear must be the last node")
+        if n.in_shape != prev.out_shape:
+            _fail(n.name, f"in_shape {n.in_shape} != {prev.name} out_shape {prev.out_shape}")
+        _check_bits(n.name, "abits", n.abits)
+        if n.abits != prev.out_bits:
+            _fail(n.name, f"abits {n.abits} != bits {prev.out_bits} that {prev.name} emits")
+        if not isinstance(n, Linear):
+            _check_bits(n.name, "out_bits", n.out_bits)
+        if isinstance(n, Conv):
+            _verify_conv(n)
+        elif isinstance(n, MaxPool):
+            _verify_maxpool(n)
+        elif isinstance(n, AvgPool):
+            _verify_avgpool(n)
+        elif isinstance(n, Linear):
+            _verify_linear(n)
+        else:
+            _fail(getattr(n, "name", "?"), f"unknown node type {type(n).__name__}")
+    return graph
+
+
+__all__ = [
+    "FLOAT_EXACT_BOUND",
+    "AvgPool",
+    "Conv",
+    "Graph",
+    "Input",
+    "Layer",
+    "Linear",
+    "MaxPool",
+    "Node",
+    "acc_bits_for",
+    "acc_bound",
+    "conv_out",
+    "levels",
+    "verify",
+]

@@ -1,0 +1,209 @@
+"""Graph <-> ``graph.json`` + ``tensors.npz`` (format ``sat_hw-graph``, version 1).
+
+``graph.json`` holds the model info, ``meta``, and one object per node: ``type`` (Input, Conv,
+MaxPool, AvgPool, Linear) and every field of that node's dataclass. An array field is a reference
+``{"tensor": "<node>.<field>", "dtype", "shape", "sha256"}`` into ``tensors.npz`` (one ``.npy``
+per tensor, uncompressed-equivalent content, C order; the hash is over the array's bytes). Both
+files are deterministic (sorted keys, fixed zip timestamps), so equal graphs give equal bytes and
+:func:`graph_hash` names a graph. Loading checks the format, the version, every field and tensor
+reference, then runs ``verify``; any problem is one ``ValueError`` line naming it.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import io
+import json
+import zipfile
+from pathlib import Path
+
+import numpy as np
+
+from .ir import AvgPool, Conv, Graph, Input, Linear, MaxPool, verify
+
+FORMAT = "sat_hw-graph"
+VERSION = 1
+GRAPH_JSON = "graph.json"
+TENSORS_NPZ = "tensors.npz"
+NODE_TYPES = {"Input": Input, "Conv": Conv, "MaxPool": MaxPool, "AvgPool": AvgPool,
+              "Linear": Linear}
+_MODEL_KEYS = ("name", "width", "resolution", "in_channels", "classes")
+
+
+def _sha(a: np.ndarray) -> str:
+    return hashlib.sha256(np.ascontiguousarray(a).tobytes()).hexdigest()
+
+
+def _one_line(e: Exception) -> str:
+    return " ".join(str(e).split())
+
+
+def _scalar(v):
+    if isinstance(v, np.integer):
+        return int(v)
+    if isinstance(v, np.floating):
+        return float(v)
+    if isinstance(v, tuple):
+        return [_scalar(x) for x in v]
+    return v
+
+
+def _npz_bytes(tensors: dict[str, np.ndarray]) -> bytes:
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as z:
+        for key in sorted(tensors):
+            info = zipfile.ZipInfo(key + ".npy", date_time=(1980, 1, 1, 0, 0, 0))
+            info.compress_type = zipfile.ZIP_DEFLATED
+            arr = io.BytesIO()
+            np.lib.format.write_array(arr, np.ascontiguousarray(tensors[key]), allow_pickle=False)
+            z.writestr(info, arr.getvalue())
+    return buf.getvalue()
+
+
+def graph_files(graph: Graph) -> dict[str, bytes]:
+    """``{"graph.json": bytes, "tensors.npz": bytes}`` for ``graph`` (pure; verifies first)."""
+    verify(graph)
+    tensors: dict[str, np.ndarray] = {}
+    nodes = []
+    for node in graph.nodes:
+        d = {"type": type(node).__name__}
+        for f in dataclasses.fields(node):
+            v = getattr(node, f.name)
+            if isinstance(v, np.ndarray):
+                key = f"{node.name}.{f.name}"
+                tensors[key] = v
+                d[f.name] = {"tensor": key, "dtype": v.dtype.str, "shape": list(v.shape),
+                             "sha256": _sha(v)}
+            else:
+                d[f.name] = _scalar(v)
+        nodes.append(d)
+    doc = {"format": FORMAT, "version": VERSION,
+           "model": {k: getattr(graph, k) for k in _MODEL_KEYS}, "meta": graph.meta,
+           "nodes": nodes}
+    text = json.dumps(doc, indent=1, sort_keys=True, allow_nan=False) + "\n"
+    return {GRAPH_JSON: text.encode(), TENSORS_NPZ: _npz_bytes(tensors)}
+
+
+def graph_hash(graph: Graph) -> str:
+    """sha256 (hex) of the graph's ``graph.json``, which pins every tensor by its own hash."""
+    return hashlib.sha256(graph_files(graph)[GRAPH_JSON]).hexdigest()
+
+
+def save_graph(graph: Graph, folder: str | Path) -> Path:
+    """Write ``graph.json`` and ``tensors.npz`` into ``folder`` (created if needed).
+
+    Not atomic by itself: a build puts :func:`graph_files` through its atomic writer instead.
+    """
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    for rel, data in graph_files(graph).items():
+        (folder / rel).write_bytes(data)
+    return folder
+
+
+def _node_from_json(i: int, d, tensors: dict[str, np.ndarray], used: set[str]):
+    if not isinstance(d, dict):
+        raise ValueError(f"node {i} must be an object, got {type(d).__name__}")  # noqa: TRY004
+    cls = NODE_TYPES.get(d.get("type"))
+    if cls is None:
+        raise ValueError(f"node {i}: unknown type {d.get('type')!r}")
+    label = f"node {i} ({d.get('name', '?')})"
+    names = {f.name: f for f in dataclasses.fields(cls)}
+    extra = sorted(set(d) - set(names) - {"type"})
+    if extra:
+        raise ValueError(f"{label}: unknown field {extra[0]!r}")
+    kw = {}
+    for name, f in names.items():
+        if name not in d:
+            if f.default is dataclasses.MISSING:
+                raise ValueError(f"{label}: missing field {name!r}")
+            continue
+        v = d[name]
+        if isinstance(v, dict):
+            key = v.get("tensor")
+            if key not in tensors:
+                raise ValueError(f"{label}: field {name!r} refers to tensor {key!r}, "
+                                 f"not in {TENSORS_NPZ}")
+            a = tensors[key]
+            if a.dtype.str != v.get("dtype") or list(a.shape) != v.get("shape"):
+                raise ValueError(f"{label}: tensor {key!r} is {a.dtype.str} {list(a.shape)}, "
+                                 f"graph.json says {v.get('dtype')} {v.get('shape')}")
+            if _sha(a) != v.get("sha256"):
+                raise ValueError(f"{label}: tensor {key!r} does not match its sha256 in "
+                                 f"{GRAPH_JSON} (files from different graphs?)")
+            used.add(key)
+            v = a
+        kw[name] = v
+    try:
+        return cls(**kw)
+    except (TypeError, ValueError) as e:
+        raise ValueError(f"{label}: {_one_line(e)}") from None
+
+
+def graph_from_files(files: dict[str, bytes]) -> Graph:
+    """Inverse of :func:`graph_files`; raises a one-line ``ValueError`` on any problem."""
+    for rel in (GRAPH_JSON, TENSORS_NPZ):
+        if rel not in files:
+            raise ValueError(f"graph: {rel} is missing")
+    try:
+        doc = json.loads(files[GRAPH_JSON].decode())
+    except (UnicodeDecodeError, json.JSONDecodeError) as e:
+        raise ValueError(f"{GRAPH_JSON} is not valid JSON: {e}") from None
+    if not isinstance(doc, dict) or doc.get("format") != FORMAT:
+        raise ValueError(f"{GRAPH_JSON}: format must be {FORMAT!r}, got "
+                         f"{doc.get('format') if isinstance(doc, dict) else type(doc).__name__!r}")
+    if doc.get("version") != VERSION:
+        raise ValueError(f"{GRAPH_JSON}: unsupported version {doc.get('version')!r} "
+                         f"(this sat_hw reads {VERSION})")
+    model = doc.get("model")
+    if not isinstance(model, dict) or any(k not in model for k in _MODEL_KEYS):
+        raise ValueError(f"{GRAPH_JSON}: 'model' must hold {', '.join(_MODEL_KEYS)}")
+    if not isinstance(doc.get("nodes"), list) or not isinstance(doc.get("meta", {}), dict):
+        msg = f"{GRAPH_JSON}: 'nodes' must be a list and 'meta' an object"
+        raise ValueError(msg)  # noqa: TRY004
+    try:
+        with np.load(io.BytesIO(files[TENSORS_NPZ]), allow_pickle=False) as z:
+            tensors = {k: z[k] for k in z.files}
+    except Exception as e:  # noqa: BLE001 - zip, npy header or pickle refusal: all one problem
+        raise ValueError(f"{TENSORS_NPZ} is not a readable npz: {type(e).__name__}: "
+                         f"{_one_line(e)}") from None
+    used: set[str] = set()
+    nodes = tuple(_node_from_json(i, d, tensors, used) for i, d in enumerate(doc["nodes"]))
+    unused = sorted(set(tensors) - used)
+    if unused:
+        raise ValueError(f"{TENSORS_NPZ} holds tensor {unused[0]!r} that {GRAPH_JSON} does not "
+                         "reference (files from different graphs?)")
+    m = model
+    try:
+        graph = Graph(m["name"], m["width"], m["resolution"], m["in_channels"], m["classes"],
+                      nodes, doc.get("meta", {}))
+        return verify(graph)
+    except (TypeError, ValueError) as e:
+        raise ValueError(f"graph: {_one_line(e)}") from None
+
+
+def load_graph(folder: str | Path) -> Graph:
+    """Read and verify ``folder/graph.json`` + ``folder/tensors.npz``."""
+    folder = Path(folder)
+    files = {}
+    for rel in (GRAPH_JSON, TENSORS_NPZ):
+        p = folder / rel
+        if not p.is_file():
+            raise ValueError(f"graph {str(folder)!r}: {rel} is missing")
+        files[rel] = p.read_bytes()
+    try:
+        return graph_from_files(files)
+    except ValueError as e:
+        raise ValueError(f"graph {str(folder)!r}: {_one_line(e)}") from None
+
+
+__all__ = [
+    "FORMAT",
+    "VERSION",
+    "graph_files",
+    "graph_from_files",
+    "graph_hash",
+    "load_graph",
+    "save_graph",
+]
