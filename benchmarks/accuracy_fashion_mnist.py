@@ -86,7 +86,7 @@ def main() -> None:
     ap.add_argument("--width", type=float, default=0.25)
     ap.add_argument("--resolution", type=int, default=28)
     ap.add_argument("--batch-size", type=int, default=128)
-    ap.add_argument("--lr", type=float, default=0.05)
+    ap.add_argument("--lr", type=float, default=0.02)
     ap.add_argument("--jobs", type=int, default=1, help="training processes at once")
     ap.add_argument("--threads", type=int, default=2, help="CPU threads per process")
     ap.add_argument("--data-root", default="")

@@ -265,7 +265,9 @@ class MobileNetV1(nn.Module):
                 nn.init.ones_(m.weight)
                 nn.init.zeros_(m.bias)
             elif isinstance(m, nn.Linear):
-                nn.init.normal_(m.weight, 0, 0.01)
+                # std 1/sqrt(fan_in): DoReFa's max-normalisation divides the gradient by max|W|,
+                # so the reference's N(0, 0.01) made the first steps of a quantized fc explode.
+                nn.init.normal_(m.weight, 0, m.in_features ** -0.5)
                 nn.init.zeros_(m.bias)
 
     def forward(self, x: Tensor) -> Tensor:
