@@ -40,6 +40,8 @@ def run(job: dict, a: argparse.Namespace, work: Path) -> dict:
            "--lr", str(a.lr), "--seed", str(job["seed"]), "--out", str(out)]
     if a.data_root:
         cmd += ["--data-root", a.data_root]
+    if a.max_steps:
+        cmd += ["--max-steps", str(a.max_steps)]
     if job.get("init_ckpt"):
         cmd += ["--init", str(job["init_ckpt"])]
     env = dict(os.environ, OMP_NUM_THREADS=str(a.threads), PYTHONPATH=str(ROOT))
@@ -90,20 +92,22 @@ def main() -> None:
     ap.add_argument("--jobs", type=int, default=1, help="training processes at once")
     ap.add_argument("--threads", type=int, default=2, help="CPU threads per process")
     ap.add_argument("--data-root", default="")
+    ap.add_argument("--max-steps", type=int, default=0, help="smoke runs only: stop each run early")
     ap.add_argument("--work", type=Path, default=ROOT / "runs" / "accuracy")
     ap.add_argument("--results", type=Path, default=RESULTS)
     a = ap.parse_args()
     a.work.mkdir(parents=True, exist_ok=True)
     seeds = range(a.seeds)
     bits = [(4, 4), (3, 3), (2, 2)]
-    with ThreadPoolExecutor(a.jobs) as pool:
-        fp = list(pool.map(lambda s: run(dict(method="fp", wbits=32, abits=32, init="fp", seed=s),
-                                         a, a.work), seeds))
-        jobs = [dict(method=m, wbits=w, abits=ab, init="fp", seed=s, init_ckpt=fp[s]["ckpt"])
-                for w, ab in bits for m in ("pact", "sat") for s in seeds]
-        jobs += [dict(method=m, wbits=4, abits=4, init="scratch", seed=s)
-                 for m in ("pact", "sat") for s in seeds]
-        rows = fp + list(pool.map(lambda j: run(j, a, a.work), jobs))
+    fp_jobs = [dict(method="fp", wbits=32, abits=32, init="fp", seed=s) for s in seeds]
+    scratch = [dict(method=m, wbits=4, abits=4, init="scratch", seed=s)
+               for m in ("pact", "sat") for s in seeds]
+    with ThreadPoolExecutor(a.jobs) as pool:  # wave 1: FP and from-scratch runs side by side
+        first = list(pool.map(lambda j: run(j, a, a.work), fp_jobs + scratch))
+        fp = {r["seed"]: r["ckpt"] for r in first if r["method"] == "fp"}
+        tuned = [dict(method=m, wbits=w, abits=ab, init="fp", seed=s, init_ckpt=fp[s])
+                 for w, ab in bits for m in ("pact", "sat") for s in seeds]
+        rows = first + list(pool.map(lambda j: run(j, a, a.work), tuned))  # wave 2: from FP
     for r in rows:
         r.pop("ckpt")
         if r["method"] == "fp":
