@@ -80,8 +80,9 @@ def tie_analysis(graph: Graph, torch_codes: Mapping[str, np.ndarray],
     "fc": {...}}``, keyed by the
     layer that *produces* the codes. A mismatch is a tie when its float64 value lies within
     ``tie_lsb`` code steps of the rounding boundary (needs the nodes' ``slope``/``offset``; without
-    them margins are None). ``fc`` reports ``top1_mismatches`` and the largest difference between
-    torch logits and ``scale * (acc + bias)``, in units of ``scale``.
+    them margins are None). ``fc`` reports ``top1_mismatches``, how many of them are ``top1_ties``
+    (the golden's largest integer is shared by several classes; argmax takes the first), and the
+    largest difference between torch logits and ``scale * (acc + bias)``, in units of ``scale``.
     """
     out: dict = {"layers": {}, "elements": 0, "mismatches": 0, "ties": 0, "max_margin_lsb": None}
     nodes = graph.layers
@@ -90,9 +91,11 @@ def tie_analysis(graph: Graph, torch_codes: Mapping[str, np.ndarray],
         if isinstance(node, Linear):
             outs = layer_acc(node, x)
             logits = np.asarray(torch_codes["logits"], np.float64)
+            differ = np.argmax(logits, 1) != np.argmax(outs, 1)
+            shared = (outs == outs.max(1, keepdims=True)).sum(1) > 1
             out["fc"] = {
-                "top1_mismatches": int(np.count_nonzero(
-                    np.argmax(logits, 1) != np.argmax(outs, 1))),
+                "top1_mismatches": int(np.count_nonzero(differ)),
+                "top1_ties": int(np.count_nonzero(differ & shared)),
                 "max_logit_error_scale": float(np.abs(logits / node.scale - outs).max())
                 if outs.size else 0.0}
             continue

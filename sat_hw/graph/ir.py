@@ -389,16 +389,22 @@ def _check_thresholds(n: Conv | AvgPool) -> None:
         v = getattr(n, what)
         if v is not None and (v.shape != (c,) or not np.all(np.isfinite(v))):
             _fail(n.name, f"{what} must be finite float of shape ({c},), got {v.shape}")
-    if n.out_alpha is not None and not (math.isfinite(n.out_alpha) and n.out_alpha > 0):
+    if n.out_alpha is not None and not (isinstance(n.out_alpha, float)
+                                        and math.isfinite(n.out_alpha) and n.out_alpha > 0):
         _fail(n.name, f"out_alpha must be finite and > 0, got {n.out_alpha!r}")
+
+
+def _check_geometry(n: Conv | MaxPool, names: tuple[str, ...]) -> None:
+    for what in (*names, "pad"):
+        v = getattr(n, what)
+        if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or v < (what != "pad"):
+            _fail(n.name, f"{what} must be a {'positive' if what != 'pad' else 'non-negative'} "
+                          f"integer, got {v!r}")
 
 
 def _verify_conv(n: Conv) -> None:
     c, h, w = n.in_shape
-    for what in ("kernel", "stride", "groups"):
-        v = getattr(n, what)
-        if not isinstance(v, (int, np.integer)) or v < 1:
-            _fail(n.name, f"{what} must be a positive integer, got {v!r}")
+    _check_geometry(n, ("kernel", "stride", "groups"))
     if not 0 <= n.pad < n.kernel:
         _fail(n.name, f"pad must be 0..kernel-1, got {n.pad}")
     co = n.out_shape[0]
@@ -415,9 +421,9 @@ def _verify_conv(n: Conv) -> None:
 
 def _verify_maxpool(n: MaxPool) -> None:
     c, h, w = n.in_shape
-    if n.kernel < 1 or n.stride < 1 or not 0 <= n.pad <= n.kernel // 2:
-        _fail(n.name, f"kernel/stride/pad must be >=1, >=1, 0..kernel//2, "
-                      f"got {n.kernel}/{n.stride}/{n.pad}")
+    _check_geometry(n, ("kernel", "stride"))
+    if not 0 <= n.pad <= n.kernel // 2:
+        _fail(n.name, f"pad must be 0..kernel//2, got {n.pad}")
     want = (c, conv_out(h, n.kernel, n.stride, n.pad), conv_out(w, n.kernel, n.stride, n.pad))
     if n.out_shape != want:
         _fail(n.name, f"out_shape must be {want}, got {n.out_shape}")

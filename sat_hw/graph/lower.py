@@ -132,8 +132,9 @@ def float64_twin(model: MobileNetV1) -> MobileNetV1:
 
     Same weight levels ``k`` (taken from the float32 weights, as :func:`read_model` takes them),
     SAT scales, alphas and BN statistics; only the precision of the arithmetic differs. Its codes
-    differ from the golden ones only at rounding ties of float64 (or exact ties), which separates
-    float32 rounding in the real model from any lowering error.
+    differ from the golden ones only within float64 rounding of a rounding boundary, which
+    separates float32 rounding in the real model from any lowering error. (Depthwise convolutions
+    run as a sum over taps: torch's float64 grouped convolution takes seconds per new shape.)
     """
     twin = copy.deepcopy(model).double().eval()
     for src, dst in zip(model.modules(), twin.modules(), strict=True):
@@ -142,7 +143,24 @@ def float64_twin(model: MobileNetV1) -> MobileNetV1:
             n = levels(p["wbits"])
             q = torch.from_numpy((2 * p["levels"] - n) / n * p["wscale"])
             dst.qweight = lambda q=q: q  # instance attribute: fixed float64 weights
+            if isinstance(src, QConv2d) and src.groups > 1 and src.groups == src.in_channels \
+                    == src.out_channels:
+                dst.forward = lambda x, q=q, c=src: _depthwise(x, q, c.stride[0], c.padding[0])
     return twin
+
+
+def _depthwise(x: torch.Tensor, w: torch.Tensor, stride: int, pad: int) -> torch.Tensor:
+    """Depthwise convolution (no bias) as a sum over the kernel taps."""
+    k = w.shape[-1]
+    ho = (x.shape[2] + 2 * pad - k) // stride + 1
+    wo = (x.shape[3] + 2 * pad - k) // stride + 1
+    xp = torch.nn.functional.pad(x, (pad, pad, pad, pad))
+    out = torch.zeros(x.shape[0], x.shape[1], ho, wo, dtype=x.dtype)
+    for i in range(k):
+        for j in range(k):
+            tap = xp[:, :, i:i + stride * (ho - 1) + 1:stride, j:j + stride * (wo - 1) + 1:stride]
+            out += tap * w[:, 0, i, j].view(1, -1, 1, 1)
+    return out
 
 
 @torch.no_grad()

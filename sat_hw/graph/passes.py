@@ -18,9 +18,11 @@ exactly in rationals from the float alphas, since sums of codes often land exact
 boundary. The last (fc) layer has ``logits = scale * (acc + bias_int)``,
 ``scale = wstep * in_step``, ``bias_int = round(bias / scale)``.
 
-Rounding: ``t_k`` counts a value exactly on a boundary upward, where torch.round goes to the even
-code; such ties have measure zero in float64 but float32 can land on or across them (see
-``agreement.tie_analysis``).
+Rounding is half to even, as ``torch.round``: a value exactly on ``t_k`` reaches code ``k`` only
+if ``k`` is even. "Exactly" means in float64 for the convolutions (real ties have measure zero
+there, but float32 in torch can land on or across a boundary: see ``agreement.tie_analysis``) and
+in exact rationals for the average pool, where ties are common (sums of codes over alphas that
+calibration may have set to a multiple of the previous alpha).
 """
 
 from __future__ import annotations
@@ -179,9 +181,10 @@ def integer_thresholds(slope: np.ndarray, offset: np.ndarray, out_alpha: float, 
                        bound: int) -> tuple[np.ndarray, np.ndarray]:
     """Thresholds int64 ``(C, 2^out_bits-1)`` (rows ascending) and direction int8 ``(C,)``.
 
-    ``T[c, k]`` is, for slope > 0, the smallest integer ``acc`` with
-    ``slope*acc + offset >= t_k`` evaluated in float64 (= ``ceil((t_k - offset)/slope)``), and for
-    slope < 0 the largest with that property (``floor``; direction -1). Found by bisection on the
+    ``T[c, k]`` is, for slope > 0, the smallest integer ``acc`` with ``y = slope*acc + offset``
+    above ``t_k``, or equal to it and ``k`` even (half to even), evaluated in float64
+    (= ``ceil((t_k - offset)/slope)`` up to that tie rule), and for slope < 0 the largest such
+    integer (``floor``; direction -1). Found by bisection on the
     predicate itself over ``[-bound-1, bound+1]``, so float64 division can never put a threshold one
     off the float64 model. Slope 0 is direction +1 with every threshold ``-bound`` (always met) or
     ``bound + 1`` (never met).
@@ -192,13 +195,15 @@ def integer_thresholds(slope: np.ndarray, offset: np.ndarray, out_alpha: float, 
     t = (np.arange(1, n + 1, dtype=np.float64) - 0.5) * (float(out_alpha) / n)
     direction = np.where(slope[:, 0] < 0, -1, 1).astype(np.int8)
     sign = direction.astype(np.int64)[:, None]
+    even = np.arange(1, n + 1) % 2 == 0
     # find the smallest u in [-bound, bound+1] with P(sign*u) (u = bound+1: never met)
     shape = (slope.shape[0], n)
     lo = np.full(shape, -bound, dtype=np.int64)
     hi = np.full(shape, bound + 1, dtype=np.int64)
     while np.any(lo < hi):
         mid = (lo + hi) // 2
-        ok = (slope * (sign * mid).astype(np.float64) + offset >= t) | (mid == bound + 1)
+        y = slope * (sign * mid).astype(np.float64) + offset
+        ok = (y > t) | ((y == t) & even) | (mid == bound + 1)
         active = lo < hi
         hi = np.where(active & ok, mid, hi)
         lo = np.where(active & ~ok, mid + 1, lo)
@@ -210,12 +215,16 @@ def integer_thresholds(slope: np.ndarray, offset: np.ndarray, out_alpha: float, 
 def pool_thresholds(in_alpha: float, abits: int, fan_in: int, out_alpha: float, out_bits: int,
                     channels: int, bound: int) -> tuple[np.ndarray, np.ndarray]:
     """Average pool thresholds, exact: the smallest sum ``S`` with
-    ``S * in_alpha / ((2^abits-1) * fan_in) >= (k - 1/2) * out_alpha / (2^out_bits-1)``, in
-    rationals (float alphas are exact binary fractions), clamped to ``[0, bound + 1]``."""
+    ``S * in_alpha / ((2^abits-1) * fan_in)`` above ``(k - 1/2) * out_alpha / (2^out_bits-1)``, or
+    equal to it and ``k`` even (half to even), in rationals (float alphas are exact binary
+    fractions), clamped to ``[0, bound + 1]``."""
     num = Fraction(out_alpha) * levels(abits) * fan_in
     den = 2 * Fraction(in_alpha) * levels(out_bits)
-    row = [min(max(math.ceil((2 * k - 1) * num / den), 0), bound + 1)
-           for k in range(1, levels(out_bits) + 1)]
+    row = []
+    for k in range(1, levels(out_bits) + 1):
+        x = (2 * k - 1) * num / den
+        t = math.ceil(x) if x.denominator != 1 or k % 2 == 0 else int(x) + 1
+        row.append(min(max(t, 0), bound + 1))
     return (np.tile(np.array(row, np.int64), (channels, 1)), np.ones(channels, np.int8))
 
 
