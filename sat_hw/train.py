@@ -1,0 +1,445 @@
+"""SAT quantization-aware training, evaluation, and torchrun (DistributedDataParallel) support.
+
+The recipe (the same for every method, so that methods differ only in their quantizers):
+
+- model from the configuration; quantized methods (not ``fp``) are calibrated first on
+  ``quant.calib_images`` training images (a seeded draw) at ``quant.calib_percentile``: from
+  scratch BN statistics and alphas, from ``init`` (a checkpoint whose weights and BN are loaded)
+  alphas only. ``fp`` trains no alphas (its activations are ReLUs).
+- SGD with Nesterov momentum ``train.momentum``; weight decay only on non-depthwise conv and FC
+  weights (not BN, biases, alphas, depthwise weights); learning rate per iteration: linear warm-up
+  over ``train.warmup_epochs`` then cosine from ``train.lr`` to 0; cross-entropy with
+  ``train.label_smoothing``; augmentation: random horizontal flip and a random crop after zero
+  padding by 2 pixels.
+- data order: per epoch a permutation seeded by (seed, epoch), sharded over ranks as
+  DistributedSampler does (padded to a multiple of the world size, ``rank::world``), full batches
+  only. Augmentation is seeded by (seed, step, rank). So ``resume`` continues exactly where the
+  checkpoint stopped, even inside an epoch (a ``max_steps`` stop).
+- after every epoch: test top-1 (a fraction in [0, 1]) and a checkpoint at ``out`` (rank 0),
+  carrying optimizer and scheduler state for ``resume``.
+
+Under ``torchrun`` (``WORLD_SIZE`` > 1) each process trains on its shard with
+DistributedDataParallel (gloo on CPU, nccl on CUDA); ``train.batch_size`` is per process and the
+learning rate is not rescaled. BN running statistics are averaged over the ranks after every epoch
+(DDP broadcasts rank 0's at each forward, then each rank updates them on its own batch), so every
+rank evaluates and ends with the same state; rank 0 logs and writes the checkpoint.
+
+Test hook: with ``SAT_HW_DUMP_STATE=<dir>`` every rank saves its final state dict to
+``<dir>/rank<r>.pt`` (the torchrun test compares them).
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import sys
+import time
+from pathlib import Path
+
+import torch
+import torch.distributed as dist
+import torch.nn.functional as F
+from torch import Tensor, nn
+from tqdm import tqdm
+
+from . import config as config_mod
+from .data import load_split, num_classes
+from .models import (
+    MobileNetV1,
+    QConv2d,
+    QLinear,
+    calibrate,
+    load_checkpoint,
+    read_checkpoint,
+    save_checkpoint,
+)
+
+PAD = 2  # random-crop padding in pixels
+
+
+class _Dist:
+    """Rank, world size and device of this process; initialises the process group if needed."""
+
+    def __init__(self) -> None:
+        self.world = int(os.environ.get("WORLD_SIZE", "1"))
+        self.rank = int(os.environ.get("RANK", "0"))
+        local = int(os.environ.get("LOCAL_RANK", "0"))
+        cuda = torch.cuda.is_available()
+        self.device = torch.device(f"cuda:{local}" if cuda else "cpu")
+        if cuda:
+            torch.cuda.set_device(self.device)
+            torch.backends.cudnn.benchmark = True
+        self.owns_group = False
+        if self.world > 1 and not dist.is_initialized():
+            dist.init_process_group("nccl" if cuda else "gloo")
+            self.owns_group = True
+
+    def all_sum(self, values: list[float]) -> list[float]:
+        t = torch.tensor(values, dtype=torch.float64, device=self.device)
+        if self.world > 1:
+            dist.all_reduce(t)
+        return t.tolist()
+
+    def average_buffers(self, model: nn.Module) -> None:
+        """Average BN running statistics over ranks (each rank updated them on its own shard)."""
+        if self.world > 1:
+            for b in model.buffers():
+                if b.is_floating_point():
+                    dist.all_reduce(b)
+                    b.div_(self.world)
+
+    def close(self) -> None:
+        if self.owns_group:
+            dist.destroy_process_group()
+
+
+def _batches(n: int, batch_size: int, epoch: int, seed: int, rank: int = 0, world: int = 1,
+             shuffle: bool = True, drop_last: bool = True) -> list[Tensor]:
+    """Index batches of this rank for one epoch (DistributedSampler's sharding)."""
+    if shuffle:
+        g = torch.Generator().manual_seed(seed * 100_003 + epoch)
+        order = torch.randperm(n, generator=g)
+    else:
+        order = torch.arange(n)
+    if world > 1:
+        if shuffle:  # pad to a multiple of world, as DistributedSampler does
+            order = torch.cat([order, order[: math.ceil(n / world) * world - n]])
+        order = order[rank::world]
+    if drop_last and len(order) >= batch_size:
+        order = order[: len(order) // batch_size * batch_size]
+    return list(order.split(batch_size))
+
+
+def augment(x: Tensor, g: torch.Generator) -> Tensor:
+    """Random horizontal flip and random ``PAD``-pixel crop of uint8 codes (N, C, H, W)."""
+    n, c, h, w = x.shape
+    flip = torch.rand(n, generator=g, device=x.device) < 0.5
+    x = torch.where(flip.view(n, 1, 1, 1), x.flip(3), x)
+    p = F.pad(x, (PAD, PAD, PAD, PAD))
+    dy, dx = (torch.randint(0, 2 * PAD + 1, (2, n), generator=g, device=x.device))
+    rows = (dy.view(n, 1, 1, 1) + torch.arange(h, device=x.device).view(1, 1, h, 1))
+    p = p.gather(2, rows.expand(n, c, h, w + 2 * PAD))
+    cols = (dx.view(n, 1, 1, 1) + torch.arange(w, device=x.device).view(1, 1, 1, w))
+    return p.gather(3, cols.expand(n, c, h, w))
+
+
+class _Loader:
+    """Batches of (uint8 codes, labels) on ``device``: direct indexing for in-memory sets."""
+
+    def __init__(self, dataset, device: torch.device, workers: int = 0):
+        self.dataset, self.device, self.workers = dataset, device, workers
+        self.images = getattr(dataset, "images", None)
+        if self.images is not None:
+            self.images = self.images.to(device)
+            self.labels = dataset.labels.to(device)
+
+    def __len__(self) -> int:
+        return len(self.dataset)
+
+    def __call__(self, batches: list[Tensor]):
+        if self.images is not None:
+            for idx in batches:
+                idx = idx.to(self.device)
+                yield self.images[idx], self.labels[idx]
+            return
+        loader = torch.utils.data.DataLoader(
+            self.dataset, batch_sampler=[b.tolist() for b in batches], num_workers=self.workers,
+            pin_memory=self.device.type == "cuda")
+        for x, y in loader:
+            yield x.to(self.device, non_blocking=True), y.to(self.device, non_blocking=True)
+
+
+def _model_device(model: nn.Module) -> torch.device:
+    return next(model.parameters()).device
+
+
+@torch.no_grad()
+def evaluate(model: nn.Module, dataset, batch_size: int = 256, rank: int = 0,
+             world: int = 1) -> float:
+    """Top-1 accuracy (a fraction in [0, 1]) of ``model`` on ``dataset``.
+
+    With ``world`` > 1 every rank scores its shard and the counts are summed over the group.
+    """
+    device = _model_device(model)
+    was_training = model.training
+    model.eval()
+    loader = dataset if isinstance(dataset, _Loader) else _Loader(dataset, device)
+    batches = _batches(len(loader), batch_size, 0, 0, rank, world, shuffle=False, drop_last=False)
+    correct = torch.zeros((), dtype=torch.int64, device=device)
+    total = 0
+    for x, y in loader(batches):
+        correct += (model(x.float()).argmax(1) == y).sum()
+        total += len(y)
+    counts = torch.tensor([float(correct), float(total)], dtype=torch.float64, device=device)
+    if world > 1:
+        dist.all_reduce(counts)
+    model.train(was_training)
+    return float(counts[0] / counts[1]) if counts[1] > 0 else 0.0
+
+
+def param_groups(model: nn.Module, weight_decay: float) -> list[dict]:
+    """Decay on non-depthwise conv and FC weights only; BN, biases, alphas, depthwise: none."""
+    decay = [m.weight for m in model.modules()
+             if (isinstance(m, QConv2d) and m.groups == 1) or isinstance(m, QLinear)]
+    ids = {id(p) for p in decay}
+    rest = [p for p in model.parameters() if id(p) not in ids and p.requires_grad]
+    return [{"params": decay, "weight_decay": weight_decay}, {"params": rest, "weight_decay": 0.0}]
+
+
+def lr_factor(step: int, total: int, warmup: int) -> float:
+    """Linear warm-up over ``warmup`` steps, then cosine from 1 to 0 at ``total``."""
+    if step < warmup:
+        return (step + 1) / warmup
+    span = max(1, total - warmup)
+    return 0.5 * (1 + math.cos(math.pi * min(1.0, (step - warmup) / span)))
+
+
+def _load_init(model: MobileNetV1, path: Path) -> None:
+    """Weights and BN from a sat_hw checkpoint; alphas are taken if present (calibrated anyway)."""
+    state = read_checkpoint(path)["state_dict"]
+    own = model.state_dict()
+    for k, v in own.items():
+        if k not in state:
+            if k.endswith(".alpha"):
+                continue
+            raise ValueError(f"init checkpoint {str(path)!r} has no tensor {k!r}")
+        if state[k].shape != v.shape:
+            raise ValueError(f"init checkpoint {str(path)!r}: {k} has shape "
+                             f"{tuple(state[k].shape)}, the model needs {tuple(v.shape)}")
+    extra = [k for k in state if k not in own]
+    if extra:
+        raise ValueError(f"init checkpoint {str(path)!r} has tensor {extra[0]!r} the model lacks")
+    model.load_state_dict({k: state[k] for k in own if k in state}, strict=False)
+
+
+def _calib_images(dataset, count: int, seed: int) -> Tensor:
+    g = torch.Generator().manual_seed(seed)
+    idx = torch.randperm(len(dataset), generator=g)[: min(count, len(dataset))]
+    images = getattr(dataset, "images", None)
+    if images is not None:
+        return images[idx]
+    return torch.stack([dataset[int(i)][0] for i in idx])
+
+
+def _check_classes(cfg: dict) -> None:
+    d, k = cfg["data"], cfg["model"]["classes"]
+    have = num_classes(d["name"], d["root"])
+    if have != k:
+        raise ValueError(f"model.classes is {k} but dataset {d['name']} has {have} classes")
+
+
+def run_training(cfg: dict, out: Path, init: Path | None = None, resume: bool = False) -> dict:
+    """Train as ``cfg`` says, checkpoint every epoch to ``out``; returns a summary dict.
+
+    ``resume`` continues from the checkpoint at ``out`` (same model and world size; ``init`` is
+    then ignored). The summary: epochs, steps, top1 (last test top-1, fraction), images_per_s
+    (mean training throughput over all ranks), history (one dict per epoch), out, world_size,
+    device.
+    """
+    out = Path(out)
+    t, q, d = cfg["train"], cfg["quant"], cfg["data"]
+    _check_classes(cfg)
+    env = _Dist()
+    try:
+        return _train(cfg, out, init, resume, env, t, q, d)
+    finally:
+        env.close()
+
+
+def _train(cfg, out, init, resume, env: _Dist, t, q, d) -> dict:
+    seed, method = t["seed"], q["method"]
+    m = cfg["model"]
+    train_set = load_split(d["name"], d["root"], "train", m["resolution"], m["in_channels"])
+    test_set = load_split(d["name"], d["root"], "test", m["resolution"], m["in_channels"])
+    torch.manual_seed(seed)
+    model = config_mod.model_from_config(cfg)
+    if method == "fp":
+        for _, a in model.act_quantizers():
+            a.alpha.requires_grad_(False)  # unused by ReLU; frozen so DDP sees no unused grads
+    model.to(env.device)
+
+    state = None
+    if resume:
+        if not out.is_file():
+            raise ValueError(f"cannot resume: checkpoint {str(out)!r} does not exist")
+        blob = read_checkpoint(out)
+        state = blob.get("train_state")
+        if state is None:
+            raise ValueError(f"cannot resume from {str(out)!r}: it has no training state")
+        if blob["config"] != model.config:
+            raise ValueError(f"cannot resume from {str(out)!r}: it holds a different model "
+                             f"({blob['config']['method']}, width {blob['config']['width']})")
+        if state["world_size"] != env.world:
+            raise ValueError(f"cannot resume from {str(out)!r}: trained with world size "
+                             f"{state['world_size']}, now {env.world}")
+        model.load_state_dict(blob["state_dict"])
+    else:
+        if init is not None:
+            _load_init(model, Path(init))
+        if method != "fp":
+            images = _calib_images(train_set, q["calib_images"], seed).to(env.device)
+            # BN statistics too with --init: quantized weights change every conv's output scale,
+            # so an FP model's running statistics no longer describe it.
+            calibrate(model, images, q["calib_percentile"])
+    model.train()
+
+    opt = torch.optim.SGD(param_groups(model, t["weight_decay"]), lr=t["lr"],
+                          momentum=t["momentum"], nesterov=t["momentum"] > 0)
+    loader = _Loader(train_set, env.device, d["workers"])
+    test_loader = _Loader(test_set, env.device, d["workers"])
+    per_epoch = len(_batches(len(loader), t["batch_size"], 0, seed, env.rank, env.world))
+    total = per_epoch * t["epochs"]
+    warmup = per_epoch * t["warmup_epochs"]
+    sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: lr_factor(s, total, warmup))
+    step, history = 0, []
+    if state is not None:
+        opt.load_state_dict(state["optimizer"])
+        sched.load_state_dict(state["scheduler"])
+        step, history = state["step"], list(state["history"])
+
+    net = model
+    if env.world > 1:
+        ids = [env.device.index] if env.device.type == "cuda" else None
+        net = nn.parallel.DistributedDataParallel(model, device_ids=ids)
+    limit = min(total, t["max_steps"]) if t["max_steps"] > 0 else total
+    gen = torch.Generator(device=env.device)
+    show = env.rank == 0 and sys.stderr.isatty()
+
+    while step < limit:
+        epoch, skip = divmod(step, per_epoch)
+        batches = _batches(len(loader), t["batch_size"], epoch, seed, env.rank, env.world)
+        batches = batches[skip: skip + (limit - step)]
+        net.train()
+        bar = tqdm(total=len(batches), desc=f"epoch {epoch + 1}/{t['epochs']}", unit="batch",
+                   disable=not show, leave=False)
+        loss_sum = torch.zeros((), dtype=torch.float64, device=env.device)
+        correct = torch.zeros((), dtype=torch.int64, device=env.device)
+        seen, t0 = 0, time.perf_counter()
+        for i, (x, y) in enumerate(loader(batches)):
+            gen.manual_seed((seed * 1_000_003 + step) * 1024 + env.rank)
+            logits = net(augment(x, gen).float())
+            loss = F.cross_entropy(logits, y, label_smoothing=t["label_smoothing"])
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            opt.step()
+            sched.step()
+            step += 1
+            loss_sum += loss.detach() * len(y)
+            correct += (logits.detach().argmax(1) == y).sum()
+            seen += len(y)
+            bar.update(1)
+            if show and (i % 10 == 9 or i == len(batches) - 1):
+                el = time.perf_counter() - t0
+                bar.set_postfix(loss=f"{loss_sum.item() / seen:.3f}",
+                                acc=f"{correct.item() / seen:.3f}",
+                                img_s=f"{seen * env.world / el:.0f}")
+        if env.device.type == "cuda":
+            torch.cuda.synchronize(env.device)
+        elapsed = time.perf_counter() - t0
+        bar.close()
+        env.average_buffers(model)
+        ls, cs, n = env.all_sum([float(loss_sum), float(correct), float(seen)])
+        ips = n / elapsed if elapsed > 0 else 0.0
+        top1 = evaluate(model, test_loader, 256, env.rank, env.world)
+        rec = {"epoch": epoch + 1, "step": step, "loss": ls / max(n, 1),
+               "train_top1": cs / max(n, 1), "top1": top1, "images_per_s": ips,
+               "lr": opt.param_groups[0]["lr"], "partial": step % per_epoch != 0}
+        history.append(rec)
+        if env.rank == 0:
+            print(f"epoch {epoch + 1}/{t['epochs']} step {step}/{total}: loss {rec['loss']:.4f} "
+                  f"train {100 * rec['train_top1']:.2f}% test {100 * top1:.2f}% "
+                  f"{ips:.0f} images/s ({method})", flush=True)
+            _save(model, out, cfg, init, env, history, opt, sched, step)
+    if env.world > 1:
+        dist.barrier()
+    dump = os.environ.get("SAT_HW_DUMP_STATE")
+    if dump:
+        Path(dump).mkdir(parents=True, exist_ok=True)
+        torch.save({k: v.cpu() for k, v in model.state_dict().items()},
+                   Path(dump) / f"rank{env.rank}.pt")
+    done = [h for h in history if h["images_per_s"] > 0]
+    return {"epochs": history[-1]["epoch"] if history else 0, "steps": step,
+            "top1": history[-1]["top1"] if history else None,
+            "images_per_s": sum(h["images_per_s"] for h in done) / max(1, len(done)),
+            "history": history, "out": str(out), "world_size": env.world,
+            "device": str(env.device), "method": method}
+
+
+def _save(model, out: Path, cfg: dict, init, env: _Dist, history: list[dict], opt, sched,
+          step: int) -> None:
+    last = history[-1]
+    t, q = cfg["train"], cfg["quant"]
+    meta = {"epoch": last["epoch"], "step": step, "top1": last["top1"], "method": q["method"],
+            "wbits": q["wbits"], "abits": q["abits"], "seed": t["seed"], "epochs": t["epochs"],
+            "images_per_s": last["images_per_s"], "data": cfg["data"]["name"],
+            "init": str(init) if init is not None else None, "world_size": env.world,
+            "batch_size": t["batch_size"], "lr": t["lr"], "device": str(env.device)}
+    train_state = {"optimizer": opt.state_dict(), "scheduler": sched.state_dict(), "step": step,
+                   "history": history, "world_size": env.world,
+                   "config_toml": config_mod.to_toml(cfg)}
+    out.parent.mkdir(parents=True, exist_ok=True)
+    save_checkpoint(model, out, meta=meta, extra={"train_state": train_state})
+
+
+def run_eval(ckpt_path: str | Path, data_cfg: dict, batch_size: int = 256) -> dict:
+    """Top-1 of a checkpoint on the test split of ``data_cfg`` ({name, root, workers}).
+
+    The input shape comes from the checkpoint. Returns {top1 (fraction), images, checkpoint,
+    data, method, device}.
+    """
+    model = load_checkpoint(ckpt_path)
+    c = model.config
+    have = num_classes(data_cfg["name"], data_cfg.get("root", ""))
+    if have != c["classes"]:
+        raise ValueError(f"checkpoint {str(ckpt_path)!r} has {c['classes']} classes but dataset "
+                         f"{data_cfg['name']} has {have}")
+    test = load_split(data_cfg["name"], data_cfg.get("root", ""), "test", c["resolution"],
+                      c["in_channels"])
+    device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    model.to(device)
+    loader = _Loader(test, device, data_cfg.get("workers", 0))
+    top1 = evaluate(model, loader, batch_size)
+    return {"top1": top1, "images": len(test), "checkpoint": str(ckpt_path),
+            "data": data_cfg["name"], "method": c["method"], "device": str(device)}
+
+
+def _main(argv: list[str] | None = None) -> int:
+    """``python -m sat_hw.train``: a small entry point (torchrun-able) beside ``sat_hw train``."""
+    import argparse
+
+    ap = argparse.ArgumentParser(prog="python -m sat_hw.train", description=_main.__doc__)
+    ap.add_argument("--config", type=Path)
+    ap.add_argument("--out", type=Path, required=True)
+    ap.add_argument("--method")
+    ap.add_argument("--wbits", type=int)
+    ap.add_argument("--abits", type=int)
+    ap.add_argument("--width", type=float)
+    ap.add_argument("--resolution", type=int)
+    ap.add_argument("--epochs", type=int)
+    ap.add_argument("--batch-size", type=int)
+    ap.add_argument("--seed", type=int)
+    ap.add_argument("--max-steps", type=int)
+    ap.add_argument("--data")
+    ap.add_argument("--data-root")
+    ap.add_argument("--init", type=Path)
+    ap.add_argument("--resume", action="store_true")
+    a = ap.parse_args(argv)
+    over = {"model": {"width": a.width, "resolution": a.resolution},
+            "quant": {"method": a.method, "wbits": a.wbits, "abits": a.abits},
+            "data": {"name": a.data, "root": a.data_root},
+            "train": {"epochs": a.epochs, "batch_size": a.batch_size, "seed": a.seed,
+                      "max_steps": a.max_steps}}
+    try:
+        cfg = config_mod.load_config(a.config, over)
+        s = run_training(cfg, a.out, a.init, a.resume)
+    except ValueError as e:
+        print(f"sat_hw.train: error: {e}", file=sys.stderr)
+        return 2
+    if int(os.environ.get("RANK", "0")) == 0:
+        print(f"top1 {100 * (s['top1'] or 0):.2f}% after {s['steps']} steps, "
+              f"{s['images_per_s']:.0f} images/s on {s['device']} x {s['world_size']}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(_main())

@@ -1,0 +1,261 @@
+"""Training: a few steps end to end, resume, init from FP, the CLI, two processes under torchrun.
+
+Data: a tiny fake cifar-10-batches-py folder (80 train / 16 test images), so every epoch's test
+evaluation is cheap; the real Fashion-MNIST files are covered by test_data.py.
+"""
+
+import math
+import os
+import pickle
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from sat_hw import config
+from sat_hw.models import load_checkpoint, read_checkpoint
+from sat_hw.train import (
+    _batches,
+    _load_init,
+    _main,
+    augment,
+    evaluate,
+    lr_factor,
+    param_groups,
+    run_eval,
+    run_training,
+)
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture(autouse=True, scope="module")
+def _one_thread():
+    """Tiny models: one thread is as fast, and immune to OpenMP stalls on a busy 2-core box."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
+def fake_cifar(folder: Path, per_batch: int = 16, test: int = 16) -> Path:
+    root = folder / "cifar-10-batches-py"
+    root.mkdir(parents=True)
+    rng = np.random.default_rng(0)
+    for name in [f"data_batch_{i}" for i in range(1, 6)] + ["test_batch"]:
+        n = test if name == "test_batch" else per_batch
+        labels = rng.integers(0, 10, n)
+        data = rng.integers(0, 96, (n, 3072)) + (labels[:, None] * 16)  # learnable brightness
+        d = {b"data": data.astype(np.uint8), b"labels": [int(v) for v in labels]}
+        (root / name).write_bytes(pickle.dumps(d))
+    return folder
+
+
+@pytest.fixture(scope="module")
+def cifar(tmp_path_factory) -> Path:
+    return fake_cifar(tmp_path_factory.mktemp("cifar"))
+
+
+def _cfg(cifar: Path, **train) -> dict:
+    t = {"epochs": 2, "batch_size": 16, "max_steps": 3, "lr": 0.02, "warmup_epochs": 0}
+    t.update(train)
+    method = t.pop("method", "sat")
+    return config.load_config(None, {
+        "model": {"width": 0.25, "resolution": 16, "in_channels": 3, "classes": 10},
+        "quant": {"method": method, "wbits": 4, "abits": 4, "calib_images": 32},
+        "data": {"name": "cifar10", "root": str(cifar)}, "train": t})
+
+
+def _equal_states(a: dict, b: dict) -> bool:
+    return a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
+
+
+def test_run_training_checkpoint_and_exact_resume(cifar, tmp_path):
+    out = tmp_path / "m.pt"
+    s = run_training(_cfg(cifar), out)
+    assert s["steps"] == 3 and s["epochs"] == 1 and 0 <= s["top1"] <= 1
+    assert s["images_per_s"] > 0 and s["world_size"] == 1
+    model = load_checkpoint(out)
+    assert not model.training and model.config["method"] == "sat"
+    assert model(torch.zeros(2, 3, 16, 16)).shape == (2, 10)
+    meta = model.meta
+    assert meta["epoch"] == 1 and meta["step"] == 3 and meta["method"] == "sat"
+    assert meta["seed"] == 0 and meta["epochs"] == 2 and meta["images_per_s"] > 0
+    assert meta["top1"] == s["top1"]
+    assert "train_state" in read_checkpoint(out)
+
+    s2 = run_training(_cfg(cifar, max_steps=7), out, resume=True)  # 5 steps/epoch: into epoch 2
+    assert s2["steps"] == 7 and [h["step"] for h in s2["history"]] == [3, 5, 7]
+    whole = tmp_path / "whole.pt"
+    run_training(_cfg(cifar, max_steps=7), whole)
+    a, b = read_checkpoint(out), read_checkpoint(whole)
+    assert _equal_states(a["state_dict"], b["state_dict"]), "resume must continue exactly"
+    assert b["meta"]["epoch"] == 2
+
+    s3 = run_training(_cfg(cifar), out, resume=True)  # max_steps 3 already reached: no-op
+    assert s3["steps"] == 7
+
+
+def test_resume_errors(cifar, tmp_path):
+    with pytest.raises(ValueError, match="cannot resume.*does not exist"):
+        run_training(_cfg(cifar), tmp_path / "none.pt", resume=True)
+    out = tmp_path / "fp.pt"
+    run_training(_cfg(cifar, method="fp", max_steps=1), out)
+    with pytest.raises(ValueError, match="different model"):
+        run_training(_cfg(cifar, max_steps=2), out, resume=True)
+
+
+def test_init_from_fp(cifar, tmp_path):
+    fp = tmp_path / "fp.pt"
+    run_training(_cfg(cifar, method="fp", max_steps=2), fp)
+    cfg = _cfg(cifar, max_steps=1)
+    m = config.model_from_config(cfg)
+    _load_init(m, fp)
+    src = read_checkpoint(fp)["state_dict"]
+    for k, v in m.state_dict().items():
+        assert torch.equal(v, src[k]), k
+    out = tmp_path / "sat.pt"
+    s = run_training(cfg, out, init=fp)
+    assert s["steps"] == 1 and read_checkpoint(out)["meta"]["init"] == str(fp)
+    wide = _cfg(cifar)
+    wide["model"]["width"] = 0.5
+    with pytest.raises(ValueError, match="layers.conv0.conv.weight has shape"):
+        _load_init(config.model_from_config(wide), fp)
+
+
+def test_classes_must_match_data(cifar, tmp_path):
+    cfg = _cfg(cifar)
+    cfg["model"]["classes"] = 12
+    with pytest.raises(ValueError, match="model.classes is 12.*cifar10 has 10"):
+        run_training(cfg, tmp_path / "m.pt")
+
+
+def test_weight_decay_groups():
+    m = config.model_from_config(config.load_config())
+    decay, rest = param_groups(m, 1e-4)
+    names = {id(p): n for n, p in m.named_parameters()}
+    dn = sorted(names[id(p)] for p in decay["params"])
+    assert decay["weight_decay"] == 1e-4 and rest["weight_decay"] == 0
+    assert "layers.conv0.conv.weight" in dn and "layers.pw1.conv.weight" in dn
+    assert "layers.fc.fc.weight" in dn and len(dn) == 1 + 13 + 1
+    assert not any(".dw" in n or "bn" in n or "alpha" in n or "bias" in n for n in dn)
+    assert len(decay["params"]) + len(rest["params"]) == len(list(m.parameters()))
+
+
+def test_lr_schedule():
+    assert lr_factor(0, 100, 10) == pytest.approx(0.1)
+    assert lr_factor(9, 100, 10) == pytest.approx(1.0)
+    assert lr_factor(10, 100, 10) == pytest.approx(1.0)
+    assert lr_factor(55, 100, 10) == pytest.approx(0.5)
+    assert lr_factor(100, 100, 10) == pytest.approx(0.0, abs=1e-12)
+    assert lr_factor(25, 100, 0) == pytest.approx(0.5 * (1 + math.cos(math.pi / 4)))
+
+
+def test_batches_shard_like_distributed_sampler():
+    one = _batches(10, 2, epoch=3, seed=1)
+    again = _batches(10, 2, epoch=3, seed=1)
+    assert all(torch.equal(a, b) for a, b in zip(one, again))
+    assert sorted(torch.cat(one).tolist()) == list(range(10))
+    r0, r1 = (torch.cat(_batches(11, 2, 0, 0, rank=r, world=2)).tolist() for r in (0, 1))
+    assert len(r0) == len(r1) == 6  # 11 padded to 12, 3 full batches each
+    assert set(r0) | set(r1) == set(range(11))
+    ev = [torch.cat(_batches(11, 4, 0, 0, r, 2, shuffle=False, drop_last=False)) for r in (0, 1)]
+    assert sorted(torch.cat(ev).tolist()) == list(range(11))  # evaluation: every image once
+
+
+def test_augment_flip_and_crop():
+    x = torch.arange(2 * 3 * 6 * 6, dtype=torch.int64).reshape(2, 3, 6, 6).to(torch.uint8)
+    g = torch.Generator().manual_seed(0)
+    y = augment(x, g)
+    assert y.shape == x.shape and y.dtype == torch.uint8
+    assert torch.equal(y, augment(x, torch.Generator().manual_seed(0)))
+    seen = set()
+    for s in range(40):
+        y = augment(x, torch.Generator().manual_seed(s))
+        for i in range(2):
+            pad = torch.nn.functional.pad(x[i], (2, 2, 2, 2))
+            found = [(f, dy, dx) for f in (0, 1) for dy in range(5) for dx in range(5)
+                     if torch.equal(y[i], (pad.flip(2) if f else pad)[:, dy:dy + 6, dx:dx + 6])]
+            assert found, "every output is a (flipped) crop of the padded input"
+            seen.add(found[0])
+    assert len(seen) > 20
+
+
+def test_evaluate_counts(cifar):
+    from sat_hw.data import load_split
+
+    test = load_split("cifar10", str(cifar), "test", 16, 3)
+    m = config.model_from_config(_cfg(cifar)).eval()
+    with torch.no_grad():
+        want = (m(test.images.float()).argmax(1) == test.labels).float().mean().item()
+    assert evaluate(m, test, batch_size=5) == pytest.approx(want)
+
+
+def _env() -> dict:
+    env = dict(os.environ, PYTHONPATH=str(ROOT), OMP_NUM_THREADS="1")
+    env.pop("SAT_HW_DUMP_STATE", None)
+    return env
+
+
+def _run(cmd: list[str], env: dict | None = None) -> subprocess.CompletedProcess:
+    return subprocess.run(cmd, check=False, cwd=ROOT, env=env or _env(), capture_output=True,
+                          text=True, timeout=300)
+
+
+def _model_flags(cifar: Path) -> list[str]:
+    return ["--width", "0.25", "--resolution", "16", "--in-channels", "3", "--classes", "10",
+            "--data", "cifar10", "--data-root", str(cifar), "--batch-size", "8"]
+
+
+def test_cli_train_and_eval(cifar, tmp_path):
+    out = tmp_path / "cli.pt"
+    cmd = [sys.executable, "-m", "sat_hw", "train", "--method", "pact", "--wbits", "3",
+           "--abits", "3", "--max-steps", "2", "--out", str(out)] + _model_flags(cifar)
+    r = _run(cmd)
+    assert r.returncode == 0, r.stderr
+    assert "epoch 1/" in r.stdout and "images/s" in r.stdout
+    assert read_checkpoint(out)["config"]["bits"]["pw3"] == {"wbits": 3, "abits": 3}
+    r = _run([sys.executable, "-m", "sat_hw", "eval", str(out), "--data", "cifar10",
+              "--data-root", str(cifar)])
+    assert r.returncode == 0, r.stderr
+    assert "top1" in r.stdout
+    res = run_eval(out, {"name": "cifar10", "root": str(cifar), "workers": 0})
+    assert res["images"] == 16 and res["top1"] == read_checkpoint(out)["meta"]["top1"]
+
+
+def test_torchrun_two_processes_identical_parameters(cifar, tmp_path):
+    out, dump = tmp_path / "ddp.pt", tmp_path / "dump"
+    cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc-per-node", "2",
+           "-m", "sat_hw", "train", "--method", "sat", "--max-steps", "4", "--out", str(out)]
+    env = dict(_env(), SAT_HW_DUMP_STATE=str(dump))
+    r = _run(cmd + _model_flags(cifar), env)
+    assert r.returncode == 0, r.stdout[-3000:] + r.stderr[-3000:]
+    assert r.stdout.count("epoch 1/") == 1, "only rank 0 logs"
+    s0, s1 = (torch.load(dump / f"rank{i}.pt") for i in (0, 1))
+    assert _equal_states(s0, s1), "ranks ended with different parameters"
+    blob = read_checkpoint(out)
+    assert _equal_states(s0, blob["state_dict"])
+    assert blob["meta"]["world_size"] == 2 and blob["meta"]["step"] == 4
+    # the run trained: the weights moved away from a fresh calibrated start of the same seed
+    single = tmp_path / "one.pt"
+    run_training(_cfg(cifar, max_steps=1, batch_size=8), single)
+    assert not torch.equal(s0["layers.pw1.conv.weight"],
+                           read_checkpoint(single)["state_dict"]["layers.pw1.conv.weight"])
+
+
+def test_train_module_entry(cifar, tmp_path, capsys):
+    flow = tmp_path / "flow.toml"
+    flow.write_text('[model]\nresolution = 16\nin_channels = 3\n[data]\nname = "cifar10"\n'
+                    f'root = "{cifar}"\n[train]\nbatch_size = 16\n')
+    out = tmp_path / "entry.pt"
+    cmd = [sys.executable, "-m", "sat_hw.train", "--config", str(flow), "--out", str(out),
+           "--max-steps", "1", "--method", "cgpact"]
+    r = _run(cmd)
+    assert r.returncode == 0, r.stderr
+    assert read_checkpoint(out)["meta"]["method"] == "cgpact"
+    assert _main(cmd[3:-2] + ["--method", "int4"]) == 2  # in-process: the error path
+    err = capsys.readouterr().err
+    assert "'int4'" in err and "Traceback" not in err and len(err.strip().splitlines()) == 1
