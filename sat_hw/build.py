@@ -88,6 +88,12 @@ def _check_against_checkpoint(ckpt_cfg: dict, explicit: dict) -> None:
             raise ValueError(f"--{key} {v} contradicts the checkpoint's {key} {sorted(inner)}")
 
 
+def default_out(cfg: dict) -> str:
+    """``builds/<model>_w<wbits>a<abits>``: one folder per bit configuration."""
+    q = cfg["quant"]
+    return f"builds/{cfg['model']['name']}_w{q['wbits']}a{q['abits']}"
+
+
 def make_model(cfg: dict, checkpoint: Path | None, explicit: dict):
     """The model to build and a line saying where it came from. Updates ``cfg`` from a checkpoint."""
     from .models import calibrate, load_checkpoint
@@ -134,8 +140,8 @@ def build(cfg: dict, checkpoint: Path | None = None, explicit: dict | None = Non
     """Run the pipeline and write the build folder ``cfg['build']['out']``; returns its path."""
     from .models import checkpoint_bytes
 
-    out = Path(cfg["build"]["out"])
     model, weights = make_model(cfg, checkpoint, explicit or {})
+    out = Path(cfg["build"]["out"] or default_out(cfg))
     graph = verify(lower(model))
     gfiles = graph_files(graph)
     digest = graph_hash(graph)

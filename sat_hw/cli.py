@@ -75,7 +75,7 @@ def _parser() -> argparse.ArgumentParser:
     b = sub.add_parser("build", help="lower, generate and verify an accelerator")
     _model_flags(b)
     b.add_argument("--checkpoint", type=Path, help="trained checkpoint (default: seeded, calibrated)")
-    b.add_argument("--out", type=Path, help="build folder (default: build)")
+    b.add_argument("--out", type=Path, help="build folder (default: builds/<model>_w<wbits>a<abits>)")
     b.add_argument("--seed", type=int, help="seed of the untrained model and random inputs")
     b.add_argument("--backend", help="rtl,hls")
     b.add_argument("--images", type=int, help="images to run through golden and simulation")
