@@ -55,7 +55,8 @@ def _model_and_images(a) -> tuple[MobileNetV1, np.ndarray, str]:
 
 def _summary(agree: dict) -> dict:
     iso = agree["isolated"]
-    return {"code_match_rate": agree["code_match_rate"], "top1_match_rate": agree["top1_match_rate"],
+    return {"code_match_rate": agree["code_match_rate"],
+            "top1_match_rate": agree["top1_match_rate"],
             "mismatches": {k: v for k, v in agree["mismatches"].items() if v},
             "isolated_code_match_rate": iso["code_match_rate"],
             "isolated_mismatches": {k: v["mismatches"] for k, v in iso["layers"].items()
