@@ -148,9 +148,15 @@ def build(cfg: dict, checkpoint: Path | None = None, explicit: dict | None = Non
     _say(f"lowered to {len(graph.layers)} layers (graph {digest})")
     inputs, source = make_inputs(cfg)
     golden = run_golden(graph, inputs)
-    agree = agreement(torch_codes(model, inputs), golden)
-    _say(f"golden on {len(inputs)} images; PyTorch agreement: codes "
-         f"{100 * agree['code_match_rate']:.3f} %, top-1 {100 * agree['top1_match_rate']:.1f} %")
+    agree = agreement(torch_codes(model, inputs), golden, graph=graph)
+    twin = agreement(torch_codes(model, inputs, precision="float64"), golden)
+    agree["float64"] = {k: twin[k] for k in ("code_match_rate", "top1_match_rate")}
+    iso = agree["isolated"]
+    _say(f"golden on {len(inputs)} images; PyTorch (float32) agreement: codes "
+         f"{100 * agree['code_match_rate']:.3f} %, top-1 {100 * agree['top1_match_rate']:.1f} %; "
+         f"layer by layer {100 * iso['code_match_rate']:.4f} % ({iso['ties']} of "
+         f"{iso['mismatches']} differences are rounding ties); float64 model: codes "
+         f"{100 * twin['code_match_rate']:.3f} %")
     q = cfg["quant"]
     info = {"wbits": q["wbits"], "abits": q["abits"], "method": q["method"], "weights": weights,
             "inputs": source, "graph_hash": digest, "seed": cfg["build"]["seed"],

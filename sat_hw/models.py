@@ -296,6 +296,10 @@ def _sample(x: Tensor, k: int = 1 << 20) -> Tensor:
     return x
 
 
+ALPHA_NUDGE = 1 + 2**-12
+"""Calibrated alphas are the percentile times this (see :func:`calibrate`)."""
+
+
 @torch.no_grad()
 def calibrate(model: MobileNetV1, images: Tensor | np.ndarray, percentile: float = 99.9,
               chunk: int = 64, bn: bool = True) -> MobileNetV1:
@@ -314,7 +318,10 @@ def calibrate(model: MobileNetV1, images: Tensor | np.ndarray, percentile: float
         if act is not None and act.method != "fp":
             pos = torch.cat([_sample(x) for x in xs])
             a = torch.quantile(pos.float(), percentile / 100.0).item()
-            act.alpha.fill_(max(a, 1e-3))
+            # Off the input's own grid: a percentile of discrete inputs (the pool's means of
+            # codes) is one of them, and alpha on that grid puts many inputs exactly on rounding
+            # boundaries, where float32 and exact integer arithmetic may round differently.
+            act.alpha.fill_(max(a, 1e-3) * ALPHA_NUDGE)
         if isinstance(layer, ConvLayer) and bn:
             ys = [layer.conv(layer.act(x) if layer.act is not None else x) for x in xs]
             cat = torch.cat([y.transpose(0, 1).reshape(y.shape[1], -1) for y in ys], dim=1)
@@ -330,7 +337,8 @@ def calibrate(model: MobileNetV1, images: Tensor | np.ndarray, percentile: float
 def checkpoint_blob(model: MobileNetV1, meta: dict | None = None, extra: dict | None = None) -> dict:
     """The self-describing checkpoint dict (architecture, bits, method, weights, alphas, meta)."""
     blob = {"format": "sat_hw-checkpoint", "version": 1, "config": model.config,
-            "state_dict": model.state_dict(), "meta": meta or {}}
+            "state_dict": {k: v.detach().cpu() for k, v in model.state_dict().items()},
+            "meta": meta or {}}
     blob.update(extra or {})
     return blob
 

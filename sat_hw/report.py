@@ -61,9 +61,13 @@ def make_report(graph: Graph, agreement: dict, build: dict) -> dict:
              "threshold_bits": sum(r["threshold_bits"] for r in layers)}
     torch = {k: agreement[k] for k in ("code_match_rate", "top1_match_rate", "images")}
     torch["layers"] = dict(agreement.get("layers", {}))
-    for k in ("ties", "mismatches"):
-        if k in agreement:
-            torch[k] = agreement[k]
+    torch["mismatches"] = sum(agreement.get("mismatches", {}).values())
+    if "isolated" in agreement:
+        iso = agreement["isolated"]
+        torch["isolated"] = {k: iso[k] for k in ("code_match_rate", "mismatches", "ties",
+                                                 "max_margin_lsb")}
+    if "float64" in agreement:
+        torch["float64"] = dict(agreement["float64"])
     return {"model": model, "layers": layers, "torch": torch, "build": build}
 
 
@@ -73,6 +77,20 @@ def _shape(s: list[int]) -> str:
 
 def _pct(r: float | None) -> str:
     return "" if r is None else f"{100 * r:.3f}"
+
+
+def _agreement_lines(t: dict) -> list[str]:
+    lines = []
+    if "isolated" in t:
+        i = t["isolated"]
+        lines.append(f"- layer by layer (each layer fed PyTorch's own input codes): "
+                     f"{_pct(i['code_match_rate'])} % identical; {i['ties']} of {i['mismatches']} "
+                     f"differences lie within 1e-3 of a code step of a rounding boundary")
+    if "float64" in t:
+        f = t["float64"]
+        lines.append(f"- the same model in float64: {_pct(f['code_match_rate'])} % of codes, "
+                     f"top-1 {_pct(f['top1_match_rate'])} %")
+    return lines
 
 
 def render_markdown(report: dict) -> str:
@@ -85,7 +103,7 @@ def render_markdown(report: dict) -> str:
            f"- inputs: {t['images']} image(s), {b['inputs']}",
            f"- graph: {b['graph_hash']}",
            f"- PyTorch vs golden: {_pct(t['code_match_rate'])} % of activation codes identical, "
-           f"top-1 identical on {_pct(t['top1_match_rate'])} % of images", "",
+           f"top-1 identical on {_pct(t['top1_match_rate'])} % of images", *_agreement_lines(t), "",
            "| layer | op | in | out | wbits | abits | out bits | acc bits | MACs | weight bits "
            "| threshold bits | codes = torch (%) |",
            "|---|---|---|---|---|---|---|---|---|---|---|---|"]
