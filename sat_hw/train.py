@@ -3,9 +3,10 @@
 The recipe (the same for every method, so that methods differ only in their quantizers):
 
 - model from the configuration; quantized methods (not ``fp``) are calibrated first on
-  ``quant.calib_images`` training images (a seeded draw) at ``quant.calib_percentile``: from
-  scratch BN statistics and alphas, from ``init`` (a checkpoint whose weights and BN are loaded)
-  alphas only. ``fp`` trains no alphas (its activations are ReLUs).
+  ``quant.calib_images`` training images (a seeded draw) at ``quant.calib_percentile``: BN
+  running statistics and alphas, also from ``init`` (a checkpoint whose weights and BN affine
+  parameters are loaded: quantized weights change every conv's output scale, so the FP running
+  statistics no longer fit). ``fp`` trains no alphas (its activations are ReLUs).
 - SGD with Nesterov momentum ``train.momentum``; weight decay only on non-depthwise conv and FC
   weights (not BN, biases, alphas, depthwise weights); learning rate per iteration: linear warm-up
   over ``train.warmup_epochs`` then cosine from ``train.lr`` to 0; cross-entropy with
