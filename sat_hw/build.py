@@ -176,4 +176,4 @@ def build(cfg: dict, checkpoint: Path | None = None, explicit: dict | None = Non
     return path
 
 
-__all__ = ["build", "make_model", "make_inputs", "model_shape"]
+__all__ = ["build", "make_inputs", "make_model", "model_shape"]

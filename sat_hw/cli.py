@@ -33,7 +33,7 @@ def _model_flags(p: argparse.ArgumentParser) -> None:
 
 
 def _overrides(a: argparse.Namespace) -> dict:
-    get = lambda k: getattr(a, k, None)  # noqa: E731 - tiny accessor
+    get = lambda k: getattr(a, k, None)
     return {
         "model": {"name": get("model"), "width": get("width"), "resolution": get("resolution"),
                   "in_channels": get("in_channels"), "classes": get("classes")},

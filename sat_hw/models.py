@@ -23,8 +23,8 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from torch import Tensor, nn
 import torch.nn.functional as F
+from torch import Tensor, nn
 
 from .quant import METHODS, check_bits, quantize_act, quantize_weight, scale_adjust
 
@@ -389,6 +389,17 @@ def load_checkpoint(path: str | Path) -> MobileNetV1:
     return model.eval()
 
 
-__all__ = ["LayerSpec", "MobileNetV1", "mbv1_specs", "model_specs", "default_bits", "build_model",
-           "checkpoint_blob", "checkpoint_bytes",
-           "calibrate", "save_checkpoint", "load_checkpoint", "read_checkpoint"]
+__all__ = [
+    "LayerSpec",
+    "MobileNetV1",
+    "build_model",
+    "calibrate",
+    "checkpoint_blob",
+    "checkpoint_bytes",
+    "default_bits",
+    "load_checkpoint",
+    "mbv1_specs",
+    "model_specs",
+    "read_checkpoint",
+    "save_checkpoint",
+]

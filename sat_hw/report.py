@@ -10,12 +10,13 @@ from .graph.ir import Graph, Input
 
 
 def weight_bits(node) -> int:
-    """Bits of weight memory: each weight at ``wbits`` (plus fc's bias at ``acc_bits``)."""
+    """Bits of weight memory: each weight at ``wbits`` (plus fc's fixed-point bias, each word at
+    ``bias_bits``, the signed width of the widest bias)."""
     w = getattr(node, "weights", None)
     if w is None:
         return 0
     bias = getattr(node, "bias", None)
-    return int(w.size) * node.wbits + (int(bias.size) * node.acc_bits if bias is not None else 0)
+    return int(w.size) * node.wbits + (int(bias.size) * node.bias_bits if bias is not None else 0)
 
 
 def threshold_bits(node) -> int:
@@ -114,7 +115,8 @@ def render_markdown(report: dict) -> str:
                    f"| {_pct(r.get('torch_code_match_rate'))} |")
     out.append(f"| **total** | | | | | | | | {m['macs']:,} | {m['weight_bits']:,} "
                f"| {m['threshold_bits']:,} | {_pct(t['code_match_rate'])} |")
-    out += ["", "A layer's `abits` are the bits of the codes it consumes; `codes = torch` is the "
-            "share of those codes that the PyTorch fake-quant model and the golden executor agree "
-            "on (differences come from float32 rounding at exact ties).", ""]
+    out += ["", ("A layer's `abits` are the bits of the codes it consumes; `codes = torch` is "
+                 "the share of those codes that the PyTorch fake-quant model and the golden "
+                 "executor agree on, end to end: float32 rounding within a hair of a rounding "
+                 "boundary flips a code, and the flip propagates to later layers."), ""]
     return "\n".join(out)

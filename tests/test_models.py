@@ -6,7 +6,14 @@ import pytest
 import torch
 
 from sat_hw import config, models
-from sat_hw.models import ALPHA_NUDGE, MobileNetV1, calibrate, load_checkpoint, mbv1_specs, save_checkpoint
+from sat_hw.models import (
+    ALPHA_NUDGE,
+    MobileNetV1,
+    calibrate,
+    load_checkpoint,
+    mbv1_specs,
+    save_checkpoint,
+)
 
 NAMES = ["conv0"] + [f"{k}{i}" for i in range(1, 14) for k in ("dw", "pw")] + ["pool", "fc"]
 
