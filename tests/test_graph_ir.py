@@ -86,7 +86,13 @@ BROKEN = [  # (layer, field changes, message fragment)
     ("pool", {"in_shape": (16, 2, 2)}, "in_shape (16, 2, 2) != pw3 out_shape"),
     ("max2", {"out_bits": 3}, "out_bits must equal abits"),
     ("fc", {"bias": "huge"}, "reaches 2^53"),
+    ("fc", {"bias": "out of 2^53"}, "output bound 9007199254740992 reaches 2^53"),
+    ("fc", {"bias": "int32"}, "bias must be int64"),
     ("fc", {"scale": -1.0}, "scale must be"),
+    ("fc", {"bias_frac_bits": 17}, "bias_frac_bits must be an integer 0..16, got 17"),
+    ("fc", {"bias_frac_bits": -1}, "bias_frac_bits must be an integer 0..16, got -1"),
+    ("fc", {"bias_frac_bits": True}, "bias_frac_bits must be an integer 0..16, got True"),
+    ("fc", {"bias_frac_bits": 12}, "acc_bits 22 too narrow: output bound"),
     ("conv0", {"thresholds": "float"}, "thresholds must be an integer array"),
 ]
 
@@ -122,6 +128,13 @@ def test_verify_names_layer_and_value(layer, change, fragment):
             b = n.bias.copy()
             b[0] = 2**53
             v = b
+        elif v == "out of 2^53":  # |bias| < 2^53, but acc_bound * 2^F + |bias| == 2^53
+            b = n.bias.copy()
+            b[0] = -(2**53 - (n.acc_bound << n.bias_frac_bits))
+            v = b
+            kw["acc_bits"] = 64
+        elif v == "int32":
+            v = n.bias.astype(np.int32)
         elif v == "float":
             v = n.thresholds.astype(np.float64)
         kw[k] = v
@@ -222,7 +235,8 @@ def test_pool_thresholds_are_exact_rationals():
 
 
 def test_worst_case_accumulators_fit_their_width():
-    """All-max inputs and all-max (then all-min) weights reach exactly +-acc_bound, which fits."""
+    """All-max inputs and all-max (then all-min) weights reach exactly +-acc_bound (fc: its output
+    with biases of the same sign reaches +-out_bound), which fits."""
     for wbits, abits in [(1, 1), (4, 4), (8, 8), (8, 1), (1, 8)]:
         rng = np.random.default_rng(wbits * 10 + abits)
         a = conv(rng, "conv0", (3, 6, 6), 4, wbits=wbits, abits=8, out_bits=abits)
@@ -234,12 +248,17 @@ def test_worst_case_accumulators_fit_their_width():
             layers = [dataclasses.replace(a, weights=np.full_like(a.weights, wmax)),
                       dataclasses.replace(b, weights=np.full_like(b.weights, wmax)), p,
                       dataclasses.replace(f, weights=np.full_like(f.weights, wmax))]
+            bmax = (50 << 8) - 1  # biases of the accumulator's sign: |out| reaches out_bound
+            out_bits = acc_bits_for((f.acc_bound << 8) + bmax)
+            layers[-1] = dataclasses.replace(layers[-1], bias=np.full_like(f.bias, sign * bmax),
+                                             acc_bits=out_bits)
             for n in layers:
                 full = np.full((1, *n.in_shape), levels(n.abits), np.uint8)
                 acc = layer_acc(n, full)
                 if isinstance(n, Linear):
-                    acc = acc - n.bias
-                    assert n.acc_bound == int(np.abs(acc).max()) + int(np.abs(n.bias).max())
+                    assert n.bias_frac_bits == 8 and np.all((acc - n.bias) % 2**8 == 0)
+                    assert int(np.abs((acc - n.bias) >> 8).max()) == n.acc_bound
+                    assert int(np.abs(acc).max()) == n.out_bound == (n.acc_bound << 8) + bmax
                 else:
                     assert int(np.abs(acc).max()) == n.acc_bound  # centre pixel: no padding
                 lim = 2 ** (n.acc_bits - 1) - 1

@@ -31,6 +31,7 @@ def test_round_trip_is_identical(tmp_path):
     assert graph_files(h) == graph_files(g)
     assert graph_hash(h) == graph_hash(g)
     assert h.meta == {"method": "sat", "note": "x"} and h.width == g.width
+    assert h.nodes[-1].bias_frac_bits == g.nodes[-1].bias_frac_bits == 8
     for a, b in zip(g.nodes, h.nodes, strict=True):
         assert type(a) is type(b) and a.name == b.name
         for f in ("weights", "thresholds", "direction", "bias"):
@@ -47,7 +48,8 @@ def test_files_are_deterministic_and_hash_tracks_content():
     assert graph_hash(a) == graph_hash(b)
     assert graph_hash(small_graph(seed=2)) != graph_hash(a)
     doc = json.loads(graph_files(a)["graph.json"])
-    assert doc["format"] == FORMAT and doc["version"] == VERSION
+    assert doc["format"] == FORMAT and doc["version"] == VERSION == 2
+    assert doc["nodes"][-1]["bias_frac_bits"] == 8
     assert [n["type"] for n in doc["nodes"]] == [
         "Input", "Conv", "Conv", "MaxPool", "Conv", "Conv", "AvgPool", "Linear"]
     assert doc["nodes"][1]["weights"]["tensor"] == "conv0.weights"
@@ -80,7 +82,14 @@ BROKEN = {
     "not json": (lambda f: {**f, "graph.json": b"{nope"}, "graph.json is not valid JSON"),
     "format": (lambda f: _edit_json(f, lambda d: d.update(format="onnx")), "format must be"),
     "version": (lambda f: _edit_json(f, lambda d: d.update(version=99)),
-                "unsupported version 99"),
+                "unsupported version 99 (this sat_hw reads 2)"),
+    "version 1": (lambda f: _edit_json(f, lambda d: d.update(version=1)),
+                  ("graph.json: version 1 graph (fc bias on the integer scale, no "
+                   "bias_frac_bits); this sat_hw reads version 2: lower the model again (rebuild)")),
+    "no bias_frac_bits": (lambda f: _edit_json(f, lambda d: d["nodes"][7].pop("bias_frac_bits")),
+                          "node 7 (fc): missing field 'bias_frac_bits'"),
+    "bias_frac_bits": (lambda f: _edit_json(f, lambda d: d["nodes"][7].update(bias_frac_bits=20)),
+                       "layer fc: bias_frac_bits must be an integer 0..16, got 20"),
     "model": (lambda f: _edit_json(f, lambda d: d["model"].pop("classes")), "'model' must hold"),
     "type": (lambda f: _edit_json(f, lambda d: d["nodes"][2].update(type="Attention")),
              "node 2: unknown type 'Attention'"),

@@ -71,6 +71,22 @@ def _margins(node: Conv | AvgPool, acc: np.ndarray, got: np.ndarray, want: np.nd
     return np.abs(u - boundary)
 
 
+def _fc_analysis(node: Linear, outs: np.ndarray, logits: np.ndarray) -> dict:
+    """Top-1 of torch logits vs golden outputs ``out = acc * 2^F + bias``; gaps and errors in
+    accumulator steps (``out / 2^F`` is exact in float64: ``|out| < 2^53``)."""
+    steps = np.ldexp(outs.astype(np.float64), -int(node.bias_frac_bits))
+    want, got = np.argmax(logits, 1), np.argmax(outs, 1)
+    differ = want != got
+    shared = (outs == outs.max(1, keepdims=True)).sum(1) > 1
+    rows = np.nonzero(differ)[0]
+    gap = steps[rows, got[rows]] - steps[rows, want[rows]]
+    return {"top1_mismatches": int(rows.size),
+            "top1_ties": int(np.count_nonzero(differ & shared)),
+            "top1_max_gap_scale": float(gap.max()) if rows.size else 0.0,
+            "max_logit_error_scale": float(np.abs(logits / node.scale - steps).max())
+            if outs.size else 0.0}
+
+
 def tie_analysis(graph: Graph, torch_codes: Mapping[str, np.ndarray],
                  tie_lsb: float = 1e-3) -> dict:
     """Each layer run on torch's own input codes, its output compared with torch's next codes.
@@ -81,23 +97,20 @@ def tie_analysis(graph: Graph, torch_codes: Mapping[str, np.ndarray],
     layer that *produces* the codes. A mismatch is a tie when its float64 value lies within
     ``tie_lsb`` code steps of the rounding boundary (needs the nodes' ``slope``/``offset``; without
     them margins are None). ``fc`` reports ``top1_mismatches``, how many of them are ``top1_ties``
-    (the golden's largest integer is shared by several classes; argmax takes the first), and the
-    largest difference between torch logits and ``scale * (acc + bias)``, in units of ``scale``.
+    (the golden's largest integer is shared by several classes; argmax takes the first),
+    ``top1_max_gap_scale``, the largest gap between the golden's outputs for its own and for
+    torch's top class among those mismatches (0.0 when there are none), and
+    ``max_logit_error_scale``, the largest difference between torch logits and the golden's
+    ``scale * out / 2^F``; both in accumulator steps (units of ``scale``), where the fixed-point
+    bias's rounding contributes at most ``2^-(F+1)``.
     """
     out: dict = {"layers": {}, "elements": 0, "mismatches": 0, "ties": 0, "max_margin_lsb": None}
     nodes = graph.layers
     for node, nxt in zip(nodes, nodes[1:] + (None,)):
         x = np.asarray(torch_codes[node.name])
         if isinstance(node, Linear):
-            outs = layer_acc(node, x)
-            logits = np.asarray(torch_codes["logits"], np.float64)
-            differ = np.argmax(logits, 1) != np.argmax(outs, 1)
-            shared = (outs == outs.max(1, keepdims=True)).sum(1) > 1
-            out["fc"] = {
-                "top1_mismatches": int(np.count_nonzero(differ)),
-                "top1_ties": int(np.count_nonzero(differ & shared)),
-                "max_logit_error_scale": float(np.abs(logits / node.scale - outs).max())
-                if outs.size else 0.0}
+            out["fc"] = _fc_analysis(node, layer_acc(node, x),
+                                     np.asarray(torch_codes["logits"], np.float64))
             continue
         want = np.asarray(torch_codes[nxt.name])
         if isinstance(node, MaxPool):  # no accumulator: codes pass through

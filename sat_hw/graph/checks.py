@@ -12,6 +12,7 @@ import numpy as np
 
 from .ir import (
     FLOAT_EXACT_BOUND,
+    MAX_BIAS_FRAC_BITS,
     AvgPool,
     Conv,
     Graph,
@@ -51,14 +52,14 @@ def _check_weights(n: Conv | Linear, shape: tuple) -> None:
         _fail(n.name, f"weights must be odd integers 2k-(2^wbits-1), got {int(w[w % 2 == 0][0])}")
 
 
-def _check_acc(n, bound: int) -> None:
+def _check_acc(n, bound: int, what: str = "accumulator") -> None:
     if bound >= FLOAT_EXACT_BOUND:
-        _fail(n.name, f"accumulator bound {bound} reaches 2^53: float64 golden would not be exact")
+        _fail(n.name, f"{what} bound {bound} reaches 2^53: float64 golden would not be exact")
     need = acc_bits_for(bound)
     if isinstance(n.acc_bits, bool) or not isinstance(n.acc_bits, (int, np.integer)):
         _fail(n.name, f"acc_bits must be an integer, got {n.acc_bits!r}")
     if not need <= n.acc_bits <= 64:
-        _fail(n.name, f"acc_bits {n.acc_bits} too narrow: bound {bound} needs {need}..64")
+        _fail(n.name, f"acc_bits {n.acc_bits} too narrow: {what} bound {bound} needs {need}..64")
 
 
 def _check_thresholds(n: Conv | AvgPool) -> None:
@@ -142,9 +143,16 @@ def _verify_linear(n: Linear) -> None:
     _check_bits(n.name, "wbits", n.wbits)
     _check_weights(n, (n.out_shape[0], n.in_shape[0]))
     _check_int_array(n.name, "bias", n.bias, (n.out_shape[0],))
+    if n.bias.dtype != np.int64:
+        _fail(n.name, f"bias must be int64, got {n.bias.dtype}")
     if not (isinstance(n.scale, float) and math.isfinite(n.scale) and n.scale > 0):
         _fail(n.name, f"scale must be a finite float > 0, got {n.scale!r}")
+    f = n.bias_frac_bits
+    if isinstance(f, bool) or not isinstance(f, (int, np.integer)) \
+            or not 0 <= f <= MAX_BIAS_FRAC_BITS:
+        _fail(n.name, f"bias_frac_bits must be an integer 0..{MAX_BIAS_FRAC_BITS}, got {f!r}")
     _check_acc(n, n.acc_bound)
+    _check_acc(n, n.out_bound, "output")
 
 
 def verify_graph(graph: Graph) -> Graph:

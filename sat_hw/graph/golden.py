@@ -7,7 +7,9 @@ accumulator is an integer of magnitude ``<= node.acc_bound`` (``fan_in * max|w| 
 the summation order or fused multiply-add the BLAS uses. Integers below ``2^24`` are exact in
 float32 and below ``2^53`` in float64, so the products and sums are computed in float32 when
 ``acc_bound < 2^24`` and in float64 otherwise; ``verify`` (run first) guarantees
-``acc_bound < 2^53``. The fc bias is added afterwards in int64. Thresholds compare in int64.
+``acc_bound < 2^53``. The fc accumulator is then shifted by ``bias_frac_bits`` and its bias added
+in int64 (``|out| <= out_bound < 2^53``, so the float64 logits see the exact integer). Thresholds
+compare in int64.
 """
 
 from __future__ import annotations
@@ -25,8 +27,8 @@ FLOAT32_EXACT_BOUND = 2**24
 class GoldenResult:
     """``codes``: ``{layer name: uint8 codes it consumes, (N, C, H, W)}`` in layer order (the
     first layer's entry is the input; empty when run with ``keep_codes=False``);
-    ``outputs``: the last layer's integers ``acc + bias``, int64 ``(N, classes)``;
-    ``logits``: ``scale * outputs`` in float64."""
+    ``outputs``: the last layer's integers ``acc * 2^F + bias``, int64 ``(N, classes)``;
+    ``logits``: ``out_scale * outputs`` (``= scale * outputs / 2^F``) in float64."""
 
     codes: dict[str, np.ndarray]
     outputs: np.ndarray
@@ -115,10 +117,16 @@ def _maxpool(node: MaxPool, x: np.ndarray) -> np.ndarray:
 
 
 def _linear(node: Linear, x: np.ndarray) -> np.ndarray:
-    """(N, 1, 1, C) codes -> int64 (N, classes) = w @ a + bias."""
-    dt = _dtype(node.acc_bound - (int(np.abs(node.bias).max()) if node.bias.size else 0))
+    """(N, 1, 1, C) codes -> int64 (N, classes) = (w @ a) * 2^F + bias."""
+    dt = _dtype(node.acc_bound)
     a = x.reshape(x.shape[0], -1).astype(dt)
-    return (a @ node.weights.astype(dt).T).astype(np.int64) + node.bias.astype(np.int64)
+    acc = (a @ node.weights.astype(dt).T).astype(np.int64)
+    return (acc << int(node.bias_frac_bits)) + node.bias.astype(np.int64)
+
+
+def to_logits(node: Linear, outputs: np.ndarray) -> np.ndarray:
+    """float64 ``out_scale * outputs``: exact integers times ``scale * 2^-F``."""
+    return np.asarray(outputs, np.int64).astype(np.float64) * node.out_scale
 
 
 def _acc_nhwc(node: Node, x: np.ndarray) -> np.ndarray:
@@ -143,7 +151,7 @@ def _step(node: Node, x: np.ndarray) -> np.ndarray:
 
 def layer_acc(node: Node, codes: np.ndarray) -> np.ndarray:
     """The integers a Conv/AvgPool computes before thresholds, int64 ``(N, C, H, W)``; for a
-    Linear its outputs ``acc + bias``, int64 ``(N, classes)``. ``codes``: uint8 NCHW input."""
+    Linear its outputs ``acc * 2^F + bias``, int64 ``(N, classes)``. ``codes``: uint8 NCHW input."""
     acc = _acc_nhwc(node, np.ascontiguousarray(codes.transpose(0, 2, 3, 1)))
     return acc if isinstance(node, Linear) else np.ascontiguousarray(acc.transpose(0, 3, 1, 2))
 
@@ -194,7 +202,7 @@ def run_golden(graph: Graph, inputs: np.ndarray, batch: int = 16,
     last = graph.nodes[-1]
     out = np.concatenate(outputs) if outputs else np.zeros((0, last.out_shape[0]), np.int64)
     kept = {n: np.concatenate(v) for n, v in codes.items() if v}
-    return GoldenResult(kept, out, out.astype(np.float64) * last.scale)
+    return GoldenResult(kept, out, to_logits(last, out))
 
 
 __all__ = [
@@ -206,4 +214,5 @@ __all__ = [
     "run_golden",
     "run_node",
     "threshold_codes",
+    "to_logits",
 ]

@@ -13,9 +13,18 @@ Arithmetic, per node (all exact integers, see DESIGN.md "Arithmetic contract"):
 - ``MaxPool``: max of codes over the window (padding never wins: codes are >= 0 and each window
   holds at least one real pixel). ``out_bits == abits``, no thresholds.
 - ``AvgPool`` (global): ``acc[c] = sum over H x W of the codes``, then thresholds.
-- ``Linear`` (last node only): ``out[o] = sum w[o, i] * a[i] + bias[o]`` (int64), and
-  ``logits = scale * out``; ``bias = round(b_float / scale)`` (half to even) puts the float bias on
-  the accumulator's integer scale.
+- ``Linear`` (last node only), with the bias in fixed point, ``F = bias_frac_bits`` (0..16)::
+
+      acc[o]    = sum w[o, i] * a[i]                      (integer; one step is worth ``scale``)
+      out[o]    = acc[o] * 2^F + bias[o]                  (int64: the network's output)
+      logits[o] = scale * out[o] / 2^F  = out_scale * out[o]
+
+  ``scale`` keeps its meaning, the real value of one accumulator step; ``out_scale = scale * 2^-F``
+  is that of one output step. ``bias = round(b_float / scale * 2^F)`` (half to even) holds the float
+  bias to within ``2^-(F+1)`` of an accumulator step, so two classes with equal ``acc`` tie only if
+  their float biases agree to ``2^-F`` steps (with ``F = 0`` it is the old integer bias, whose
+  rounding made such ties common). Shifting by ``F`` multiplies every output by the same power of
+  two, so argmax over ``out`` is argmax over ``acc + b_float / scale`` up to that rounding.
 
 Thresholds (``Conv``, ``AvgPool``): ``thresholds`` is int64 ``(C, 2^out_bits - 1)``, each row sorted
 ascending; ``direction[c]`` is +1 or -1::
@@ -25,12 +34,16 @@ ascending; ``direction[c]`` is +1 or -1::
 
 The count does not depend on the order of a row, so rows are stored ascending for both directions.
 
-Accumulator width: ``acc_bound = fan_in * (2^wbits - 1) * (2^abits - 1) (+ max|bias|)`` bounds
-``|acc|`` and every partial sum, whatever the weights (so hardware estimates agree with it).
+Accumulator width: ``acc_bound = fan_in * (2^wbits - 1) * (2^abits - 1)`` bounds ``|acc|`` and
+every partial sum, whatever the weights (so hardware estimates agree with it).
 ``acc_bits = acc_bits_for(acc_bound)`` is the signed two's complement width that holds
 ``[-(bound+1), bound+1]``: the accumulator and every threshold (a threshold that is always or
 never met is clamped to ``-bound`` / ``bound + 1``, or ``bound`` / ``-bound - 1`` for direction -1).
-``verify`` also requires ``acc_bound < 2^53``, which makes the golden executor's float BLAS exact.
+For ``Linear``, ``acc_bits`` is the width of the output instead: ``out_bound = acc_bound * 2^F +
+max|bias|`` bounds ``|out|`` (and ``|acc|``, and every partial sum of an accumulator that starts
+at ``bias`` and adds ``w * a * 2^F``), and ``acc_bits >= acc_bits_for(out_bound)``. ``verify``
+requires every ``acc_bound`` and ``out_bound`` below ``2^53``, which makes the golden executor's
+float BLAS exact and the output exact as a float64.
 
 Optional float provenance (``slope``, ``offset``, ``out_alpha``): the real value the thresholds
 quantize is ``y = slope[c] * acc + offset[c]``, and the next layer's quantizer emits
@@ -40,12 +53,17 @@ came from and explain rounding ties; the integer path never reads them.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 
 import numpy as np
 
 FLOAT_EXACT_BOUND = 2**53
 """Integers of magnitude below this are exact in float64 (and every partial sum of them)."""
+
+MAX_BIAS_FRAC_BITS = 16
+"""Largest ``Linear.bias_frac_bits`` ``verify`` accepts (2^-17 of a step is far below float32's
+resolution of any logit; more bits would only widen the output)."""
 
 
 def levels(bits: int) -> int:
@@ -233,10 +251,13 @@ class AvgPool(_Node):
 
 @dataclass(frozen=True, eq=False)
 class Linear(_Node):
-    """Fully connected last layer: ``out = w @ a + bias`` (int64), ``logits = scale * out``.
+    """Fully connected last layer: ``out = (w @ a) * 2^F + bias`` (int64), ``F = bias_frac_bits``;
+    ``logits = scale * out / 2^F``.
 
     ``in_shape == (in_features, 1, 1)``, ``out_shape == (out_features, 1, 1)``;
-    ``weights`` integer ``(out_features, in_features)``; ``bias`` int64 ``(out_features,)``.
+    ``weights`` integer ``(out_features, in_features)``; ``bias`` int64 ``(out_features,)`` with
+    ``F`` fraction bits (``round(b_float / scale * 2^F)``); ``scale`` the real value of one step of
+    ``w @ a``; ``acc_bits`` the signed width of ``out`` (``>= acc_bits_for(out_bound)``).
     """
 
     name: str
@@ -247,6 +268,7 @@ class Linear(_Node):
     weights: np.ndarray
     bias: np.ndarray
     scale: float
+    bias_frac_bits: int
     acc_bits: int
 
     _ARRAYS = ("weights", "bias")
@@ -258,8 +280,27 @@ class Linear(_Node):
 
     @property
     def acc_bound(self) -> int:
-        b = int(np.abs(self.bias).max()) if self.bias.size else 0
-        return acc_bound(self.fan_in, self.wbits, self.abits, b)
+        """Bound on ``|w @ a|`` and its partial sums (no bias, no shift)."""
+        return acc_bound(self.fan_in, self.wbits, self.abits)
+
+    @property
+    def out_bound(self) -> int:
+        """Bound on ``|out| = |acc * 2^F + bias|``: ``acc_bound * 2^F + max|bias|``."""
+        b = int(np.abs(self.bias.astype(np.int64)).max()) if self.bias.size else 0
+        return (self.acc_bound << int(self.bias_frac_bits)) + b
+
+    @property
+    def out_scale(self) -> float:
+        """Real value of one output step: ``scale * 2^-F`` (exact: a power-of-two factor)."""
+        return math.ldexp(self.scale, -int(self.bias_frac_bits))
+
+    @property
+    def bias_bits(self) -> int:
+        """Signed two's complement width of the widest bias (1 for all zero)."""
+        if not self.bias.size:
+            return 1
+        b = self.bias.astype(np.int64)
+        return max(max(int(b.max()), 0).bit_length(), max(int(-b.min() - 1), 0).bit_length()) + 1
 
     @property
     def macs(self) -> int:
@@ -267,8 +308,8 @@ class Linear(_Node):
 
     @property
     def weight_memory_bits(self) -> int:
-        """Weights at wbits plus the bias at the accumulator width."""
-        return int(self.weights.size) * self.wbits + int(self.bias.size) * self.acc_bits
+        """Weights at wbits plus the bias at ``bias_bits``."""
+        return int(self.weights.size) * self.wbits + int(self.bias.size) * self.bias_bits
 
     threshold_memory_bits = 0
 
@@ -328,7 +369,8 @@ def verify(graph: Graph) -> Graph:
 
     Shapes chain, bits 1..8 and each layer's ``abits`` equal to what its producer emits, weights odd
     integers with ``|w| <= 2^wbits-1``, thresholds int64 rows ascending that fit ``acc_bits``,
-    directions +-1, ``acc_bits >= acc_bits_for(acc_bound)`` and ``acc_bound < 2^53``, Linear last.
+    directions +-1, ``acc_bits >= acc_bits_for(acc_bound)`` and ``acc_bound < 2^53`` (for Linear:
+    ``bias_frac_bits`` 0..16, ``out_bound`` in place of ``acc_bound``), Linear last.
     Returns the graph, so passes can end with ``return verify(graph)``. (The checks live in
     :mod:`sat_hw.graph.checks`.)
     """
@@ -337,5 +379,5 @@ def verify(graph: Graph) -> Graph:
     return verify_graph(graph)
 
 
-__all__ = ["FLOAT_EXACT_BOUND", "AvgPool", "Conv", "Graph", "Input", "Layer", "Linear", "MaxPool",
-           "Node", "acc_bits_for", "acc_bound", "conv_out", "levels", "verify"]
+__all__ = ["FLOAT_EXACT_BOUND", "MAX_BIAS_FRAC_BITS", "AvgPool", "Conv", "Graph", "Input", "Layer",
+           "Linear", "MaxPool", "Node", "acc_bits_for", "acc_bound", "conv_out", "levels", "verify"]

@@ -5,7 +5,7 @@ The only module of ``sat_hw.graph`` that imports torch. :func:`lower` is the pip
     layers = read_model(model)            torch -> float64 LayerParams (the one torch step)
     layers = integerise_weights(layers)   levels k -> odd integers w = 2k - (2^b-1)
     layers = fold_batchnorm(layers)       BN + input/weight steps -> y = slope*acc + offset
-    layers = fold_last_scale(layers)      fc: SAT scale -> logits = scale*(acc + bias_int)
+    layers = fold_last_scale(layers)      fc: SAT scale, bias in fixed point (8 fraction bits)
     layers = size_accumulators(layers)    acc_bound, acc_bits
     layers = fuse_thresholds(layers)      next layer's quantizer -> integer thresholds (float64)
     graph  = to_graph(layers, ...)        IR nodes, verify()

@@ -72,7 +72,7 @@ def _linear(node: Linear, x: np.ndarray) -> np.ndarray:
         acc = 0
         for i in range(a.shape[0]):
             acc += int(node.weights[o, i]) * int(a[i])
-        out[o] = acc + int(node.bias[o])
+        out[o] = acc * 2 ** int(node.bias_frac_bits) + int(node.bias[o])
     return out
 
 
@@ -96,8 +96,9 @@ def run_naive(graph: Graph, inputs: np.ndarray) -> GoldenResult:
                 x = _linear(node, x)
         outputs.append(x)
     out = np.stack(outputs).astype(np.int64)
+    scale = graph.nodes[-1].scale / 2 ** int(graph.nodes[-1].bias_frac_bits)
     return GoldenResult({n: np.stack(v) for n, v in codes.items()}, out,
-                        out.astype(np.float64) * graph.nodes[-1].scale)
+                        out.astype(np.float64) * scale)
 
 
 __all__ = ["run_naive"]

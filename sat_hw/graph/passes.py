@@ -15,8 +15,9 @@ copies of the trained parameters); the passes below each take and return that li
 ``s`` is SAT's scale-adjustment factor (1 when the layer is not scaled). The global average pool has
 ``slope = in_step / (H*W)``, ``offset = 0`` on the sum of codes; its thresholds are computed
 exactly in rationals from the float alphas, since sums of codes often land exactly on a rounding
-boundary. The last (fc) layer has ``logits = scale * (acc + bias_int)``,
-``scale = wstep * in_step``, ``bias_int = round(bias / scale)``.
+boundary. The last (fc) layer has ``logits = scale * (acc * 2^F + bias_int) / 2^F``,
+``scale = wstep * in_step``, ``bias_int = round(bias / scale * 2^F)`` with ``F = BIAS_FRAC_BITS``
+fraction bits (see :func:`fold_last_scale` for the choice of ``F``).
 
 Rounding is half to even, as ``torch.round``: a value exactly on ``t_k`` reaches code ``k`` only
 if ``k`` is even. "Exactly" means in float64 for the convolutions (real ties have measure zero
@@ -55,7 +56,9 @@ class LayerParams:
     1.0 for the first layer's 8-bit pixel codes), ``out_bits``/``out_alpha`` (the next layer's
     quantizer; None for the last layer), weight ``levels`` k, SAT ``wscale``, BatchNorm arrays,
     fc ``bias``. Filled in by the passes: ``weights``, ``wstep``, ``slope``, ``offset``, ``scale``,
-    ``bias_int``, ``acc_bound``, ``acc_bits``, ``thresholds``, ``direction``.
+    ``bias_int`` and ``bias_frac_bits`` (fc), ``acc_bound``, ``acc_bits``, ``thresholds``,
+    ``direction``. For fc, ``acc_bound`` is the bound on ``|out| = |acc * 2^F + bias_int|`` that
+    ``acc_bits`` holds (the IR's ``Linear.out_bound``).
     """
 
     name: str
@@ -85,6 +88,7 @@ class LayerParams:
     offset: np.ndarray | None = None
     scale: float | None = None
     bias_int: np.ndarray | None = None
+    bias_frac_bits: int | None = None
     acc_bound: int | None = None
     acc_bits: int | None = None
     thresholds: np.ndarray | None = None
@@ -144,31 +148,50 @@ def fold_batchnorm(layers: list[LayerParams]) -> list[LayerParams]:
     return out
 
 
-def fold_last_scale(layers: list[LayerParams]) -> list[LayerParams]:
-    """fc: ``logits = scale * (acc + bias_int)``, ``scale = wstep * in_step`` (SAT scale inside
-    ``wstep``), ``bias_int = round(bias / scale)`` half to even (error <= scale/2 per logit)."""
+BIAS_FRAC_BITS = 8
+"""Fraction bits ``F`` of the fc bias (see :func:`fold_last_scale`)."""
+
+
+def fold_last_scale(layers: list[LayerParams],
+                    bias_frac_bits: int = BIAS_FRAC_BITS) -> list[LayerParams]:
+    """fc: ``logits = scale * (acc * 2^F + bias_int) / 2^F``, ``scale = wstep * in_step`` (SAT
+    scale inside ``wstep``), ``bias_int = round(bias / scale * 2^F)`` half to even, ``F =
+    bias_frac_bits``: error ``<= 2^-(F+1)`` of an accumulator step per logit.
+
+    Why ``F = 8``: with an integer bias (``F = 0``) the rounding error reaches half a step, and two
+    classes whose ``acc + bias/scale`` differ by less than that often end on the same integer
+    (argmax then takes the first, torch the larger). At ``F = 8`` the error is ``<= 2^-9`` of a
+    step, no more than one float32 ulp of any logit of magnitude ``>= 2^14`` steps (torch's own
+    rounding noise on the logits it is compared with), and equal outputs need the float biases to
+    agree to ``2^-8`` steps. It costs 8 bits on the fc output width and on each bias word (one per
+    class); ``size_accumulators`` and ``verify`` keep ``|out|`` below ``2^53``.
+    """
+    f = int(bias_frac_bits)
     out = []
     for p in layers:
         if p.op == "fc":
             scale = float(p.wstep * p.in_step)
             bias = np.zeros(p.out_shape[0]) if p.bias is None else np.asarray(p.bias, np.float64)
-            b = np.rint(bias / scale)
+            b = np.rint(bias / scale * 2.0**f)
             if not (np.isfinite(scale) and scale > 0) or not np.all(np.abs(b) < 2**52):
-                raise _err(p.name, f"output scale {scale!r} / bias do not fit an integer bias")
-            p = replace(p, scale=scale, bias_int=b.astype(np.int64))
+                raise _err(p.name, f"output scale {scale!r} / bias do not fit a {f}-fraction-bit "
+                                   "integer bias")
+            p = replace(p, scale=scale, bias_int=b.astype(np.int64), bias_frac_bits=f)
         out.append(p)
     return out
 
 
 def size_accumulators(layers: list[LayerParams]) -> list[LayerParams]:
-    """``acc_bound`` from fan_in, wbits, abits (+|bias|); ``acc_bits = acc_bits_for(bound)``."""
+    """``acc_bound`` from fan_in, wbits, abits; ``acc_bits = acc_bits_for(bound)``.
+
+    fc: the bound of the output, ``acc_bound * 2^F + max|bias_int|``."""
     out = []
     for p in layers:
         if p.op == "pool":
             bound = acc_bound(p.in_shape[1] * p.in_shape[2], 0, p.abits)
         elif p.op == "fc":
             bmax = int(np.abs(p.bias_int).max()) if p.bias_int.size else 0
-            bound = acc_bound(p.in_shape[0], p.wbits, p.abits, bmax)
+            bound = (acc_bound(p.in_shape[0], p.wbits, p.abits) << p.bias_frac_bits) + bmax
         else:
             bound = acc_bound(p.in_shape[0] // p.groups * p.kernel**2, p.wbits, p.abits)
         if bound >= FLOAT_EXACT_BOUND:
@@ -267,7 +290,8 @@ def to_graph(layers: list[LayerParams], name: str, width: float, resolution: int
                                  out_alpha=float(p.out_alpha)))
         elif p.op == "fc":
             nodes.append(Linear(**common, wbits=p.wbits, abits=p.abits, weights=p.weights,
-                                bias=p.bias_int, scale=p.scale, acc_bits=p.acc_bits))
+                                bias=p.bias_int, scale=p.scale,
+                                bias_frac_bits=p.bias_frac_bits, acc_bits=p.acc_bits))
         else:
             raise _err(p.name, f"cannot lower op {p.op!r}")
     return verify(Graph(name, float(width), int(resolution), int(in_channels), int(classes),
@@ -275,6 +299,7 @@ def to_graph(layers: list[LayerParams], name: str, width: float, resolution: int
 
 
 __all__ = [
+    "BIAS_FRAC_BITS",
     "LayerParams",
     "fold_batchnorm",
     "fold_last_scale",

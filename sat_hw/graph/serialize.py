@@ -1,4 +1,4 @@
-"""Graph <-> ``graph.json`` + ``tensors.npz`` (format ``sat_hw-graph``, version 1).
+"""Graph <-> ``graph.json`` + ``tensors.npz`` (format ``sat_hw-graph``, version 2).
 
 ``graph.json`` holds the model info, ``meta``, and one object per node: ``type`` (Input, Conv,
 MaxPool, AvgPool, Linear) and every field of that node's dataclass. An array field is a reference
@@ -7,6 +7,11 @@ per tensor, uncompressed-equivalent content, C order; the hash is over the array
 files are deterministic (sorted keys, fixed zip timestamps), so equal graphs give equal bytes and
 :func:`graph_hash` names a graph. Loading checks the format, the version, every field and tensor
 reference, then runs ``verify``; any problem is one ``ValueError`` line naming it.
+
+Versions: 2 adds ``Linear.bias_frac_bits`` (the fc bias in fixed point, ``out = acc * 2^F +
+bias``). Version 1 held the bias rounded to the accumulator's integer scale (the ties that the
+fixed-point bias removes); it is refused with one line that says to lower the model again, not
+silently read as ``F = 0``.
 """
 
 from __future__ import annotations
@@ -23,7 +28,7 @@ import numpy as np
 from .ir import AvgPool, Conv, Graph, Input, Linear, MaxPool, verify
 
 FORMAT = "sat_hw-graph"
-VERSION = 1
+VERSION = 2
 GRAPH_JSON = "graph.json"
 TENSORS_NPZ = "tensors.npz"
 NODE_TYPES = {"Input": Input, "Conv": Conv, "MaxPool": MaxPool, "AvgPool": AvgPool,
@@ -153,6 +158,10 @@ def graph_from_files(files: dict[str, bytes]) -> Graph:
     if not isinstance(doc, dict) or doc.get("format") != FORMAT:
         raise ValueError(f"{GRAPH_JSON}: format must be {FORMAT!r}, got "
                          f"{doc.get('format') if isinstance(doc, dict) else type(doc).__name__!r}")
+    if doc.get("version") == 1:
+        raise ValueError(f"{GRAPH_JSON}: version 1 graph (fc bias on the integer scale, no "
+                         f"bias_frac_bits); this sat_hw reads version {VERSION}: lower the model "
+                         "again (rebuild)")
     if doc.get("version") != VERSION:
         raise ValueError(f"{GRAPH_JSON}: unsupported version {doc.get('version')!r} "
                          f"(this sat_hw reads {VERSION})")

@@ -25,6 +25,7 @@ from .ir import (
     levels,
     verify,
 )
+from .passes import BIAS_FRAC_BITS
 
 
 def _weights(rng: np.random.Generator, shape: tuple, wbits: int) -> np.ndarray:
@@ -83,12 +84,15 @@ def maxpool(name: str, in_shape: tuple, kernel: int = 2, stride: int = 2, pad: i
 
 
 def linear(rng: np.random.Generator, name: str, in_features: int, out_features: int,
-           wbits: int = 8, abits: int = 4, bias_max: int = 1000, scale: float = 0.01) -> Linear:
+           wbits: int = 8, abits: int = 4, bias_max: int = 1000, scale: float = 0.01,
+           bias_frac_bits: int = BIAS_FRAC_BITS) -> Linear:
+    """Bias uniform over ``+-bias_max`` accumulator steps, in ``bias_frac_bits`` fixed point."""
     weights = _weights(rng, (out_features, in_features), wbits)
-    bias = rng.integers(-bias_max, bias_max + 1, out_features).astype(np.int64)
-    bound = acc_bound(in_features, wbits, abits, int(np.abs(bias).max()))
+    bmax = bias_max << bias_frac_bits
+    bias = rng.integers(-bmax, bmax + 1, out_features).astype(np.int64)
+    bound = (acc_bound(in_features, wbits, abits) << bias_frac_bits) + int(np.abs(bias).max())
     return Linear(name, (in_features, 1, 1), (out_features, 1, 1), wbits, abits, weights, bias,
-                  float(scale), acc_bits_for(bound))
+                  float(scale), bias_frac_bits, acc_bits_for(bound))
 
 
 def chain(layers: list[Node], in_bits: int = 8, name: str = "synthetic") -> Graph:
