@@ -164,7 +164,10 @@ def fold_last_scale(layers: list[LayerParams],
     step, no more than one float32 ulp of any logit of magnitude ``>= 2^14`` steps (torch's own
     rounding noise on the logits it is compared with), and equal outputs need the float biases to
     agree to ``2^-8`` steps. It costs 8 bits on the fc output width and on each bias word (one per
-    class); ``size_accumulators`` and ``verify`` keep ``|out|`` below ``2^53``.
+    class); ``size_accumulators`` and ``verify`` keep ``|out|`` below ``2^53``. Measured on the
+    trained Fashion-MNIST W4A4 model (10,000 test images): torch's float32 logits lie within 0.026
+    steps of the golden's, the float64 twin's within 0.0016 (< 2^-9); top-1 ties from the bias
+    rounding went from 2 to 0 (fc width 21 -> 29 bits).
     """
     f = int(bias_frac_bits)
     out = []
