@@ -70,6 +70,11 @@ class _Dist:
         if cuda:
             torch.cuda.set_device(self.device)
             torch.backends.cudnn.benchmark = True
+            # Full float32 on the GPU, as on the CPU: TF32 convolutions (cuDNN's default) can move
+            # activations across rounding boundaries (a checkpoint's top-1 measured 89.28 % with
+            # TF32 on an H100 and 89.04 % in float32 on the CPU).
+            torch.backends.cudnn.allow_tf32 = False
+            torch.backends.cuda.matmul.allow_tf32 = False
         self.owns_group = False
         if self.world > 1 and not dist.is_initialized():
             dist.init_process_group("nccl" if cuda else "gloo")
