@@ -124,43 +124,48 @@ class ActQ(nn.Module):
         return quantize_act(x, self.alpha, self.bits, self.method)
 
 
-class QConv2d(nn.Conv2d):
-    """Conv2d (incl. depthwise) with SAT weights; ``scaled`` turns on scale adjustment."""
+class _SATWeight:
+    """What QConv2d and QLinear share: ``wbits``/``method``/``scaled`` and the quantized weight."""
+
+    n_out: int
+    weight: Tensor
+
+    def _init_quant(self, wbits: int, method: str, scaled: bool) -> None:
+        self.wbits, self.method, self.scaled = check_bits(wbits, "wbits"), method, scaled
+
+    def qweight(self) -> Tensor:
+        """The weight the forward uses: float for fp, else SAT levels (scale-adjusted if scaled)."""
+        if self.method == "fp":
+            return self.weight
+        q = quantize_weight(self.weight, self.wbits)
+        return scale_adjust(q, self.n_out) if self.scaled else q
+
+
+class QConv2d(_SATWeight, nn.Conv2d):
+    """Conv2d (incl. depthwise) with SAT weights; n_out = out_channels * kh * kw."""
 
     def __init__(self, *args, wbits: int, method: str, scaled: bool = False, **kw):
         super().__init__(*args, **kw)
-        self.wbits, self.method, self.scaled = check_bits(wbits, "wbits"), method, scaled
+        self._init_quant(wbits, method, scaled)
 
     @property
     def n_out(self) -> int:
         return self.out_channels * self.kernel_size[0] * self.kernel_size[1]
 
-    def qweight(self) -> Tensor:
-        if self.method == "fp":
-            return self.weight
-        q = quantize_weight(self.weight, self.wbits)
-        return scale_adjust(q, self.n_out) if self.scaled else q
-
     def forward(self, x: Tensor) -> Tensor:
         return self._conv_forward(x, self.qweight(), self.bias)
 
 
-class QLinear(nn.Linear):
-    """Linear with SAT weights; ``scaled`` turns on scale adjustment (n_out = out_features)."""
+class QLinear(_SATWeight, nn.Linear):
+    """Linear with SAT weights; n_out = out_features."""
 
     def __init__(self, *args, wbits: int, method: str, scaled: bool = False, **kw):
         super().__init__(*args, **kw)
-        self.wbits, self.method, self.scaled = check_bits(wbits, "wbits"), method, scaled
+        self._init_quant(wbits, method, scaled)
 
     @property
     def n_out(self) -> int:
         return self.out_features
-
-    def qweight(self) -> Tensor:
-        if self.method == "fp":
-            return self.weight
-        q = quantize_weight(self.weight, self.wbits)
-        return scale_adjust(q, self.n_out) if self.scaled else q
 
     def forward(self, x: Tensor) -> Tensor:
         return F.linear(x, self.qweight(), self.bias)
