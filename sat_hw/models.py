@@ -26,7 +26,15 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from .quant import METHODS, check_bits, quantize_act, quantize_weight, scale_adjust
+from .quant import (
+    METHODS,
+    check_bits,
+    quantize_act,
+    quantize_weight,
+    scale_adjust,
+    weight_levels,
+    weight_scale,
+)
 
 MODEL_NAMES = ("mbv1",)
 _MBV1 = [  # (out channels at width 1.0, stride of the depthwise conv) for blocks 1..13
@@ -140,6 +148,16 @@ class _SATWeight:
         q = quantize_weight(self.weight, self.wbits)
         return scale_adjust(q, self.n_out) if self.scaled else q
 
+    @torch.no_grad()
+    def integer_weight(self) -> tuple[Tensor, float]:
+        """Odd integer weights ``2k - (2^b-1)`` (as floats) and the factor that makes them
+        :meth:`qweight`: ``scale / (2^b-1)``, with the SAT scale taken in float64 as lowering
+        takes it."""
+        n = 2**self.wbits - 1
+        scale = weight_scale(quantize_weight(self.weight, self.wbits), self.n_out) \
+            if self.scaled else 1.0
+        return 2 * weight_levels(self.weight, self.wbits) - n, scale / n
+
 
 class QConv2d(_SATWeight, nn.Conv2d):
     """Conv2d (incl. depthwise) with SAT weights; n_out = out_channels * kh * kw."""
@@ -171,8 +189,43 @@ class QLinear(_SATWeight, nn.Linear):
         return F.linear(x, self.qweight(), self.bias)
 
 
+EXACT_FLOAT32 = 2**24
+"""Integers below this, and every sum of them below it, are exact in float32."""
+
+
+def _integer_eval(layer: nn.Module, method: str) -> bool:
+    return not layer.training and layer.integer_eval and method != "fp"
+
+
+def _codes(act: ActQ, x: Tensor) -> tuple[Tensor, float]:
+    """The quantizer's codes for ``x`` (integer-valued floats) and their step ``alpha/(2^b-1)``.
+
+    Runs the quantizer module itself (so forward hooks see its input), then recovers the exact
+    integers from its output ``code * alpha / (2^b-1)`` (a few ulps from them).
+    """
+    n = 2**act.bits - 1
+    alpha = float(act.alpha.detach())
+    return torch.round(act(x) * (n / alpha)), alpha / n
+
+
+def _exact(fn, codes: Tensor, w: Tensor, bound: int, scale: float, dtype: torch.dtype) -> Tensor:
+    """``fn(codes, w) * scale`` with the integer sums exact: float32 when every partial sum stays
+    below 2^24, else float64."""
+    if bound >= EXACT_FLOAT32:
+        codes, w = codes.double(), w.double()
+    return (fn(codes, w.to(codes.dtype)) * scale).to(dtype)
+
+
 class ConvLayer(nn.Module):
-    """[act quantizer] -> conv -> BN. ``act`` is None for conv0 (it consumes input codes)."""
+    """[act quantizer] -> conv -> BN. ``act`` is None for conv0 (it consumes input codes).
+
+    In eval mode (``integer_eval``, quantized methods) the same values are computed on the
+    integer grid, as the accelerator does: the conv sums integer codes times odd integer weights
+    exactly, and one multiply applies the activation step, the weight scale and 1/(2^b-1) before
+    BN. Training keeps the plain fake-quant graph; the two differ only by float32 rounding, which
+    the integer form keeps away from the long sums (fewer codes land on the other side of a
+    rounding boundary than golden).
+    """
 
     def __init__(self, spec: LayerSpec, wbits: int, abits: int, method: str, scaled: bool):
         super().__init__()
@@ -183,10 +236,26 @@ class ConvLayer(nn.Module):
                             groups=groups, bias=False, wbits=wbits, method=method, scaled=scaled)
         self.bn = nn.BatchNorm2d(spec.out_ch)
 
+        self.integer_eval = True
+
     def forward(self, x: Tensor) -> Tensor:
+        if _integer_eval(self, self.conv.method):
+            return self.bn(self._integer_conv(x))
         if self.act is not None:
             x = self.act(x)
         return self.bn(self.conv(x))
+
+    def _integer_conv(self, x: Tensor) -> Tensor:
+        if self.act is None:  # conv0: the model divided the 8-bit codes by 255
+            codes, step, abits = torch.round(x * 255.0), 1 / 255, 8
+        else:
+            (codes, step), abits = _codes(self.act, x), self.act.bits
+        c = self.conv
+        w, factor = c.integer_weight()
+        fan_in = w[0].numel()
+        bound = fan_in * (2**c.wbits - 1) * (2**abits - 1)
+        conv = lambda a, b: F.conv2d(a, b, None, c.stride, c.padding, c.dilation, c.groups)  # noqa: E731
+        return _exact(conv, codes, w, bound, step * factor, x.dtype)
 
 
 class PoolLayer(nn.Module):
@@ -196,7 +265,12 @@ class PoolLayer(nn.Module):
         super().__init__()
         self.spec, self.act = spec, ActQ(abits, method)
 
+        self.integer_eval = True
+
     def forward(self, x: Tensor) -> Tensor:
+        if _integer_eval(self, self.act.method):  # exact sum of codes, one multiply
+            codes, step = _codes(self.act, x)
+            return codes.sum(dim=(2, 3)) * (step / (x.shape[2] * x.shape[3]))
         return self.act(x).mean(dim=(2, 3))
 
 
@@ -208,7 +282,14 @@ class FCLayer(nn.Module):
         self.spec, self.act = spec, ActQ(abits, method)
         self.fc = QLinear(spec.in_ch, spec.out_ch, wbits=wbits, method=method, scaled=scaled)
 
+        self.integer_eval = True
+
     def forward(self, x: Tensor) -> Tensor:
+        if _integer_eval(self, self.fc.method):  # exact integer dot products, then scale + bias
+            codes, step = _codes(self.act, x)
+            w, factor = self.fc.integer_weight()
+            bound = w.shape[1] * (2**self.fc.wbits - 1) * (2**self.act.bits - 1)
+            return _exact(F.linear, codes, w, bound, step * factor, x.dtype) + self.fc.bias
         return self.fc(self.act(x))
 
 

@@ -137,6 +137,9 @@ def float64_twin(model: MobileNetV1) -> MobileNetV1:
     run as a sum over taps: torch's float64 grouped convolution takes seconds per new shape.)
     """
     twin = copy.deepcopy(model).double().eval()
+    for m in twin.modules():  # the plain fake-quant graph, in float64
+        if hasattr(m, "integer_eval"):
+            m.integer_eval = False
     for src, dst in zip(model.modules(), twin.modules(), strict=True):
         if isinstance(src, (QConv2d, QLinear)) and src.method != "fp":
             p = _weight_params("?", src)
