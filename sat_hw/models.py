@@ -74,7 +74,7 @@ class LayerSpec:
 
 
 def _channels(c: int, width: float) -> int:
-    return max(8, int(round(c * width / 8)) * 8)
+    return max(8, round(c * width / 8) * 8)
 
 
 def _conv_out(size: int, kernel: int, stride: int) -> int:
@@ -254,7 +254,9 @@ class ConvLayer(nn.Module):
         w, factor = c.integer_weight()
         fan_in = w[0].numel()
         bound = fan_in * (2**c.wbits - 1) * (2**abits - 1)
-        conv = lambda a, b: F.conv2d(a, b, None, c.stride, c.padding, c.dilation, c.groups)  # noqa: E731
+        def conv(a: Tensor, b: Tensor) -> Tensor:
+            return F.conv2d(a, b, None, c.stride, c.padding, c.dilation, c.groups)
+
         return _exact(conv, codes, w, bound, step * factor, x.dtype)
 
 
