@@ -2,10 +2,13 @@
 # Set up sat_hw on Debian 12 / Python 3.11: the data package, a venv in .venv, sat_hw editable.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-if [ ! -f /usr/share/datasets/fashion-mnist/t10k-images-idx3-ubyte.gz ]; then
-    SUDO=""; [ "$(id -u)" = 0 ] || SUDO=sudo
+SUDO=""; [ "$(id -u)" = 0 ] || SUDO=sudo
+need=()
+[ -f /usr/share/datasets/fashion-mnist/t10k-images-idx3-ubyte.gz ] || need+=(dataset-fashion-mnist)
+python3 -c "import ensurepip, venv" 2>/dev/null || need+=(python3-venv)  # Debian splits venv out
+if [ ${#need[@]} -gt 0 ]; then
     $SUDO apt-get update -qq
-    $SUDO apt-get install -y -qq dataset-fashion-mnist
+    $SUDO apt-get install -y -qq "${need[@]}"
 fi
 [ -x .venv/bin/python ] || python3 -m venv .venv
 .venv/bin/pip install -q --disable-pip-version-check -e '.[test]'
