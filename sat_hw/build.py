@@ -19,16 +19,21 @@ from pathlib import Path
 
 import numpy as np
 
-from .config import layer_bits, model_from_config, model_shape, to_toml
+from .config import layer_bits, model_from_config, to_toml
 from .graph.agreement import agreement
 from .graph.golden import run_golden
-from .graph.ir import verify
 from .graph.lower import lower, torch_codes
-from .graph.serialize import graph_files, graph_hash
+from .graph.serialize import files_hash, graph_files
 from .report import make_report, render_markdown
 from .writer import npy_bytes, write_tree
 
 MODEL_KEYS = ("name", "width", "resolution", "in_channels", "classes")
+EDGE_LAYERS = ("conv0", "pool", "fc")  # bits not set by --wbits/--abits
+
+
+def _inner_bits(ckpt_cfg: dict) -> list[dict]:
+    """The checkpoint's bits of the layers that --wbits/--abits set."""
+    return [b for n, b in ckpt_cfg["bits"].items() if n not in EDGE_LAYERS]
 
 
 def _say(msg: str) -> None:
@@ -83,7 +88,7 @@ def _check_against_checkpoint(ckpt_cfg: dict, explicit: dict) -> None:
     q = explicit.get("quant") or {}
     for key in ("wbits", "abits"):
         v = q.get(key)
-        inner = {b[key] for n, b in ckpt_cfg["bits"].items() if n not in ("conv0", "pool", "fc")}
+        inner = {b[key] for b in _inner_bits(ckpt_cfg)}
         if v is not None and inner != {v}:
             raise ValueError(f"--{key} {v} contradicts the checkpoint's {key} {sorted(inner)}")
 
@@ -104,7 +109,7 @@ def make_model(cfg: dict, checkpoint: Path | None, explicit: dict):
         _check_against_checkpoint(c, explicit)
         cfg["model"].update({k: c[k] for k in MODEL_KEYS})
         cfg["quant"].update(method=c["method"], scale_all_convs=c["scale_all_convs"])
-        inner = [b for n, b in c["bits"].items() if n not in ("conv0", "pool", "fc")]
+        inner = _inner_bits(c)
         cfg["quant"].update(wbits=inner[0]["wbits"], abits=inner[0]["abits"],
                             first_wbits=c["bits"]["conv0"]["wbits"],
                             last_wbits=c["bits"]["fc"]["wbits"])
@@ -142,9 +147,9 @@ def build(cfg: dict, checkpoint: Path | None = None, explicit: dict | None = Non
 
     model, weights = make_model(cfg, checkpoint, explicit or {})
     out = Path(cfg["build"]["out"] or default_out(cfg))
-    graph = verify(lower(model))
+    graph = lower(model)  # verified by its last pass
     gfiles = graph_files(graph)
-    digest = graph_hash(graph)
+    digest = files_hash(gfiles)
     _say(f"lowered to {len(graph.layers)} layers (graph {digest})")
     inputs, source = make_inputs(cfg)
     golden = run_golden(graph, inputs)
@@ -176,4 +181,4 @@ def build(cfg: dict, checkpoint: Path | None = None, explicit: dict | None = Non
     return path
 
 
-__all__ = ["build", "make_inputs", "make_model", "model_shape"]
+__all__ = ["build", "make_inputs", "make_model"]

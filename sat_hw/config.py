@@ -7,7 +7,6 @@ names (``[quant.layers.<name>]`` with ``wbits``/``abits``).
 
 from __future__ import annotations
 
-import copy
 import math
 import tomllib
 from pathlib import Path
@@ -221,7 +220,3 @@ def _toml_value(v) -> str:
     if isinstance(v, float):
         return repr(v) if math.isfinite(v) else ("inf" if v > 0 else "-inf")
     return str(v)
-
-
-def copy_config(cfg: dict) -> dict:
-    return copy.deepcopy(cfg)

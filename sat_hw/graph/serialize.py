@@ -90,9 +90,14 @@ def graph_files(graph: Graph) -> dict[str, bytes]:
     return {GRAPH_JSON: text.encode(), TENSORS_NPZ: _npz_bytes(tensors)}
 
 
+def files_hash(files: dict[str, bytes]) -> str:
+    """sha256 (hex) of the ``graph.json`` in :func:`graph_files`' output (it pins every tensor)."""
+    return hashlib.sha256(files[GRAPH_JSON]).hexdigest()
+
+
 def graph_hash(graph: Graph) -> str:
     """sha256 (hex) of the graph's ``graph.json``, which pins every tensor by its own hash."""
-    return hashlib.sha256(graph_files(graph)[GRAPH_JSON]).hexdigest()
+    return files_hash(graph_files(graph))
 
 
 def save_graph(graph: Graph, folder: str | Path) -> Path:
@@ -210,6 +215,7 @@ def load_graph(folder: str | Path) -> Graph:
 __all__ = [
     "FORMAT",
     "VERSION",
+    "files_hash",
     "graph_files",
     "graph_from_files",
     "graph_hash",
