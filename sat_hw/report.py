@@ -9,22 +9,6 @@ from __future__ import annotations
 from .graph.ir import Graph, Input
 
 
-def weight_bits(node) -> int:
-    """Bits of weight memory: each weight at ``wbits`` (plus fc's fixed-point bias, each word at
-    ``bias_bits``, the signed width of the widest bias)."""
-    w = getattr(node, "weights", None)
-    if w is None:
-        return 0
-    bias = getattr(node, "bias", None)
-    return int(w.size) * node.wbits + (int(bias.size) * node.bias_bits if bias is not None else 0)
-
-
-def threshold_bits(node) -> int:
-    """Bits of threshold memory: ``C * (2^out_bits - 1)`` thresholds at ``acc_bits``."""
-    t = getattr(node, "thresholds", None)
-    return 0 if t is None else int(t.size) * node.acc_bits
-
-
 def params(graph: Graph) -> int:
     """Trainable parameters the graph carries: weights and biases (BN is folded away)."""
     n = 0
@@ -44,8 +28,8 @@ def layer_rows(graph: Graph, agreement: dict | None = None) -> list[dict]:
                "abits": int(node.abits), "out_bits": int(getattr(node, "out_bits", 0) or 0),
                "acc_bits": int(getattr(node, "acc_bits", 0)),
                "in_shape": list(node.in_shape), "out_shape": list(node.out_shape),
-               "macs": int(node.macs), "weight_bits": weight_bits(node),
-               "threshold_bits": threshold_bits(node)}
+               "macs": int(node.macs), "weight_bits": int(node.weight_memory_bits),
+               "threshold_bits": int(node.threshold_memory_bits)}
         if agreement is not None and node.name in agreement.get("layers", {}):
             row["torch_code_match_rate"] = agreement["layers"][node.name]
         rows.append(row)
