@@ -79,9 +79,13 @@ SCHEMA: dict[str, dict[str, tuple[str, Any]]] = {
         "device": (_STR, None),
         "fclk_mhz": (_FLOAT, _between(0, INF, lo_open=True)),
         "fps": (_FLOAT, _between(0, INF)),
+        "lanes": (_INT, _between(1, 2**31)),
     },
+    "fold": {},  # [fold.<layer>] tables, keys FOLD_KEYS
 }
 LAYER_KEYS = {"wbits": (_INT, _between(1, 8)), "abits": (_INT, _between(1, 8))}
+FOLD_KEYS = {"pe": (_INT, _between(1, 2**20)), "simd": (_INT, _between(1, 2**20)),
+             "mult": (_STR, _choice("lut", "dsp"))}
 
 
 def _check_value(where: str, kind: str, check, v):
@@ -104,27 +108,32 @@ def _merge(base: dict, new: dict, source: str) -> None:
             raise ValueError(f"{source}: unknown section [{section}]")
         if not isinstance(table, dict):
             raise ValueError(f"{source}: [{section}] must be a table, got {table!r}")
+        if section == "fold":
+            _merge_layers(base[section], table, source, "fold", FOLD_KEYS)
+            continue
         for key, v in table.items():
             if key not in SCHEMA[section]:
                 raise ValueError(f"{source}: unknown key {section}.{key}")
             kind, check = SCHEMA[section][key]
             if kind == "layers":
-                _merge_layers(base[section].setdefault("layers", {}), v, source)
+                _merge_layers(base[section].setdefault("layers", {}), v, source, "quant.layers",
+                              LAYER_KEYS)
             else:
                 base[section][key] = _check_value(f"{source}: {section}.{key}", kind, check, v)
 
 
-def _merge_layers(base: dict, layers: Any, source: str) -> None:
+def _merge_layers(base: dict, layers: Any, source: str, prefix: str, keys: dict) -> None:
+    """Per-layer tables ``[<prefix>.<layer>]`` with the keys of ``keys``."""
     if not isinstance(layers, dict):
-        raise ValueError(f"{source}: quant.layers must be a table, got {layers!r}")
+        raise ValueError(f"{source}: {prefix} must be a table, got {layers!r}")
     for name, table in layers.items():
         if not isinstance(table, dict):
-            raise ValueError(f"{source}: quant.layers.{name} must be a table, got {table!r}")
+            raise ValueError(f"{source}: {prefix}.{name} must be a table, got {table!r}")
         for key, v in table.items():
-            if key not in LAYER_KEYS:
-                raise ValueError(f"{source}: unknown key quant.layers.{name}.{key}")
-            kind, check = LAYER_KEYS[key]
-            where = f"{source}: quant.layers.{name}.{key}"
+            if key not in keys:
+                raise ValueError(f"{source}: unknown key {prefix}.{name}.{key}")
+            kind, check = keys[key]
+            where = f"{source}: {prefix}.{name}.{key}"
             base.setdefault(name, {})[key] = _check_value(where, kind, check, v)
 
 
@@ -159,7 +168,19 @@ def load_config(path: str | Path | None = None, overrides: dict | None = None) -
     given = {s: {k: v for k, v in t.items() if v is not None} for s, t in (overrides or {}).items()}
     _merge(cfg, {s: t for s, t in given.items() if t}, "command line")
     layer_bits(cfg)
+    check_fold_names(cfg)
     return cfg
+
+
+def check_fold_names(cfg: dict) -> None:
+    """Every ``[fold.<layer>]`` names a layer of the model."""
+    from .models import model_specs
+
+    names = [s.name for s in model_specs(cfg["model"]["name"], **model_shape(cfg))]
+    for name in cfg.get("fold", {}):
+        if name not in names:
+            raise ValueError(f"fold.{name}: model {cfg['model']['name']} has no layer {name!r} "
+                             f"(layers: {', '.join(names)})")
 
 
 def model_shape(cfg: dict) -> dict:
@@ -200,6 +221,8 @@ def to_toml(cfg: dict) -> str:
     """The resolved configuration as TOML text (what a build folder records)."""
     lines = []
     for section in SCHEMA:
+        if section == "fold":
+            continue
         lines.append(f"[{section}]")
         for key, v in cfg[section].items():
             if key != "layers":
@@ -207,6 +230,10 @@ def to_toml(cfg: dict) -> str:
         lines.append("")
     for name, table in cfg["quant"].get("layers", {}).items():
         lines.append(f"[quant.layers.{name}]")
+        lines += [f"{k} = {_toml_value(v)}" for k, v in table.items()]
+        lines.append("")
+    for name, table in cfg.get("fold", {}).items():
+        lines.append(f"[fold.{name}]")
         lines += [f"{k} = {_toml_value(v)}" for k, v in table.items()]
         lines.append("")
     return "\n".join(lines)

@@ -1,0 +1,231 @@
+"""Folding: how many MAC lanes each layer gets (PE x SIMD), and the stream widths that follow.
+
+One :class:`Fold` per layer of the graph, keyed by layer name. The meaning of PE and SIMD by op
+(``node.op``), and what each must divide (see docs/hardware.md for the block diagrams):
+
+=========  =========================================  ===========================================
+op         PE                                         SIMD
+=========  =========================================  ===========================================
+``conv``   output channels in parallel (``| C_out``)   inputs of the window per cycle (``| fan_in``)
+``pw``     output channels in parallel (``| C_out``)   input channels per cycle (``| C_in``)
+``fc``     outputs in parallel (``| classes``)         inputs per cycle (``| in_features``)
+``dw``     channels in parallel (``| C``)             kernel taps per cycle (``| k*k``)
+``pool``   channels per cycle (``| C``)               1
+``maxpool`` channels per cycle (``| C``)              1
+=========  =========================================  ===========================================
+
+Streams between layers carry whole pixels in raster order, channels in order within a pixel,
+``beat`` channels per transfer. A layer emits ``PE`` channels per beat and takes
+:func:`in_beat` channels per beat; the generator puts a width converter between two layers that
+differ. A kxk conv reads its window through the sliding-window generator, which stores
+``gcd(SIMD, C_in)`` channels per word, so SIMD may exceed C_in (``conv0`` with one input channel
+can take all 9 taps per cycle).
+
+Cycles (:func:`layer_cycles`) are the steady-state initiation interval of one image, the larger of
+what the compute unit needs and what the input stream delivers at one beat per cycle.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+from ..graph.ir import AvgPool, Conv, Graph, Layer, Linear, MaxPool
+
+MULTS = ("lut", "dsp")
+DEFAULT_LANES = 1024
+"""MAC-lane budget of the default folding (``hw.lanes`` in flow.toml)."""
+
+
+@dataclass(frozen=True)
+class Fold:
+    """PE and SIMD of one layer and how its multiplies map (``mult``: ``lut`` or ``dsp``)."""
+
+    pe: int = 1
+    simd: int = 1
+    mult: str = "lut"
+
+    def as_dict(self) -> dict:
+        return {"pe": self.pe, "simd": self.simd, "mult": self.mult}
+
+
+Folding = dict[str, Fold]
+
+
+def divisors(n: int) -> list[int]:
+    return [d for d in range(1, n + 1) if n % d == 0]
+
+
+def fold_limits(node: Layer) -> tuple[int, int]:
+    """``(n_pe, n_simd)``: the numbers that PE and SIMD must divide for this layer."""
+    if isinstance(node, Conv):
+        if node.op == "dw":
+            return node.out_shape[0], node.kernel * node.kernel
+        return node.out_shape[0], node.fan_in
+    if isinstance(node, Linear):
+        return node.out_shape[0], node.in_shape[0]
+    if isinstance(node, (AvgPool, MaxPool)):
+        return node.out_shape[0], 1
+    raise ValueError(f"layer {node.name}: no folding for {type(node).__name__}")
+
+
+def is_mvu(node: Layer) -> bool:
+    """A matrix-vector unit computes this layer (kxk conv, pointwise or fully connected)."""
+    return isinstance(node, Linear) or (isinstance(node, Conv) and node.op != "dw")
+
+
+def needs_window(node: Layer) -> bool:
+    """The layer reads through a sliding-window generator (all but 1x1/stride-1/unpadded)."""
+    if isinstance(node, MaxPool):
+        return True
+    if isinstance(node, Conv):
+        return not (node.kernel == 1 and node.stride == 1 and node.pad == 0)
+    return False
+
+
+def window_simd(node: Layer, fold: Fold) -> int:
+    """Channels per word of the layer's sliding-window generator (and per input beat)."""
+    if isinstance(node, Conv) and node.op != "dw":
+        return math.gcd(fold.simd, node.in_shape[0])
+    return fold.pe
+
+
+def in_beat(node: Layer, fold: Fold) -> int:
+    """Channels per beat the layer takes on its input stream."""
+    if needs_window(node):
+        return window_simd(node, fold)
+    if is_mvu(node):
+        return fold.simd
+    return fold.pe  # AvgPool
+
+
+def out_beat(node: Layer, fold: Fold) -> int:
+    """Channels (or outputs) per beat the layer emits."""
+    return fold.pe
+
+
+def check_fold(node: Layer, fold: Fold) -> None:
+    """Raise one line naming the layer, the value and what would divide."""
+    n_pe, n_simd = fold_limits(node)
+    for what, v, n, unit in (("pe", fold.pe, n_pe, _pe_unit(node)),
+                             ("simd", fold.simd, n_simd, _simd_unit(node))):
+        if isinstance(v, bool) or not isinstance(v, int) or v < 1:
+            raise ValueError(f"fold.{node.name}.{what} must be a positive integer, got {v!r}")
+        if n % v:
+            raise ValueError(f"fold.{node.name}.{what} {v} does not divide {n} {unit} "
+                             f"(use one of {', '.join(map(str, divisors(n)))})")
+    if fold.mult not in MULTS:
+        raise ValueError(f"fold.{node.name}.mult must be one of {', '.join(MULTS)}, "
+                         f"got {fold.mult!r}")
+    if fold.mult == "dsp" and not is_mvu(node):
+        raise ValueError(f"fold.{node.name}.mult dsp: only conv, pw and fc layers have a "
+                         f"matrix-vector unit that maps to DSPs, {node.name} is {node.op}")
+
+
+def _pe_unit(node: Layer) -> str:
+    return "outputs" if isinstance(node, Linear) else "channels"
+
+
+def _simd_unit(node: Layer) -> str:
+    if isinstance(node, Conv):
+        return "kernel taps" if node.op == "dw" else "inputs per output (k*k*C_in)"
+    if isinstance(node, Linear):
+        return "inputs"
+    return "(no SIMD in this layer)"
+
+
+def compute_cycles(node: Layer, fold: Fold) -> int:
+    """Cycles per image the compute unit needs (one beat of PE x SIMD lanes per cycle)."""
+    n_pe, n_simd = fold_limits(node)
+    _, ho, wo = node.out_shape
+    if isinstance(node, AvgPool):
+        _, h, w = node.in_shape
+        return h * w * (n_pe // fold.pe)
+    return ho * wo * (n_pe // fold.pe) * (n_simd // fold.simd)
+
+
+def input_cycles(node: Layer, fold: Fold) -> int:
+    """Cycles per image to receive the input at one beat per cycle."""
+    c, h, w = node.in_shape
+    return h * w * (c // in_beat(node, fold))
+
+
+def layer_cycles(node: Layer, fold: Fold) -> int:
+    """Steady-state cycles per image: the slower of compute and input."""
+    return max(compute_cycles(node, fold), input_cycles(node, fold))
+
+
+def lanes(node: Layer, fold: Fold) -> int:
+    """MAC lanes (multipliers) the layer uses: PE x SIMD for MVU/VVU layers, 0 otherwise."""
+    if isinstance(node, (AvgPool, MaxPool)):
+        return 0
+    return fold.pe * fold.simd
+
+
+def _cheapest(node: Layer, target: int, mult: str) -> Fold:
+    """The fold with the fewest lanes whose cycles are <= target (ties: more PE, less SIMD);
+    the fastest fold if none reaches it."""
+    n_pe, n_simd = fold_limits(node)
+    best = None
+    for pe in divisors(n_pe):
+        for simd in divisors(n_simd):
+            f = Fold(pe, simd, mult if is_mvu(node) else "lut")
+            key = (layer_cycles(node, f) > target, pe * simd, layer_cycles(node, f), -pe)
+            if best is None or key < best[0]:
+                best = (key, f)
+    return best[1]
+
+
+def fold_for_cycles(graph: Graph, target: int, mult: str = "lut") -> Folding:
+    """Per layer the cheapest fold that reaches ``target`` cycles per image (or its fastest)."""
+    return {n.name: _cheapest(n, target, mult) for n in graph.layers}
+
+
+def interval(graph: Graph, folding: Folding) -> int:
+    """Cycles per image of the whole pipeline: its slowest layer."""
+    return max(layer_cycles(n, folding[n.name]) for n in graph.layers)
+
+
+def default_folding(graph: Graph, max_lanes: int = DEFAULT_LANES, mult: str = "lut") -> Folding:
+    """The balanced folding with the shortest interval whose lanes (sum of PE x SIMD) fit
+    ``max_lanes``: binary search over the target interval, each layer at its cheapest fold."""
+    lo = 1
+    hi = max(layer_cycles(n, Fold()) for n in graph.layers)
+    best = fold_for_cycles(graph, hi, mult)
+    while lo < hi:
+        mid = (lo + hi) // 2
+        f = fold_for_cycles(graph, mid, mult)
+        if sum(lanes(n, f[n.name]) for n in graph.layers) <= max_lanes and \
+                interval(graph, f) <= mid:
+            best, hi = f, mid
+        else:
+            lo = mid + 1
+    return best
+
+
+def resolve_folding(graph: Graph, explicit: dict[str, dict] | None = None,
+                    max_lanes: int = DEFAULT_LANES, target_cycles: int | None = None) -> Folding:
+    """Explicit ``[fold.<layer>]`` tables win; the rest come from the default rule (a target
+    interval when given, else the lane budget). Every fold is checked."""
+    explicit = explicit or {}
+    names = [n.name for n in graph.layers]
+    for name in explicit:
+        if name not in names:
+            raise ValueError(f"fold.{name}: the graph has no layer {name!r} "
+                             f"(layers: {', '.join(names)})")
+    if target_cycles:
+        base = fold_for_cycles(graph, target_cycles)
+    else:
+        base = default_folding(graph, max_lanes)
+    out: Folding = {}
+    for node in graph.layers:
+        f = Fold(**{**base[node.name].as_dict(), **explicit.get(node.name, {})})
+        check_fold(node, f)
+        out[node.name] = f
+    return out
+
+
+__all__ = ["DEFAULT_LANES", "MULTS", "Fold", "Folding", "check_fold", "compute_cycles",
+           "default_folding", "divisors", "fold_for_cycles", "fold_limits", "in_beat",
+           "input_cycles", "interval", "is_mvu", "lanes", "layer_cycles", "needs_window",
+           "out_beat", "resolve_folding", "window_simd"]
