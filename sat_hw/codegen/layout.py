@@ -1,0 +1,139 @@
+"""Weights, thresholds and biases in the order the hardware blocks read them (numpy only).
+
+Shared by the RTL and HLS renderers; the orders are those of docs/hardware.md:
+
+- a matrix-vector unit sees a kxk conv's input vector as the sliding-window generator emits it:
+  channel group ``g`` (``S = gcd(SIMD, C_in)`` channels), then tap ``t = ky*k + kx``, then channel
+  ``c`` within the group: column ``(g*k*k + t)*S + c``;
+- a depthwise vector unit holds ``(C, k*k)``, taps in ``ky*k + kx`` order;
+- memories are words of equal-width lanes, lane ``i`` at bits ``[i*bits +: bits]``; signed values
+  are stored two's complement.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ..graph.ir import Conv, Linear, levels
+from ..hw.fold import Fold, window_simd
+
+
+def mvu_matrix(node: Conv | Linear, fold: Fold) -> np.ndarray:
+    """int64 ``(rows, fan_in)``: the weights a matrix-vector unit multiplies its input vector by,
+    columns in stream order."""
+    if isinstance(node, Linear):
+        return node.weights.astype(np.int64)
+    if node.groups != 1:
+        raise ValueError(f"layer {node.name}: grouped conv (groups {node.groups}) has no "
+                         f"matrix-vector form")
+    co, ci, k, _ = node.weights.shape
+    s = window_simd(node, fold)
+    w = node.weights.astype(np.int64).reshape(co, ci // s, s, k * k)  # (co, g, c, t)
+    return w.transpose(0, 1, 3, 2).reshape(co, ci * k * k)           # (co, g, t, c)
+
+
+def vvu_matrix(node: Conv) -> np.ndarray:
+    """int64 ``(C, k*k)``: a depthwise conv's weights, taps in ``ky*k + kx`` order."""
+    c = node.weights.shape[0]
+    return node.weights.astype(np.int64).reshape(c, -1)
+
+
+def k_codes(w: np.ndarray, wbits: int) -> np.ndarray:
+    """SAT's unsigned weight codes ``k = (w + 2^wbits - 1) / 2`` (``w`` odd, ``|w| <= 2^b-1``)."""
+    k = (np.asarray(w, np.int64) + levels(wbits)) // 2
+    if k.size and (k.min() < 0 or k.max() > levels(wbits)):
+        raise ValueError(f"weights outside the {wbits}-bit SAT levels")
+    return k
+
+
+def pack_words(lanes: np.ndarray, bits: int) -> list[int]:
+    """Rows of ``lanes`` (int, ``(depth, n)``) as integers, lane ``i`` at ``[i*bits +: bits]``;
+    negative values two's complement in ``bits``."""
+    a = np.asarray(lanes, np.int64)
+    lo, hi = -(1 << (bits - 1)), (1 << bits) - 1
+    if a.size and (a.min() < lo or a.max() > hi):
+        raise ValueError(f"value {int(a.min()) if a.min() < lo else int(a.max())} does not fit "
+                         f"{bits} bits")
+    mask = (1 << bits) - 1
+    words = []
+    for row in a.reshape(a.shape[0], -1).tolist():
+        v = 0
+        for i, x in enumerate(row):
+            v |= (x & mask) << (i * bits)
+        words.append(v)
+    return words
+
+
+def hex_lines(words: list[int], width: int) -> str:
+    """``$readmemh`` text: one word per line, ``ceil(width/4)`` lowercase hex digits."""
+    digits = max(1, -(-width // 4))
+    return "".join(f"{w:0{digits}x}\n" for w in words)
+
+
+def mvu_rom(node: Conv | Linear, fold: Fold, encoding: str = "k") -> tuple[list[int], int]:
+    """The MVU weight ROM: ``(words, word width)``; depth ``(MH/PE)*(MW/SIMD)``, word
+    ``f*(MW/SIMD) + s``, lane ``(p, i)`` at ``(p*SIMD + i)*WB``."""
+    w = mvu_matrix(node, fold)
+    mh, mw = w.shape
+    pe, simd = fold.pe, fold.simd
+    if encoding == "k":
+        vals, wb = k_codes(w, node.wbits), node.wbits
+    elif encoding == "signed":
+        vals, wb = w, node.wbits + 1
+    else:
+        raise ValueError(f"encoding must be k or signed, got {encoding!r}")
+    # (f, p, s, i) -> rows (f, s), lanes (p, i)
+    v = vals.reshape(mh // pe, pe, mw // simd, simd).transpose(0, 2, 1, 3)
+    return pack_words(v.reshape(-1, pe * simd), wb), pe * simd * wb
+
+
+def vvu_rom(node: Conv, fold: Fold, encoding: str = "k") -> tuple[list[int], int]:
+    """The VVU weight ROM: depth ``(C/PE)*(K2/SIMD)``, word ``g*(K2/SIMD) + s``, lane ``(i, p)``
+    at ``(i*PE + p)*WB``."""
+    w = vvu_matrix(node)
+    c, k2 = w.shape
+    pe, simd = fold.pe, fold.simd
+    if encoding == "k":
+        vals, wb = k_codes(w, node.wbits), node.wbits
+    else:
+        vals, wb = w, node.wbits + 1
+    v = vals.reshape(c // pe, pe, k2 // simd, simd).transpose(0, 2, 3, 1)  # (g, s, i, p)
+    return pack_words(v.reshape(-1, simd * pe), wb), pe * simd * wb
+
+
+def threshold_rom(thresholds: np.ndarray, direction: np.ndarray, acc_bits: int,
+                  pe: int) -> tuple[list[int], int]:
+    """The thresholds ROM: depth ``C/PE``; lane ``p`` = ``NT`` thresholds of ``acc_bits``
+    (ascending) then the direction flag (1 = count ``acc <= T``) at the lane's top bit."""
+    t = np.asarray(thresholds, np.int64)
+    c, nt = t.shape
+    lw = nt * acc_bits + 1
+    lanes = []
+    for ch in range(c):
+        v = 0
+        for k in range(nt):
+            x = int(t[ch, k])
+            if not -(1 << (acc_bits - 1)) <= x < (1 << (acc_bits - 1)):
+                raise ValueError(f"threshold {x} does not fit {acc_bits} signed bits")
+            v |= (x & ((1 << acc_bits) - 1)) << (k * acc_bits)
+        v |= int(direction[ch] < 0) << (lw - 1)
+        lanes.append(v)
+    words = []
+    for g in range(c // pe):
+        word = 0
+        for p in range(pe):
+            word |= lanes[g * pe + p] << (p * lw)
+        words.append(word)
+    return words, pe * lw
+
+
+def bias_rom(bias: np.ndarray, pe: int) -> tuple[list[int], int]:
+    """The bias ROM of the last layer: depth ``C/PE``, lane ``p`` at ``p*BIAS_BITS``."""
+    b = np.asarray(bias, np.int64)
+    bits = max(1, max(max(int(b.max()), 0).bit_length(), max(int(-b.min() - 1), 0).bit_length())
+               + 1) if b.size else 1
+    return pack_words(b.reshape(-1, pe), bits), pe * bits
+
+
+__all__ = ["bias_rom", "hex_lines", "k_codes", "mvu_matrix", "mvu_rom", "pack_words",
+           "threshold_rom", "vvu_matrix", "vvu_rom"]
