@@ -2,24 +2,33 @@
 
 The pipeline, in order (each step a plain function):
 
-1. ``make_model``: load ``--checkpoint``, or a seeded model calibrated on real training images
-   when the model fits the configured dataset (else on seeded random codes);
+1. ``make_model``: load ``--checkpoint``; else the zoo checkpoint whose shape and bits match
+   (``build.zoo``); else a seeded model calibrated on real training images when the configured
+   dataset serves the model (``sat_hw.data.serves``: same classes, channels that convert), else
+   on seeded random codes;
 2. ``lower`` + ``verify``: the integer layer graph;
 3. ``make_inputs``: ``--images`` real test images when the model fits them, else seeded codes;
 4. ``run_golden``: the bit-exact integer outputs; ``torch_codes`` + ``agreement``: how far the
    PyTorch fake-quant model agrees with it;
 5. ``write_tree``: every file at once, into a temporary folder renamed into place.
+
+The phases beyond the graph (generators, simulation, estimates) are listed in :data:`PHASES`;
+:func:`plan_phases` decides which run, and the report says which ran and why others did not.
+A command-line flag that only a phase absent from this version (or skipped by this build) would
+read is refused in one line, so no flag is ever accepted and ignored.
 """
 
 from __future__ import annotations
 
 import json
 import sys
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
-from .config import layer_bits, model_from_config, to_toml
+from . import zoo
+from .config import file_settings, layer_bits, model_from_config, to_toml
 from .graph.agreement import agreement
 from .graph.golden import run_golden
 from .graph.lower import lower, torch_codes
@@ -31,6 +40,68 @@ MODEL_KEYS = ("name", "width", "resolution", "in_channels", "classes")
 EDGE_LAYERS = ("conv0", "pool", "fc")  # bits not set by --wbits/--abits
 
 
+@dataclass(frozen=True)
+class Phase:
+    """A build phase beyond the integer graph. ``present``: this version has it; ``flags``: the
+    command-line flags (flow.toml keys) that only phases read, so that a flag no running phase
+    reads is refused instead of ignored. A phase that lands sets ``present`` and its code runs in
+    :func:`build` where ``plan[name] is None``."""
+
+    name: str
+    what: str
+    present: bool
+    flags: tuple[str, ...] = ()
+
+
+PHASES: tuple[Phase, ...] = (
+    Phase("golden", "bit-exact integer executor on the input images", True),
+    Phase("rtl", "Verilog generator", False, ("--fclk", "--fps")),
+    Phase("hls", "HLS C++ generator", False),
+    Phase("sim", "simulation of the generated design against golden", False),
+    Phase("estimate", "resources and cycles per layer on hw.device", False, ("--device", "--fclk")),
+)
+FLAG_KEYS = {"--device": ("hw", "device"), "--fclk": ("hw", "fclk_mhz"), "--fps": ("hw", "fps")}
+NOT_YET = "not in this version yet"
+
+
+def plan_phases(cfg: dict, no_sim: bool = False) -> dict[str, str | None]:
+    """``{phase: None if it runs, else why not}`` for this configuration."""
+    backends = [b.strip() for b in cfg["build"]["backend"].split(",") if b.strip()]
+    plan: dict[str, str | None] = {}
+    for p in PHASES:
+        if not p.present:
+            why = NOT_YET
+        elif p.name in ("rtl", "hls") and p.name not in backends:
+            why = f"not selected (build.backend = {cfg['build']['backend']})"
+        elif p.name == "sim" and no_sim:
+            why = "--no-sim"
+        elif p.name == "sim" and plan.get("rtl") and plan.get("hls"):
+            why = "no generated design to simulate"
+        else:
+            why = None
+        plan[p.name] = why
+    if no_sim and plan["sim"] == NOT_YET:
+        plan["sim"] = f"--no-sim ({NOT_YET})"
+    return plan
+
+
+def refuse_absent(plan: dict[str, str | None], explicit: dict) -> None:
+    """A flag given on the command line that no running phase reads is an error (one line)."""
+    b = (explicit.get("build") or {}).get("backend")
+    for name in [x.strip() for x in (b or "").split(",") if x.strip()]:
+        if plan.get(name) is not None:
+            phase = next(p for p in PHASES if p.name == name)
+            raise ValueError(f"--backend {name}: the {phase.what} is {plan[name]} "
+                             f"(phases here: {', '.join(n for n, w in plan.items() if w is None)})")
+    for flag, (section, key) in FLAG_KEYS.items():
+        v = (explicit.get(section) or {}).get(key)
+        readers = [p.name for p in PHASES if flag in p.flags]
+        if v is not None and all(plan[r] is not None for r in readers):
+            why = "; ".join(f"{r}: {plan[r]}" for r in readers)
+            raise ValueError(f"{flag} {v}: only the {' and '.join(readers)} phase(s) read it, "
+                             f"and this build runs none of them ({why})")
+
+
 def _inner_bits(ckpt_cfg: dict) -> list[dict]:
     """The checkpoint's bits of the layers that --wbits/--abits set."""
     return [b for n, b in ckpt_cfg["bits"].items() if n not in EDGE_LAYERS]
@@ -40,25 +111,30 @@ def _say(msg: str) -> None:
     print(f"sat_hw build: {msg}", file=sys.stderr, flush=True)
 
 
-def _dataset_fits(cfg: dict) -> bool:
-    """Real images are used when the dataset's channels and classes match the model."""
-    from .data import num_classes
+def _dataset_misfit(cfg: dict) -> str | None:
+    """None when the configured dataset serves the model (the rule training uses too, see
+    ``sat_hw.data.serves``), else why not."""
+    from .data import serves
 
     d, m = cfg["data"], cfg["model"]
-    native = {"fashion-mnist": 1, "cifar10": 3}.get(d["name"])
-    if native is None or m["in_channels"] != native:
-        return False
     try:
-        return num_classes(d["name"], d["root"]) == m["classes"]
-    except ValueError:
-        return False
+        return serves(d["name"], d["root"], m["in_channels"], m["classes"])
+    except ValueError as e:
+        return str(e)
+
+
+def _adapted(cfg: dict) -> str:
+    from .data import adaptation
+
+    note = adaptation(cfg["data"]["name"], cfg["model"]["resolution"], cfg["model"]["in_channels"])
+    return f" ({note})" if note else ""
 
 
 def _real_images(cfg: dict, split: str, count: int, seed: int) -> np.ndarray | None:
     """``count`` images of ``split`` (seeded choice), uint8 (N, C, H, W); None if unavailable."""
     from .data import load_split
 
-    if not _dataset_fits(cfg):
+    if _dataset_misfit(cfg) is not None:
         return None
     m, d = cfg["model"], cfg["data"]
     try:
@@ -73,14 +149,24 @@ def _real_images(cfg: dict, split: str, count: int, seed: int) -> np.ndarray | N
     return images[np.sort(idx)]
 
 
-def _random_codes(cfg: dict, count: int, seed: int) -> np.ndarray:
+CALIB_STREAM, INPUT_STREAM = 1, 2
+"""Random codes for calibration and for inputs: the build seed's two streams (seed, stream)."""
+
+
+def _random_codes(cfg: dict, count: int, seed: int, stream: int) -> np.ndarray:
     m = cfg["model"]
     shape = (count, m["in_channels"], m["resolution"], m["resolution"])
-    return np.random.default_rng(seed).integers(0, 256, shape, dtype=np.uint8)
+    return np.random.default_rng([seed, stream]).integers(0, 256, shape, dtype=np.uint8)
 
 
-def _check_against_checkpoint(ckpt_cfg: dict, explicit: dict) -> None:
-    """A flag that contradicts the checkpoint is an error (the checkpoint fixes the model)."""
+def _plural(n: int, word: str) -> str:
+    return f"{n} {word}" if n == 1 else f"{n} {word}s"
+
+
+def _check_against_checkpoint(ckpt_cfg: dict, explicit: dict, file: dict | None = None,
+                              file_name: str = "") -> None:
+    """A flag or a ``--config`` setting that contradicts the checkpoint is an error (the
+    checkpoint fixes the model); settings equal to the checkpoint's are fine."""
     for key, v in (explicit.get("model") or {}).items():
         if v is not None and ckpt_cfg.get(key) != v:
             raise ValueError(f"--{key.replace('_', '-')} {v} contradicts the checkpoint's "
@@ -91,22 +177,97 @@ def _check_against_checkpoint(ckpt_cfg: dict, explicit: dict) -> None:
         inner = {b[key] for b in _inner_bits(ckpt_cfg)}
         if v is not None and inner != {v}:
             raise ValueError(f"--{key} {v} contradicts the checkpoint's {key} {sorted(inner)}")
+    if file:
+        _check_file_against_checkpoint(ckpt_cfg, file, file_name)
+
+
+def _check_file_against_checkpoint(ckpt: dict, file: dict, name: str) -> None:
+    """What the ``--config`` file sets (model shape, method, global and per-layer bits) must be
+    what the checkpoint holds."""
+    for key, v in (file.get("model") or {}).items():
+        if ckpt.get(key) != v:
+            raise ValueError(f"{name}: model.{key} = {v!r} contradicts the checkpoint's {key} "
+                             f"{ckpt.get(key)!r}")
+    q = file.get("quant") or {}
+    for key in ("method", "scale_all_convs"):
+        if key in q and ckpt.get(key) != q[key]:
+            raise ValueError(f"{name}: quant.{key} = {q[key]!r} contradicts the checkpoint's "
+                             f"{key} {ckpt.get(key)!r}")
+    layers = q.get("layers") or {}
+    for layer, bits in ckpt["bits"].items():
+        for key in ("wbits", "abits"):
+            if layer == "pool" and key == "wbits" or layer == "conv0" and key == "abits":
+                continue  # no weights; the 8-bit input codes
+            if key in layers.get(layer, {}):
+                where, v = f"quant.layers.{layer}.{key}", layers[layer][key]
+            else:
+                glob = {"conv0": "first_wbits", "fc": "last_wbits"}.get(layer, "wbits") \
+                    if key == "wbits" else "abits"
+                if glob not in q:
+                    continue
+                where, v = f"quant.{glob}", q[glob]
+            if bits[key] != v:
+                raise ValueError(f"{name}: {where} = {v} contradicts the checkpoint's {layer} "
+                                 f"{key} {bits[key]}")
+
+
+def mixed_layers(cfg: dict) -> dict[str, dict[str, int]]:
+    """The layers whose bits differ from the uniform ``quant.wbits``/``abits`` with 8-bit first
+    and last weights: ``{layer: bits}`` in layer order (empty for a uniform configuration)."""
+    from .models import default_bits, model_specs
+
+    q = cfg["quant"]
+    shape = {k: cfg["model"][k] for k in MODEL_KEYS if k != "name"}
+    uniform = default_bits(model_specs(cfg["model"]["name"], **shape), q["wbits"], q["abits"])
+    return {n: b for n, b in layer_bits(cfg).items() if b != uniform[n]}
+
+
+def mixed_label(cfg: dict, sep: str = ", ") -> str:
+    """``pw3 W2A3, fc W4A4`` for the layers :func:`mixed_layers` lists ("" if uniform)."""
+    return sep.join(f"{n} W{b['wbits']}A{b['abits']}" if n != "pool" else f"{n} A{b['abits']}"
+                    for n, b in mixed_layers(cfg).items())
 
 
 def default_out(cfg: dict) -> str:
-    """``builds/<model>_w<wbits>a<abits>``: one folder per bit configuration."""
+    """``builds/<model>_w<wbits>a<abits>``: one folder per bit configuration. Mixed precision adds
+    the layers that differ (``_pw3-w2a3``), or a digest of them when that grows past 40 chars."""
+    import hashlib
+
     q = cfg["quant"]
-    return f"builds/{cfg['model']['name']}_w{q['wbits']}a{q['abits']}"
+    base = f"builds/{cfg['model']['name']}_w{q['wbits']}a{q['abits']}"
+    mixed = mixed_layers(cfg)
+    if not mixed:
+        return base
+    tag = "_".join(f"{n}-w{b['wbits']}a{b['abits']}" if n != "pool" else f"{n}-a{b['abits']}"
+                   for n, b in mixed.items())
+    if len(tag) > 40:
+        tag = "mixed-" + hashlib.sha256(json.dumps(mixed, sort_keys=True).encode()).hexdigest()[:8]
+    return f"{base}_{tag}"
 
 
-def make_model(cfg: dict, checkpoint: Path | None, explicit: dict):
+def _model_config(cfg: dict) -> dict:
+    """The model config (as ``MobileNetV1.config`` holds it) that ``cfg`` describes."""
+    q = cfg["quant"]
+    return {**{k: cfg["model"][k] for k in MODEL_KEYS}, "method": q["method"],
+            "scale_all_convs": q["scale_all_convs"], "bits": layer_bits(cfg)}
+
+
+def make_model(cfg: dict, checkpoint: Path | None, explicit: dict, file: dict | None = None,
+               file_name: str = ""):
     """The model to build and a line saying where it came from. Updates ``cfg`` from a checkpoint."""
     from .models import calibrate, load_checkpoint
 
+    entry = None
+    if checkpoint is None and cfg["build"]["zoo"] and cfg["quant"]["method"] != "fp":
+        entry = zoo.find(_model_config(cfg), cfg["data"]["name"])
+        if entry is not None:
+            checkpoint = entry["path"]
+            _say(f"no --checkpoint: using the zoo model {entry['file']} (trained on "
+                 f"{entry['data']}, top-1 {100 * entry['top1']:.2f} %; --no-zoo for an untrained one)")
     if checkpoint is not None:
         model = load_checkpoint(checkpoint)
         c = model.config
-        _check_against_checkpoint(c, explicit)
+        _check_against_checkpoint(c, explicit, file, file_name)
         cfg["model"].update({k: c[k] for k in MODEL_KEYS})
         cfg["quant"].update(method=c["method"], scale_all_convs=c["scale_all_convs"])
         inner = _inner_bits(c)
@@ -116,19 +277,26 @@ def make_model(cfg: dict, checkpoint: Path | None, explicit: dict):
         defaults = layer_bits({**cfg, "quant": {**cfg["quant"], "layers": {}}})
         cfg["quant"]["layers"] = {n: {k: v for k, v in b.items() if defaults[n].get(k) != v}
                                   for n, b in c["bits"].items() if b != defaults[n]}
-        _say(f"loaded checkpoint {checkpoint}")
-        return model, f"checkpoint {checkpoint}"
+        if entry is None:
+            _say(f"loaded checkpoint {checkpoint}")
+            return model, f"checkpoint {checkpoint}"
+        return model, (f"zoo model {entry['file']} (trained on {entry['data']}, test top-1 "
+                       f"{100 * entry['top1']:.2f} %)")
     if cfg["quant"]["method"] == "fp":
         raise ValueError("quant.method fp has no integer form: build needs pact, cgpact or sat")
     seed = cfg["build"]["seed"]
     model = model_from_config(cfg, seed=seed)
     n = cfg["quant"]["calib_images"]
     images = _real_images(cfg, "train", n, seed)
-    source = f"{cfg['data']['name']} training images" if images is not None else "random codes"
-    if images is None:
-        images = _random_codes(cfg, n, seed + 1)
+    if images is not None:
+        source = f"{cfg['data']['name']} training images{_adapted(cfg)}"
+    else:
+        images = _random_codes(cfg, n, seed, CALIB_STREAM)
+        source = f"seeded random codes ({_dataset_misfit(cfg) or 'no real images'})"
     calibrate(model, images, cfg["quant"]["calib_percentile"])
-    _say(f"no --checkpoint: untrained model, seed {seed}, calibrated on {len(images)} {source}")
+    what = "no zoo model matches; " if cfg["build"]["zoo"] else ""
+    _say(f"no --checkpoint ({what}untrained model, seed {seed}), calibrated on "
+         f"{len(images)} {source}")
     return model, f"untrained, seed {seed}, calibrated on {len(images)} {source}"
 
 
@@ -136,16 +304,27 @@ def make_inputs(cfg: dict) -> tuple[np.ndarray, str]:
     n, seed = cfg["build"]["images"], cfg["build"]["seed"]
     images = _real_images(cfg, "test", n, seed)
     if images is not None:
-        return images, f"the first {len(images)} {cfg['data']['name']} test images"
-    return _random_codes(cfg, n, seed + 2), f"seeded random codes (seed {seed + 2})"
+        what = _plural(len(images), f"{cfg['data']['name']} test image")
+        return images, f"the first {what}{_adapted(cfg)}"
+    why = _dataset_misfit(cfg) or "no real images"
+    return _random_codes(cfg, n, seed, INPUT_STREAM), f"seeded random codes (seed {seed}; {why})"
 
 
 def build(cfg: dict, checkpoint: Path | None = None, explicit: dict | None = None,
-          no_sim: bool = False) -> Path:
-    """Run the pipeline and write the build folder ``cfg['build']['out']``; returns its path."""
+          no_sim: bool = False, config_file: Path | None = None) -> Path:
+    """Run the pipeline and write the build folder ``cfg['build']['out']``; returns its path.
+
+    ``explicit`` holds the command-line flags (``{section: {key: value or None}}``) and
+    ``config_file`` the user's ``--config``: both are checked against a checkpoint, and a flag
+    that no running phase reads is refused (:func:`refuse_absent`) before any work.
+    """
     from .models import checkpoint_bytes
 
-    model, weights = make_model(cfg, checkpoint, explicit or {})
+    explicit = explicit or {}
+    plan = plan_phases(cfg, no_sim)
+    refuse_absent(plan, explicit)
+    file = file_settings(config_file) if config_file is not None else None
+    model, weights = make_model(cfg, checkpoint, explicit, file, str(config_file))
     out = Path(cfg["build"]["out"] or default_out(cfg))
     graph = lower(model)  # verified by its last pass
     gfiles = graph_files(graph)
@@ -157,15 +336,18 @@ def build(cfg: dict, checkpoint: Path | None = None, explicit: dict | None = Non
     twin = agreement(torch_codes(model, inputs, precision="float64"), golden)
     agree["float64"] = {k: twin[k] for k in ("code_match_rate", "top1_match_rate")}
     iso = agree["isolated"]
-    _say(f"golden on {len(inputs)} images; PyTorch (float32) agreement: codes "
+    ties = (f"{iso['ties']} of {iso['mismatches']} differences are rounding ties"
+            if iso["mismatches"] else "no differences")
+    _say(f"golden on {_plural(len(inputs), 'image')}; PyTorch (float32) agreement: codes "
          f"{100 * agree['code_match_rate']:.3f} %, top-1 {100 * agree['top1_match_rate']:.1f} %; "
-         f"layer by layer {100 * iso['code_match_rate']:.4f} % ({iso['ties']} of "
-         f"{iso['mismatches']} differences are rounding ties); float64 model: codes "
+         f"layer by layer {100 * iso['code_match_rate']:.4f} % ({ties}); float64 model: codes "
          f"{100 * twin['code_match_rate']:.3f} %")
     q = cfg["quant"]
-    info = {"wbits": q["wbits"], "abits": q["abits"], "method": q["method"], "weights": weights,
-            "inputs": source, "graph_hash": digest, "seed": cfg["build"]["seed"],
-            "simulated": False if no_sim else "not yet (no generator in this version)"}
+    phases = [{"name": p.name, "what": p.what, "ran": plan[p.name] is None,
+               "why": plan[p.name] or ""} for p in PHASES]
+    info = {"wbits": q["wbits"], "abits": q["abits"], "mixed": mixed_label(cfg),
+            "method": q["method"], "weights": weights, "inputs": source, "graph_hash": digest,
+            "seed": cfg["build"]["seed"], "phases": phases}
     report = make_report(graph, agree, info)
     files: dict[str, bytes | str] = {f"graph/{k}": v for k, v in gfiles.items()}
     files.update({
@@ -176,9 +358,13 @@ def build(cfg: dict, checkpoint: Path | None = None, explicit: dict | None = Non
         "report.json": json.dumps(report, indent=1) + "\n",
         "report.md": render_markdown(report),
     })
+    replaced = out.exists()
     path = write_tree(out, files)
-    _say(f"wrote {path}")
+    skipped = ", ".join(f"{p['name']} ({p['why']})" for p in phases if not p["ran"])
+    _say(f"ran {', '.join(p['name'] for p in phases if p['ran'])}; skipped {skipped}")
+    _say(f"wrote {path}" + (" (replaced the earlier build there)" if replaced else ""))
     return path
 
 
-__all__ = ["build", "make_inputs", "make_model"]
+__all__ = ["PHASES", "Phase", "build", "default_out", "make_inputs", "make_model",
+           "mixed_label", "plan_phases", "refuse_absent"]

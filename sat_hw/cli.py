@@ -6,12 +6,33 @@ Expected errors (bad values, missing files) print one line on stderr and exit wi
 from __future__ import annotations
 
 import argparse
+import functools
 import sys
 from pathlib import Path
 
-from .config import load_config
+from .config import defaults, load_config
 
 EXIT_USAGE = 2
+
+
+def _version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("sat_hw")
+    except PackageNotFoundError:
+        return "unknown (not installed)"
+
+
+@functools.cache
+def _defaults() -> dict:
+    return defaults()
+
+
+def _d(section: str, key: str) -> str:
+    """`` (default: V)`` with the shipped flow.toml's value, for --help."""
+    v = _defaults()[section][key]
+    return f" (default: {v!r})" if isinstance(v, str) else f" (default: {v})"
 
 
 def _csv_ints(s: str) -> list[int]:
@@ -22,14 +43,17 @@ def _csv_ints(s: str) -> list[int]:
 
 
 def _model_flags(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--model", help="architecture (mbv1)")
-    p.add_argument("--wbits", type=int, help="weight bits of the inner layers, 1..8")
-    p.add_argument("--abits", type=int, help="activation bits, 1..8")
-    p.add_argument("--width", type=float, help="width multiplier")
-    p.add_argument("--resolution", type=int, help="input resolution in pixels")
-    p.add_argument("--in-channels", type=int, help="input channels")
-    p.add_argument("--classes", type=int, help="output classes")
-    p.add_argument("--config", type=Path, help="flow.toml with settings to merge over the defaults")
+    p.add_argument("--model", help="architecture (mbv1)" + _d("model", "name"))
+    p.add_argument("--wbits", type=int, help="weight bits of the inner layers, 1..8"
+                   + _d("quant", "wbits"))
+    p.add_argument("--abits", type=int, help="activation bits, 1..8" + _d("quant", "abits"))
+    p.add_argument("--width", type=float, help="width multiplier" + _d("model", "width"))
+    p.add_argument("--resolution", type=int, help="input resolution in pixels"
+                   + _d("model", "resolution"))
+    p.add_argument("--in-channels", type=int, help="input channels" + _d("model", "in_channels"))
+    p.add_argument("--classes", type=int, help="output classes" + _d("model", "classes"))
+    p.add_argument("--config", type=Path, help="flow.toml with settings to merge over the "
+                   "defaults (the shipped flow.toml documents every key)")
 
 
 def _overrides(a: argparse.Namespace) -> dict:
@@ -40,50 +64,86 @@ def _overrides(a: argparse.Namespace) -> dict:
         "quant": {"wbits": get("wbits"), "abits": get("abits"), "method": get("method")},
         "data": {"name": get("data"), "root": get("data_root")},
         "train": {"epochs": get("epochs"), "batch_size": get("batch_size"), "lr": get("lr"),
-                  "seed": get("train_seed"), "max_steps": get("max_steps")},
+                  "seed": get("train_seed"), "max_steps": get("max_steps"),
+                  "eval_images": get("eval_images")},
         "build": {"out": None if get("out") is None or a.command != "build" else str(a.out),
                   "seed": get("seed") if a.command == "build" else None,
-                  "images": get("images"), "backend": get("backend")},
+                  "images": get("images") if a.command == "build" else None,
+                  "backend": get("backend"), "zoo": False if get("no_zoo") else None},
         "hw": {"device": get("device"), "fclk_mhz": get("fclk"), "fps": get("fps")},
     }
 
 
-def _parser() -> argparse.ArgumentParser:
-    ap = argparse.ArgumentParser(prog="sat_hw", description=__doc__.splitlines()[0])
+def _parser() -> tuple[argparse.ArgumentParser, dict[str, argparse.ArgumentParser]]:
+    """The top-level parser and each subcommand's (abbreviated flags are never accepted)."""
+    ap = argparse.ArgumentParser(prog="sat_hw", description=__doc__.splitlines()[0],
+                                 allow_abbrev=False)
+    ap.add_argument("--version", action="version", version=f"sat_hw {_version()}")
     sub = ap.add_subparsers(dest="command", required=True)
 
-    t = sub.add_parser("train", help="SAT quantization-aware training")
+    def add(name: str, help: str) -> argparse.ArgumentParser:
+        return sub.add_parser(name, help=help, description=help, allow_abbrev=False)
+
+    t = add("train", "SAT quantization-aware training")
     _model_flags(t)
-    t.add_argument("--method", help="fp | pact | cgpact | sat")
-    t.add_argument("--data", help="fashion-mnist | cifar10 | imagefolder")
+    t.add_argument("--method", help="fp | pact | cgpact | sat" + _d("quant", "method"))
+    t.add_argument("--data", help="fashion-mnist | cifar10 | imagefolder" + _d("data", "name"))
     t.add_argument("--data-root", help="dataset folder (default: the dataset's own)")
-    t.add_argument("--epochs", type=int)
-    t.add_argument("--batch-size", type=int)
-    t.add_argument("--lr", type=float)
-    t.add_argument("--seed", dest="train_seed", type=int)
-    t.add_argument("--max-steps", type=int, help="stop after this many steps (smoke runs)")
+    t.add_argument("--epochs", type=int, help="training epochs" + _d("train", "epochs"))
+    t.add_argument("--batch-size", type=int, help="per-process batch" + _d("train", "batch_size"))
+    t.add_argument("--lr", type=float, help="peak learning rate" + _d("train", "lr"))
+    t.add_argument("--seed", dest="train_seed", type=int, help="seed" + _d("train", "seed"))
+    t.add_argument("--max-steps", type=int, help="stop after this many steps (smoke runs; they "
+                   "score 1000 test images unless --eval-images says otherwise)")
+    t.add_argument("--eval-images", type=int, help="test images scored after each epoch, the "
+                   "first N; 0 = all" + _d("train", "eval_images"))
     t.add_argument("--init", type=Path, help="initialise from this checkpoint (e.g. the FP model)")
     t.add_argument("--resume", action="store_true", help="continue from --out's last epoch")
     t.add_argument("--out", type=Path, required=True, help="checkpoint file to write")
 
-    e = sub.add_parser("eval", help="top-1 of a checkpoint on a test set")
+    e = add("eval", "top-1 of a checkpoint on a test set")
     e.add_argument("checkpoint", type=Path)
-    e.add_argument("--data", help="fashion-mnist | cifar10 | imagefolder")
-    e.add_argument("--data-root")
-    e.add_argument("--batch-size", type=int, default=256)
+    e.add_argument("--data", help="fashion-mnist | cifar10 | imagefolder (default: the dataset "
+                   "the checkpoint was trained on)")
+    e.add_argument("--data-root", help="dataset folder (default: the checkpoint's, else the "
+                   "dataset's own)")
+    e.add_argument("--images", type=int, help="score the first N test images (default: all)")
+    e.add_argument("--batch-size", type=int, default=256, help="(default: 256)")
 
-    b = sub.add_parser("build", help="lower, generate and verify an accelerator")
+    b = add("build", "lower, generate and verify an accelerator")
     _model_flags(b)
-    b.add_argument("--checkpoint", type=Path, help="trained checkpoint (default: seeded, calibrated)")
-    b.add_argument("--out", type=Path, help="build folder (default: builds/<model>_w<wbits>a<abits>)")
-    b.add_argument("--seed", type=int, help="seed of the untrained model and random inputs")
-    b.add_argument("--backend", help="rtl,hls")
-    b.add_argument("--images", type=int, help="images to run through golden and simulation")
+    b.add_argument("--checkpoint", type=Path, help="trained checkpoint (default: the zoo model "
+                   "whose shape and bits match, else a seeded, calibrated one)")
+    b.add_argument("--no-zoo", action="store_true", help="without --checkpoint, build the seeded "
+                   "calibrated model even where a zoo model matches")
+    b.add_argument("--out", type=Path, help="build folder (default: builds/<model>_w<wbits>a"
+                   "<abits>, plus the layers that differ for mixed bits)")
+    b.add_argument("--seed", type=int, help="seed of the untrained model and random inputs"
+                   + _d("build", "seed"))
+    b.add_argument("--backend", help="generators: rtl, hls or rtl,hls" + _d("build", "backend"))
+    b.add_argument("--images", type=int, help="images to run through golden and simulation"
+                   + _d("build", "images"))
     b.add_argument("--no-sim", action="store_true", help="skip simulation")
-    b.add_argument("--device", help="target FPGA for estimates")
-    b.add_argument("--fclk", type=float, help="clock in MHz")
-    b.add_argument("--fps", type=float, help="target frames/s for folding")
-    return ap
+    b.add_argument("--device", help="target FPGA for estimates: xc7z020 (pynq-z1), xczu7ev "
+                   "(zcu104), xcu250 (u250)" + _d("hw", "device"))
+    b.add_argument("--fclk", type=float, help="clock in MHz" + _d("hw", "fclk_mhz"))
+    b.add_argument("--fps", type=float, help="target frames/s for folding" + _d("hw", "fps"))
+    return ap, {"train": t, "eval": e, "build": b}
+
+
+def _parse(argv: list[str] | None) -> argparse.Namespace:
+    """Parse; an unknown flag is reported by its subcommand's parser, with a close match."""
+    import difflib
+
+    ap, subs = _parser()
+    a, extra = ap.parse_known_args(argv)
+    if extra:
+        p = subs[a.command]
+        known = [o for act in p._actions for o in act.option_strings]
+        hint = difflib.get_close_matches(extra[0].split("=")[0], known, n=1)
+        p.error(f"unrecognized arguments: {' '.join(extra)}"
+                + (f" (did you mean {hint[0]}?)" if hint else ""))
+    return a
 
 
 def _run(a: argparse.Namespace) -> int:
@@ -96,21 +156,27 @@ def _run(a: argparse.Namespace) -> int:
     if a.command == "eval":
         from .train import run_eval
 
-        data = load_config(None, {"data": {"name": a.data, "root": a.data_root}})["data"]
-        res = run_eval(a.checkpoint, data, batch_size=a.batch_size)
-        print(f"top1 {100 * res['top1']:.2f} % on {res['images']} images")
+        if a.images is not None and a.images < 1:
+            raise ValueError(f"--images must be >= 1, got {a.images}")
+        data = {"name": a.data, "root": a.data_root}
+        if a.data is not None:  # validated like the config key
+            data = load_config(None, {"data": data})["data"]
+        res = run_eval(a.checkpoint, data, batch_size=a.batch_size, images=a.images)
+        print(f"top1 {100 * res['top1']:.2f} % on {res['images']} {res['data']} test images "
+              f"({res['data_source']})")
         return 0
     if a.command == "build":
         from .build import build
 
         cfg = load_config(a.config, _overrides(a))
-        build(cfg, checkpoint=a.checkpoint, explicit=_overrides(a), no_sim=a.no_sim)
+        build(cfg, checkpoint=a.checkpoint, explicit=_overrides(a), no_sim=a.no_sim,
+              config_file=a.config)
         return 0
     raise AssertionError(a.command)
 
 
 def main(argv: list[str] | None = None) -> int:
-    a = _parser().parse_args(argv)
+    a = _parse(argv)
     try:
         return _run(a)
     except (ValueError, FileNotFoundError) as e:

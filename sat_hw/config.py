@@ -33,6 +33,16 @@ def _backends(v: str):
     return bool(parts) and all(p in ("rtl", "hls") for p in parts), "must list rtl and/or hls"
 
 
+def _device(v: str):
+    from .hw.devices import device_names, get_device
+
+    try:
+        get_device(v)
+    except ValueError:
+        return False, f"must be a known device ({', '.join(device_names())})"
+    return True, ""
+
+
 INF = math.inf
 SCHEMA: dict[str, dict[str, tuple[str, Any]]] = {
     "model": {
@@ -68,15 +78,17 @@ SCHEMA: dict[str, dict[str, tuple[str, Any]]] = {
         "seed": (_INT, _between(0, 2**32 - 1)),
         "max_steps": (_INT, _between(0, 2**62)),
         "label_smoothing": (_FLOAT, _between(0, 1)),
+        "eval_images": (_INT, _between(0, 2**31)),
     },
     "build": {
         "out": (_STR, None),
         "seed": (_INT, _between(0, 2**32 - 1)),
         "images": (_INT, _between(1, 100000)),
         "backend": (_STR, _backends),
+        "zoo": (_BOOL, None),
     },
     "hw": {
-        "device": (_STR, None),
+        "device": (_STR, _device),
         "fclk_mhz": (_FLOAT, _between(0, INF, lo_open=True)),
         "fps": (_FLOAT, _between(0, INF)),
         "lanes": (_INT, _between(1, 2**31)),
@@ -167,9 +179,19 @@ def load_config(path: str | Path | None = None, overrides: dict | None = None) -
         _merge(cfg, _read_toml(Path(path)), str(path))
     given = {s: {k: v for k, v in t.items() if v is not None} for s, t in (overrides or {}).items()}
     _merge(cfg, {s: t for s, t in given.items() if t}, "command line")
-    layer_bits(cfg)
-    check_fold_names(cfg)
+    try:
+        layer_bits(cfg)
+        check_fold_names(cfg)
+    except ValueError as e:  # per-layer tables come only from the user's file
+        raise ValueError(f"{path}: {e}" if path is not None else str(e)) from None
     return cfg
+
+
+def file_settings(path: str | Path) -> dict:
+    """Only what the file at ``path`` sets, validated: ``{section: {key: value}}``."""
+    doc = {s: {} for s in SCHEMA}
+    _merge(doc, _read_toml(Path(path)), str(path))
+    return {s: t for s, t in doc.items() if t}
 
 
 def check_fold_names(cfg: dict) -> None:

@@ -16,6 +16,11 @@ a different resolution is resized (bilinear, antialiased when shrinking) and rou
 1 -> 3 channels repeats the plane, 3 -> 1 takes the luminance ``0.299 R + 0.587 G + 0.114 B``
 (rounded; Pillow's ``L`` conversion uses the same weights). Splits: ``train``, and ``test`` (``val``
 is the same held-out split).
+
+One rule for training and building: a dataset serves a model when its classes equal the model's
+and its channels convert (same, 1 -> 3 or 3 -> 1); the images are then adapted as above and
+:func:`adaptation` says how in words. Training refuses a dataset that does not serve the model;
+``sat_hw build`` then calibrates and tests on seeded random codes instead, and says so.
 """
 
 from __future__ import annotations
@@ -36,6 +41,8 @@ FASHION_MNIST_ROOT = "/usr/share/datasets/fashion-mnist"
 FASHION_MNIST_CLASSES = ("T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt",
                          "Sneaker", "Bag", "Ankle boot")
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png")
+NATIVE_SHAPE = {"fashion-mnist": (1, 28), "cifar10": (3, 32)}
+"""(channels, resolution) of the in-memory datasets' files."""
 _LUMA = (0.299, 0.587, 0.114)
 
 
@@ -127,7 +134,8 @@ def _read_idx(path: Path) -> np.ndarray:
     """An IDX file (optionally gzipped) of unsigned bytes as a numpy array."""
     if not path.is_file():
         raise ValueError(f"fashion-mnist: {str(path)!r} does not exist; install it with "
-                         f"`apt-get install dataset-fashion-mnist` or set data.root")
+                         f"`apt-get install dataset-fashion-mnist` or pass --data-root "
+                         f"(data.root in flow.toml)")
     opener = gzip.open if path.suffix == ".gz" else open
     with opener(path, "rb") as f:
         raw = f.read()
@@ -156,7 +164,8 @@ def _fashion_mnist(root: str, split: str) -> TensorImages:
 
 def _cifar_folder(root: str) -> Path:
     if not root:
-        raise ValueError("cifar10: set data.root to the cifar-10-batches-py folder")
+        raise ValueError("cifar10: pass --data-root (data.root in flow.toml): the "
+                         "cifar-10-batches-py folder")
     folder = Path(root)
     if (folder / "cifar-10-batches-py").is_dir():
         folder = folder / "cifar-10-batches-py"
@@ -192,6 +201,47 @@ def _cifar10(root: str, split: str) -> TensorImages:
                         classes)
 
 
+_IMAGEFOLDER_ROOT = ("imagefolder: pass --data-root (data.root in flow.toml): a folder with "
+                     "train/<class>/ and val/<class>/")
+
+
+def channels_convert(have: int, want: int) -> bool:
+    """Whether :func:`adapt` turns ``have`` channels into ``want`` (same, 1 -> 3, 3 -> 1)."""
+    return have == want or (have, want) in ((1, 3), (3, 1))
+
+
+def serves(name: str, root: str, in_channels: int, classes: int) -> str | None:
+    """None when dataset ``name`` serves a model of this shape, else the reason in words."""
+    have = num_classes(name, root)
+    if have != classes:
+        return f"model.classes is {classes} but dataset {name} has {have} classes"
+    if name == "imagefolder":  # decoded to grey or RGB as asked
+        ok, native = in_channels in (1, 3), "1 or 3"
+    else:
+        native = NATIVE_SHAPE[name][0]
+        ok = channels_convert(native, in_channels)
+    if not ok:
+        return (f"model.in_channels is {in_channels} but dataset {name} has {native} channel(s) "
+                f"(only 1 -> 3 and 3 -> 1 convert)")
+    return None
+
+
+def adaptation(name: str, resolution: int, in_channels: int) -> str:
+    """How the images of ``name`` are adapted to the model's input, in words ("" if not)."""
+    if name == "imagefolder":
+        return (f"shorter side resized to {resolution} px, centre crop"
+                + (", grey" if in_channels == 1 else ""))
+    c, r = NATIVE_SHAPE[name]
+    notes = []
+    if r != resolution:
+        notes.append(f"resized from {r}x{r} to {resolution}x{resolution} px (bilinear)")
+    if (c, in_channels) == (1, 3):
+        notes.append("grey plane repeated into 3 channels")
+    elif (c, in_channels) == (3, 1):
+        notes.append("converted to grey (0.299 R + 0.587 G + 0.114 B)")
+    return ", ".join(notes)
+
+
 def adapt(images: Tensor, resolution: int, in_channels: int, chunk: int = 4096) -> Tensor:
     """uint8 (N, C, H, W) codes to ``in_channels`` x ``resolution``^2 (see the module doc)."""
     n, c, h, w = images.shape
@@ -224,7 +274,7 @@ def load_split(name: str, root: str, split: str, resolution: int, in_channels: i
     _check(name, split)
     if name == "imagefolder":
         if not root:
-            raise ValueError("imagefolder: set data.root to a folder with train/ and val/")
+            raise ValueError(_IMAGEFOLDER_ROOT)
         return ImageFolderCodes(Path(root) / ("train" if split == "train" else "val"),
                                 resolution, in_channels)
     ds = _fashion_mnist(root, split) if name == "fashion-mnist" else _cifar10(root, split)
@@ -237,7 +287,7 @@ def num_classes(name: str, root: str = "") -> int:
     _check(name, "train")
     if name == "imagefolder":
         if not root:
-            raise ValueError("imagefolder: set data.root to a folder with train/ and val/")
+            raise ValueError(_IMAGEFOLDER_ROOT)
         return len(_class_dirs(Path(root) / "train"))
     return 10
 
@@ -248,7 +298,10 @@ __all__ = [
     "ImageFolderCodes",
     "TensorImages",
     "adapt",
+    "adaptation",
+    "channels_convert",
     "decode_image",
     "load_split",
     "num_classes",
+    "serves",
 ]

@@ -44,7 +44,7 @@ from torch import Tensor, nn
 from tqdm import tqdm
 
 from . import config as config_mod
-from .data import load_split, num_classes
+from .data import adaptation, load_split, serves
 from .models import (
     MobileNetV1,
     QConv2d,
@@ -228,10 +228,23 @@ def _calib_images(dataset, count: int, seed: int) -> Tensor:
 
 
 def _check_classes(cfg: dict) -> None:
-    d, k = cfg["data"], cfg["model"]["classes"]
-    have = num_classes(d["name"], d["root"])
-    if have != k:
-        raise ValueError(f"model.classes is {k} but dataset {d['name']} has {have} classes")
+    """The dataset must serve the model (``sat_hw.data.serves``: classes, channels)."""
+    d, m = cfg["data"], cfg["model"]
+    why = serves(d["name"], d["root"], m["in_channels"], m["classes"])
+    if why is not None:
+        raise ValueError(why)
+
+
+SMOKE_EVAL_IMAGES = 1000
+"""Test images a smoke run (``train.max_steps`` > 0) scores when ``train.eval_images`` is 0."""
+PROGRESS_S = 5.0
+"""Seconds between plain progress lines when stderr is not a terminal."""
+
+
+def eval_count(t: dict, available: int) -> int:
+    """How many test images (the first ones) each epoch's evaluation scores."""
+    n = t["eval_images"] or (SMOKE_EVAL_IMAGES if t["max_steps"] > 0 else 0)
+    return min(n, available) if n else available
 
 
 def run_training(cfg: dict, out: Path, init: Path | None = None, resume: bool = False) -> dict:
@@ -256,7 +269,14 @@ def _train(cfg, out, init, resume, env: _Dist, t, q, d) -> dict:
     seed, method = t["seed"], q["method"]
     m = cfg["model"]
     train_set = load_split(d["name"], d["root"], "train", m["resolution"], m["in_channels"])
-    test_set = load_split(d["name"], d["root"], "test", m["resolution"], m["in_channels"])
+    test_set = _first(load_split(d["name"], d["root"], "test", m["resolution"], m["in_channels"]),
+                      eval_count(t, 10**9))
+    note = adaptation(d["name"], m["resolution"], m["in_channels"])
+    if env.rank == 0:
+        print(f"data: {d['name']}, {len(train_set)} training images"
+              + (f" ({note})" if note else "") + f"; scoring {len(test_set)} test images per epoch"
+              + (" (smoke run; --eval-images to change)" if len(test_set) == SMOKE_EVAL_IMAGES
+                 and not t["eval_images"] else ""), flush=True)
     torch.manual_seed(seed)
     model = config_mod.model_from_config(cfg)
     if method == "fp":
@@ -310,6 +330,7 @@ def _train(cfg, out, init, resume, env: _Dist, t, q, d) -> dict:
     limit = min(total, t["max_steps"]) if t["max_steps"] > 0 else total
     gen = torch.Generator(device=env.device)
     show = env.rank == 0 and sys.stderr.isatty()
+    plain = env.rank == 0 and not show  # plain progress lines on stderr every PROGRESS_S
 
     while step < limit:
         epoch, skip = divmod(step, per_epoch)
@@ -321,6 +342,7 @@ def _train(cfg, out, init, resume, env: _Dist, t, q, d) -> dict:
         loss_sum = torch.zeros((), dtype=torch.float64, device=env.device)
         correct = torch.zeros((), dtype=torch.int64, device=env.device)
         seen, t0 = 0, time.perf_counter()
+        last = t0
         for i, (x, y) in enumerate(loader(batches)):
             gen.manual_seed((seed * 1_000_003 + step) * 1024 + env.rank)
             logits = net(augment(x, gen).float())
@@ -339,6 +361,12 @@ def _train(cfg, out, init, resume, env: _Dist, t, q, d) -> dict:
                 bar.set_postfix(loss=f"{loss_sum.item() / seen:.3f}",
                                 acc=f"{correct.item() / seen:.3f}",
                                 img_s=f"{seen * env.world / el:.0f}")
+            if plain and time.perf_counter() - last >= PROGRESS_S:
+                last = time.perf_counter()
+                print(f"  epoch {epoch + 1}/{t['epochs']} step {step}/{limit}: loss "
+                      f"{loss_sum.item() / seen:.4f} train {100 * correct.item() / seen:.2f}% "
+                      f"{seen * env.world / (last - t0):.0f} images/s", file=sys.stderr,
+                      flush=True)
         if env.device.type == "cuda":
             torch.cuda.synchronize(env.device)
         elapsed = time.perf_counter() - t0
@@ -348,7 +376,8 @@ def _train(cfg, out, init, resume, env: _Dist, t, q, d) -> dict:
         ips = n / elapsed if elapsed > 0 else 0.0
         top1 = evaluate(model, test_loader, 256, env.rank, env.world)
         rec = {"epoch": epoch + 1, "step": step, "loss": ls / max(n, 1),
-               "train_top1": cs / max(n, 1), "top1": top1, "images_per_s": ips,
+               "train_top1": cs / max(n, 1), "top1": top1, "test_images": len(test_loader),
+               "images_per_s": ips,
                "lr": opt.param_groups[0]["lr"], "partial": step % per_epoch != 0}
         history.append(rec)
         if env.rank == 0:
@@ -378,6 +407,7 @@ def _save(model, out: Path, cfg: dict, init, env: _Dist, history: list[dict], op
     meta = {"epoch": last["epoch"], "step": step, "top1": last["top1"], "method": q["method"],
             "wbits": q["wbits"], "abits": q["abits"], "seed": t["seed"], "epochs": t["epochs"],
             "images_per_s": last["images_per_s"], "data": cfg["data"]["name"],
+            "data_root": cfg["data"]["root"], "test_images": last.get("test_images"),
             "init": str(init) if init is not None else None, "world_size": env.world,
             "batch_size": t["batch_size"], "lr": t["lr"], "device": str(env.device)}
     train_state = {"optimizer": opt.state_dict(), "scheduler": sched.state_dict(), "step": step,
@@ -387,26 +417,49 @@ def _save(model, out: Path, cfg: dict, init, env: _Dist, history: list[dict], op
     save_checkpoint(model, out, meta=meta, extra={"train_state": train_state})
 
 
-def run_eval(ckpt_path: str | Path, data_cfg: dict, batch_size: int = 256) -> dict:
-    """Top-1 of a checkpoint on the test split of ``data_cfg`` ({name, root, workers}).
+def _first(dataset, count: int):
+    """The first ``count`` items of a dataset (in-memory sets stay in memory)."""
+    from .data import TensorImages
 
-    The input shape comes from the checkpoint. Returns {top1 (fraction), images, checkpoint,
-    data, method, device}.
+    if count >= len(dataset):
+        return dataset
+    if isinstance(dataset, TensorImages):
+        return TensorImages(dataset.images[:count], dataset.labels[:count], dataset.classes)
+    return torch.utils.data.Subset(dataset, range(count))
+
+
+def run_eval(ckpt_path: str | Path, data_cfg: dict | None = None, batch_size: int = 256,
+             images: int | None = None) -> dict:
+    """Top-1 of a checkpoint on a test split.
+
+    The dataset is ``data_cfg["name"]`` when given, else the one the checkpoint was trained on
+    (its ``meta["data"]``; root from ``data_cfg["root"]``, else the checkpoint's), else an
+    error. ``images``: score the first N test images (default all). The input shape comes from
+    the checkpoint. Returns {top1 (fraction), images, checkpoint, data, data_source, method,
+    device}.
     """
     model = load_checkpoint(ckpt_path)
-    c = model.config
-    have = num_classes(data_cfg["name"], data_cfg.get("root", ""))
-    if have != c["classes"]:
-        raise ValueError(f"checkpoint {str(ckpt_path)!r} has {c['classes']} classes but dataset "
-                         f"{data_cfg['name']} has {have}")
-    test = load_split(data_cfg["name"], data_cfg.get("root", ""), "test", c["resolution"],
-                      c["in_channels"])
+    c, meta = model.config, getattr(model, "meta", {}) or {}
+    data_cfg = dict(data_cfg or {})
+    if data_cfg.get("name"):
+        name, source = data_cfg["name"], "--data"
+    elif meta.get("data"):
+        name, source = meta["data"], "the dataset the checkpoint was trained on"
+    else:
+        raise ValueError(f"checkpoint {str(ckpt_path)!r} does not record its dataset: pass --data")
+    root = data_cfg.get("root") or (meta.get("data_root", "") if name == meta.get("data") else "")
+    why = serves(name, root, c["in_channels"], c["classes"])
+    if why is not None:
+        raise ValueError(f"checkpoint {str(ckpt_path)!r} cannot be scored on {name}: {why}")
+    test = load_split(name, root, "test", c["resolution"], c["in_channels"])
+    if images is not None:
+        test = _first(test, images)
     device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
     model.to(device)
     loader = _Loader(test, device, data_cfg.get("workers", 0))
     top1 = evaluate(model, loader, batch_size)
-    return {"top1": top1, "images": len(test), "checkpoint": str(ckpt_path),
-            "data": data_cfg["name"], "method": c["method"], "device": str(device)}
+    return {"top1": top1, "images": len(test), "checkpoint": str(ckpt_path), "data": name,
+            "data_source": source, "method": c["method"], "device": str(device)}
 
 
 def _main(argv: list[str] | None = None) -> int:

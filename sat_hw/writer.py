@@ -2,14 +2,16 @@
 
 A failure at any point before the rename leaves no half-written folder behind, and an earlier
 build at the same path untouched; the swap itself is two renames on the same file system.
+Folders and files get the modes of the process's umask, as any other tool's output (the
+temporary folder is made with ``mkdir``, not ``mkdtemp``, whose 0700 would survive the rename).
 """
 
 from __future__ import annotations
 
 import io
 import os
+import secrets
 import shutil
-import tempfile
 from pathlib import Path
 
 import numpy as np
@@ -21,13 +23,24 @@ def npy_bytes(a: np.ndarray) -> bytes:
     return buf.getvalue()
 
 
+def _fresh_dir(parent: Path, prefix: str) -> Path:
+    """A new, uniquely named folder under ``parent`` with the umask's mode."""
+    while True:
+        path = parent / f"{prefix}{secrets.token_hex(4)}"
+        try:
+            path.mkdir()
+            return path
+        except FileExistsError:
+            continue
+
+
 def write_tree(out: Path, files: dict[str, bytes | str]) -> Path:
     """Write ``{relative path: content}`` as the folder ``out``, replacing it atomically."""
     out = Path(out).resolve()
     if out.exists() and not out.is_dir():
         raise ValueError(f"output {str(out)!r} exists and is not a folder")
     out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.tmp-", dir=out.parent))
+    tmp = _fresh_dir(out.parent, f".{out.name}.tmp-")
     try:
         for rel, content in files.items():
             path = tmp / rel
@@ -40,7 +53,7 @@ def write_tree(out: Path, files: dict[str, bytes | str]) -> Path:
                 path.write_bytes(content)
         old = None
         if out.exists():
-            old = Path(tempfile.mkdtemp(prefix=f".{out.name}.old-", dir=out.parent))
+            old = _fresh_dir(out.parent, f".{out.name}.old-")
             os.rename(out, old / out.name)
         try:
             os.rename(tmp, out)

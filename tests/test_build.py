@@ -108,3 +108,153 @@ def test_console_script_runs():
     r = subprocess.run([sys.executable, "-m", "sat_hw", "build", "--wbits", "0"],
                        capture_output=True, text=True)
     assert r.returncode == 2 and "wbits" in r.stderr
+
+
+# --- issue 11: what a new user tripped over -------------------------------------------------
+
+def test_config_file_bits_contradicting_the_checkpoint(built: Path, tmp_path, capsys):
+    mixed = tmp_path / "mixed.toml"
+    mixed.write_text("[quant.layers.pw3]\nwbits = 2\nabits = 3\n")
+    out = tmp_path / "x"
+    rc = main(["build", "--checkpoint", str(built / "model.pt"), "--config", str(mixed),
+               "--out", str(out)])
+    err = capsys.readouterr().err.strip().splitlines()
+    assert rc == 2 and not out.exists()
+    assert str(mixed) in err[-1] and "quant.layers.pw3.wbits = 2" in err[-1]
+    assert "pw3 wbits 3" in err[-1] and "Traceback" not in "".join(err)
+    glob = tmp_path / "glob.toml"
+    glob.write_text("[quant]\nabits = 2\n")
+    assert main(["build", "--checkpoint", str(built / "model.pt"), "--config", str(glob),
+                 "--out", str(out)]) == 2
+    assert "quant.abits = 2" in capsys.readouterr().err
+    # the build's own resolved flow.toml agrees with its checkpoint
+    assert main(["build", "--checkpoint", str(built / "model.pt"), "--config",
+                 str(built / "flow.toml"), "--images", "1", "--out", str(out)]) == 0
+
+
+@pytest.mark.parametrize("flags, needle", [
+    (["--backend", "hls"], "--backend hls: the HLS C++ generator is not in this version"),
+    (["--device", "zcu999"], "hw.device must be a known device (xc7z020"),
+    (["--device", "xc7z020"], "--device xc7z020: only the estimate phase(s) read it"),
+    (["--fps", "1000"], "--fps 1000.0: only the rtl phase(s) read it"),
+    (["--fclk", "200"], "--fclk 200.0: only the rtl and estimate phase(s) read it"),
+])
+def test_flags_whose_feature_is_absent_are_refused(flags, needle, tmp_path, capsys):
+    out = tmp_path / "o"
+    assert main(["build", *SMALL, *flags, "--out", str(out)]) == 2
+    err = capsys.readouterr().err.strip()
+    assert needle in err and "\n" not in err and not out.exists()
+
+
+def test_report_says_which_phases_ran(built: Path):
+    r = json.loads((built / "report.json").read_text())
+    by = {p["name"]: p for p in r["phases"]}
+    assert list(by) == [p.name for p in build_mod.PHASES]
+    assert by["golden"]["ran"] and not by["rtl"]["ran"] and by["rtl"]["why"]
+    md = (built / "report.md").read_text()
+    assert "phases run: golden" in md and "no hardware was generated" in md
+
+
+def test_phase_plan_follows_the_table(monkeypatch):
+    cfg = {"build": {"backend": "hls"}}
+    plan = build_mod.plan_phases(cfg)
+    assert plan["golden"] is None and plan["rtl"] == build_mod.NOT_YET
+    ready = [build_mod.Phase(p.name, p.what, True, p.flags) for p in build_mod.PHASES]
+    monkeypatch.setattr(build_mod, "PHASES", tuple(ready))
+    plan = build_mod.plan_phases(cfg, no_sim=False)
+    assert plan["rtl"].startswith("not selected") and plan["hls"] is None
+    assert plan["sim"] is None and plan["estimate"] is None
+    assert build_mod.plan_phases(cfg, no_sim=True)["sim"] == "--no-sim"
+    with pytest.raises(ValueError, match="--fps 30: only the rtl phase"):
+        build_mod.refuse_absent(plan, {"hw": {"fps": 30}})
+    build_mod.refuse_absent(plan, {"hw": {"device": "u250", "fclk_mhz": 200.0}})
+
+
+def test_mixed_builds_are_named_and_titled_apart(tmp_path, capsys, monkeypatch):
+    from sat_hw.config import load_config
+
+    monkeypatch.chdir(tmp_path)
+    mixed = tmp_path / "mixed.toml"
+    mixed.write_text("[quant.layers.pw3]\nwbits = 2\nabits = 3\n")
+    cfg = load_config(mixed, {"quant": {"wbits": 4, "abits": 4}})
+    assert build_mod.default_out(cfg) == "builds/mbv1_w4a4_pw3-w2a3"
+    assert build_mod.default_out(load_config(None, {})) == "builds/mbv1_w4a4"
+    many = "".join(f"[quant.layers.pw{i}]\nwbits = 2\n" for i in range(1, 9))
+    (tmp_path / "many.toml").write_text(many)
+    assert build_mod.default_out(load_config(tmp_path / "many.toml")).startswith(
+        "builds/mbv1_w4a4_mixed-")
+    argv = ["build", *SMALL, "--config", str(mixed), "--images", "1", "--no-zoo"]
+    assert main(argv) == 0
+    out = tmp_path / "builds" / "mbv1_w4a4_pw3-w2a3"
+    assert (out / "report.md").read_text().startswith("# sat_hw build: mbv1 W4A4 mixed (pw3 W2A3)")
+    err = capsys.readouterr().err
+    assert "golden on 1 image;" in err and "replaced" not in err
+    assert main(argv) == 0
+    assert "(replaced the earlier build there)" in capsys.readouterr().err
+
+
+def test_build_folder_modes_follow_the_umask(tmp_path):
+    import os
+    import stat
+
+    old = os.umask(0o022)
+    try:
+        out = tmp_path / "m"
+        assert main(["build", *SMALL, "--images", "1", "--out", str(out)]) == 0
+    finally:
+        os.umask(old)
+    assert stat.S_IMODE(out.stat().st_mode) == 0o755
+    assert stat.S_IMODE((out / "graph").stat().st_mode) == 0o755
+    assert stat.S_IMODE((out / "report.json").stat().st_mode) == 0o644
+
+
+def test_inputs_say_how_they_were_made(built: Path, tmp_path):
+    b = json.loads((built / "report.json").read_text())["build"]
+    assert "fashion-mnist test images (resized from 28x28 to 16x16 px" in b["inputs"]
+    out = tmp_path / "rgb"  # 3 input channels: the grey plane repeated, as training does
+    assert main(["build", *SMALL, "--in-channels", "3", "--images", "1", "--out", str(out)]) == 0
+    b = json.loads((out / "report.json").read_text())["build"]
+    assert "grey plane repeated into 3 channels" in b["inputs"]
+    assert np.load(out / "sim/inputs.npy").shape == (1, 3, 16, 16)
+    out = tmp_path / "rnd"  # 2 channels do not convert: seeded random codes, the given seed
+    assert main(["build", *SMALL, "--in-channels", "2", "--images", "1", "--seed", "0",
+                 "--out", str(out)]) == 0
+    b = json.loads((out / "report.json").read_text())["build"]
+    assert b["inputs"].startswith("seeded random codes (seed 0; model.in_channels is 2")
+
+
+def test_unknown_layer_error_names_the_file(tmp_path, capsys):
+    cfg = tmp_path / "f.toml"
+    cfg.write_text("[quant.layers.pw99]\nwbits = 2\n")
+    assert main(["build", "--config", str(cfg), "--out", str(tmp_path / "o")]) == 2
+    assert capsys.readouterr().err.startswith(f"sat_hw build: error: {cfg}: quant.layers.pw99")
+
+
+def test_zoo_model_used_when_shape_and_bits_match(built: Path, tmp_path, monkeypatch, capsys):
+    import shutil
+
+    from sat_hw import zoo
+    from sat_hw.models import read_checkpoint
+
+    folder = tmp_path / "zoo"
+    folder.mkdir()
+    shutil.copy(built / "model.pt", folder / "m.pt")
+    config = read_checkpoint(folder / "m.pt")["config"]
+    (folder / "index.json").write_text(json.dumps(
+        [{"file": "m.pt", "data": "fashion-mnist", "config": config, "top1": 0.5,
+          "command": "test"}]))
+    monkeypatch.setattr(zoo, "zoo_dir", lambda: folder)
+    out = tmp_path / "z"
+    assert main(["build", *SMALL, "--wbits", "3", "--abits", "4", "--out", str(out)]) == 0
+    err = capsys.readouterr().err
+    assert "using the zoo model m.pt" in err
+    b = json.loads((out / "report.json").read_text())["build"]
+    assert b["weights"].startswith("zoo model m.pt")
+    # the same graph as the checkpoint it is
+    assert b["graph_hash"] == json.loads((built / "report.json").read_text())["build"]["graph_hash"]
+    assert main(["build", *SMALL, "--wbits", "3", "--abits", "4", "--no-zoo", "--seed", "1",
+                 "--out", str(out)]) == 0
+    assert "no zoo model matches" not in capsys.readouterr().err
+    assert json.loads((out / "report.json").read_text())["build"]["weights"].startswith("untrained")
+    assert main(["build", *SMALL, "--wbits", "2", "--abits", "4", "--out", str(out)]) == 0
+    assert "no zoo model matches" in capsys.readouterr().err

@@ -96,7 +96,7 @@ def test_cifar10_fake_folder(tmp_path):
 def test_cifar10_missing(tmp_path):
     with pytest.raises(ValueError, match="data_batch_1.*does not exist"):
         load_split("cifar10", str(tmp_path), "train", 32, 3)
-    with pytest.raises(ValueError, match="data.root"):
+    with pytest.raises(ValueError, match="--data-root"):
         load_split("cifar10", "", "train", 32, 3)
 
 

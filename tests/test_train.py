@@ -253,3 +253,35 @@ def test_train_module_entry(cifar, tmp_path, capsys):
     assert _main(cmd[3:-2] + ["--method", "int4"]) == 2  # in-process: the error path
     err = capsys.readouterr().err
     assert "'int4'" in err and "Traceback" not in err and len(err.strip().splitlines()) == 1
+
+
+def test_eval_uses_the_checkpoints_dataset(cifar, tmp_path, monkeypatch, capsys):
+    out = tmp_path / "c.pt"
+    run_training(_cfg(cifar, max_steps=1), out)
+    assert read_checkpoint(out)["meta"]["data_root"] == str(cifar)
+    res = run_eval(out)  # no dataset given: the one it was trained on (and its folder)
+    assert res["data"] == "cifar10" and res["images"] == 16
+    assert res["data_source"] == "the dataset the checkpoint was trained on"
+    assert run_eval(out, images=5)["images"] == 5
+    from sat_hw.cli import main
+
+    assert main(["eval", str(out), "--images", "4"]) == 0
+    assert "on 4 cifar10 test images" in capsys.readouterr().out
+    # --data overrides it; the error names the flag (not only the flow.toml key)
+    with pytest.raises(ValueError, match="does not exist.*pass --data-root"):
+        run_eval(out, {"name": "fashion-mnist", "root": str(tmp_path)})
+
+
+def test_smoke_runs_score_fewer_images_and_log_progress(cifar, tmp_path, monkeypatch, capsys):
+    from sat_hw import train as train_mod
+
+    t = {"eval_images": 0, "max_steps": 20}
+    assert train_mod.eval_count(t, 10000) == train_mod.SMOKE_EVAL_IMAGES
+    assert train_mod.eval_count({"eval_images": 0, "max_steps": 0}, 10000) == 10000
+    assert train_mod.eval_count({"eval_images": 300, "max_steps": 0}, 10000) == 300
+    monkeypatch.setattr(train_mod, "PROGRESS_S", 0.0)
+    s = run_training(_cfg(cifar, max_steps=2, eval_images=8), tmp_path / "p.pt")
+    assert s["history"][-1]["test_images"] == 8
+    cap = capsys.readouterr()
+    assert "scoring 8 test images per epoch" in cap.out
+    assert "  epoch 1/2 step 1/2: loss" in cap.err  # plain lines: stderr is not a terminal
