@@ -28,6 +28,7 @@ from torch import Tensor, nn
 
 from .quant import (
     METHODS,
+    act_codes,
     check_bits,
     quantize_act,
     quantize_weight,
@@ -200,12 +201,16 @@ def _integer_eval(layer: nn.Module, method: str) -> bool:
 def _codes(act: ActQ, x: Tensor) -> tuple[Tensor, float]:
     """The quantizer's codes for ``x`` (integer-valued floats) and their step ``alpha/(2^b-1)``.
 
-    Runs the quantizer module itself (so forward hooks see its input), then recovers the exact
-    integers from its output ``code * alpha / (2^b-1)`` (a few ulps from them).
+    The codes are ``round((2^b-1) * clip(x, 0, alpha) / alpha)``, the quantizer's own rounding
+    (:func:`sat_hw.quant.act_codes`). When the quantizer module has forward hooks (they capture
+    its input), the module itself runs, and the integers are recovered from its output
+    ``code * alpha / (2^b-1)`` (a few ulps from them): the same codes.
     """
     n = 2**act.bits - 1
     alpha = float(act.alpha.detach())
-    return torch.round(act(x) * (n / alpha)), alpha / n
+    if act._forward_hooks or act._forward_pre_hooks:
+        return torch.round(act(x) * (n / alpha)), alpha / n
+    return act_codes(x, act.alpha.detach(), act.bits), alpha / n
 
 
 def _exact(fn, codes: Tensor, w: Tensor, bound: int, scale: float, dtype: torch.dtype) -> Tensor:
