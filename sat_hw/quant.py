@@ -126,9 +126,18 @@ class _ActQuant(torch.autograd.Function):
         if not any(ctx.needs_input_grad[:2]):
             return out
         above = torch.ge(x, a, out=torch.empty_like(x))
-        below = torch.lt(x, a, out=torch.empty_like(x))
-        inside = torch.ge(x, 0, out=torch.empty_like(x)).mul_(below)
-        da = q.sub_(xc.div_(a)).mul_(below).add_(above) if calibrated else above
+        # 0 <= x < alpha: (x >= 0) - above, as above implies x >= 0 (alpha > 0)
+        inside = torch.ge(x, 0, out=torch.empty_like(x)).sub_(above)
+        if not calibrated:
+            da = above
+        elif x.device.type == "cpu":
+            # r = q - xc/alpha is exactly 0 where x >= alpha (xc/alpha = alpha/alpha = 1 and
+            # q = round(n*alpha/alpha)/n = 1, true divisions), so r + above = the reference's
+            # above + (1 - above) * r without the multiply.
+            da = q.sub_(xc.div_(a)).add_(above)
+        else:  # there q may be 1 +- 1 ulp at x >= alpha (see above): mask r as the reference
+            below = torch.lt(x, a, out=torch.empty_like(x))
+            da = q.sub_(xc.div_(a)).mul_(below).add_(above)
         ctx.save_for_backward(inside, da)
         ctx.alpha_shape = alpha.shape
         return out
