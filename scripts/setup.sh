@@ -6,6 +6,7 @@ SUDO=""; [ "$(id -u)" = 0 ] || SUDO=sudo
 need=()
 [ -f /usr/share/datasets/fashion-mnist/t10k-images-idx3-ubyte.gz ] || need+=(dataset-fashion-mnist)
 python3 -c "import ensurepip, venv" 2>/dev/null || need+=(python3-venv)  # Debian splits venv out
+command -v g++ >/dev/null || need+=(g++)  # HLS C-simulation (and Verilator) compile with it
 if [ ${#need[@]} -gt 0 ]; then
     $SUDO apt-get update -qq
     $SUDO apt-get install -y -qq "${need[@]}"

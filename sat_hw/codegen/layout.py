@@ -70,35 +70,59 @@ def hex_lines(words: list[int], width: int) -> str:
     return "".join(f"{w:0{digits}x}\n" for w in words)
 
 
-def mvu_rom(node: Conv | Linear, fold: Fold, encoding: str = "k") -> tuple[list[int], int]:
-    """The MVU weight ROM: ``(words, word width)``; depth ``(MH/PE)*(MW/SIMD)``, word
-    ``f*(MW/SIMD) + s``, lane ``(p, i)`` at ``(p*SIMD + i)*WB``."""
+def _encode(w: np.ndarray, wbits: int, encoding: str) -> tuple[np.ndarray, int]:
+    if encoding == "k":
+        return k_codes(w, wbits), wbits
+    if encoding == "signed":
+        return w, wbits + 1
+    raise ValueError(f"encoding must be k or signed, got {encoding!r}")
+
+
+def mvu_lanes(node: Conv | Linear, fold: Fold, encoding: str = "k") -> tuple[np.ndarray, int]:
+    """The MVU weights as int64 ``(depth, PE, SIMD)`` and their width ``WB``: entry ``[f*(MW/SIMD)
+    + s, p, i]`` multiplies column ``s*SIMD + i`` into row ``f*PE + p``."""
     w = mvu_matrix(node, fold)
     mh, mw = w.shape
     pe, simd = fold.pe, fold.simd
-    if encoding == "k":
-        vals, wb = k_codes(w, node.wbits), node.wbits
-    elif encoding == "signed":
-        vals, wb = w, node.wbits + 1
-    else:
-        raise ValueError(f"encoding must be k or signed, got {encoding!r}")
-    # (f, p, s, i) -> rows (f, s), lanes (p, i)
+    vals, wb = _encode(w, node.wbits, encoding)
+    # (f, p, s, i) -> (f, s, p, i)
     v = vals.reshape(mh // pe, pe, mw // simd, simd).transpose(0, 2, 1, 3)
-    return pack_words(v.reshape(-1, pe * simd), wb), pe * simd * wb
+    return v.reshape(-1, pe, simd), wb
+
+
+def mvu_rom(node: Conv | Linear, fold: Fold, encoding: str = "k") -> tuple[list[int], int]:
+    """The MVU weight ROM: ``(words, word width)``; depth ``(MH/PE)*(MW/SIMD)``, word
+    ``f*(MW/SIMD) + s``, lane ``(p, i)`` at ``(p*SIMD + i)*WB``."""
+    v, wb = mvu_lanes(node, fold, encoding)
+    return pack_words(v.reshape(v.shape[0], -1), wb), fold.pe * fold.simd * wb
+
+
+def vvu_lanes(node: Conv, fold: Fold, encoding: str = "k") -> tuple[np.ndarray, int]:
+    """The VVU weights as int64 ``(depth, SIMD, PE)`` and their width: entry ``[g*(K2/SIMD) + s,
+    i, p]`` is tap ``s*SIMD + i`` of channel ``g*PE + p``."""
+    w = vvu_matrix(node)
+    c, k2 = w.shape
+    pe, simd = fold.pe, fold.simd
+    vals, wb = _encode(w, node.wbits, encoding)
+    v = vals.reshape(c // pe, pe, k2 // simd, simd).transpose(0, 2, 3, 1)  # (g, s, i, p)
+    return v.reshape(-1, simd, pe), wb
 
 
 def vvu_rom(node: Conv, fold: Fold, encoding: str = "k") -> tuple[list[int], int]:
     """The VVU weight ROM: depth ``(C/PE)*(K2/SIMD)``, word ``g*(K2/SIMD) + s``, lane ``(i, p)``
     at ``(i*PE + p)*WB``."""
-    w = vvu_matrix(node)
-    c, k2 = w.shape
-    pe, simd = fold.pe, fold.simd
-    if encoding == "k":
-        vals, wb = k_codes(w, node.wbits), node.wbits
-    else:
-        vals, wb = w, node.wbits + 1
-    v = vals.reshape(c // pe, pe, k2 // simd, simd).transpose(0, 2, 3, 1)  # (g, s, i, p)
-    return pack_words(v.reshape(-1, simd * pe), wb), pe * simd * wb
+    v, wb = vvu_lanes(node, fold, encoding)
+    return pack_words(v.reshape(v.shape[0], -1), wb), fold.pe * fold.simd * wb
+
+
+def threshold_lanes(thresholds: np.ndarray, direction: np.ndarray,
+                    pe: int) -> tuple[np.ndarray, np.ndarray]:
+    """Thresholds int64 ``(C/PE, PE, NT)`` (ascending) and the direction flags uint8
+    ``(C/PE, PE)`` (1 = count ``acc <= T``) of channel ``g*PE + p`` at ``[g, p]``."""
+    t = np.asarray(thresholds, np.int64)
+    c, nt = t.shape
+    down = (np.asarray(direction) < 0).astype(np.uint8)
+    return t.reshape(c // pe, pe, nt), down.reshape(c // pe, pe)
 
 
 def threshold_rom(thresholds: np.ndarray, direction: np.ndarray, acc_bits: int,
@@ -135,5 +159,5 @@ def bias_rom(bias: np.ndarray, pe: int) -> tuple[list[int], int]:
     return pack_words(b.reshape(-1, pe), bits), pe * bits
 
 
-__all__ = ["bias_rom", "hex_lines", "k_codes", "mvu_matrix", "mvu_rom", "pack_words",
-           "threshold_rom", "vvu_matrix", "vvu_rom"]
+__all__ = ["bias_rom", "hex_lines", "k_codes", "mvu_lanes", "mvu_matrix", "mvu_rom", "pack_words",
+           "threshold_lanes", "threshold_rom", "vvu_lanes", "vvu_matrix", "vvu_rom"]

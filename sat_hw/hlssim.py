@@ -1,0 +1,246 @@
+"""HLS C-simulation without vendor tools: g++ against the ``ap_types`` headers of hls4ml.
+
+:func:`compile_csim` compiles a rendered ``hls/`` tree (``firmware/*.cpp``,
+``firmware/weights/*.cpp`` and ``tb/sat_tb.cpp``) once and caches the executable by content hash (sources, flags, compiler,
+hls4ml version) under ``$SAT_HW_CACHE/hls`` (default ``~/.cache/sat_hw/hls``); a compile error
+raises :class:`HlsCompileError` with the first g++ error line. :func:`run_csim` feeds uint8
+input codes (N, C, H, W) and returns the int64 outputs (N, classes). :func:`hls_phase` is the
+build's step: render, compile, run, compare with golden, and return the files and the report
+entry ``hls_csim`` ``{images, mismatches, compile_s, run_s}``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib.metadata
+import importlib.util
+import os
+import shutil
+import subprocess
+import tempfile
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from .codegen.hls import render_hls
+from .graph.ir import Graph
+from .hw.fold import Folding
+from .writer import npy_bytes
+
+CXX = "g++"
+CXXFLAGS = ("-std=c++14", "-O1", "-DNDEBUG", "-w")
+"""``-O1``: compile plus run of MobileNetV1 1.0 at 224 px is lowest there (benchmarks/hls_csim.py);
+``-DNDEBUG`` drops the ap_types' run-time range warnings, ``-w`` their compile-time noise."""
+STREAM_WARNING = "WARNING: Hls::stream"
+
+
+class HlsCompileError(ValueError):
+    """g++ rejected the generated code; the message holds the first error line."""
+
+
+@dataclass(frozen=True)
+class CsimResult:
+    outputs: np.ndarray
+    compile_s: float
+    run_s: float
+    cached: bool
+
+
+def ap_types_dir() -> Path:
+    """The ``ap_types`` folder of the installed hls4ml package (found, not imported)."""
+    spec = importlib.util.find_spec("hls4ml")
+    if spec is None or not spec.submodule_search_locations:
+        raise FileNotFoundError("hls4ml is not installed: the HLS C-simulation needs the ap_types "
+                                "headers it ships (pip install hls4ml==1.3.0)")
+    for loc in spec.submodule_search_locations:
+        p = Path(loc) / "templates" / "vivado" / "ap_types"
+        if (p / "ap_int.h").is_file():
+            return p
+    raise FileNotFoundError(f"hls4ml at {list(spec.submodule_search_locations)} has no "
+                            f"templates/vivado/ap_types/ap_int.h")
+
+
+def cache_root() -> Path:
+    base = os.environ.get("SAT_HW_CACHE") or os.path.join(
+        os.environ.get("XDG_CACHE_HOME") or os.path.expanduser("~/.cache"), "sat_hw")
+    return Path(base) / "hls"
+
+
+def _compiler_id() -> str:
+    try:
+        out = subprocess.run([CXX, "--version"], capture_output=True, text=True, check=True)
+    except (OSError, subprocess.CalledProcessError) as e:
+        raise FileNotFoundError(f"{CXX} not found or not working ({e}): the HLS C-simulation "
+                                f"needs a C++ compiler (apt-get install g++)") from None
+    return out.stdout.splitlines()[0] if out.stdout else CXX
+
+
+def _key(files: dict[str, str], flags: tuple[str, ...]) -> str:
+    h = hashlib.sha256()
+    h.update(repr((flags, _compiler_id(), importlib.metadata.version("hls4ml"))).encode())
+    for path in sorted(files):
+        h.update(path.encode() + b"\0" + files[path].encode() + b"\0")
+    return h.hexdigest()[:24]
+
+
+def first_error(log: str) -> str:
+    """The first line of a g++ log that reports an error (else its first line)."""
+    lines = [ln for ln in log.splitlines() if ln.strip()]
+    for ln in lines:
+        if ": error:" in ln or ": fatal error:" in ln:
+            return ln.strip()
+    return lines[0].strip() if lines else "(no output)"
+
+
+def csim_sources(files: dict[str, str]) -> list[str]:
+    """The translation units of a rendered tree, largest first (the order they start in)."""
+    srcs = [p for p in files if p.endswith(".cpp") and (p.startswith("firmware/") or
+                                                       p == "tb/sat_tb.cpp")]
+    return sorted(srcs, key=lambda p: (-len(files[p]), p))
+
+
+def _compile_all(base: list[str], root: Path, sources: list[str], jobs: int) -> list[Path]:
+    """Compile each source to an object, ``jobs`` g++ processes at a time; the first failure
+    kills the rest and raises :class:`HlsCompileError` with its first error line."""
+    pending = list(sources)
+    running: list[tuple[str, subprocess.Popen]] = []
+    objs = []
+    try:
+        while pending or running:
+            while pending and len(running) < jobs:
+                src = pending.pop(0)
+                obj = root / "obj" / (src.replace("/", "_") + ".o")
+                obj.parent.mkdir(exist_ok=True)
+                objs.append(obj)
+                running.append((src, subprocess.Popen(
+                    [*base, "-c", str(root / src), "-o", str(obj)], stdout=subprocess.PIPE,
+                    stderr=subprocess.STDOUT, text=True)))
+            src, p = running.pop(0)
+            log = p.communicate()[0]
+            if p.returncode != 0:
+                raise HlsCompileError(f"{CXX} failed on hls/{src}: {first_error(log)}")
+    finally:
+        for _, q in running:
+            q.kill()
+            q.wait()
+    return objs
+
+
+def compile_csim(files: dict[str, str], flags: tuple[str, ...] = CXXFLAGS,
+                 cache: Path | None = None, jobs: int | None = None,
+                 say: Callable[[str], None] | None = None) -> tuple[Path, float, bool]:
+    """Compile the tree ``files`` (paths relative to ``hls/``); ``(executable, seconds, cached)``.
+
+    Every translation unit (top, testbench, one per layer's tables) is compiled by its own g++
+    process, ``jobs`` at a time (default: the CPU count), then linked. The result goes into the
+    cache atomically (a temporary folder renamed into place)."""
+    cache = Path(cache) if cache is not None else cache_root()
+    key = _key(files, tuple(flags))
+    exe = cache / key / "sat_tb"
+    if exe.is_file():
+        return exe, 0.0, True
+    cache.mkdir(parents=True, exist_ok=True)
+    inc = ap_types_dir()
+    sources = csim_sources(files)
+    jobs = max(1, jobs or os.cpu_count() or 1)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{key}.tmp-", dir=cache))
+    try:
+        for rel, text in files.items():
+            (tmp / rel).parent.mkdir(parents=True, exist_ok=True)
+            (tmp / rel).write_text(text)
+        base = [CXX, *flags, f"-I{tmp / 'lib'}", f"-I{tmp / 'firmware'}", f"-I{inc}"]
+        if say:
+            say(f"compiling the C-simulation ({CXX} {' '.join(flags)}, {len(sources)} files, "
+                f"{jobs} at a time)")
+        t0 = time.perf_counter()
+        objs = _compile_all(base, tmp, sources, jobs)
+        link = subprocess.run([CXX, *flags, *map(str, objs), "-o", str(tmp / "sat_tb")],
+                              capture_output=True, text=True, check=False)
+        if link.returncode != 0:
+            raise HlsCompileError(f"{CXX} failed to link the C-simulation: "
+                                  f"{first_error(link.stdout + link.stderr)}")
+        seconds = time.perf_counter() - t0
+        shutil.rmtree(tmp / "obj")
+        final = cache / key
+        try:
+            os.rename(tmp, final)
+        except OSError:  # another process cached the same key first
+            if not exe.is_file():
+                raise
+        return exe, seconds, False
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+def run_csim(exe: Path, inputs: np.ndarray, classes: int) -> tuple[np.ndarray, float]:
+    """Run the testbench on uint8 ``(N, C, H, W)`` codes; ``(int64 (N, classes), seconds)``."""
+    x = np.ascontiguousarray(inputs, dtype=np.uint8)
+    with tempfile.TemporaryDirectory(prefix="sat_hw_csim-") as d:
+        inp, out = Path(d) / "inputs.npy", Path(d) / "outputs.npy"
+        np.save(inp, x, allow_pickle=False)
+        t0 = time.perf_counter()
+        res = subprocess.run([str(exe), str(inp), str(out)], capture_output=True, text=True,
+                             check=False)
+        seconds = time.perf_counter() - t0
+        text = res.stdout + res.stderr
+        if res.returncode != 0:
+            lines = [ln for ln in text.splitlines() if ln.strip()]
+            raise RuntimeError(f"HLS C-simulation failed (status {res.returncode}): "
+                               f"{lines[-1] if lines else 'no output'}")
+        bad = [ln for ln in text.splitlines() if STREAM_WARNING in ln]
+        if bad:
+            raise RuntimeError(f"HLS C-simulation: {bad[0].strip()} ({len(bad)} stream warnings)")
+        y = np.load(out)
+    if y.shape != (len(x), classes) or y.dtype != np.int64:
+        raise RuntimeError(f"HLS C-simulation wrote {y.dtype} {y.shape}, expected int64 "
+                           f"({len(x)}, {classes})")
+    return y, seconds
+
+
+def csim(files: dict[str, str], inputs: np.ndarray, classes: int,
+         flags: tuple[str, ...] = CXXFLAGS, cache: Path | None = None,
+         say: Callable[[str], None] | None = None) -> CsimResult:
+    """Compile (or reuse) and run: the outputs and the two timings."""
+    exe, compile_s, cached = compile_csim(files, flags, cache, say=say)
+    if say:
+        say(f"running the C-simulation on {len(inputs)} images"
+            + (" (executable cached)" if cached else f" (compiled in {compile_s:.1f} s)"))
+    y, run_s = run_csim(exe, inputs, classes)
+    return CsimResult(y, compile_s, run_s, cached)
+
+
+def hls_phase(graph: Graph, folding: Folding, inputs: np.ndarray, golden: np.ndarray,
+              graph_hash: str, part: str | None = None, fclk_mhz: float = 333.0,
+              run: bool = True, say: Callable[[str], None] | None = None
+              ) -> tuple[dict[str, str | bytes], dict | None]:
+    """The build's HLS step: ``({"hls/...": text, "sim/hls_outputs.npy": bytes}, hls_csim)``.
+
+    ``hls_csim`` = ``{images, mismatches, compile_s, run_s, cached}`` (None when ``run`` is
+    False); mismatches count output elements that differ from ``golden`` (int64 (N, classes))."""
+    kw = {"fclk_mhz": fclk_mhz} | ({"part": part} if part else {})
+    src = render_hls(graph, folding, graph_hash, **kw)
+    files: dict[str, str | bytes] = {f"hls/{k}": v for k, v in src.items()}
+    if not run:
+        return files, None
+    classes = graph.layers[-1].out_shape[0]
+    res = csim(src, inputs, classes, say=say)
+    gold = np.asarray(golden, np.int64)
+    if gold.shape != res.outputs.shape:
+        raise ValueError(f"golden outputs have shape {gold.shape}, the C-simulation "
+                         f"{res.outputs.shape}")
+    mismatches = int(np.count_nonzero(res.outputs != gold))
+    files["sim/hls_outputs.npy"] = npy_bytes(res.outputs)
+    report = {"images": len(inputs), "mismatches": mismatches,
+              "compile_s": round(res.compile_s, 3), "run_s": round(res.run_s, 3),
+              "cached": res.cached}
+    if say:
+        say(f"HLS C-simulation: {len(inputs)} images, {mismatches} mismatches against golden "
+            f"(compile {res.compile_s:.1f} s, run {res.run_s:.2f} s)")
+    return files, report
+
+
+__all__ = ["CXXFLAGS", "CsimResult", "HlsCompileError", "ap_types_dir", "cache_root",
+           "compile_csim", "csim", "csim_sources", "first_error", "hls_phase", "run_csim"]
