@@ -160,9 +160,14 @@ def _run(cmd: list[str], env: dict, what: str) -> None:
 
 def run_cocotb(b: Build, test_module: str, module_dir: str | Path, workdir: str | Path,
                plusargs: list[str] | tuple[str, ...] = (), env: dict | None = None,
-               timeout: float | None = None) -> Path:
+               timeout: float | None = None, poll=None) -> Path:
     """Run the cocotb tests of ``test_module`` (a .py file in ``module_dir``) on build ``b``;
-    returns the results XML. Raises :class:`SimError` (one line) when a test fails."""
+    returns the results XML. Raises :class:`SimError` (one line) when a test fails.
+
+    This sets up the environment as cocotb's ``runner.test`` does (its Verilator runner would
+    work too, but it exits the calling process when a test fails and has no timeout); ``poll``
+    (a callable) is called about twice a second while the simulation runs, e.g. to show
+    progress."""
     import xml.etree.ElementTree as ET
 
     import cocotb_tools.config as cc
@@ -186,15 +191,31 @@ def run_cocotb(b: Build, test_module: str, module_dir: str | Path, workdir: str 
     e.setdefault("COCOTB_LOG_LEVEL", "WARNING")
     cmd = [str(b.path / b.top), *(["--trace", "--trace-file", str(workdir / "dump.fst")]
                                   if b.waves else []), *plusargs]
-    try:
-        r = subprocess.run(cmd, cwd=workdir, env=e, capture_output=True, text=True,
-                           timeout=timeout)
-    except subprocess.TimeoutExpired:
-        raise SimError(f"simulation of {b.top} ran past {timeout:.0f} s") from None
-    (workdir / "sim.log").write_text(r.stdout + r.stderr)
+    log = workdir / "sim.log"
+    t0 = time.monotonic()
+    with open(log, "w") as f:
+        proc = subprocess.Popen(cmd, cwd=workdir, env=e, stdout=f, stderr=subprocess.STDOUT)
+        try:
+            while proc.poll() is None:
+                if timeout is not None and time.monotonic() - t0 > timeout:
+                    proc.kill()
+                    proc.wait()
+                    raise SimError(f"simulation of {b.top} ran past {timeout:.0f} s")
+                if poll is not None:
+                    poll()
+                try:
+                    proc.wait(timeout=0.5)
+                except subprocess.TimeoutExpired:
+                    pass
+        except BaseException:
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait()
+            raise
+    text = log.read_text(errors="replace")
     if not results.is_file():
-        raise SimError(f"simulation of {b.top} ended without results (exit {r.returncode}): "
-                       f"{first_error(r.stdout + r.stderr)}")
+        raise SimError(f"simulation of {b.top} ended without results (exit {proc.returncode}): "
+                       f"{first_error(text)}")
     for case in ET.parse(results).getroot().iter("testcase"):
         for bad in list(case.iter("failure")) + list(case.iter("error")):
             msg = (bad.get("message") or bad.text or "").strip().splitlines()

@@ -61,6 +61,9 @@ def fold_limits(node: Layer) -> tuple[int, int]:
     if isinstance(node, Conv):
         if node.op == "dw":
             return node.out_shape[0], node.kernel * node.kernel
+        if node.groups != 1:
+            raise ValueError(f"layer {node.name}: grouped convolution (groups {node.groups}) has "
+                             f"no hardware block; only dense and depthwise convolutions do")
         return node.out_shape[0], node.fan_in
     if isinstance(node, Linear):
         return node.out_shape[0], node.in_shape[0]

@@ -1,0 +1,253 @@
+"""Cycle-accurate simulation of a generated accelerator under Verilator, checked against golden.
+
+``simulate`` takes the rendered ``rtl/`` files (as a build holds them), the graph, its folding,
+the input codes and the golden outputs; it builds ``sat_tb`` (cached by content), streams the
+images back to back through the HDL wrapper, and returns the outputs, the whole-run figures and
+each layer's counters. The cocotb test (``sim/cocotb_network.py``) compares every output with
+golden (``==``) and with the integers the PyTorch model implies, and fails naming the first
+mismatching image and class. numpy only: no torch here.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import sys
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from .codegen.rtl import TB, interface
+from .graph.ir import Graph
+from .hw.fold import Folding, interval, layer_cycles
+from .resources import resource_path
+from .verilator import Build, SimError, build, run_cocotb
+
+POLL_CYCLES = 200_000
+"""Cycles between progress reports from the simulator (Python is off the path in between)."""
+
+
+@dataclass
+class SimResult:
+    outputs: np.ndarray          # int64 (N, classes), what the RTL produced
+    sim: dict                    # report.json "sim"
+    layers: dict[str, dict]      # report.json layers[].sim by layer name
+
+
+def input_lines(inputs: np.ndarray, beat: int, bits: int = 8) -> str:
+    """``$readmemh``-style text of the input stream: one beat per line, pixel after pixel in
+    raster order, ``beat`` channels per beat, channel ``i`` of the beat at ``[i*bits +: bits]``."""
+    x = np.ascontiguousarray(np.asarray(inputs).transpose(0, 2, 3, 1))  # N H W C
+    n, h, w, c = x.shape
+    groups = x.reshape(n * h * w * (c // beat), beat).astype(object)
+    digits = max(1, -(-beat * bits // 4))
+    lines = []
+    for row in groups:
+        v = 0
+        for i, e in enumerate(row):
+            v |= int(e) << (i * bits)
+        lines.append(f"{v:0{digits}x}\n")
+    return "".join(lines)
+
+
+def decode_outputs(text: str, per_beat: int, bits: int, classes: int) -> np.ndarray:
+    """Output beats (hex lines) -> int64 ``(images, classes)``; values signed ``bits`` wide."""
+    vals = []
+    mask, sign = (1 << bits) - 1, 1 << (bits - 1)
+    for line in text.split():
+        v = int(line, 16)
+        for i in range(per_beat):
+            e = (v >> (i * bits)) & mask
+            vals.append(e - (1 << bits) if e & sign else e)
+    n = len(vals) // classes
+    return np.array(vals[:n * classes], np.int64).reshape(n, classes)
+
+
+def _first_mismatch(got: np.ndarray, want: np.ndarray, what: str) -> str:
+    bad = np.argwhere(got != want)
+    if not len(bad):
+        return ""
+    i, c = (int(v) for v in bad[0])
+    return (f"image {i} class {c}: RTL {int(got[i, c])}, {what} {int(want[i, c])} "
+            f"({len(bad)} mismatching outputs)")
+
+
+def check_outputs(work: Path, cfg: dict) -> dict:
+    """Compare ``outputs.hex`` with golden and the PyTorch-implied outputs (run in cocotb)."""
+    work = Path(work)
+    n, classes = cfg["images"], cfg["classes"]
+    text = (work / "outputs.hex").read_text() if (work / "outputs.hex").exists() else ""
+    got = decode_outputs(text, cfg["out_per_beat"], cfg["out_bits"], classes)
+    golden = np.load(work / "golden.npy")[:n]
+    res = {"outputs_received": int(got.shape[0]), "stall": ""}
+    if got.shape != golden.shape:
+        res.update(mismatches=int(golden.size), first_mismatch=(
+            f"the RTL produced {got.shape[0]} of {n} images' outputs"))
+    else:
+        res.update(mismatches=int(np.count_nonzero(got != golden)),
+                   first_mismatch=_first_mismatch(got, golden, "golden"))
+    if (work / "torch_outputs.npy").exists() and got.shape == golden.shape:
+        t = np.load(work / "torch_outputs.npy")[:n]
+        res["torch_mismatches"] = int(np.count_nonzero(got != t))
+        res["torch_first_mismatch"] = _first_mismatch(got, t, "PyTorch")
+        if (work / "torch_top1.npy").exists():
+            res["torch_top1_match_rate"] = float(np.mean(
+                np.argmax(got, 1) == np.load(work / "torch_top1.npy")[:n])) if n else 1.0
+    stats = parse_stats(work / "stats.txt") if (work / "stats.txt").exists() else None
+    if stats and stats["timed_out"]:
+        res["stall"] = stall_message(stats, cfg["watchdog"])
+    return res
+
+
+def parse_stats(path: Path) -> dict:
+    """stats.txt of the wrapper -> ``{cycles, timed_out, layers: {name: counters}}``."""
+    out: dict = {"layers": {}}
+    keys = ("starved", "blocked", "first_in", "last_out", "in_beats", "out_beats", "fifo_peak",
+            "in_valid", "in_ready", "out_valid", "out_ready", "fifo_depth")
+    for line in Path(path).read_text().splitlines():
+        f = line.split()
+        if f[0] == "layer":
+            out["layers"][f[1]] = dict(zip(keys, map(int, f[2:])))
+        elif f:
+            out[f[0]] = int(f[1])
+    return out
+
+
+def stall_message(stats: dict, watchdog: int) -> str:
+    """Name the layer that stopped the pipeline: the first one that is offered input it does
+    not take while emitting nothing."""
+    names = list(stats["layers"])
+    for i, name in enumerate(names):
+        s = stats["layers"][name]
+        if s["in_valid"] and not s["in_ready"] and not s["out_valid"]:
+            up = names[i - 1] if i else "the input"
+            return (f"no beat moved for {watchdog} cycles: layer {name} holds input it does not "
+                    f"take and emits nothing ({up} is blocked behind it; {s['in_beats']} beats "
+                    f"in, {s['out_beats']} out)")
+    for name in reversed(names):
+        s = stats["layers"][name]
+        if s["out_valid"] and not s["out_ready"]:
+            return f"no beat moved for {watchdog} cycles: layer {name}'s output is not taken"
+    return f"no beat moved for {watchdog} cycles: every layer is waiting for input"
+
+
+def parse_images(path: Path) -> tuple[dict[int, int], dict[int, int]]:
+    ins, outs = {}, {}
+    for line in Path(path).read_text().splitlines():
+        kind, k, c = line.split()
+        (ins if kind == "in" else outs)[int(k)] = int(c)
+    return ins, outs
+
+
+def sources(rtl_dir: Path) -> list[Path]:
+    names = [ln.strip() for ln in (rtl_dir / "filelist.f").read_text().splitlines() if ln.strip()]
+    return [rtl_dir / n for n in names] + [rtl_dir / f"{TB}.sv"]
+
+
+def simulate(rtl_files: dict[str, str], graph: Graph, folding: Folding, inputs: np.ndarray,
+             golden: np.ndarray, torch_outputs: np.ndarray | None = None,
+             torch_top1: np.ndarray | None = None, fclk_mhz: float = 333.0,
+             waves: Path | None = None, progress: bool = True, valid_pct: int = 100,
+             ready_pct: int = 100, watchdog: int | None = None) -> SimResult:
+    """Simulate ``inputs`` (uint8 NCHW) through the accelerator; raises :class:`SimError` with
+    one line on a build failure, a stall or any output that differs from ``golden``."""
+    n = len(inputs)
+    iface = interface(graph, folding)
+    last = graph.layers[-1]
+    expected = interval(graph, folding)
+    wd = watchdog or 2 * expected + 10_000
+    with tempfile.TemporaryDirectory(prefix="sat_hw_rtlsim_") as tmp:
+        work = Path(tmp)
+        rtl = work / "rtl"
+        rtl.mkdir()
+        for rel, text in rtl_files.items():
+            (rtl / rel).write_text(text)
+        t0 = time.monotonic()
+        if progress:
+            _say(f"verilating {len(rtl_files)} RTL files (cached by content)")
+        b: Build = build(sources(rtl), TB, waves=waves is not None)
+        build_s = time.monotonic() - t0
+        if progress:
+            _say(f"Verilator model {'from cache' if b.cached else 'built'} in {build_s:.1f} s; "
+                 f"simulating {n} image(s), about {expected * n:,} cycles")
+        for rel in rtl_files:
+            if rel.endswith(".hex"):
+                (work / rel).symlink_to(rtl / rel)
+        (work / "inputs.hex").write_text(input_lines(inputs, iface["in_channels_per_beat"],
+                                                     iface["in_bits"]))
+        np.save(work / "golden.npy", np.asarray(golden, np.int64))
+        if torch_outputs is not None:
+            np.save(work / "torch_outputs.npy", np.asarray(torch_outputs, np.int64))
+        if torch_top1 is not None:
+            np.save(work / "torch_top1.npy", np.asarray(torch_top1, np.int64))
+        cfg = {"images": n, "watchdog": wd, "poll_cycles": POLL_CYCLES,
+               "classes": last.out_shape[0], "out_per_beat": iface["out_per_beat"],
+               "out_bits": iface["out_bits"], "valid_pct": valid_pct, "ready_pct": ready_pct}
+        (work / "net.json").write_text(json.dumps(cfg))
+        shown = [0]
+
+        def poll():
+            p = work / "progress.txt"
+            if progress and p.exists():
+                try:
+                    done, cyc = map(int, p.read_text().split())
+                except ValueError:
+                    return
+                if done != shown[0]:
+                    shown[0] = done
+                    _say(f"  {done}/{n} images, {cyc:,} cycles")
+
+        t1 = time.monotonic()
+        err = None
+        try:
+            run_cocotb(b, "cocotb_network", resource_path("sim"), work, poll=poll,
+                       env={"SAT_HW_NET": str(work / "net.json")})
+        except SimError as e:
+            err = e
+        wall = time.monotonic() - t1
+        if waves is not None and (work / "dump.fst").exists():
+            Path(waves).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy(work / "dump.fst", waves)
+        if not (work / "net.out.json").exists():
+            raise err or SimError("simulation left no results")
+        res = json.loads((work / "net.out.json").read_text())
+        if err is not None:
+            raise SimError(res["stall"] or res["first_mismatch"] or str(err))
+        stats = parse_stats(work / "stats.txt")
+        ins, outs = parse_images(work / "images.txt")
+        outputs = decode_outputs((work / "outputs.hex").read_text(), iface["out_per_beat"],
+                                 iface["out_bits"], last.out_shape[0])
+    cycles = stats["cycles"]
+    latency = outs[0] - ins[0] + 1
+    ivl = (outs[n - 1] - outs[0]) / (n - 1) if n > 1 else float(latency)
+    sim = {"images": n, "mismatches": res["mismatches"], "latency_cycles": latency,
+           "interval_cycles": ivl, "expected_interval_cycles": expected,
+           "fps": fclk_mhz * 1e6 / ivl if ivl else 0.0, "fclk_mhz": fclk_mhz,
+           "cycles": cycles, "sim_cycles_per_s": cycles / res["run_s"] if res["run_s"] else 0.0,
+           "build_s": round(build_s, 3), "build_cached": b.cached, "run_s": round(wall, 3),
+           "torch_mismatches": res.get("torch_mismatches"),
+           "torch_top1_match_rate": res.get("torch_top1_match_rate")}
+    layers = {}
+    for node in graph.layers:
+        s = stats["layers"][node.name]
+        window = s["last_out"] - s["first_in"] + 1
+        busy = window - s["starved"] - s["blocked"]
+        layers[node.name] = {
+            "cycles_busy": busy, "cycles_stalled": s["starved"] + s["blocked"],
+            "cycles_starved": s["starved"], "cycles_blocked": s["blocked"],
+            "fifo_peak": s["fifo_peak"], "fifo_depth": s["fifo_depth"],
+            "first_in": s["first_in"], "last_out": s["last_out"],
+            "measured_cycles_per_image": busy / n if n else 0.0,
+            "expected_cycles_per_image": layer_cycles(node, folding[node.name])}
+    return SimResult(outputs, sim, layers)
+
+
+def _say(msg: str) -> None:
+    print(f"sat_hw sim: {msg}", file=sys.stderr, flush=True)
+
+
+__all__ = ["SimResult", "check_outputs", "decode_outputs", "input_lines", "parse_stats",
+           "simulate", "stall_message"]

@@ -1,0 +1,45 @@
+"""cocotb test of a whole generated accelerator (loaded by the simulator; see sat_hw.rtlsim).
+
+The HDL wrapper (rtl/sat_tb.sv of the build) streams the images, captures the outputs and counts
+per layer; Python starts it, reports progress every `poll_cycles` cycles, then compares every
+output with the golden executor's (`==`) and with the integers the PyTorch model implies.
+Configuration and results are JSON files named by the environment variable SAT_HW_NET.
+"""
+
+import json
+import os
+import time
+from pathlib import Path
+
+import cocotb
+from cocotb.clock import Clock
+from cocotb.triggers import ClockCycles, First, RisingEdge
+
+from sat_hw.rtlsim import check_outputs
+
+
+@cocotb.test()
+async def network(dut):
+    path = Path(os.environ["SAT_HW_NET"])
+    cfg = json.loads(path.read_text())
+    Clock(dut.clk, 10, unit="ns").start()
+    dut.start.value = 0
+    dut.n_images.value = cfg["images"]
+    dut.watchdog.value = cfg["watchdog"]
+    dut.valid_pct.value = cfg.get("valid_pct", 100)
+    dut.ready_pct.value = cfg.get("ready_pct", 100)
+    await ClockCycles(dut.clk, 2)
+    dut.start.value = 1
+    await RisingEdge(dut.clk)
+    dut.start.value = 0
+    t0 = time.monotonic()
+    progress = path.with_name("progress.txt")
+    while not int(dut.done.value):
+        await First(RisingEdge(dut.done), ClockCycles(dut.clk, cfg["poll_cycles"]))
+        progress.write_text(f"{int(dut.images_out.value)} {int(dut.cycles.value)}\n")
+    run_s = time.monotonic() - t0
+    res = check_outputs(path.parent, cfg)
+    res.update(run_s=run_s, cycles=int(dut.cycles.value), timed_out=bool(int(dut.timed_out.value)))
+    path.with_suffix(".out.json").write_text(json.dumps(res))
+    assert not res["timed_out"], res["stall"]
+    assert res["mismatches"] == 0, res["first_mismatch"]
