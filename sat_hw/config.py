@@ -79,6 +79,8 @@ SCHEMA: dict[str, dict[str, tuple[str, Any]]] = {
         "max_steps": (_INT, _between(0, 2**62)),
         "label_smoothing": (_FLOAT, _between(0, 1)),
         "eval_images": (_INT, _between(0, 2**31)),
+        "crop_pad": (_INT, _between(0, 64)),
+        "erase": (_FLOAT, _between(0, 1)),
     },
     "build": {
         "out": (_STR, None),

@@ -10,8 +10,8 @@ The recipe (the same for every method, so that methods differ only in their quan
 - SGD with Nesterov momentum ``train.momentum``; weight decay only on non-depthwise conv and FC
   weights (not BN, biases, alphas, depthwise weights); learning rate per iteration: linear warm-up
   over ``train.warmup_epochs`` then cosine from ``train.lr`` to 0; cross-entropy with
-  ``train.label_smoothing``; augmentation: random horizontal flip and a random crop after zero
-  padding by 2 pixels.
+  ``train.label_smoothing``; augmentation: random horizontal flip, a random crop after zero
+  padding by ``train.crop_pad`` pixels, and random erasing with probability ``train.erase``.
 - data order: per epoch a permutation seeded by (seed, epoch), sharded over ranks as
   DistributedSampler does (padded to a multiple of the world size, ``rank::world``), full batches
   only. Augmentation is seeded by (seed, step, rank). So ``resume`` continues exactly where the
@@ -116,17 +116,45 @@ def _batches(n: int, batch_size: int, epoch: int, seed: int, rank: int = 0, worl
     return list(order.split(batch_size))
 
 
-def augment(x: Tensor, g: torch.Generator) -> Tensor:
-    """Random horizontal flip and random ``PAD``-pixel crop of uint8 codes (N, C, H, W)."""
+ERASE_AREA = (0.02, 0.25)  # random erasing: share of the image area, uniform
+ERASE_RATIO = (0.3, 3.3)   # and aspect ratio h/w, log-uniform
+
+
+def augment(x: Tensor, g: torch.Generator, pad: int = PAD, erase: float = 0.0) -> Tensor:
+    """Random horizontal flip, random crop after zero padding by ``pad`` pixels, and with
+    probability ``erase`` a random rectangle set to 0 (random erasing / cutout: area share
+    ``ERASE_AREA``, aspect ``ERASE_RATIO``), on uint8 codes (N, C, H, W)."""
     n, c, h, w = x.shape
     flip = torch.rand(n, generator=g, device=x.device) < 0.5
     x = torch.where(flip.view(n, 1, 1, 1), x.flip(3), x)
-    p = F.pad(x, (PAD, PAD, PAD, PAD))
-    dy, dx = (torch.randint(0, 2 * PAD + 1, (2, n), generator=g, device=x.device))
-    rows = (dy.view(n, 1, 1, 1) + torch.arange(h, device=x.device).view(1, 1, h, 1))
-    p = p.gather(2, rows.expand(n, c, h, w + 2 * PAD))
-    cols = (dx.view(n, 1, 1, 1) + torch.arange(w, device=x.device).view(1, 1, 1, w))
-    return p.gather(3, cols.expand(n, c, h, w))
+    if pad > 0:
+        p = F.pad(x, (pad, pad, pad, pad))
+        dy, dx = (torch.randint(0, 2 * pad + 1, (2, n), generator=g, device=x.device))
+        rows = (dy.view(n, 1, 1, 1) + torch.arange(h, device=x.device).view(1, 1, h, 1))
+        p = p.gather(2, rows.expand(n, c, h, w + 2 * pad))
+        cols = (dx.view(n, 1, 1, 1) + torch.arange(w, device=x.device).view(1, 1, 1, w))
+        x = p.gather(3, cols.expand(n, c, h, w))
+    if erase > 0:
+        x = _erase(x, g, erase)
+    return x
+
+
+def _erase(x: Tensor, g: torch.Generator, prob: float) -> Tensor:
+    n, _, h, w = x.shape
+    u = torch.rand(5, n, generator=g, device=x.device)
+    area = (ERASE_AREA[0] + u[0] * (ERASE_AREA[1] - ERASE_AREA[0])) * h * w
+    lo, hi = math.log(ERASE_RATIO[0]), math.log(ERASE_RATIO[1])
+    ratio = torch.exp(lo + u[1] * (hi - lo))
+    eh = (area * ratio).sqrt().round().clamp(1, h)
+    ew = (area / ratio).sqrt().round().clamp(1, w)
+    y0 = (u[2] * (h - eh + 1)).floor()
+    x0 = (u[3] * (w - ew + 1)).floor()
+    on = u[4] < prob
+    rows = torch.arange(h, device=x.device).view(1, h, 1)
+    cols = torch.arange(w, device=x.device).view(1, 1, w)
+    box = ((rows >= y0.view(n, 1, 1)) & (rows < (y0 + eh).view(n, 1, 1))
+           & (cols >= x0.view(n, 1, 1)) & (cols < (x0 + ew).view(n, 1, 1)) & on.view(n, 1, 1))
+    return x.masked_fill(box.unsqueeze(1), 0)
 
 
 class _Loader:
@@ -345,7 +373,7 @@ def _train(cfg, out, init, resume, env: _Dist, t, q, d) -> dict:
         last = t0
         for i, (x, y) in enumerate(loader(batches)):
             gen.manual_seed((seed * 1_000_003 + step) * 1024 + env.rank)
-            logits = net(augment(x, gen).float())
+            logits = net(augment(x, gen, t["crop_pad"], t["erase"]).float())
             loss = F.cross_entropy(logits, y, label_smoothing=t["label_smoothing"])
             opt.zero_grad(set_to_none=True)
             loss.backward()

@@ -285,3 +285,19 @@ def test_smoke_runs_score_fewer_images_and_log_progress(cifar, tmp_path, monkeyp
     cap = capsys.readouterr()
     assert "scoring 8 test images per epoch" in cap.out
     assert "  epoch 1/2 step 1/2: loss" in cap.err  # plain lines: stderr is not a terminal
+
+
+def test_augment_erase_and_no_crop():
+    x = torch.full((64, 1, 8, 8), 200, dtype=torch.uint8)
+    y = augment(x, torch.Generator().manual_seed(0), pad=0, erase=1.0)
+    zeros = (y == 0).flatten(1).sum(1)
+    assert ((zeros >= 1) & (zeros <= 0.25 * 64 + 8)).all(), "every image has one erased box"
+    assert set(y.unique().tolist()) == {0, 200}
+    for i in range(4):  # the erased pixels form one rectangle
+        r, c = (y[i, 0] == 0).nonzero(as_tuple=True)
+        assert len(r) == (r.max() - r.min() + 1) * (c.max() - c.min() + 1)
+    assert torch.equal(augment(x, torch.Generator().manual_seed(0), pad=0, erase=0.0), x)
+    # pad 2 without erasing: the same draws as before the option existed
+    x = torch.arange(2 * 3 * 6 * 6, dtype=torch.int64).reshape(2, 3, 6, 6).to(torch.uint8)
+    assert torch.equal(augment(x, torch.Generator().manual_seed(3)),
+                       augment(x, torch.Generator().manual_seed(3), 2, 0.0))

@@ -1,0 +1,126 @@
+"""SAT training and evaluation speed on the CPU: the reference activation quantizer vs the
+restructured one (issue 10). Not a test: it prints figures.
+
+Both run in one process, alternating, on the same data and model (mbv1 0.25, 28 px, Fashion-MNIST,
+SAT W4A4 by default): each round times ``--steps`` real training steps (augmentation, forward,
+backward, SGD) per implementation; the figure is the best round (the least disturbed by other
+work on the machine) and the median. Evaluation: ``--eval-images`` test images through the eval
+forward, before (reference quantizer run as a module, codes recovered from its output) and after
+(codes taken directly).
+
+    python benchmarks/train_speed.py --threads 2 --rounds 5 --json benchmarks/results/train_speed.json
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import platform
+import statistics
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+import torch  # noqa: E402
+import torch.nn.functional as F  # noqa: E402
+
+from sat_hw import quant  # noqa: E402
+from sat_hw.config import load_config, model_from_config  # noqa: E402
+from sat_hw.data import load_split  # noqa: E402
+from sat_hw.models import calibrate  # noqa: E402
+from sat_hw.train import augment, evaluate  # noqa: E402
+
+IMPLS = {"reference": quant._ActQuantReference, "fused": quant._ActQuant}
+
+
+def _model(cfg: dict, images: torch.Tensor):
+    model = model_from_config(cfg, seed=0)
+    calibrate(model, images[:256])
+    return model
+
+
+def train_round(model, opt, x_all, y_all, steps: int, batch: int, start: int) -> float:
+    """Seconds for ``steps`` training steps."""
+    model.train()
+    g = torch.Generator()
+    t0 = time.perf_counter()
+    for s in range(steps):
+        i = ((start + s) * batch) % (len(x_all) - batch)
+        g.manual_seed(s)
+        x = augment(x_all[i:i + batch], g).float()
+        loss = F.cross_entropy(model(x), y_all[i:i + batch])
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+    return time.perf_counter() - t0
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--rounds", type=int, default=5)
+    ap.add_argument("--steps", type=int, default=20)
+    ap.add_argument("--batch-size", type=int, default=128)
+    ap.add_argument("--wbits", type=int, default=4)
+    ap.add_argument("--abits", type=int, default=4)
+    ap.add_argument("--eval-images", type=int, default=2000)
+    ap.add_argument("--data-root", default="")
+    ap.add_argument("--json", type=Path)
+    a = ap.parse_args()
+    torch.set_num_threads(a.threads)
+    cfg = load_config(None, {"quant": {"method": "sat", "wbits": a.wbits, "abits": a.abits},
+                             "data": {"root": a.data_root}})
+    train = load_split("fashion-mnist", a.data_root, "train", 28, 1)
+    test = load_split("fashion-mnist", a.data_root, "test", 28, 1)
+    x_all, y_all = train.images[:20000], train.labels[:20000]
+    models = {k: _model(cfg, x_all) for k in IMPLS}
+    opts = {k: torch.optim.SGD(m.parameters(), lr=0.01, momentum=0.9, nesterov=True)
+            for k, m in models.items()}
+    times: dict[str, list[float]] = {k: [] for k in IMPLS}
+    for r in range(a.rounds + 1):  # round 0 warms up
+        for k, impl in IMPLS.items():
+            quant._ActQuant = impl
+            dt = train_round(models[k], opts[k], x_all, y_all, a.steps, a.batch_size, r * a.steps)
+            if r:
+                times[k].append(dt)
+    quant._ActQuant = IMPLS["fused"]
+    ips = {k: {"best": a.steps * a.batch_size / min(v),
+               "median": a.steps * a.batch_size / statistics.median(v)} for k, v in times.items()}
+
+    sub = type(test)(test.images[:a.eval_images], test.labels[:a.eval_images], test.classes)
+    model = models["fused"]
+    ev: dict[str, list[float]] = {"reference": [], "fused": []}
+    for _ in range(3):
+        for k in ev:
+            quant._ActQuant = IMPLS[k]
+            hooks = []
+            if k == "reference":  # a hook makes the eval run the quantizer module (the old path)
+                hooks = [m.act.register_forward_hook(lambda *_: None)
+                         for m in model.layers.values() if getattr(m, "act", None) is not None]
+            t0 = time.perf_counter()
+            evaluate(model, sub, 256)
+            ev[k].append(time.perf_counter() - t0)
+            for h in hooks:
+                h.remove()
+    quant._ActQuant = IMPLS["fused"]
+    eval_ips = {k: a.eval_images / min(v) for k, v in ev.items()}
+    res = {"threads": a.threads, "batch_size": a.batch_size, "steps": a.steps,
+           "rounds": a.rounds, "wbits": a.wbits, "abits": a.abits,
+           "machine": platform.processor() or platform.machine(), "torch": torch.__version__,
+           "train_images_per_s": ips,
+           "train_speedup_best": ips["fused"]["best"] / ips["reference"]["best"],
+           "train_speedup_median": ips["fused"]["median"] / ips["reference"]["median"],
+           "eval_images_per_s": eval_ips,
+           "eval_speedup": eval_ips["fused"] / eval_ips["reference"],
+           "command": "python " + " ".join(["benchmarks/train_speed.py"] + sys.argv[1:])}
+    print(json.dumps(res, indent=1))
+    if a.json:
+        a.json.parent.mkdir(parents=True, exist_ok=True)
+        a.json.write_text(json.dumps(res, indent=1) + "\n")
+
+
+if __name__ == "__main__":
+    main()
