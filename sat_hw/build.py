@@ -56,7 +56,7 @@ class Phase:
 PHASES: tuple[Phase, ...] = (
     Phase("golden", "bit-exact integer executor on the input images", True),
     Phase("rtl", "Verilog generator", False, ("--fclk", "--fps")),
-    Phase("hls", "HLS C++ generator", False),
+    Phase("hls", "HLS C++ generator and its C-simulation", True, ("--device", "--fclk")),
     Phase("sim", "simulation of the generated design against golden", False),
     Phase("estimate", "resources and cycles per layer on hw.device", False, ("--device", "--fclk")),
 )
@@ -100,6 +100,27 @@ def refuse_absent(plan: dict[str, str | None], explicit: dict) -> None:
             why = "; ".join(f"{r}: {plan[r]}" for r in readers)
             raise ValueError(f"{flag} {v}: only the {' and '.join(readers)} phase(s) read it, "
                              f"and this build runs none of them ({why})")
+
+
+def build_folding(cfg: dict, graph):
+    """PE/SIMD per layer: ``[fold.<layer>]`` tables, the rest by the default rule under
+    ``hw.lanes`` (:func:`sat_hw.hw.fold.resolve_folding`)."""
+    from .hw.fold import resolve_folding
+
+    return resolve_folding(graph, cfg.get("fold", {}), cfg["hw"]["lanes"])
+
+
+def _hls(cfg: dict, graph, inputs, golden, digest: str, no_sim: bool) -> tuple[dict, dict | None]:
+    """The hls phase: ``hls/`` files (+ ``sim/hls_outputs.npy``) and the ``hls_csim`` entry; the
+    resolved folding goes into ``cfg["fold"]`` (so the build's flow.toml reproduces it)."""
+    from .hlssim import hls_phase
+    from .hw.devices import get_device
+
+    folding = build_folding(cfg, graph)
+    cfg["fold"] = {name: f.as_dict() for name, f in folding.items()}
+    return hls_phase(graph, folding, inputs, golden.outputs, digest,
+                     part=get_device(cfg["hw"]["device"]).part, fclk_mhz=cfg["hw"]["fclk_mhz"],
+                     run=not no_sim, say=lambda m: _say(f"hls: {m}"))
 
 
 def _inner_bits(ckpt_cfg: dict) -> list[dict]:
@@ -342,6 +363,8 @@ def build(cfg: dict, checkpoint: Path | None = None, explicit: dict | None = Non
          f"{100 * agree['code_match_rate']:.3f} %, top-1 {100 * agree['top1_match_rate']:.1f} %; "
          f"layer by layer {100 * iso['code_match_rate']:.4f} % ({ties}); float64 model: codes "
          f"{100 * twin['code_match_rate']:.3f} %")
+    hls_files, hls_csim = ({}, None) if plan["hls"] else _hls(cfg, graph, inputs, golden,
+                                                               digest, no_sim)
     q = cfg["quant"]
     phases = [{"name": p.name, "what": p.what, "ran": plan[p.name] is None,
                "why": plan[p.name] or ""} for p in PHASES]
@@ -349,7 +372,10 @@ def build(cfg: dict, checkpoint: Path | None = None, explicit: dict | None = Non
             "method": q["method"], "weights": weights, "inputs": source, "graph_hash": digest,
             "seed": cfg["build"]["seed"], "phases": phases}
     report = make_report(graph, agree, info)
+    if hls_csim is not None:
+        report["hls_csim"] = hls_csim
     files: dict[str, bytes | str] = {f"graph/{k}": v for k, v in gfiles.items()}
+    files.update(hls_files)
     files.update({
         "flow.toml": to_toml(cfg),
         "model.pt": checkpoint_bytes(model, {"source": weights, **getattr(model, "meta", {})}),
@@ -363,8 +389,11 @@ def build(cfg: dict, checkpoint: Path | None = None, explicit: dict | None = Non
     skipped = ", ".join(f"{p['name']} ({p['why']})" for p in phases if not p["ran"])
     _say(f"ran {', '.join(p['name'] for p in phases if p['ran'])}; skipped {skipped}")
     _say(f"wrote {path}" + (" (replaced the earlier build there)" if replaced else ""))
+    if hls_csim and hls_csim["mismatches"]:
+        raise ValueError(f"HLS C-simulation: {hls_csim['mismatches']} outputs differ from golden "
+                         f"(sim/hls_outputs.npy vs sim/golden.npy in {path})")
     return path
 
 
-__all__ = ["PHASES", "Phase", "build", "default_out", "make_inputs", "make_model",
+__all__ = ["PHASES", "Phase", "build", "build_folding", "default_out", "make_inputs", "make_model",
            "mixed_label", "plan_phases", "refuse_absent"]

@@ -78,10 +78,14 @@ def _compiler_id() -> str:
     return out.stdout.splitlines()[0] if out.stdout else CXX
 
 
+COMPILED = ("lib/", "firmware/", "tb/")
+"""The parts of a rendered tree that g++ reads (scripts and README do not change the key)."""
+
+
 def _key(files: dict[str, str], flags: tuple[str, ...]) -> str:
     h = hashlib.sha256()
     h.update(repr((flags, _compiler_id(), importlib.metadata.version("hls4ml"))).encode())
-    for path in sorted(files):
+    for path in sorted(p for p in files if p.startswith(COMPILED)):
         h.update(path.encode() + b"\0" + files[path].encode() + b"\0")
     return h.hexdigest()[:24]
 
@@ -237,7 +241,7 @@ def hls_phase(graph: Graph, folding: Folding, inputs: np.ndarray, golden: np.nda
               "compile_s": round(res.compile_s, 3), "run_s": round(res.run_s, 3),
               "cached": res.cached}
     if say:
-        say(f"HLS C-simulation: {len(inputs)} images, {mismatches} mismatches against golden "
+        say(f"C-simulation: {len(inputs)} images, {mismatches} mismatches against golden "
             f"(compile {res.compile_s:.1f} s, run {res.run_s:.2f} s)")
     return files, report
 

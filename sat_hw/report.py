@@ -95,11 +95,19 @@ def _phase_lines(phases: list[dict]) -> list[str]:
     return lines
 
 
+def _hls_lines(h: dict | None) -> list[str]:
+    if not h:
+        return []
+    return [f"- HLS C-simulation (g++): {h['images']} image(s), {h['mismatches']} output(s) "
+            f"differ from golden; compile {h['compile_s']:.1f} s"
+            f"{' (cached)' if h.get('cached') else ''}, run {h['run_s']:.2f} s"]
+
+
 def render_markdown(report: dict) -> str:
     m, t, b = report["model"], report["torch"], report["build"]
     mixed = f" mixed ({b['mixed']})" if b.get("mixed") else ""
     out = [f"# sat_hw build: {m['name']} W{b['wbits']}A{b['abits']}{mixed}", "",
-           *_phase_lines(report.get("phases", [])),
+           *_phase_lines(report.get("phases", [])), *_hls_lines(report.get("hls_csim")),
            f"- model: {m['name']} width {m['width']}, {m['resolution']} px, {m['in_channels']} "
            f"input channel(s), {m['classes']} classes; {m['params']:,} parameters, "
            f"{m['macs']:,} MACs per image",

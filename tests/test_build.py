@@ -27,10 +27,13 @@ def built(tmp_path_factory) -> Path:
 
 def test_build_folder_contents(built: Path):
     names = sorted(str(p.relative_to(built)) for p in built.rglob("*") if p.is_file())
-    assert names == ["flow.toml", "graph/graph.json", "graph/tensors.npz", "model.pt",
-                     "report.json", "report.md", "sim/golden.npy", "sim/inputs.npy"]
+    assert [n for n in names if not n.startswith("hls/")] == [
+        "flow.toml", "graph/graph.json", "graph/tensors.npz", "model.pt", "report.json",
+        "report.md", "sim/golden.npy", "sim/hls_outputs.npy", "sim/inputs.npy"]
+    assert {"hls/firmware/sat_top.cpp", "hls/tb/sat_tb.cpp", "hls/scripts/csim.tcl"} <= set(names)
     inputs = np.load(built / "sim/inputs.npy")
     golden = np.load(built / "sim/golden.npy")
+    np.testing.assert_array_equal(np.load(built / "sim/hls_outputs.npy"), golden)
     assert inputs.dtype == np.uint8 and inputs.shape == (3, 1, 16, 16)
     assert golden.dtype == np.int64 and golden.shape == (3, 10)
     # The stored graph reproduces the stored golden outputs exactly.
@@ -133,11 +136,9 @@ def test_config_file_bits_contradicting_the_checkpoint(built: Path, tmp_path, ca
 
 
 @pytest.mark.parametrize("flags, needle", [
-    (["--backend", "hls"], "--backend hls: the HLS C++ generator is not in this version"),
+    (["--backend", "rtl"], "--backend rtl: the Verilog generator is not in this version"),
     (["--device", "zcu999"], "hw.device must be a known device (xc7z020"),
-    (["--device", "xc7z020"], "--device xc7z020: only the estimate phase(s) read it"),
     (["--fps", "1000"], "--fps 1000.0: only the rtl phase(s) read it"),
-    (["--fclk", "200"], "--fclk 200.0: only the rtl and estimate phase(s) read it"),
 ])
 def test_flags_whose_feature_is_absent_are_refused(flags, needle, tmp_path, capsys):
     out = tmp_path / "o"
@@ -146,13 +147,33 @@ def test_flags_whose_feature_is_absent_are_refused(flags, needle, tmp_path, caps
     assert needle in err and "\n" not in err and not out.exists()
 
 
+def test_device_and_fclk_are_read_by_the_hls_phase_only(tmp_path, capsys):
+    out = tmp_path / "o"
+    assert main(["build", *SMALL, "--device", "xc7z020", "--fclk", "200", "--no-sim",
+                 "--out", str(out)]) == 0
+    tcl = (out / "hls/scripts/project.tcl").read_text()
+    assert "set part xc7z020clg400-1" in tcl and "create_clock -period 5.000" in tcl
+    assert not (out / "sim/hls_outputs.npy").exists()  # --no-sim: generated, not run
+    capsys.readouterr()
+    rtl_only = tmp_path / "rtl.toml"
+    rtl_only.write_text('[build]\nbackend = "rtl"\n')
+    for flag, v in (("--device", "xc7z020"), ("--fclk", "200")):
+        assert main(["build", *SMALL, "--config", str(rtl_only), flag, v, "--out",
+                     str(tmp_path / "x")]) == 2
+        err = capsys.readouterr().err.strip()
+        assert f"{flag} {v}" in err and "and this build runs none of them" in err
+        assert "hls: not selected" in err and "\n" not in err
+
+
 def test_report_says_which_phases_ran(built: Path):
     r = json.loads((built / "report.json").read_text())
     by = {p["name"]: p for p in r["phases"]}
     assert list(by) == [p.name for p in build_mod.PHASES]
     assert by["golden"]["ran"] and not by["rtl"]["ran"] and by["rtl"]["why"]
+    assert by["hls"]["ran"] and r["hls_csim"]["images"] == 3 and r["hls_csim"]["mismatches"] == 0
     md = (built / "report.md").read_text()
-    assert "phases run: golden" in md and "no hardware was generated" in md
+    assert "phases run: golden, hls" in md and "no hardware was generated" not in md
+    assert "HLS C-simulation (g++): 3 image(s), 0 output(s) differ from golden" in md
 
 
 def test_phase_plan_follows_the_table(monkeypatch):
