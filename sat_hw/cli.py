@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import argparse
 import functools
+import json
 import sys
 from pathlib import Path
 
@@ -128,7 +129,28 @@ def _parser() -> tuple[argparse.ArgumentParser, dict[str, argparse.ArgumentParse
                    "(zcu104), xcu250 (u250)" + _d("hw", "device"))
     b.add_argument("--fclk", type=float, help="clock in MHz" + _d("hw", "fclk_mhz"))
     b.add_argument("--fps", type=float, help="target frames/s for folding" + _d("hw", "fps"))
-    return ap, {"train": t, "eval": e, "build": b}
+
+    s = add("estimate", "resources, cycles and frames/s per bit configuration (no training)")
+    s.add_argument("--model", help="architecture (mbv1)" + _d("model", "name"))
+    s.add_argument("--wbits", type=_csv_ints, help="weight bits to sweep, e.g. 2,3,4,8"
+                   + _d("quant", "wbits"))
+    s.add_argument("--abits", type=_csv_ints, help="activation bits to sweep, e.g. 2,3,4,8"
+                   + _d("quant", "abits"))
+    for flag, key, kind in (("--width", "width", float), ("--resolution", "resolution", int),
+                            ("--in-channels", "in_channels", int), ("--classes", "classes", int)):
+        s.add_argument(flag, type=kind, help=key.replace("_", " ") + _d("model", key))
+    s.add_argument("--config", type=Path, help="flow.toml to merge over the defaults")
+    s.add_argument("--device", help="target FPGA: xc7z020 (pynq-z1), xczu7ev (zcu104), xcu250 "
+                   "(u250)" + _d("hw", "device"))
+    s.add_argument("--fclk", type=float, help="clock in MHz" + _d("hw", "fclk_mhz"))
+    s.add_argument("--fps", type=float, help="target frames/s: the cheapest folding that meets "
+                   "it (default: the fastest folding that fits the device budget)")
+    s.add_argument("--out", type=Path, help="write estimate.json/.csv/.md and plots here")
+
+    y = add("synth", "Yosys synth_xilinx of a build's RTL, beside the estimate")
+    y.add_argument("dir", type=Path, help="build folder (with rtl/filelist.f)")
+    y.add_argument("--timeout", type=float, default=3600, help="seconds (default: 3600)")
+    return ap, {"train": t, "eval": e, "build": b, "estimate": s, "synth": y}
 
 
 def _parse(argv: list[str] | None) -> argparse.Namespace:
@@ -171,6 +193,28 @@ def _run(a: argparse.Namespace) -> int:
         cfg = load_config(a.config, _overrides(a))
         build(cfg, checkpoint=a.checkpoint, explicit=_overrides(a), no_sim=a.no_sim,
               config_file=a.config)
+        return 0
+    if a.command == "estimate":
+        from .estimate import run_estimate
+
+        o = _overrides(a)
+        o["quant"].update(wbits=None, abits=None)
+        cfg = load_config(a.config, o)
+        say = lambda m: print(f"sat_hw estimate: {m}", file=sys.stderr, flush=True)  # noqa: E731
+        rows = run_estimate(cfg, a.wbits or [cfg["quant"]["wbits"]],
+                            a.abits or [cfg["quant"]["abits"]], a.out, a.fps, say=say)
+        if a.out is None:
+            print(json.dumps(rows, indent=1))
+        return 0
+    if a.command == "synth":
+        from .synthesis import synth_build
+        from .yosys import SynthError
+
+        try:
+            synth_build(a.dir, a.timeout, say=lambda m: print(f"sat_hw synth: {m}",
+                                                              file=sys.stderr, flush=True))
+        except SynthError as e:
+            raise ValueError(str(e)) from None
         return 0
     raise AssertionError(a.command)
 

@@ -5,6 +5,9 @@ board alias (``zcu104``), case-insensitive, and raises ``ValueError`` naming the
 BRAM is counted in 18 Kb halves (``bram18``): a 36 Kb block RAM is two of them. URAM blocks are
 288 Kb each. Capacities are those of the whole device (programmable logic for a Zynq).
 
+``family`` is the Yosys ``synth_xilinx -family`` of the part (``xc7``: 7 series, DSP48E1 with a
+25x18 multiplier; ``xcup``: UltraScale+, DSP48E2 with 27x18, and URAM).
+
 Sources: DS190 (Zynq-7000 overview), DS891 (Zynq UltraScale+ MPSoC overview), DS962 (Alveo U250).
 """
 
@@ -16,7 +19,7 @@ from dataclasses import dataclass
 @dataclass(frozen=True)
 class Device:
     """One FPGA: ``name`` (the short part name), the full ``part`` of the board it is on, the
-    ``boards`` that carry it (aliases), and its resource capacities."""
+    ``boards`` that carry it (aliases), its resource capacities and its Yosys ``family``."""
 
     name: str
     part: str
@@ -26,6 +29,12 @@ class Device:
     bram18: int
     uram: int
     dsp: int
+    family: str = "xcup"
+
+    @property
+    def dsp_mult(self) -> tuple[int, int]:
+        """Signed multiplier input widths of one DSP slice: (27, 18) or (25, 18) on 7 series."""
+        return (25, 18) if self.family == "xc7" else (27, 18)
 
     def capacity(self) -> dict[str, int]:
         return {"lut": self.lut, "ff": self.ff, "bram18": self.bram18, "uram": self.uram,
@@ -35,7 +44,7 @@ class Device:
 DEVICES: tuple[Device, ...] = (
     # Zynq-7020 (PYNQ-Z1): 140 BRAM36, no URAM
     Device("xc7z020", "xc7z020clg400-1", ("pynq-z1",), lut=53_200, ff=106_400, bram18=280,
-           uram=0, dsp=220),
+           uram=0, dsp=220, family="xc7"),
     # Zynq UltraScale+ ZU7EV (ZCU104): 312 BRAM36, 96 URAM
     Device("xczu7ev", "xczu7ev-ffvc1156-2-e", ("zcu104",), lut=230_400, ff=460_800, bram18=624,
            uram=96, dsp=1_728),

