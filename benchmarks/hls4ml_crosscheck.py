@@ -42,7 +42,8 @@ from sat_hw.hlssim import hls_phase
 from sat_hw.hw.fold import resolve_folding
 
 RESULTS = Path(__file__).resolve().parent / "results" / "hls4ml_crosscheck.json"
-LAYERS = ((16, 32, 4, 8, 4), (32, 24, 3, 4, 3), (24, 16, 2, 3, 5))  # in, out, wbits, abits, out_bits
+# in, out, wbits, abits, out_bits per layer
+LAYERS = ((16, 32, 4, 8, 4), (32, 24, 3, 4, 3), (24, 16, 2, 3, 5))
 FC = (16, 10, 5, 5, 8)  # in, out, wbits, abits, bias_frac_bits
 
 

@@ -1,8 +1,9 @@
 """HLS C-simulation without vendor tools: g++ against the ``ap_types`` headers of hls4ml.
 
 :func:`compile_csim` compiles a rendered ``hls/`` tree (``firmware/*.cpp``,
-``firmware/weights/*.cpp`` and ``tb/sat_tb.cpp``) once and caches the executable by content hash (sources, flags, compiler,
-hls4ml version) under ``$SAT_HW_CACHE/hls`` (default ``~/.cache/sat_hw/hls``); a compile error
+``firmware/weights/*.cpp`` and ``tb/sat_tb.cpp``) once and caches the executable by content
+hash (compiled sources, flags, compiler, hls4ml version) under ``$SAT_HW_CACHE/hls`` (default
+``~/.cache/sat_hw/hls``, or ``$XDG_CACHE_HOME/sat_hw/hls``); a compile error
 raises :class:`HlsCompileError` with the first g++ error line. :func:`run_csim` feeds uint8
 input codes (N, C, H, W) and returns the int64 outputs (N, classes). :func:`hls_phase` is the
 build's step: render, compile, run, compare with golden, and return the files and the report

@@ -30,7 +30,8 @@ def test_build_folder_contents(built: Path):
     assert [n for n in names if not n.startswith("hls/")] == [
         "flow.toml", "graph/graph.json", "graph/tensors.npz", "model.pt", "report.json",
         "report.md", "sim/golden.npy", "sim/hls_outputs.npy", "sim/inputs.npy"]
-    assert {"hls/firmware/sat_top.cpp", "hls/tb/sat_tb.cpp", "hls/scripts/csim.tcl"} <= set(names)
+    assert {"hls/firmware/sat_top.cpp", "hls/tb/sat_tb.cpp", "hls/scripts/csim.tcl"} <= \
+        set(names)
     inputs = np.load(built / "sim/inputs.npy")
     golden = np.load(built / "sim/golden.npy")
     np.testing.assert_array_equal(np.load(built / "sim/hls_outputs.npy"), golden)

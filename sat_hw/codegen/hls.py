@@ -36,8 +36,8 @@ from .layout import mvu_lanes, threshold_lanes, vvu_lanes
 
 TOP = "sat_top"
 DEFAULT_PART = "xcu250-figd2104-2L-e"
-LIB_FILES = ("sat.h", "sat_rom.h", "sat_common.h", "sat_swg.h", "sat_dwc.h", "sat_mvu.h", "sat_vvu.h",
-             "sat_thresholds.h", "sat_pool.h", "sat_bias.h", "sat_npy.h")
+LIB_FILES = ("sat.h", "sat_rom.h", "sat_common.h", "sat_swg.h", "sat_dwc.h", "sat_mvu.h",
+             "sat_vvu.h", "sat_thresholds.h", "sat_pool.h", "sat_bias.h", "sat_npy.h")
 VALUES_PER_LINE = 32
 
 

@@ -16,23 +16,8 @@
 
 namespace sat {
 
-template <int WB, int AB>
-inline ap_uint<WB + AB> mul_lut(ap_uint<WB> k, ap_uint<AB> a) {
-#pragma HLS INLINE
-    ap_uint<WB + AB> p = k * a;
-#pragma HLS BIND_OP variable = p op = mul impl = fabric
-    return p;
-}
-
-template <int WB, int AB>
-inline ap_uint<WB + AB> mul_dsp(ap_uint<WB> k, ap_uint<AB> a) {
-#pragma HLS INLINE
-    ap_uint<WB + AB> p = k * a;
-#pragma HLS BIND_OP variable = p op = mul impl = dsp
-    return p;
-}
-
-// CFG: MH, MW, PE, SIMD, PIXELS, WBITS, ABITS, ACC_BITS, DSP (bool: multiplies on DSPs).
+// CFG: MH, MW, PE, SIMD, PIXELS, WBITS, ABITS, ACC_BITS, DSP (bool: the k*a multiplies on DSPs,
+// else in fabric; BIND_OP on the product).
 template <class CFG>
 void mvu(hls::stream<vec<ap_uint<CFG::ABITS>, CFG::SIMD> > &in,
          hls::stream<vec<ap_int<CFG::ACC_BITS>, CFG::PE> > &out,
@@ -44,7 +29,6 @@ void mvu(hls::stream<vec<ap_uint<CFG::ABITS>, CFG::SIMD> > &in,
     const unsigned long long L = levels(CFG::WBITS), AMAX = levels(CFG::ABITS);
     typedef ap_uint<ubits(CFG::SIMD * AMAX)> bsum_t;            // sum of a over one beat
     typedef ap_uint<ubits(CFG::MW * AMAX)> asum_t;              // sum of a over the vector
-    typedef ap_uint<ubits(CFG::SIMD * L * AMAX)> dot_t;         // sum of k*a over one beat
     typedef ap_uint<ubits(CFG::MW * L * AMAX)> ksum_t;          // sum of k*a over the vector
     typedef ap_int<ubits(2 * CFG::MW * L * AMAX) + 1> wide_t;   // 2*ksum - L*asum
     typedef ap_int<CFG::ACC_BITS> acc_t;
@@ -74,14 +58,21 @@ mvu_beats:
         const unsigned tile = f * SF + s;
         for (unsigned p = 0; p < CFG::PE; p++) {
 #pragma HLS UNROLL
-            dot_t dot = 0;
+            ksum_t acc = s == 0 ? ksum_t(0) : ksum[p];
             for (unsigned i = 0; i < CFG::SIMD; i++) {
 #pragma HLS UNROLL
                 const ap_uint<CFG::WBITS> k = weights[tile][p][i];
-                dot += CFG::DSP ? mul_dsp<CFG::WBITS, CFG::ABITS>(k, x[i])
-                                : mul_lut<CFG::WBITS, CFG::ABITS>(k, x[i]);
+                if (CFG::DSP) {
+                    const ap_uint<CFG::WBITS + CFG::ABITS> prod = k * x[i];
+#pragma HLS BIND_OP variable = prod op = mul impl = dsp
+                    acc += prod;
+                } else {
+                    const ap_uint<CFG::WBITS + CFG::ABITS> prod = k * x[i];
+#pragma HLS BIND_OP variable = prod op = mul impl = fabric
+                    acc += prod;
+                }
             }
-            ksum[p] = (s == 0 ? ksum_t(0) : ksum[p]) + dot;
+            ksum[p] = acc;
         }
         if (s == SF - 1) {
             const wide_t lsum = asum * lv;  // shared by the PE lanes
