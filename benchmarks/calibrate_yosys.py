@@ -242,6 +242,10 @@ def synthesize(only: set[str] | None) -> list[dict]:
                   flush=True)
         if rec is not None:
             out.append({**rec, "yosys": yosys_resources(rec["cells"]).as_dict()})
+    if only is None:  # a full run: drop records of older sources or configurations
+        keep = {r["key"] for r in out}
+        data["records"] = [r for r in data["records"] if r["key"] in keep]
+        save(data)
     return out
 
 
@@ -314,7 +318,9 @@ def main(argv: list[str] | None = None) -> int:
                        "records": len(blocks), "fitted": len(train), "held_out": len(held),
                        "data": "benchmarks/results/calibration_data.json",
                        "errors_held_out": fitmod.errors(held, coefs),
-                       "errors_fitted": fitmod.errors(train, coefs)}
+                       "errors_fitted": fitmod.errors(train, coefs),
+                       "train_keys": [r["key"] for r in train],
+                       "held_keys": [r["key"] for r in held]}
     CALIBRATION.write_text(json.dumps(coefs, indent=1, sort_keys=True) + "\n")
     REPORT.write_text(report(blocks, mems, coefs, train, held))
     e = coefs["source"]["errors_held_out"]

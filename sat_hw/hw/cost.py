@@ -238,10 +238,10 @@ LUTRAM_LUTS = {"RAM32M": 4, "RAM64M": 4, "RAM32M16": 8, "RAM64M8": 8, "RAM32X1D"
 
 def yosys_resources(cells: dict) -> Resources:
     """Our :class:`Resources` from Yosys ``stat -tech xilinx`` cell counts: LUTs include the LUTs
-    of distributed RAM primitives and shift registers (SRL16E/SRLC32E); MUXF7/8/9 and carry
-    chains are not LUTs; a RAMB36 is two RAMB18."""
+    of distributed RAM primitives, shift registers (SRL16E/SRLC32E) and INV (a LUT1); MUXF7/8/9
+    and carry chains are not LUTs; a RAMB36 is two RAMB18."""
     g = lambda *names: sum(int(cells.get(n, 0)) for n in names)
-    lut = g("LUT1", "LUT2", "LUT3", "LUT4", "LUT5", "LUT6", "SRL16E", "SRLC32E")
+    lut = g("LUT1", "LUT2", "LUT3", "LUT4", "LUT5", "LUT6", "INV", "SRL16E", "SRLC32E")
     lut += sum(int(cells.get(n, 0)) * k for n, k in LUTRAM_LUTS.items())
     return Resources(lut, g("FDRE", "FDSE", "FDCE", "FDPE"),
                      g("RAMB18E1", "RAMB18E2") + 2 * g("RAMB36E1", "RAMB36E2"), g("URAM288"),

@@ -211,6 +211,30 @@ class Planner:
         ts = np.unique(np.concatenate([c.cycles for c in self.cands]))
         return ts[ts >= self.fastest_cycles]
 
+    def _total(self, picks: list[int]) -> np.ndarray:
+        """The whole network's resources for ``picks``, width converters between layers
+        included (which the candidates leave out)."""
+        folding = {c.node.name: c.folds[i] for c, i in zip(self.cands, picks)}
+        total = sum((c.resources for c in network_cost(self.graph, folding,
+                                                       self.device.family)), Resources())
+        return np.array([getattr(total, k) for k in KEYS], np.float64)
+
+    def _solve(self, target: int) -> tuple[list[int] | None, bool]:
+        """:func:`_fit` at ``target``, the budget lowered by what the width converters between
+        layers add until the whole network fits (a few rounds)."""
+        overhead = np.zeros(len(KEYS))
+        picks = None
+        for _ in range(4):
+            picks, ok = _fit(self.cands, target, self.budget - overhead)
+            if not ok:
+                return picks, False
+            full = self._total(picks)
+            if (full <= self.budget + 1e-9).all():
+                return picks, True
+            own = sum(c.res[i] for c, i in zip(self.cands, picks))
+            overhead = np.maximum(overhead, full - own)
+        return picks, False
+
     def _plan(self, picks: list[int], target: int, mode: str, fits: bool = True) -> Plan:
         folding = {c.node.name: c.folds[i] for c, i in zip(self.cands, picks)}
         costs = network_cost(self.graph, folding, self.device.family)
@@ -227,7 +251,7 @@ class Planner:
                              f"{self.fastest_cycles:,} "
                              f"({self.fclk_mhz * 1e6 / self.fastest_cycles:,.0f} frames/s at "
                              f"{self.fclk_mhz:g} MHz)")
-        picks, ok = _fit(self.cands, target, self.budget)
+        picks, ok = self._solve(target)
         if not ok:
             raise ValueError(_over_msg(self.cands, picks, self.device, self.limits,
                                        f"{target:,} cycles per image"))
@@ -238,10 +262,10 @@ class Planner:
         converters between layers or explaining it); None if it does not fit."""
         if target < self.fastest_cycles:
             return None
-        picks, ok = _fit(self.cands, target, self.budget)
+        picks, ok = self._solve(target)
         if not ok:
             return None
-        total = sum(c.res[i] for c, i in zip(self.cands, picks))
+        total = self._total(picks)
         interval = max(int(c.cycles[i]) for c, i in zip(self.cands, picks))
         return {**dict(zip(KEYS, (int(v) for v in total))), "interval_cycles": interval,
                 "fps": self.fclk_mhz * 1e6 / interval}
@@ -262,7 +286,7 @@ class Planner:
         false the cheapest plan, marked ``fits: false``."""
         ts = self.targets()
         lo, hi = 0, len(ts) - 1
-        picks, ok = _fit(self.cands, int(ts[hi]), self.budget)
+        picks, ok = self._solve(int(ts[hi]))
         if not ok:
             msg = _over_msg(self.cands, picks, self.device, self.limits, "the slowest folding")
             if must_fit or picks is None:
@@ -272,12 +296,12 @@ class Planner:
             return p
         while lo < hi:
             mid = (lo + hi) // 2
-            p, fits = _fit(self.cands, int(ts[mid]), self.budget)
+            p, fits = self._solve(int(ts[mid]))
             if fits:
                 hi, picks = mid, p
             else:
                 lo = mid + 1
-        picks, _ = _fit(self.cands, int(ts[hi]), self.budget)
+        picks, _ = self._solve(int(ts[hi]))
         return self._plan(picks, int(ts[hi]), "budget")
 
 

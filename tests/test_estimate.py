@@ -1,0 +1,216 @@
+"""Cost model pieces: Resources sums, the memory mapping, the block chain against the RTL
+generator's, the shape graph against the lowered model, ``sat_hw estimate`` outputs and errors,
+and the committed calibration (data loads, the fit reproduces the shipped coefficients)."""
+
+from __future__ import annotations
+
+import csv
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from sat_hw.cli import main
+from sat_hw.config import load_config
+from sat_hw.estimate import ROW_KEYS, config_graph, run_estimate
+from sat_hw.graph import synthetic as sy
+from sat_hw.hw import fit as fitmod
+from sat_hw.hw import memory as mem
+from sat_hw.hw.cost import (
+    CALIBRATION,
+    Block,
+    Resources,
+    block_cost,
+    dsp_count,
+    layer_blocks,
+    mvu_packing,
+    network_cost,
+    summary,
+    yosys_resources,
+)
+from sat_hw.hw.devices import get_device
+from sat_hw.hw.fold import Fold, in_beat
+
+ROOT = Path(__file__).resolve().parents[1]
+DATA = ROOT / "benchmarks" / "results" / "calibration_data.json"
+
+
+def test_resources_add_up():
+    a, b = Resources(1, 2, 3, 4, 5), Resources(10, 20, 30, 40, 50)
+    assert a + b == Resources(11, 22, 33, 44, 55)
+    assert sum([a, b, a]) == Resources(12, 24, 36, 48, 60)
+    assert 3 * a == a * 3 == Resources(3, 6, 9, 12, 15)
+    assert (a + b).as_dict() == {"lut": 11, "ff": 22, "bram18": 33, "uram": 44, "dsp": 55}
+    d = get_device("pynq-z1")
+    u = Resources(lut=26_600).utilisation(d)
+    assert u["lut"] == 0.5 and u["uram"] == 0.0
+    assert Resources(uram=1).utilisation(d)["uram"] == float("inf")
+    assert Resources(lut=40_000).over(d, {"lut": 0.7}) == ["lut"]
+
+
+@pytest.mark.parametrize("depth, width, bram18, uram", [
+    (1024, 18, 1, 1), (512, 36, 1, 1), (512, 72, 2, 1), (2048, 64, 8, 1), (4096, 72, 16, 1),
+    (16384, 1, 1, 4), (100, 1000, 28, 14), (8192, 72, 32, 2)])
+def test_block_ram_shapes(depth, width, bram18, uram):
+    assert mem.bram18(depth, width) == bram18
+    assert mem.uram(depth, width) == uram
+
+
+@pytest.mark.parametrize("kind, depth, width, style, lut", [
+    # measured with Yosys synth_xilinx -family xcup (benchmarks/calibrate_yosys.py)
+    ("rom", 64, 64, "lut", 64), ("rom", 256, 32, "lut", 128), ("rom", 128, 512, "lut", 1024),
+    ("rom", 512, 8, "lut", 87), ("rom", 2048, 4, "lut", 174), ("rom", 512, 64, "bram", 0),
+    ("rom", 1024, 36, "bram", 0), ("ram", 32, 64, "lut", 40), ("ram", 64, 64, "lut", 80),
+    ("ram", 128, 32, "bram", 0)])
+def test_memory_auto_style(kind, depth, width, style, lut):
+    assert mem.auto_style(depth, width, kind == "rom") == style
+    assert mem.memory(depth, width, "auto", kind == "rom")["lut"] == lut
+
+
+def test_memory_styles_and_errors():
+    assert mem.memory(4096, 72, "uram") == {"lut": 0, "ff": 0, "bram18": 0, "uram": 1}
+    assert mem.memory(16, 8, "reg", rom=False)["ff"] == 16 * 8 + 8
+    assert mem.memory(0, 8) == {"lut": 0, "ff": 0, "bram18": 0, "uram": 0}
+    with pytest.raises(ValueError, match="memory style must be one of .*'ultra'"):
+        mem.memory(8, 8, "ultra")
+
+
+def test_yosys_cells_to_resources():
+    cells = {"LUT6": 10, "LUT2": 3, "INV": 1, "RAM64M8": 2, "SRLC32E": 1, "FDRE": 7, "FDSE": 1,
+             "RAMB36E2": 2, "RAMB18E2": 1, "URAM288": 1, "DSP48E2": 4, "CARRY8": 5, "MUXF7": 9}
+    assert yosys_resources(cells) == Resources(10 + 3 + 1 + 16 + 1, 8, 5, 1, 4)
+
+
+@pytest.mark.parametrize("w, a, lanes", [(2, 2, 9), (3, 3, 5), (4, 4, 4), (8, 8, 2)])
+def test_dsp_packing_matches_the_mvu_preamble(w, a, lanes):
+    assert mvu_packing(w, a, 64) == lanes
+    b = Block("sat_mvu", {"MH": 64, "MW": 32, "PE": 16, "SIMD": 8, "WBITS": w, "ABITS": a,
+                          "ACC_BITS": 24, "ENCODING": "k", "MULT": "dsp"}, "mvu")
+    assert dsp_count(b) == -(-16 // min(lanes, 16)) * 8
+    assert block_cost(b).dsp == dsp_count(b)
+
+
+def every_node_graph():
+    rng = np.random.default_rng(0)
+    a = sy.conv(rng, "conv0", (3, 9, 9), 8, wbits=8, abits=8, out_bits=3)
+    m = sy.maxpool("max1", a.out_shape, kernel=3, stride=2, pad=1, abits=3)
+    d = sy.conv(rng, "dw2", m.out_shape, 8, stride=2, groups=8, wbits=2, abits=3, out_bits=3)
+    p = sy.conv(rng, "pw2", d.out_shape, 16, kernel=1, wbits=3, abits=3, out_bits=3)
+    g = sy.avgpool(rng, "pool", p.out_shape, abits=3, out_bits=3)
+    f = sy.linear(rng, "fc", 16, 5, wbits=8, abits=3)
+    return sy.chain([a, m, d, p, g, f])
+
+
+@pytest.mark.parametrize("folds", [
+    {"conv0": Fold(2, 27), "max1": Fold(2), "dw2": Fold(2, 3), "pw2": Fold(4, 8),
+     "pool": Fold(16), "fc": Fold(5, 4)},
+    {"conv0": Fold(8, 9, "dsp"), "max1": Fold(4), "dw2": Fold(8, 9), "pw2": Fold(1, 1),
+     "pool": Fold(1), "fc": Fold(1, 16, "dsp")}])
+def test_blocks_mirror_the_rtl_generator(folds):
+    """Same modules and parameters, in the same order, as sat_hw.codegen.rtl instantiates (the
+    generator's file-name parameters aside)."""
+    from sat_hw.codegen.rtl import layer_stages
+
+    g = every_node_graph()
+    beat = None
+    for node in g.layers:
+        f = folds[node.name]
+        prev = in_beat(node, f) if beat is None else beat
+        mine = layer_blocks(node, f, prev)
+        theirs = layer_stages(node, f, prev, {})
+        skip = ("WEIGHT_FILE", "THRESH_PREFIX", "THRESH_FILE", "BIAS_FILE")
+        assert [b.module for b in mine[:-1]] == [s.module for s in theirs]
+        for b, s in zip(mine, theirs):
+            assert b.params == {k: v for k, v in s.params.items() if k not in skip}, node.name
+        assert mine[-1].module == "sat_fifo"
+        beat = f.pe
+    costs = network_cost(g, folds)
+    est = summary(g, costs, get_device("zcu104"), 200.0)
+    assert est["interval_cycles"] == max(c.cycles for c in costs)
+    assert Resources.of(est) == sum((c.resources for c in costs), Resources())
+
+
+def test_shape_graph_matches_the_lowered_model():
+    """The sweep's weightless graph has the lowered model's shapes, bits and accumulator widths
+    (the last layer's output width aside: it depends on the trained bias)."""
+    from sat_hw.config import model_from_config
+    from sat_hw.graph.lower import lower
+    from sat_hw.models import calibrate
+
+    cfg = load_config(None, {"model": {"width": 0.25, "resolution": 16},
+                             "quant": {"wbits": 3, "abits": 2, "layers": {"pw3": {"wbits": 5}}}})
+    model = model_from_config(cfg, seed=0)
+    calibrate(model, np.random.default_rng(0).integers(0, 256, (8, 1, 16, 16), dtype=np.uint8))
+    real, shape = lower(model), config_graph(cfg)
+    assert [n.name for n in real.nodes] == [n.name for n in shape.nodes]
+    for r, s in zip(real.layers, shape.layers):
+        for k in ("in_shape", "out_shape", "wbits", "abits", "out_bits", "op"):
+            assert getattr(r, k, None) == getattr(s, k, None), (r.name, k)
+        if r.op != "fc":
+            assert r.acc_bits == s.acc_bits and r.weight_memory_bits == s.weight_memory_bits
+
+
+def test_estimate_writes_rows_tables_and_plots(tmp_path):
+    cfg = load_config(None, {"hw": {"device": "zcu104", "fclk_mhz": 200.0}})
+    rows = run_estimate(cfg, [2, 4], [3, 4], tmp_path / "est")
+    got = json.loads((tmp_path / "est" / "estimate.json").read_text())
+    assert got == json.loads(json.dumps(rows))
+    assert [(r["wbits"], r["abits"]) for r in got] == [(2, 3), (2, 4), (4, 3), (4, 4)]
+    for r in got:
+        assert set(ROW_KEYS) <= set(r)
+        assert r["device"] == "xczu7ev" and r["fclk_mhz"] == 200.0
+        for k in ("lut", "ff", "bram18", "uram", "dsp", "macs", "mac_lanes", "interval_cycles",
+                  "latency_cycles"):
+            assert isinstance(r[k], int) and r[k] >= 0, k
+        assert r["fps"] == pytest.approx(200e6 / r["interval_cycles"])
+        assert r["latency_cycles"] >= r["interval_cycles"] and r["fits"] is True
+    assert got[0]["fps"] >= got[3]["fps"]  # fewer bits: at least as fast on the same device
+    with (tmp_path / "est" / "estimate.csv").open() as f:
+        table = list(csv.DictReader(f))
+    assert len(table) == 4 and int(table[3]["lut"]) == got[3]["lut"]
+    md = (tmp_path / "est" / "estimate.md").read_text()
+    assert "| 4 | 4 |" in md and "pareto.png" in md and "## Per layer: W4A4" in md
+    for png in ("pareto.png", "layers_w4a4.png"):
+        assert (tmp_path / "est" / png).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_estimate_cli(tmp_path, capsys):
+    assert main(["estimate", "--wbits", "3,4", "--abits", "4", "--device", "pynq-z1",
+                 "--fclk", "100", "--fps", "300", "--out", str(tmp_path / "e")]) == 0
+    rows = json.loads((tmp_path / "e" / "estimate.json").read_text())
+    assert [r["fps"] >= 300 for r in rows] == [True, True]
+    assert rows[0]["mode"] == "fps" and rows[0]["lut"] < rows[1]["lut"]
+    assert main(["estimate", "--wbits", "0"]) == 2
+    assert "--wbits: bit widths must be 1..8, got 0" in capsys.readouterr().err
+    assert main(["estimate", "--device", "zcu999"]) == 2
+    assert "known device" in capsys.readouterr().err
+    assert main(["estimate", "--fps", "1e12"]) == 0  # a row that says why it falls short
+    out = capsys.readouterr()
+    row = json.loads(out.out)[0]
+    assert row["fits"] is False and "fastest folding takes" in row["note"]
+
+
+@pytest.mark.skipif(not DATA.is_file(), reason="no calibration data committed")
+def test_calibration_data_loads_and_the_fit_reproduces():
+    """Refitting the committed Yosys records (the shipped fit's training keys, in its order)
+    gives the shipped coefficients, and the held-out errors it reports."""
+    data = json.loads(DATA.read_text())
+    shipped = json.loads(CALIBRATION.read_text())
+    by_key = {r["key"]: {**r, "yosys": yosys_resources(r["cells"]).as_dict()}
+              for r in data["records"]}
+    src = shipped["source"]
+    train = [by_key[k] for k in src["train_keys"]]
+    held = [by_key[k] for k in src["held_keys"]]
+    assert len(train) + len(held) >= 30
+    assert fitmod.split(train + held)[0] != []  # the split rule runs on them
+    refit = fitmod.fit(train)
+    assert refit["modules"].keys() == shipped["modules"].keys()
+    for m, e in shipped["modules"].items():
+        for what in ("lut", "ff"):
+            assert refit["modules"][m][what]["coef"] == pytest.approx(e[what]["coef"], rel=1e-5)
+    for got, want in ((fitmod.errors(held, refit), src["errors_held_out"]),
+                      (fitmod.errors(train, refit), src["errors_fitted"])):
+        for k, v in want.items():
+            assert got[k]["n"] == v["n"]
+            assert got[k]["median"] == pytest.approx(v["median"], abs=1e-4)
