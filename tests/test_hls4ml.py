@@ -1,7 +1,7 @@
 """Cross-check with hls4ml (benchmarks/hls4ml_crosscheck.py): the part of a network that hls4ml
-expresses exactly -- a fully connected stack on integer codes with power-of-two requantization
-and a fixed-point bias -- built through its PyTorch frontend with our precisions, its C emulation
-against our golden executor; and what it refuses (depthwise convolution)."""
+expresses exactly -- a small conv net on integer codes with power-of-two requantization and a
+fixed-point bias -- built through its PyTorch frontend with our precisions, its C emulation
+against our golden executor; a different rounding is caught; and what it refuses (depthwise)."""
 
 from __future__ import annotations
 
@@ -24,40 +24,31 @@ _spec.loader.exec_module(xc)
 IMAGES = 64
 
 
-@pytest.fixture(scope="module")
-def stack(one_torch_thread):
-    graph, shifts = xc.pow2_graph()
+def _net(name: str):
+    graph, shifts = xc.pow2_graph(name)
     x = np.random.default_rng(1).integers(0, 256, (IMAGES, *graph.input.shape), dtype=np.uint8)
-    gold = run_golden(graph, x)
-    return graph, shifts, x, gold
+    return graph, shifts, x, run_golden(graph, x)
 
 
-def _hls4ml_outputs(graph, shifts, x, out_dir, rounding="AP_RND") -> np.ndarray:
-    hm = xc.hls4ml_model(graph, shifts, out_dir, rounding)
-    hm.compile()
-    y = np.asarray(hm.predict(x.reshape(len(x), -1).astype(np.float64)), np.float64)
-    return y * 2.0 ** graph.layers[-1].bias_frac_bits  # exact: outputs are multiples of 2^-F
+def test_codes_spread_over_their_range():
+    for name in xc.NETS:
+        graph, _, _, gold = _net(name)
+        for node in graph.layers[1:]:
+            c = gold.codes[node.name]
+            assert c.min() == 0 and c.max() >= (1 << node.abits) // 3, (name, node.name)
 
 
-def test_codes_spread_over_their_range(stack):
-    graph, _, _, gold = stack
-    for node in graph.layers[1:]:
-        c = gold.codes[node.name]
-        assert c.min() == 0 and c.max() >= (1 << node.abits) // 3, node.name
-
-
-def test_hls4ml_emulation_equals_golden(stack, tmp_path):
-    graph, shifts, x, gold = stack
-    out = _hls4ml_outputs(graph, shifts, x, tmp_path / "exact")
+def test_hls4ml_conv_net_equals_golden(tmp_path, one_torch_thread):
+    graph, shifts, x, gold = _net("conv")
+    out, _, _ = xc.hls4ml_outputs(graph, shifts, x, tmp_path / "conv")
     np.testing.assert_array_equal(out, gold.outputs.astype(np.float64))
-    # and our own C-simulation of the same graph
     _, rep = hls_phase(graph, resolve_folding(graph, {}, 64), x, gold.outputs, "xc")
-    assert rep["mismatches"] == 0
+    assert rep["mismatches"] == 0  # and our own C-simulation of the same graph
 
 
-def test_hls4ml_with_another_rounding_differs(stack, tmp_path):
-    graph, shifts, x, gold = stack
-    out = _hls4ml_outputs(graph, shifts, x, tmp_path / "trn", rounding="AP_TRN")
+def test_hls4ml_with_another_rounding_differs(tmp_path, one_torch_thread):
+    graph, shifts, x, gold = _net("dense")
+    out, _, _ = xc.hls4ml_outputs(graph, shifts, x, tmp_path / "trn", rounding="AP_TRN")
     assert np.count_nonzero(out != gold.outputs) > 0
 
 
