@@ -101,34 +101,44 @@ def first_error(log: str) -> str:
 
 
 def csim_sources(files: dict[str, str]) -> list[str]:
-    """The translation units of a rendered tree, largest first (the order they start in)."""
+    """The translation units of a rendered tree in the order they start: the top function first
+    (the longest compile: every block's templates), then the rest by size, largest first."""
     srcs = [p for p in files if p.endswith(".cpp") and (p.startswith("firmware/") or
                                                        p == "tb/sat_tb.cpp")]
-    return sorted(srcs, key=lambda p: (-len(files[p]), p))
+    return sorted(srcs, key=lambda p: (p != "firmware/sat_top.cpp", -len(files[p]), p))
 
 
 def _compile_all(base: list[str], root: Path, sources: list[str], jobs: int) -> list[Path]:
-    """Compile each source to an object, ``jobs`` g++ processes at a time; the first failure
-    kills the rest and raises :class:`HlsCompileError` with its first error line."""
+    """Compile each source to an object, ``jobs`` g++ processes at a time (a new one starts as
+    soon as any finishes); the first failure kills the rest and raises :class:`HlsCompileError`
+    with its first error line. Logs go to files, so a long one never blocks g++."""
     pending = list(sources)
-    running: list[tuple[str, subprocess.Popen]] = []
+    running: list[tuple[str, Path, subprocess.Popen]] = []
     objs = []
+    (root / "obj").mkdir(exist_ok=True)
     try:
         while pending or running:
             while pending and len(running) < jobs:
                 src = pending.pop(0)
                 obj = root / "obj" / (src.replace("/", "_") + ".o")
-                obj.parent.mkdir(exist_ok=True)
+                log = obj.with_suffix(".log")
                 objs.append(obj)
-                running.append((src, subprocess.Popen(
-                    [*base, "-c", str(root / src), "-o", str(obj)], stdout=subprocess.PIPE,
-                    stderr=subprocess.STDOUT, text=True)))
-            src, p = running.pop(0)
-            log = p.communicate()[0]
-            if p.returncode != 0:
-                raise HlsCompileError(f"{CXX} failed on hls/{src}: {first_error(log)}")
+                with open(log, "w") as f:
+                    running.append((src, log, subprocess.Popen(
+                        [*base, "-c", str(root / src), "-o", str(obj)], stdout=f,
+                        stderr=subprocess.STDOUT)))
+            done = [r for r in running if r[2].poll() is not None]
+            if not done:
+                time.sleep(0.02)
+                continue
+            for r in done:
+                running.remove(r)
+                src, log, proc = r
+                if proc.returncode != 0:
+                    raise HlsCompileError(f"{CXX} failed on hls/{src}: "
+                                          f"{first_error(log.read_text(errors='replace'))}")
     finally:
-        for _, q in running:
+        for _, _, q in running:
             q.kill()
             q.wait()
     return objs
