@@ -20,7 +20,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .codegen.rtl import TB, interface
+from .codegen.rtl import TB, interface, out_beats
 from .graph.ir import Graph
 from .hw.fold import Folding, interval, layer_cycles
 from .resources import resource_path
@@ -98,7 +98,8 @@ def check_outputs(work: Path, cfg: dict) -> dict:
                 np.argmax(got, 1) == np.load(work / "torch_top1.npy")[:n])) if n else 1.0
     stats = parse_stats(work / "stats.txt") if (work / "stats.txt").exists() else None
     if stats and stats["timed_out"]:
-        res["stall"] = stall_message(stats, cfg["watchdog"])
+        res["stall"] = stall_message(stats, cfg["watchdog"],
+                                     {k: tuple(v) for k, v in cfg.get("beats", {}).items()})
     return res
 
 
@@ -116,9 +117,11 @@ def parse_stats(path: Path) -> dict:
     return out
 
 
-def stall_message(stats: dict, watchdog: int) -> str:
+def stall_message(stats: dict, watchdog: int, expected: dict | None = None) -> str:
     """Name the layer that stopped the pipeline: the first one that is offered input it does
-    not take while emitting nothing."""
+    not take while emitting nothing; else (everything drained and waiting) the first one that
+    took all its input but did not emit all its output (``expected``: ``{layer: (in beats, out
+    beats)}`` for the whole run)."""
     names = list(stats["layers"])
     for i, name in enumerate(names):
         s = stats["layers"][name]
@@ -131,6 +134,11 @@ def stall_message(stats: dict, watchdog: int) -> str:
         s = stats["layers"][name]
         if s["out_valid"] and not s["out_ready"]:
             return f"no beat moved for {watchdog} cycles: layer {name}'s output is not taken"
+    for name in names:
+        s, (want_in, want_out) = stats["layers"][name], (expected or {}).get(name, (0, 0))
+        if expected and s["in_beats"] >= want_in and s["out_beats"] < want_out:
+            return (f"no beat moved for {watchdog} cycles: layer {name} took all {want_in} input "
+                    f"beats but emitted {s['out_beats']} of {want_out}")
     return f"no beat moved for {watchdog} cycles: every layer is waiting for input"
 
 
@@ -140,6 +148,17 @@ def parse_images(path: Path) -> tuple[dict[int, int], dict[int, int]]:
         kind, k, c = line.split()
         (ins if kind == "in" else outs)[int(k)] = int(c)
     return ins, outs
+
+
+def _beats(graph: Graph, folding: Folding, n: int) -> dict[str, tuple[int, int]]:
+    """Per layer the beats of ``n`` images at its input stream (the producer's width, before
+    any width converter) and at its output."""
+    out, beat = {}, interface(graph, folding)["in_channels_per_beat"]
+    for node in graph.layers:
+        c, h, w = node.in_shape
+        out[node.name] = (n * h * w * c // beat, n * out_beats(node, folding[node.name]))
+        beat = folding[node.name].pe
+    return out
 
 
 def sources(rtl_dir: Path) -> list[Path]:
@@ -185,7 +204,8 @@ def simulate(rtl_files: dict[str, str], graph: Graph, folding: Folding, inputs: 
             np.save(work / "torch_top1.npy", np.asarray(torch_top1, np.int64))
         cfg = {"images": n, "watchdog": wd, "poll_cycles": POLL_CYCLES,
                "classes": last.out_shape[0], "out_per_beat": iface["out_per_beat"],
-               "out_bits": iface["out_bits"], "valid_pct": valid_pct, "ready_pct": ready_pct}
+               "out_bits": iface["out_bits"], "valid_pct": valid_pct, "ready_pct": ready_pct,
+               "beats": _beats(graph, folding, n)}
         (work / "net.json").write_text(json.dumps(cfg))
         shown = [0]
 

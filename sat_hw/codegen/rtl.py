@@ -9,8 +9,9 @@ stream ports, so the top level is a list of instances between consecutive stream
 Files: ``sat_accel.sv`` (the top: ``s_axis`` = input pixels, ``in_beat`` 8-bit codes per beat;
 ``m_axis`` = the last layer's outputs, PE signed values per beat), ``sat_tb.sv`` (the simulation
 wrapper: streams images from a file, captures outputs, per-layer counters, watchdog), one ROM
-image per memory (``<layer>_w.hex``, ``_t.hex``, ``_b.hex``, read by relative path: tools run in
-``rtl/``), copies of the building blocks, and ``filelist.f`` (compile order).
+image per memory (``<layer>_w.hex``, ``<layer>_t_p<lane>_s<stage>.hex``, ``<layer>_b.hex``, read
+by relative path: tools run in ``rtl/``), copies of the building blocks, and ``filelist.f``
+(compile order).
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ from jinja2 import Environment, FileSystemLoader, StrictUndefined
 from ..graph.ir import AvgPool, Conv, Graph, Linear, MaxPool, acc_bits_for
 from ..hw.fold import Fold, Folding, in_beat, is_mvu, needs_window, window_simd
 from ..resources import resource_path
-from .layout import bias_rom, hex_lines, mvu_rom, threshold_rom, vvu_rom
+from .layout import bias_rom, hex_lines, mvu_rom, threshold_files, vvu_rom
 
 TOP = "sat_accel"
 TB = "sat_tb"
@@ -123,10 +124,10 @@ def layer_stages(node, fold: Fold, prev_beat: int, files: dict[str, str]) -> lis
         p = {"CH": node.in_shape[0], "PE": fold.pe, "K2": node.kernel * node.kernel, "ABITS": a}
         st.append(Stage("sat_maxpool", f"{name}_max", p, fold.pe * a, name, "max"))
     if isinstance(node, (Conv, AvgPool)):
-        words, width = threshold_rom(node.thresholds, node.direction, node.acc_bits, fold.pe)
-        files[f"{name}_t.hex"] = hex_lines(words, width)
+        files.update(threshold_files(node.thresholds, node.direction, node.acc_bits, fold.pe,
+                                     f"{name}_t"))
         p = {"CH": node.out_shape[0], "PE": fold.pe, "ACC_BITS": node.acc_bits,
-             "OUT_BITS": node.out_bits, "THRESH_FILE": f"{name}_t.hex"}
+             "OUT_BITS": node.out_bits, "THRESH_PREFIX": f"{name}_t"}
         st.append(Stage("sat_thresholds", f"{name}_thr", p, fold.pe * node.out_bits, name,
                         "thr"))
     elif isinstance(node, Linear):
@@ -198,7 +199,7 @@ def render_rtl(graph: Graph, folding: Folding, graph_hash: str) -> dict[str, str
     out = {f"{TOP}.sv": env.get_template("top.sv.j2").render(ctx),
            f"{TB}.sv": env.get_template("tb.sv.j2").render(ctx)}
     out.update(files)
-    modules = sorted({s.module for s in stages})
+    modules = sorted({s.module for s in stages} | {"sat_skid"})  # the blocks' output buffer
     rtl = resource_path("rtl")
     for m in modules:
         out[f"{m}.sv"] = (rtl / f"{m}.sv").read_text()
@@ -210,6 +211,12 @@ def out_beats(node, fold: Fold) -> int:
     """Beats a layer emits per image (``PE`` channels or outputs each)."""
     c, h, w = node.out_shape
     return h * w * c // fold.pe
+
+
+def in_beats(node, fold: Fold) -> int:
+    """Beats a layer takes per image (``in_beat`` channels each)."""
+    c, h, w = node.in_shape
+    return h * w * c // in_beat(node, fold)
 
 
 def interface(graph: Graph, folding: Folding) -> dict:
