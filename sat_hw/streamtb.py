@@ -133,10 +133,12 @@ def rtl_sources(*modules: str) -> list[Path]:
 def run_scenarios(module: str, params: dict, in_w: int, out_w: int,
                   scenarios: list[Scenario], deps: list[str] | None = None,
                   files: dict[str, str] | None = None, workdir: Path | None = None,
-                  waves: bool = False) -> tuple[list[Outcome], Build]:
+                  waves: bool = False,
+                  module_src: str | Path | None = None) -> tuple[list[Outcome], Build]:
     """Build ``module`` (plus ``deps``, other rtl/ modules it instantiates) inside the wrapper
     and run every scenario; ``files`` are written into the simulator's working folder first
-    (ROM images named by relative paths in ``params``)."""
+    (ROM images named by relative paths in ``params``). ``module_src`` is the file that defines
+    ``module`` when it is not ``rtl/<module>.sv`` (a test's own wrapper around several blocks)."""
     max_in = _capacity(max(len(s.inputs) for s in scenarios))
     max_out = _capacity(max(s.n_out for s in scenarios))
     top = wrapper(module, params, in_w, out_w, max_in, max_out)
@@ -149,7 +151,8 @@ def run_scenarios(module: str, params: dict, in_w: int, out_w: int,
         top_path.write_text(top)
     hdl = resource_path("sim") / "hdl"
     srcs = [hdl / "sat_tb_source.sv", hdl / "sat_tb_sink.sv",
-            *rtl_sources(*(deps or []), module), top_path]
+            *rtl_sources(*(deps or [])),
+            *([Path(module_src)] if module_src else rtl_sources(module)), top_path]
     b = build(srcs, "tb_stream", waves=waves)
     work = Path(workdir) if workdir else gen / f"run_{top_path.stem}"
     work.mkdir(parents=True, exist_ok=True)

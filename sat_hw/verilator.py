@@ -74,8 +74,8 @@ def verilator_version() -> str:
 
 def first_error(text: str) -> str:
     """The first line that reads as an error (Verilator's %Error, a compiler's error:)."""
-    lines = text.splitlines()
-    for pat in ("%Error", "error:", "Error", "fatal"):
+    lines = [ln for ln in text.splitlines() if "Exiting due to" not in ln]  # Verilator's summary
+    for pat in ("%Error", "%Warning", "error:", "Error", "fatal"):
         for line in lines:
             if pat in line:
                 return line.strip()

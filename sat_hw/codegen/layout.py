@@ -125,30 +125,50 @@ def threshold_lanes(thresholds: np.ndarray, direction: np.ndarray,
     return t.reshape(c // pe, pe, nt), down.reshape(c // pe, pe)
 
 
-def threshold_rom(thresholds: np.ndarray, direction: np.ndarray, acc_bits: int,
-                  pe: int) -> tuple[list[int], int]:
-    """The thresholds ROM: depth ``C/PE``; lane ``p`` = ``NT`` thresholds of ``acc_bits``
-    (ascending) then the direction flag (1 = count ``acc <= T``) at the lane's top bit."""
+def threshold_files(thresholds: np.ndarray, direction: np.ndarray, acc_bits: int, pe: int,
+                    prefix: str) -> dict[str, str]:
+    """The memories of ``sat_thresholds`` (a binary search, one memory per lane and stage) as
+    ``{file name: $readmemh text}``: ``f"{prefix}_p{p}_s{j}.hex"`` for lane ``p`` < PE and stage
+    ``j`` < B, where ``NT = 2^B - 1`` thresholds per channel (``thresholds`` ``(C, NT)``,
+    ascending; ``direction`` ``(C,)`` of +1/-1).
+
+    Stage ``j``, word ``g*2^j + m`` (group ``g`` < C/PE, ``m`` < 2^j): threshold ``T_k`` of channel
+    ``g*PE + p``, ``k = (2m+1) * 2^(B-1-j)`` (1-based), two's complement in ``acc_bits``; stage 0
+    words add the direction flag (1 = count ``acc <= T``) at bit ``acc_bits``.
+    """
     t = np.asarray(thresholds, np.int64)
+    d = np.asarray(direction)
+    if t.ndim != 2 or d.shape != (t.shape[0],):
+        raise ValueError(f"thresholds must be (C, NT) and direction (C,), got {t.shape} and "
+                         f"{d.shape}")
     c, nt = t.shape
-    lw = nt * acc_bits + 1
-    lanes = []
-    for ch in range(c):
-        v = 0
-        for k in range(nt):
-            x = int(t[ch, k])
-            if not -(1 << (acc_bits - 1)) <= x < (1 << (acc_bits - 1)):
-                raise ValueError(f"threshold {x} does not fit {acc_bits} signed bits")
-            v |= (x & ((1 << acc_bits) - 1)) << (k * acc_bits)
-        v |= int(direction[ch] < 0) << (lw - 1)
-        lanes.append(v)
-    words = []
-    for g in range(c // pe):
-        word = 0
-        for p in range(pe):
-            word |= lanes[g * pe + p] << (p * lw)
-        words.append(word)
-    return words, pe * lw
+    b = (nt + 1).bit_length() - 1
+    if nt < 1 or nt + 1 != 1 << b:
+        raise ValueError(f"thresholds per channel must be 2^B - 1, got {nt}")
+    if pe < 1 or c % pe:
+        raise ValueError(f"PE {pe} must divide the {c} channels")
+    if not np.isin(d, (-1, 1)).all():
+        raise ValueError(f"directions must be +1 or -1, got {sorted(set(d.tolist()))}")
+    if nt > 1 and (np.diff(t, axis=1) < 0).any():
+        raise ValueError("thresholds must be ascending within each channel")
+    lo, hi = -(1 << (acc_bits - 1)), (1 << (acc_bits - 1)) - 1
+    if t.size and (t.min() < lo or t.max() > hi):
+        bad = int(t.min()) if t.min() < lo else int(t.max())
+        raise ValueError(f"threshold {bad} does not fit {acc_bits} signed bits")
+    g = c // pe
+    tl = (t & ((1 << acc_bits) - 1)).reshape(g, pe, nt)
+    down = (d < 0).astype(np.int64).reshape(g, pe)
+    files = {}
+    for p in range(pe):
+        for j in range(b):
+            k = ((2 * np.arange(1 << j) + 1) << (b - 1 - j)) - 1      # 0-based indices
+            words = tl[:, p, k].reshape(-1)                            # word g*2^j + m
+            width = acc_bits
+            if j == 0:
+                words = words | (down[:, p] << acc_bits)
+                width += 1
+            files[f"{prefix}_p{p}_s{j}.hex"] = hex_lines([int(w) for w in words], width)
+    return files
 
 
 def bias_rom(bias: np.ndarray, pe: int) -> tuple[list[int], int]:
@@ -160,4 +180,4 @@ def bias_rom(bias: np.ndarray, pe: int) -> tuple[list[int], int]:
 
 
 __all__ = ["bias_rom", "hex_lines", "k_codes", "mvu_lanes", "mvu_matrix", "mvu_rom", "pack_words",
-           "threshold_lanes", "threshold_rom", "vvu_lanes", "vvu_matrix", "vvu_rom"]
+           "threshold_files", "threshold_lanes", "vvu_lanes", "vvu_matrix", "vvu_rom"]
