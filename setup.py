@@ -9,7 +9,7 @@ from pathlib import Path
 from setuptools import setup
 from setuptools.command.build_py import build_py
 
-RESOURCES = ("flow.toml", "templates", "rtl", "sim")
+RESOURCES = ("flow.toml", "templates", "rtl", "sim", "zoo")
 
 
 class BuildWithResources(build_py):

@@ -114,11 +114,13 @@ def meta(path: Path) -> dict | None:
 
 
 def run_phase(name: str, runs: list[Run], a, budget_s: float, max_epochs: int,
-              min_epochs: int) -> int:
-    """Probe the phase's throughput with every run going, then run them for the epochs that fit."""
+              min_epochs: int, fixed: int = 0) -> int:
+    """Probe the phase's throughput with every run going, then run them for the epochs that fit
+    (or ``fixed`` epochs: no probe)."""
     cores = list(range(len(runs)))
-    if a.max_steps:  # smoke test: a fixed tiny run
-        epochs = 1
+    if a.max_steps or fixed:  # smoke test: a fixed tiny run; or epochs given
+        epochs = fixed or 1
+        say(f"{name}: {epochs} epochs, {len(runs)} processes")
     else:
         t_start = time.time()
         for r, c in zip(runs, cores):
@@ -226,6 +228,9 @@ def main() -> None:
     ap.add_argument("--eval-s", type=float, default=1.0, help="checkpoint etc. per epoch")
     ap.add_argument("--recipes", default=",".join(RECIPES))
     ap.add_argument("--no-study", action="store_true")
+    ap.add_argument("--fp-epochs", type=int, default=0, help="fixed FP epochs (no probe)")
+    ap.add_argument("--sat-epochs", type=int, default=0, help="fixed epochs of phase B")
+    ap.add_argument("--share-a", type=float, default=0.38, help="phase A's share of the budget")
     ap.add_argument("--no-pin", dest="pin", action="store_false")
     ap.add_argument("--mps", action="store_true", help="try the CUDA MPS daemon")
     a = ap.parse_args()
@@ -248,8 +253,8 @@ def main() -> None:
     try:
         names = a.recipes.split(",")
         fp = [Run(f"fp_{k}", "fp", 32, 32, RECIPES[k], None, 0, a.work) for k in names]
-        budget_a = 0.38 * (a.deadline - time.time() - 30)
-        ep_a = run_phase("A", fp, a, budget_a, max_epochs=40, min_epochs=3)
+        budget_a = a.share_a * (a.deadline - time.time() - 30)
+        ep_a = run_phase("A", fp, a, budget_a, max_epochs=40, min_epochs=3, fixed=a.fp_epochs)
         rows += [row(r, "A", ep_a) for r in fp]
         done = [r for r in rows if r.get("top1") is not None]
         best = max(done, key=lambda r: r["top1"])
@@ -264,7 +269,7 @@ def main() -> None:
             b += [Run(f"study_{m}_w{w}a{ab}_s0", m, w, ab, recipe, fp_best, 0, a.work)
                   for m in ("pact", "cgpact") for w, ab in STUDY_BITS]
         budget_b = a.deadline - time.time() - 25
-        ep_b = run_phase("B", b, a, budget_b, max_epochs=30, min_epochs=2)
+        ep_b = run_phase("B", b, a, budget_b, max_epochs=30, min_epochs=2, fixed=a.sat_epochs)
         rows += [row(r, "B", ep_b) for r in b]
     finally:
         if speed is not None:

@@ -8,7 +8,7 @@ work on the machine) and the median. Evaluation: ``--eval-images`` test images t
 forward, before (reference quantizer run as a module, codes recovered from its output) and after
 (codes taken directly).
 
-    python benchmarks/train_speed.py --threads 2 --rounds 5 --json benchmarks/results/train_speed.json
+    python benchmarks/train_speed.py --threads 2 --rounds 5 --json /tmp/train_speed.json
 """
 
 from __future__ import annotations

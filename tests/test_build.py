@@ -133,7 +133,7 @@ def test_config_file_bits_contradicting_the_checkpoint(built: Path, tmp_path, ca
     assert "quant.abits = 2" in capsys.readouterr().err
     # the build's own resolved flow.toml agrees with its checkpoint
     assert main(["build", "--checkpoint", str(built / "model.pt"), "--config",
-                 str(built / "flow.toml"), "--images", "1", "--out", str(out)]) == 0
+                 str(built / "flow.toml"), "--images", "1", "--no-sim", "--out", str(out)]) == 0
 
 
 @pytest.mark.parametrize("flags, needle", [
@@ -178,10 +178,22 @@ def test_report_says_which_phases_ran(built: Path):
 
 
 def test_phase_plan_follows_the_table(monkeypatch):
+    golden_only = (  # a fixed table, independent of which phases have landed
+        build_mod.Phase("golden", "golden executor", True),
+        build_mod.Phase("rtl", "Verilog generator", False, ("--fclk", "--fps")),
+        build_mod.Phase("hls", "HLS C++ generator", False),
+        build_mod.Phase("sim", "simulation", False),
+        build_mod.Phase("estimate", "estimates", False, ("--device", "--fclk")),
+    )
+    monkeypatch.setattr(build_mod, "PHASES", golden_only)
     cfg = {"build": {"backend": "hls"}}
     plan = build_mod.plan_phases(cfg)
     assert plan["golden"] is None and plan["rtl"] == build_mod.NOT_YET
-    ready = [build_mod.Phase(p.name, p.what, True, p.flags) for p in build_mod.PHASES]
+    with pytest.raises(ValueError, match="--backend hls: the HLS C\\+\\+ generator is not in"):
+        build_mod.refuse_absent(plan, {"build": {"backend": "hls"}})
+    with pytest.raises(ValueError, match="--device xc7z020: only the estimate phase"):
+        build_mod.refuse_absent(plan, {"hw": {"device": "xc7z020"}})
+    ready = [build_mod.Phase(p.name, p.what, True, p.flags) for p in golden_only]
     monkeypatch.setattr(build_mod, "PHASES", tuple(ready))
     plan = build_mod.plan_phases(cfg, no_sim=False)
     assert plan["rtl"].startswith("not selected") and plan["hls"] is None
@@ -205,7 +217,7 @@ def test_mixed_builds_are_named_and_titled_apart(tmp_path, capsys, monkeypatch):
     (tmp_path / "many.toml").write_text(many)
     assert build_mod.default_out(load_config(tmp_path / "many.toml")).startswith(
         "builds/mbv1_w4a4_mixed-")
-    argv = ["build", *SMALL, "--config", str(mixed), "--images", "1", "--no-zoo"]
+    argv = ["build", *SMALL, "--config", str(mixed), "--images", "1", "--no-zoo", "--no-sim"]
     assert main(argv) == 0
     out = tmp_path / "builds" / "mbv1_w4a4_pw3-w2a3"
     assert (out / "report.md").read_text().startswith("# sat_hw build: mbv1 W4A4 mixed (pw3 W2A3)")
@@ -222,7 +234,7 @@ def test_build_folder_modes_follow_the_umask(tmp_path):
     old = os.umask(0o022)
     try:
         out = tmp_path / "m"
-        assert main(["build", *SMALL, "--images", "1", "--out", str(out)]) == 0
+        assert main(["build", *SMALL, "--images", "1", "--no-sim", "--out", str(out)]) == 0
     finally:
         os.umask(old)
     assert stat.S_IMODE(out.stat().st_mode) == 0o755
@@ -234,13 +246,14 @@ def test_inputs_say_how_they_were_made(built: Path, tmp_path):
     b = json.loads((built / "report.json").read_text())["build"]
     assert "fashion-mnist test images (resized from 28x28 to 16x16 px" in b["inputs"]
     out = tmp_path / "rgb"  # 3 input channels: the grey plane repeated, as training does
-    assert main(["build", *SMALL, "--in-channels", "3", "--images", "1", "--out", str(out)]) == 0
+    assert main(["build", *SMALL, "--in-channels", "3", "--images", "1", "--no-sim",
+                 "--out", str(out)]) == 0
     b = json.loads((out / "report.json").read_text())["build"]
     assert "grey plane repeated into 3 channels" in b["inputs"]
     assert np.load(out / "sim/inputs.npy").shape == (1, 3, 16, 16)
     out = tmp_path / "rnd"  # 2 channels do not convert: seeded random codes, the given seed
     assert main(["build", *SMALL, "--in-channels", "2", "--images", "1", "--seed", "0",
-                 "--out", str(out)]) == 0
+                 "--no-sim", "--out", str(out)]) == 0
     b = json.loads((out / "report.json").read_text())["build"]
     assert b["inputs"].startswith("seeded random codes (seed 0; model.in_channels is 2")
 
@@ -267,7 +280,8 @@ def test_zoo_model_used_when_shape_and_bits_match(built: Path, tmp_path, monkeyp
           "command": "test"}]))
     monkeypatch.setattr(zoo, "zoo_dir", lambda: folder)
     out = tmp_path / "z"
-    assert main(["build", *SMALL, "--wbits", "3", "--abits", "4", "--out", str(out)]) == 0
+    assert main(["build", *SMALL, "--wbits", "3", "--abits", "4", "--no-sim",
+                 "--out", str(out)]) == 0
     err = capsys.readouterr().err
     assert "using the zoo model m.pt" in err
     b = json.loads((out / "report.json").read_text())["build"]
@@ -275,8 +289,30 @@ def test_zoo_model_used_when_shape_and_bits_match(built: Path, tmp_path, monkeyp
     # the same graph as the checkpoint it is
     assert b["graph_hash"] == json.loads((built / "report.json").read_text())["build"]["graph_hash"]
     assert main(["build", *SMALL, "--wbits", "3", "--abits", "4", "--no-zoo", "--seed", "1",
-                 "--out", str(out)]) == 0
+                 "--no-sim", "--out", str(out)]) == 0
     assert "no zoo model matches" not in capsys.readouterr().err
     assert json.loads((out / "report.json").read_text())["build"]["weights"].startswith("untrained")
-    assert main(["build", *SMALL, "--wbits", "2", "--abits", "4", "--out", str(out)]) == 0
+    assert main(["build", *SMALL, "--wbits", "2", "--abits", "4", "--no-sim",
+                 "--out", str(out)]) == 0
     assert "no zoo model matches" in capsys.readouterr().err
+
+
+def test_shipped_zoo_matches_the_main_job():
+    """`sat_hw build --model mbv1 --wbits 3 --abits 4` finds the zoo's W3A4 model."""
+    from sat_hw import zoo
+    from sat_hw.config import load_config
+    from sat_hw.models import read_checkpoint
+
+    rows = zoo.entries()
+    assert {(r["config"]["method"], r["config"]["bits"]["pw1"]["wbits"],
+             r["config"]["bits"]["pw1"]["abits"]) for r in rows} >= {
+        ("sat", w, a) for w, a in [(2, 2), (3, 3), (3, 4), (4, 4), (8, 8)]}
+    for r in rows:
+        blob = read_checkpoint(r["path"])
+        assert blob["config"] == r["config"] and "train_state" not in blob
+        assert r["path"].stat().st_size < 2 * 2**20 and 0.5 < r["top1"] <= 1
+    cfg = load_config(None, {"model": {"name": "mbv1"}, "quant": {"wbits": 3, "abits": 4}})
+    hit = zoo.find(build_mod._model_config(cfg), "fashion-mnist")
+    assert hit is not None and hit["file"] == "mbv1_fm_sat_w3a4.pt"
+    cfg = load_config(None, {"quant": {"wbits": 3, "abits": 4, "method": "pact"}})
+    assert zoo.find(build_mod._model_config(cfg), "fashion-mnist") is None

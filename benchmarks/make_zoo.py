@@ -1,0 +1,103 @@
+"""Put trained checkpoints into the model zoo (zoo/): model state only, top-1 re-measured here.
+
+Not a test. Each `--entry NAME=CKPT[:INIT_NAME]` copies CKPT (a sat_hw checkpoint) to
+zoo/NAME.pt without optimizer state, scores it on the full Fashion-MNIST test set on this
+machine's CPU, and writes zoo/index.json (what `sat_hw build` looks up) and zoo/README.md (the
+table). The reproducing command of each entry is rebuilt from its recorded training settings.
+
+    python benchmarks/make_zoo.py --entry mbv1_fm_fp=/tmp/fp.pt \
+        --entry mbv1_fm_sat_w4a4=/tmp/w4a4.pt:mbv1_fm_fp
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+import torch  # noqa: E402
+
+from sat_hw.train import run_eval  # noqa: E402
+
+ZOO = ROOT / "zoo"
+KEEP_META = ("epoch", "step", "top1", "method", "wbits", "abits", "seed", "epochs", "data",
+             "batch_size", "lr", "device", "world_size")
+
+
+def command(name: str, blob: dict, init: str | None) -> str:
+    """The `sat_hw train` command that reproduces ``blob`` with flow.toml's default recipe."""
+    m, c = blob["meta"], blob["config"]
+    parts = ["sat_hw train", f"--method {c['method']}"]
+    if c["method"] != "fp":
+        parts.append(f"--wbits {m['wbits']} --abits {m['abits']}")
+    parts.append(f"--epochs {m['epochs']} --batch-size {m['batch_size']} --lr {m['lr']:g}")
+    if init:
+        parts.append(f"--init zoo/{init}.pt")
+    parts.append(f"--out {name}.pt")
+    return " ".join(parts)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--entry", action="append", required=True, help="NAME=CKPT[:INIT_NAME]")
+    ap.add_argument("--note", action="append", default=[], help="NAME=text for the table")
+    ap.add_argument("--data-root", default="")
+    a = ap.parse_args()
+    notes = dict(n.split("=", 1) for n in a.note)
+    ZOO.mkdir(exist_ok=True)
+    rows = []
+    for spec in a.entry:
+        name, rest = spec.split("=", 1)
+        src, _, init = rest.partition(":")
+        blob = torch.load(src, map_location="cpu", weights_only=False)
+        cmd = command(name, blob, init or None)
+        meta = {k: blob["meta"][k] for k in KEEP_META if k in blob["meta"]}
+        meta.update(init=f"zoo/{init}.pt" if init else None, command=cmd,
+                    top1_training_device=blob["meta"].get("top1"))
+        out = {k: blob[k] for k in ("format", "version", "config", "state_dict")}
+        out["meta"] = meta
+        dest = ZOO / f"{name}.pt"
+        torch.save(out, dest)
+        res = run_eval(dest, {"name": "fashion-mnist", "root": a.data_root})
+        meta["top1"] = res["top1"]
+        torch.save(dict(out, meta=meta), dest)
+        print(f"{name}: top-1 {100 * res['top1']:.2f} % on {res['images']} test images "
+              f"(training device said {100 * (meta['top1_training_device'] or 0):.2f} %)",
+              flush=True)
+        rows.append({"file": dest.name, "data": "fashion-mnist", "config": out["config"],
+                     "top1": res["top1"], "test_images": res["images"],
+                     "top1_training_device": meta["top1_training_device"],
+                     "epochs": meta.get("epochs"), "init": meta["init"], "command": cmd,
+                     "note": notes.get(name, "")})
+    (ZOO / "index.json").write_text(json.dumps(rows, indent=1) + "\n")
+    lines = ["# sat_hw model zoo", "",
+             "MobileNetV1 width 0.25, 28 px, 1 channel, 10 classes, trained on Fashion-MNIST "
+             "(model state only; `sat_hw.models.load_checkpoint`). `sat_hw build` without "
+             "`--checkpoint` uses the entry whose shape and per-layer bits match the "
+             "configuration (`--no-zoo` builds the seeded, calibrated model instead). Top-1 on "
+             "all 10,000 test images, measured on the CPU by `benchmarks/make_zoo.py` (equal to "
+             "what the GPU measured after training). The commands use flow.toml's default recipe "
+             "for everything they do not set; they ran on a lent H200 "
+             "(`benchmarks/recipe_gpu.py`, two runs). For each bit setting the zoo keeps the "
+             "better of the two runs; the note gives the other run's top-1. See "
+             "`benchmarks/results/recipe_fashion_mnist.md`.", "",
+             "| file | method | W/A (inner; conv0/fc weights) | top-1 (%) | epochs | init | "
+             "command | note |", "|---|---|---|---|---|---|---|---|"]
+    for r in rows:
+        c = r["config"]
+        b = c["bits"]
+        wa = "32/32" if c["method"] == "fp" else (
+            f"W{b['pw1']['wbits']}A{b['pw1']['abits']}; "
+            f"W{b['conv0']['wbits']}/W{b['fc']['wbits']}")
+        lines.append(f"| `{r['file']}` | {c['method']} | {wa} | {100 * r['top1']:.2f} | "
+                     f"{r['epochs']} | {('`' + r['init'] + '`') if r['init'] else 'scratch'} | "
+                     f"`{r['command']}` | {r['note']} |")
+    (ZOO / "README.md").write_text("\n".join(lines) + "\n")
+
+
+if __name__ == "__main__":
+    main()

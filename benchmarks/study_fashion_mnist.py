@@ -1,0 +1,193 @@
+"""SAT vs PACT vs CG-PACT on Fashion-MNIST (issue 10's study). Not a test: it trains, prints
+figures, and resumes where it stopped.
+
+Cells (mbv1 0.25, 28 px; one `sat_hw train` process each):
+  from FP:      sat, pact, cgpact (CG-PACT without scale adjustment) at W4A4, W3A3, W2A2,
+                --init INIT --epochs 25 --lr 0.05 (batch 256, the rest flow.toml's recipe)
+  from scratch: sat and pact at W4A4 with flow.toml's recipe (35 epochs, lr 0.1)
+  seeds 0, 1, 2 each.
+INIT is zoo/mbv1_fm_fp_14ep.pt: the seed-0 cells were trained from it on a lent GPU
+(benchmarks/recipe_gpu.py, first run) and are imported with --import.
+
+Resuming: every finished cell is a row in benchmarks/results/study_fashion_mnist.json and is
+skipped next time; an unfinished run continues from its last epoch checkpoint under --work
+(`sat_hw train --resume`). Writes study_fashion_mnist.{json,md,png}: mean and std per cell.
+
+    nice -n 15 python benchmarks/study_fashion_mnist.py --jobs 1 --threads 2
+    python benchmarks/study_fashion_mnist.py --import /tmp/run1/results.json --report-only
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+RESULTS = ROOT / "benchmarks" / "results"
+INIT = "zoo/mbv1_fm_fp_14ep.pt"
+FROM_FP = {"epochs": 25, "lr": 0.05}
+BITS = [(4, 4), (3, 3), (2, 2)]
+METHODS = ["sat", "pact", "cgpact"]
+
+
+def cells(seeds: int) -> list[dict]:
+    out = [dict(method=m, wbits=w, abits=a, init="fp", seed=s, **FROM_FP)
+           for s in range(seeds) for w, a in BITS for m in METHODS]
+    out += [dict(method=m, wbits=4, abits=4, init="scratch", seed=s, epochs=35, lr=0.1)
+            for s in range(seeds) for m in ("sat", "pact")]
+    return out
+
+
+def key(c: dict) -> tuple:
+    return (c["method"], c["wbits"], c["abits"], c["init"], c["seed"], c["epochs"], c["lr"])
+
+
+def load(path: Path) -> list[dict]:
+    return json.loads(path.read_text())["rows"] if path.is_file() else []
+
+
+def save(path: Path, rows: list[dict]) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps({"init": INIT, "from_fp": FROM_FP, "rows": rows}, indent=1) + "\n")
+
+
+def import_gpu(path: Path) -> list[dict]:
+    """Seed-0 from-FP cells of a recipe_gpu.py results.json (zoo SAT runs and study runs)."""
+    got = []
+    for r in json.loads(path.read_text())["rows"]:
+        if r["phase"] != "B" or r.get("top1") is None or r["stopped"]:
+            continue
+        if (r["wbits"], r["abits"]) not in BITS:
+            continue
+        if r["epochs_done"] != FROM_FP["epochs"] or abs(r["recipe"]["lr"] - FROM_FP["lr"]) > 1e-12:
+            continue
+        got.append(dict(method=r["method"], wbits=r["wbits"], abits=r["abits"], init="fp",
+                        seed=r["seed"], epochs=r["epochs_done"], lr=r["recipe"]["lr"],
+                        top1=r["top1"], source=f"{path.name} ({r['device']})"))
+    return got
+
+
+def run_cell(c: dict, a) -> dict:
+    name = f"{c['init']}_{c['method']}_w{c['wbits']}a{c['abits']}_s{c['seed']}"
+    out = a.work / f"{name}.pt"
+    cmd = [sys.executable, "-m", "sat_hw", "train", "--method", c["method"], "--wbits",
+           str(c["wbits"]), "--abits", str(c["abits"]), "--seed", str(c["seed"]), "--epochs",
+           str(c["epochs"]), "--lr", str(c["lr"]), "--batch-size", "256", "--out", str(out)]
+    if c["init"] == "fp":
+        cmd += ["--init", str(ROOT / INIT)]
+    if a.data_root:
+        cmd += ["--data-root", a.data_root]
+    if out.is_file():
+        cmd.append("--resume")
+    env = dict(os.environ, OMP_NUM_THREADS=str(a.threads), PYTHONPATH=str(ROOT))
+    t0 = time.time()
+    with open(out.with_suffix(".log"), "a") as f:
+        rc = subprocess.run(cmd, env=env, stdout=f, stderr=subprocess.STDOUT, cwd=ROOT).returncode
+    if rc != 0:
+        raise SystemExit(f"{name} failed ({rc}); see {out.with_suffix('.log')}")
+    import torch
+
+    meta = torch.load(out, map_location="cpu", weights_only=False)["meta"]
+    return dict(c, top1=float(meta["top1"]), seconds=time.time() - t0,
+                source=f"this script ({meta['device']})")
+
+
+def table(rows: list[dict], fp_top1: float | None) -> str:
+    groups: dict[tuple, list[float]] = {}
+    for r in rows:
+        groups.setdefault((r["init"], r["wbits"], r["abits"], r["method"]), []).append(r["top1"])
+    lines = ["# SAT vs PACT vs CG-PACT on Fashion-MNIST (mbv1 0.25, 28 px)", "",
+             f"From FP: `--init {INIT}` ({'' if fp_top1 is None else f'{100 * fp_top1:.2f} %, '}"
+             f"the tuned recipe at 14 epochs), {FROM_FP['epochs']} epochs, lr {FROM_FP['lr']}, "
+             "batch 256. From scratch: flow.toml's recipe (35 epochs, lr 0.1). `cgpact` is "
+             "CG-PACT without scale adjustment; `sat` adds it on fc.", "",
+             "| init | W/A | method | seeds | top-1 mean (%) | std |", "|---|---|---|---|---|---|"]
+    for (init, w, ab, m), v in sorted(groups.items(), key=lambda kv: (kv[0][0], -kv[0][1],
+                                                                       METHODS.index(kv[0][3]))):
+        sd = f"{100 * statistics.stdev(v):.2f}" if len(v) > 1 else "-"
+        lines.append(f"| {init} | W{w}A{ab} | {m} | {len(v)} | {100 * statistics.mean(v):.2f} "
+                     f"| {sd} |")
+    todo = len(cells(3)) - len(rows)
+    lines += ["", f"{len(rows)} of {len(cells(3))} runs done; {todo} to go "
+                  "(`python benchmarks/study_fashion_mnist.py` resumes)."]
+    return "\n".join(lines) + "\n"
+
+
+def plot(rows: list[dict], dest: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(6, 3.6))
+    for i, m in enumerate(METHODS):
+        xs, ys, es = [], [], []
+        for j, (w, ab) in enumerate(BITS):
+            v = [r["top1"] * 100 for r in rows if r["init"] == "fp" and r["method"] == m
+                 and (r["wbits"], r["abits"]) == (w, ab)]
+            if v:
+                xs.append(j + (i - 1) * 0.12)
+                ys.append(statistics.mean(v))
+                es.append(statistics.stdev(v) if len(v) > 1 else 0.0)
+        ax.errorbar(xs, ys, yerr=es, fmt="o", capsize=3, label=m)
+    ax.set_xticks(range(len(BITS)), [f"W{w}A{a}" for w, a in BITS])
+    ax.set_ylabel("test top-1 (%)")
+    ax.set_title("Fashion-MNIST, mbv1 0.25, from FP (mean ± std over seeds)")
+    ax.legend()
+    ax.grid(alpha=0.3)
+    fig.tight_layout()
+    fig.savefig(dest, dpi=120)
+    plt.close(fig)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--seeds", type=int, default=3)
+    ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--data-root", default="")
+    ap.add_argument("--work", type=Path, default=ROOT / "runs" / "study")
+    ap.add_argument("--results", type=Path, default=RESULTS)
+    ap.add_argument("--import", dest="imports", type=Path, action="append", default=[])
+    ap.add_argument("--report-only", action="store_true", help="no training: tables and plot")
+    ap.add_argument("--max-runs", type=int, default=0, help="stop after this many runs")
+    a = ap.parse_args()
+    path = a.results / "study_fashion_mnist.json"
+    rows = load(path)
+    done = {key(r) for r in rows}
+    for p in a.imports:
+        new = [r for r in import_gpu(p) if key(r) not in done]
+        rows += new
+        done |= {key(r) for r in new}
+        print(f"imported {len(new)} runs from {p}")
+    save(path, rows)
+    todo = [c for c in cells(a.seeds) if key(c) not in done]
+    if not a.report_only:
+        a.work.mkdir(parents=True, exist_ok=True)
+        for n, c in enumerate(todo):
+            if a.max_runs and n >= a.max_runs:
+                break
+            r = run_cell(c, a)
+            rows.append(r)
+            save(path, rows)
+            print(f"{r['init']} {r['method']} W{r['wbits']}A{r['abits']} seed {r['seed']}: "
+                  f"{100 * r['top1']:.2f} % ({r['seconds']:.0f} s)", flush=True)
+    fp_top1 = None
+    if (ROOT / INIT).is_file():
+        import torch
+
+        fp_top1 = torch.load(ROOT / INIT, map_location="cpu", weights_only=False)["meta"]["top1"]
+    md = table(rows, fp_top1)
+    (a.results / "study_fashion_mnist.md").write_text(md)
+    if rows:
+        plot(rows, a.results / "study_fashion_mnist.png")
+    print(md)
+
+
+if __name__ == "__main__":
+    main()
