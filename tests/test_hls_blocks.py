@@ -86,7 +86,7 @@ def _layer_case(name: str, kind: str, node, fold: Fold, codes: np.ndarray, start
     n0 = in_beat(node, fold)
     chain = Chain(f"{node.name}_src", elem, n0)
     layer = layer_blocks(node, fold, chain)
-    code = _cpp(name, layer, chain, (f"{node.name}_src", f"sat::vec<{elem}, {n0} >"),
+    code = _cpp(name, layer, chain, (f"{node.name}_src", f"sat::vec<{elem}, {n0}>"),
                 start or f"{node.name}_src", tap)
     return Case(name, kind, codes, expected, code)
 
@@ -170,7 +170,7 @@ def _dwc_case() -> Case:
     total = 6 * 4 * 5
     for i, n in enumerate((4, 6, 2, 6, 3, 12, 5)):
         chain.convert(layer, n, total, f"s{i}_")
-    code = _cpp("dwc", layer, chain, ("dwc_src", "sat::vec<ap_uint<5>, 6 >"), "dwc_src",
+    code = _cpp("dwc", layer, chain, ("dwc_src", "sat::vec<ap_uint<5>, 6>"), "dwc_src",
                 chain.cur)
     x = np.random.default_rng(3).integers(0, 32, (IMAGES, total)).astype(np.int64)
     return Case("dwc", "dwc", x, x, code)

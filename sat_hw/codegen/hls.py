@@ -85,7 +85,7 @@ class Chain:
 
     def new(self, name: str, elem: str, n: int) -> tuple[str, str]:
         """A new stream ``name`` of ``sat::vec<elem, n>``; returns ``(input, output)`` names."""
-        self.streams.append({"name": name, "type": f"sat::vec<{elem}, {n} >"})
+        self.streams.append({"name": name, "type": f"sat::vec<{elem}, {n}>"})
         src, self.cur, self.elem, self.n = self.cur, name, elem, n
         return src, name
 
