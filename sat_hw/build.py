@@ -58,7 +58,8 @@ PHASES: tuple[Phase, ...] = (
     Phase("rtl", "Verilog generator", False, ("--fclk", "--fps")),
     Phase("hls", "HLS C++ generator and its C-simulation", True, ("--device", "--fclk")),
     Phase("sim", "simulation of the generated design against golden", False),
-    Phase("estimate", "resources and cycles per layer on hw.device", False, ("--device", "--fclk")),
+    Phase("estimate", "resources and cycles per layer on hw.device", True,
+          ("--device", "--fclk", "--fps")),
 )
 FLAG_KEYS = {"--device": ("hw", "device"), "--fclk": ("hw", "fclk_mhz"), "--fps": ("hw", "fps")}
 NOT_YET = "not in this version yet"
@@ -103,11 +104,14 @@ def refuse_absent(plan: dict[str, str | None], explicit: dict) -> None:
 
 
 def build_folding(cfg: dict, graph):
-    """PE/SIMD per layer: ``[fold.<layer>]`` tables, the rest by the default rule under
-    ``hw.lanes`` (:func:`sat_hw.hw.fold.resolve_folding`)."""
+    """PE/SIMD per layer: ``[fold.<layer>]`` tables, the rest by the default rule: the planner
+    for ``hw.fps`` at ``hw.fclk_mhz`` on ``hw.device`` when ``hw.fps > 0``, else the lane
+    budget ``hw.lanes`` (:func:`sat_hw.hw.fold.resolve_folding`)."""
     from .hw.fold import resolve_folding
 
-    return resolve_folding(graph, cfg.get("fold", {}), cfg["hw"]["lanes"])
+    hw = cfg["hw"]
+    return resolve_folding(graph, cfg.get("fold", {}), hw["lanes"], fps=hw["fps"],
+                           fclk_mhz=hw["fclk_mhz"], device=hw["device"])
 
 
 def _hls(cfg: dict, graph, inputs, golden, digest: str, no_sim: bool) -> tuple[dict, dict | None]:
@@ -372,6 +376,14 @@ def build(cfg: dict, checkpoint: Path | None = None, explicit: dict | None = Non
             "method": q["method"], "weights": weights, "inputs": source, "graph_hash": digest,
             "seed": cfg["build"]["seed"], "phases": phases}
     report = make_report(graph, agree, info)
+    if plan["estimate"] is None:  # the cost model on the folding the generators use
+        from .estimate import build_estimate
+
+        folding = build_folding(cfg, graph)
+        cfg["fold"] = {name: f.as_dict() for name, f in folding.items()}
+        report["estimate"], rows = build_estimate(graph, folding, cfg["hw"])
+        for r, e in zip(report["layers"], rows):
+            r["estimate"] = e
     if hls_csim is not None:
         report["hls_csim"] = hls_csim
     files: dict[str, bytes | str] = {f"graph/{k}": v for k, v in gfiles.items()}

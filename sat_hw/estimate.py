@@ -258,6 +258,17 @@ def layers_png(plan, title: str) -> bytes:
     return out
 
 
+def build_estimate(graph: Graph, folding: dict, hw: dict) -> tuple[dict, list[dict]]:
+    """report.json ``estimate`` and each layer's ``estimate`` of a build (``hw``: the
+    configuration's ``[hw]``), from the same cost model as the sweep."""
+    from .hw.cost import layer_rows, network_cost, summary
+    from .hw.devices import get_device
+
+    dev = get_device(hw["device"])
+    costs = network_cost(graph, folding, dev.family)
+    return summary(graph, costs, dev, hw["fclk_mhz"]), layer_rows(costs)
+
+
 def run_estimate(cfg: dict, wbits: list[int], abits: list[int], out: Path | None,
                  fps: float | None = None, say=None) -> list[dict]:
     """``sat_hw estimate``: the sweep, printed, and (with ``out``) its files written at once."""
@@ -289,5 +300,5 @@ def run_estimate(cfg: dict, wbits: list[int], abits: list[int], out: Path | None
     return rows
 
 
-__all__ = ["ROW_KEYS", "config_graph", "csv_text", "estimate_config", "layers_png", "markdown",
+__all__ = ["ROW_KEYS", "build_estimate", "config_graph", "csv_text", "estimate_config", "layers_png", "markdown",
            "pareto_png", "row", "run_estimate", "shape_graph", "sweep"]

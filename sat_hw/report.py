@@ -103,11 +103,22 @@ def _hls_lines(h: dict | None) -> list[str]:
             f"{' (cached)' if h.get('cached') else ''}, run {h['run_s']:.2f} s"]
 
 
+def _estimate_lines(e: dict | None) -> list[str]:
+    if not e:
+        return []
+    return [f"- estimate on {e['device']} at {e['fclk_mhz']:g} MHz (cost model calibrated "
+            f"against Yosys): {e['fps']:,.0f} frames/s ({e['interval_cycles']:,} cycles per "
+            f"image, latency {e['latency_cycles']:,}), LUT {e['lut']:,}, FF {e['ff']:,}, "
+            f"BRAM18 {e['bram18']:,}, URAM {e['uram']:,}, DSP {e['dsp']:,}; "
+            f"{e['mac_lanes']:,} MAC lanes, balance {e['balance']:.3f}"]
+
+
 def render_markdown(report: dict) -> str:
     m, t, b = report["model"], report["torch"], report["build"]
     mixed = f" mixed ({b['mixed']})" if b.get("mixed") else ""
     out = [f"# sat_hw build: {m['name']} W{b['wbits']}A{b['abits']}{mixed}", "",
            *_phase_lines(report.get("phases", [])), *_hls_lines(report.get("hls_csim")),
+           *_estimate_lines(report.get("estimate")),
            f"- model: {m['name']} width {m['width']}, {m['resolution']} px, {m['in_channels']} "
            f"input channel(s), {m['classes']} classes; {m['params']:,} parameters, "
            f"{m['macs']:,} MACs per image",
