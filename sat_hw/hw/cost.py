@@ -280,7 +280,9 @@ def block_features(b: Block) -> dict[str, float]:
     if m == "sat_dwc":
         if p["IN_N"] == p["OUT_N"]:
             return {}
+        # split: a shift register that loads or shifts (a mux per bit it shifts); pack: none
         return {"w": max(p["IN_N"], p["OUT_N"]) * p["ELEM_W"],
+                "shift": max(0, p["IN_N"] - p["OUT_N"]) * p["ELEM_W"],
                 "ctl": _clog2(max(p["IN_N"], p["OUT_N"]) // min(p["IN_N"], p["OUT_N"])),
                 "one": 1.0}
     if m == "sat_fifo":
@@ -289,7 +291,9 @@ def block_features(b: Block) -> dict[str, float]:
         return {"acc": p["PE"] * p["ACC_BITS"], "ctl": _clog2(p["PIXELS"]) + _clog2(p["CH"]),
                 "one": 1.0}
     if m == "sat_maxpool":
-        return {"cmp": p["PE"] * p["K2"] * p["ABITS"], "out": p["PE"] * p["ABITS"], "one": 1.0}
+        n = p["PE"] * (p["K2"] - 1)  # a tree of K2-1 compare-and-select nodes per lane
+        return {"cmp": n * p["ABITS"], "cmp2": n * p["ABITS"] ** 2, "node": n,
+                "out": p["PE"] * p["ABITS"], "one": 1.0}
     if m == "sat_skid":
         return {"w": p["DATA_W"], "one": 1.0}
     raise ValueError(f"no cost model for block {m}")
@@ -383,8 +387,10 @@ def _block_cost(b: Block, family: str, coefs: dict | None) -> Resources:
 # ---- cycles ---------------------------------------------------------------------------------
 
 def _mvu_latency(p: dict) -> int:
-    ts = (_clog2(p["SIMD"]) if p["SIMD"] > 1 else 0) + 1
-    return 4 + ts // 2 + (p.get("MULT") == "dsp")
+    """sat_mvu's LATENCY: 4 (5 with DSPs) + TS, TS = 0 for SIMD 1 else LEVELS // 2 + 1 adder
+    tree register stages, LEVELS = ceil(log2(SIMD)) (the block's localparam TS)."""
+    levels = (p["SIMD"] - 1).bit_length()
+    return (5 if p.get("MULT") == "dsp" else 4) + (levels // 2 + 1 if levels else 0)
 
 
 def pipe_delay(b: Block) -> int:
@@ -401,6 +407,35 @@ def pipe_delay(b: Block) -> int:
             "sat_skid": 1, "sat_swg": 2}.get(m, 1)
 
 
+def block_rate(b: Block) -> tuple[int, int, int]:
+    """``(cycles, in beats, out beats)`` per item of a block in steady state, free flowing: an
+    item is a vector (``sat_mvu``), an output pixel (``sat_vvu``, ``sat_thresholds``,
+    ``sat_bias``, ``sat_maxpool``), an image (``sat_swg``, ``sat_avgpool``) or one input beat
+    (``sat_dwc``, ``sat_fifo``, ``sat_skid``)."""
+    p, m = b.params, b.module
+    if m == "sat_mvu":
+        sf, nf = p["MW"] // p["SIMD"], p["MH"] // p["PE"]
+        return sf * nf, sf, nf
+    if m == "sat_vvu":
+        g, s = p["CH"] // p["PE"], p["K2"] // p["SIMD"]
+        return g * s, g * s, g
+    if m == "sat_swg":
+        g = p["CH"] // p["SIMD"]
+        ho = (p["IN_H"] + 2 * p["PAD"] - p["K"]) // p["STRIDE"] + 1
+        wo = (p["IN_W"] + 2 * p["PAD"] - p["K"]) // p["STRIDE"] + 1
+        return max(p["IN_H"] * p["IN_W"], ho * wo) * g, p["IN_H"] * p["IN_W"] * g, ho * wo * g
+    if m in ("sat_thresholds", "sat_bias", "sat_maxpool"):
+        g = p["CH"] // p["PE"]
+        return g, g, g
+    if m == "sat_avgpool":
+        g = p["CH"] // p["PE"]
+        return p["PIXELS"] * g, p["PIXELS"] * g, g
+    if m == "sat_dwc":
+        r = max(p["IN_N"], p["OUT_N"]) // min(p["IN_N"], p["OUT_N"])
+        return (r, 1, r) if p["IN_N"] > p["OUT_N"] else (1, 1, 0)
+    return 1, 1, 1
+
+
 def block_delay(b: Block) -> int:
     """Cycles from the block's first input beat to its first output beat, free flowing."""
     p, m = b.params, b.module
@@ -409,8 +444,8 @@ def block_delay(b: Block) -> int:
         return rows * p["IN_W"] * (p["CH"] // p["SIMD"]) + 2
     if m == "sat_vvu":
         return p["K2"] // p["SIMD"] - 1 + pipe_delay(b)
-    if m == "sat_mvu":
-        return p["MW"] // p["SIMD"] - 1 + pipe_delay(b)
+    if m == "sat_mvu":  # the first vector is buffered whole before its fold 0 issues
+        return 2 * (p["MW"] // p["SIMD"]) - 1 + pipe_delay(b)
     if m == "sat_avgpool":
         return (p["PIXELS"] - 1) * (p["CH"] // p["PE"]) + pipe_delay(b)
     if m == "sat_dwc" and p["OUT_N"] > p["IN_N"]:
@@ -527,7 +562,7 @@ __all__ = [
     "block_cost",
     "block_delay",
     "block_features",
-    "block_memories", "memory_groups",
+    "block_memories", "block_rate", "memory_groups",
     "calibration",
     "dsp_count",
     "is_calibrated",
