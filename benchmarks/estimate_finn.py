@@ -40,12 +40,13 @@ def graph(wbits: int, abits: int = 4):
 
 def main() -> int:
     out, lines = [], ["# Planner vs FINN's MobileNetV1-W4A4 foldings", "",
-                      "MobileNetV1 1.0, 224 px, 1000 classes, 8-bit first/last weights; resources "
-                      "by the cost model calibrated against Yosys (not Vivado). Budget: LUT/FF "
-                      "<= 70 %, BRAM18/URAM/DSP <= 90 %. FINN (by its cycle formulas): U250 "
-                      "112,896 cycles/frame, ~5,760 lanes, balance 0.87; ZCU104 225,792.", "",
-                      "| device | fclk | bits | weights in URAM | frames/s | cycles | MAC lanes "
-                      "| balance | LUT | FF | BRAM18 | URAM | DSP | max use | plan s |",
+                      ("MobileNetV1 1.0, 224 px, 1000 classes, 8-bit first/last weights; "
+                       "resources by the cost model calibrated against Yosys (not Vivado). "
+                       "Budget: LUT/FF <= 70 %, BRAM18/URAM/DSP <= 90 %. FINN (by its cycle "
+                       "formulas): U250 112,896 cycles/frame, ~5,760 lanes, balance 0.87; "
+                       "ZCU104 225,792."), "",
+                      ("| device | fclk | bits | weights in URAM | frames/s | cycles | MAC lanes "
+                       "| balance | LUT | FF | BRAM18 | URAM | DSP | max use | plan s |"),
                       "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
     for dev, fclk, fps in TARGETS:
         for uram in (True, False):

