@@ -118,8 +118,10 @@ def synth(sources: list[str | Path], top: str, params: dict | None = None,
         for name, text in (files or {}).items():
             (work / name).parent.mkdir(parents=True, exist_ok=True)  # "mem/x.hex" too
             (work / name).write_text(text)
-        chparam = "".join(f"chparam -set {k} {_param(v)} {top}; "
-                          for k, v in (params or {}).items())
+        # one chparam for all: each chparam elaborates the module, and a partial set can fail
+        # the module's own parameter checks (a bound from one parameter against another)
+        chparam = (f"chparam {' '.join(f'-set {k} {_param(v)}' for k, v in params.items())} "
+                   f"{top}; " if params else "")
         script = (f"read_verilog -sv {' '.join(names)}; {chparam}"
                   f"synth_xilinx -flatten -noiopad -family {family} -top {top} {extra}; "
                   f"tee -q -o stat.json stat -tech xilinx -json")
