@@ -183,6 +183,7 @@ def simulate(rtl_files: dict[str, str], graph: Graph, folding: Folding, inputs: 
         rtl = work / "rtl"
         rtl.mkdir()
         for rel, text in rtl_files.items():
+            (rtl / rel).parent.mkdir(parents=True, exist_ok=True)
             (rtl / rel).write_text(text)
         t0 = time.monotonic()
         if progress:
@@ -192,9 +193,8 @@ def simulate(rtl_files: dict[str, str], graph: Graph, folding: Folding, inputs: 
         if progress:
             _say(f"Verilator model {'from cache' if b.cached else 'built'} in {build_s:.1f} s; "
                  f"simulating {n} image(s), about {expected * n:,} cycles")
-        for rel in rtl_files:
-            if rel.endswith(".hex"):
-                (work / rel).symlink_to(rtl / rel)
+        if (rtl / "mem").is_dir():
+            (work / "mem").symlink_to(rtl / "mem")
         (work / "inputs.hex").write_text(input_lines(inputs, iface["in_channels_per_beat"],
                                                      iface["in_bits"]))
         np.save(work / "golden.npy", np.asarray(golden, np.int64))

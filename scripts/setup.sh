@@ -7,6 +7,9 @@ need=()
 [ -f /usr/share/datasets/fashion-mnist/t10k-images-idx3-ubyte.gz ] || need+=(dataset-fashion-mnist)
 python3 -c "import ensurepip, venv" 2>/dev/null || need+=(python3-venv)  # Debian splits venv out
 command -v g++ >/dev/null || need+=(g++)  # HLS C-simulation (and Verilator) compile with it
+command -v make >/dev/null || need+=(make)  # Verilator's generated makefiles
+command -v perl >/dev/null || need+=(perl)  # the verilator driver script
+command -v ccache >/dev/null || need+=(ccache)  # Verilator's runtime compiles once for all builds
 if [ ${#need[@]} -gt 0 ]; then
     $SUDO apt-get update -qq
     $SUDO apt-get install -y -qq "${need[@]}"

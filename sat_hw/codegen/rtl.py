@@ -9,8 +9,8 @@ stream ports, so the top level is a list of instances between consecutive stream
 Files: ``sat_accel.sv`` (the top: ``s_axis`` = input pixels, ``in_beat`` 8-bit codes per beat;
 ``m_axis`` = the last layer's outputs, PE signed values per beat), ``sat_tb.sv`` (the simulation
 wrapper: streams images from a file, captures outputs, per-layer counters, watchdog), one ROM
-image per memory (``<layer>_w.hex``, ``<layer>_t_p<lane>_s<stage>.hex``, ``<layer>_b.hex``, read
-by relative path: tools run in ``rtl/``), copies of the building blocks, and ``filelist.f``
+image per memory under ``mem/`` (``<layer>_w.hex``, ``<layer>_t_p<lane>_s<stage>.hex``,
+``<layer>_b.hex``, read by relative path: tools run in ``rtl/``), copies of the building blocks, and ``filelist.f``
 (compile order).
 """
 
@@ -106,16 +106,16 @@ def layer_stages(node, fold: Fold, prev_beat: int, files: dict[str, str]) -> lis
             words, width = mvu_rom(node, fold, ENCODING)
             rows, cols = node.out_shape[0], node.fan_in
             p = {"MH": rows, "MW": cols, "PE": fold.pe, "SIMD": fold.simd, "WBITS": node.wbits,
-                 "ABITS": a, "ACC_BITS": acc, "WEIGHT_FILE": f"{name}_w.hex",
+                 "ABITS": a, "ACC_BITS": acc, "WEIGHT_FILE": f"mem/{name}_w.hex",
                  "ENCODING": ENCODING, "MULT": fold.mult}
             st.append(Stage("sat_mvu", f"{name}_mvu", p, fold.pe * acc, name, "mvu"))
         else:
             words, width = vvu_rom(node, fold, ENCODING)
             p = {"CH": node.out_shape[0], "K2": node.kernel * node.kernel, "PE": fold.pe,
                  "SIMD": fold.simd, "WBITS": node.wbits, "ABITS": a, "ACC_BITS": acc,
-                 "WEIGHT_FILE": f"{name}_w.hex", "ENCODING": ENCODING}
+                 "WEIGHT_FILE": f"mem/{name}_w.hex", "ENCODING": ENCODING}
             st.append(Stage("sat_vvu", f"{name}_vvu", p, fold.pe * acc, name, "vvu"))
-        files[f"{name}_w.hex"] = hex_lines(words, width)
+        files[f"mem/{name}_w.hex"] = hex_lines(words, width)
     elif isinstance(node, AvgPool):
         c, h, w = node.in_shape
         p = {"CH": c, "PIXELS": h * w, "PE": fold.pe, "ABITS": a, "ACC_BITS": node.acc_bits}
@@ -125,17 +125,17 @@ def layer_stages(node, fold: Fold, prev_beat: int, files: dict[str, str]) -> lis
         st.append(Stage("sat_maxpool", f"{name}_max", p, fold.pe * a, name, "max"))
     if isinstance(node, (Conv, AvgPool)):
         files.update(threshold_files(node.thresholds, node.direction, node.acc_bits, fold.pe,
-                                     f"{name}_t"))
+                                     f"mem/{name}_t"))
         p = {"CH": node.out_shape[0], "PE": fold.pe, "ACC_BITS": node.acc_bits,
-             "OUT_BITS": node.out_bits, "THRESH_PREFIX": f"{name}_t"}
+             "OUT_BITS": node.out_bits, "THRESH_PREFIX": f"mem/{name}_t"}
         st.append(Stage("sat_thresholds", f"{name}_thr", p, fold.pe * node.out_bits, name,
                         "thr"))
     elif isinstance(node, Linear):
         words, width = bias_rom(node.bias, fold.pe)
-        files[f"{name}_b.hex"] = hex_lines(words, width)
+        files[f"mem/{name}_b.hex"] = hex_lines(words, width)
         p = {"CH": node.out_shape[0], "PE": fold.pe, "IN_BITS": _mvu_acc_bits(node),
              "OUT_BITS": node.acc_bits, "FRAC": node.bias_frac_bits,
-             "BIAS_BITS": width // fold.pe, "BIAS_FILE": f"{name}_b.hex"}
+             "BIAS_BITS": width // fold.pe, "BIAS_FILE": f"mem/{name}_b.hex"}
         st.append(Stage("sat_bias", f"{name}_bias", p, fold.pe * node.acc_bits, name, "bias"))
     return st
 
