@@ -86,7 +86,11 @@ GRID: dict[str, list[dict]] = {
     "sat_vvu": [_vvu(32, 9, 4, 9, 4, 4), _vvu(64, 9, 8, 3, 3, 4), _vvu(16, 9, 2, 9, 8, 8),
                 _vvu(32, 9, 16, 1, 2, 2), _vvu(64, 9, 4, 3, 1, 1), _vvu(128, 9, 8, 9, 4, 4),
                 _vvu(32, 9, 1, 9, 6, 5), _vvu(64, 9, 16, 3, 4, 3), _vvu(256, 9, 2, 9, 5, 8),
-                _vvu(32, 9, 32, 9, 2, 4), _vvu(16, 9, 8, 9, 7, 6), _vvu(64, 9, 4, 9, 4, 4)],
+                _vvu(32, 9, 32, 9, 2, 4), _vvu(16, 9, 8, 9, 7, 6), _vvu(64, 9, 4, 9, 4, 4),
+                # where Yosys starts mapping the lanes' products to DSPs
+                _vvu(32, 9, 4, 9, 5, 4), _vvu(32, 9, 4, 9, 4, 5), _vvu(32, 9, 4, 3, 5, 5),
+                _vvu(32, 9, 4, 3, 6, 4), _vvu(32, 9, 2, 9, 8, 2), _vvu(32, 9, 2, 9, 2, 8),
+                _vvu(32, 9, 4, 3, 3, 6), _vvu(32, 9, 4, 3, 8, 1)],
     "sat_thresholds": [_thr(64, 4, 16, 4), _thr(128, 8, 14, 2), _thr(32, 2, 20, 8),
                        _thr(256, 16, 12, 3), _thr(64, 1, 18, 5), _thr(512, 32, 16, 4),
                        _thr(64, 8, 10, 1), _thr(128, 4, 20, 6)],
@@ -278,6 +282,16 @@ def report(blocks: list[dict], mems: list[dict], coefs: dict, train, held) -> st
         h, t = e_held[k], e_train[k]
         lines.append(f"| {k} | {h['n']} | {_pct(h['median'])} | {_pct(h['p90'])} | {t['n']} "
                      f"| {_pct(t['median'])} | {_pct(t['p90'])} |")
+    lines += ["", "Per block (held-out and fitted together; n = configurations):", "",
+              "| block | n | LUT median | LUT max | FF median | FF max |", "|---|---|---|---|---|---|"]
+    for mod in sorted({r["module"] for r in blocks}):
+        rs = [r for r in blocks if r["module"] == mod]
+        errs = {k: sorted(abs(getattr(fitmod.predict(r, coefs), k) - r["yosys"][k])
+                          / r["yosys"][k] for r in rs if r["yosys"][k] > 0) for k in ("lut", "ff")}
+        cell = lambda e, f: _pct(f(e)) if e else ""
+        med = lambda e: e[len(e) // 2] if len(e) % 2 else (e[len(e) // 2 - 1] + e[len(e) // 2]) / 2
+        lines.append(f"| {mod} | {len(rs)} | {cell(errs['lut'], med)} | {cell(errs['lut'], max)} "
+                     f"| {cell(errs['ff'], med)} | {cell(errs['ff'], max)} |")
     lines += ["", "## Per configuration", "",
               "| block | parameters | split | Yosys LUT | model LUT | Yosys FF | model FF "
               "| Yosys BRAM18 | model BRAM18 | Yosys DSP | model DSP | s |",

@@ -27,6 +27,7 @@ from sat_hw.hw.cost import (
     mvu_packing,
     network_cost,
     summary,
+    vvu_dsp,
     yosys_resources,
 )
 from sat_hw.hw.devices import get_device
@@ -62,10 +63,21 @@ def test_block_ram_shapes(depth, width, bram18, uram):
     ("rom", 64, 64, "lut", 64), ("rom", 256, 32, "lut", 128), ("rom", 128, 512, "lut", 1024),
     ("rom", 512, 8, "lut", 87), ("rom", 2048, 4, "lut", 174), ("rom", 512, 64, "bram", 0),
     ("rom", 1024, 36, "bram", 0), ("ram", 32, 64, "lut", 40), ("ram", 64, 64, "lut", 80),
-    ("ram", 128, 32, "bram", 0)])
+    ("ram", 128, 32, "bram", 0), ("rom", 256, 384, "bram", 0), ("rom", 512, 20, "bram", 0),
+    ("ram", 304, 8, "lut", 101), ("ram", 192, 16, "lut", 91), ("ram", 512, 4, "lut", 84),
+    ("ram", 96, 32, "bram", 0), ("ram", 256, 16, "bram", 0), ("ram", 128, 88, "bram", 0)])
 def test_memory_auto_style(kind, depth, width, style, lut):
     assert mem.auto_style(depth, width, kind == "rom") == style
     assert mem.memory(depth, width, "auto", kind == "rom")["lut"] == lut
+
+
+@pytest.mark.parametrize("w, a, dsp", [(4, 4, False), (5, 4, True), (8, 8, True), (3, 5, False),
+                                       (8, 1, False), (6, 3, True)])
+def test_vvu_products_on_dsps_as_yosys_maps_them(w, a, dsp):
+    p = {"CH": 32, "K2": 9, "PE": 4, "SIMD": 3, "WBITS": w, "ABITS": a, "ACC_BITS": 20,
+         "ENCODING": "k"}
+    assert vvu_dsp(p) is dsp
+    assert dsp_count(Block("sat_vvu", p, "vvu")) == (12 if dsp else 0)
 
 
 def test_memory_styles_and_errors():

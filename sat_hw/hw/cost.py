@@ -120,6 +120,10 @@ def layer_blocks(node: Layer, fold: Fold, prev_beat: int,
     """The blocks of one layer in stream order, with the parameters the generator gives them."""
     a = node.abits
     out: list[Block] = _dwcs(a, prev_beat, in_beat(node, fold), "dwc")
+    if is_mvu(node) and not needs_window(node):  # the generator's whole-vector input buffer
+        out.append(Block("sat_fifo", {"DATA_W": fold.simd * a,
+                                      "DEPTH": node.fan_in // fold.simd + 4,
+                                      "RAM_STYLE": "distributed"}, "fifo"))
     if needs_window(node):
         s = window_simd(node, fold)
         c, h, w = node.in_shape
@@ -256,22 +260,46 @@ def block_features(b: Block) -> dict[str, float]:
         pw = (((1 << p["WBITS"]) - 1) * ((1 << p["ABITS"]) - 1)).bit_length()
         f = {"tree": lanes * pw, "acc": p["PE"] * p["ACC_BITS"],
              "sum": p["SIMD"] * (p["ABITS"] + _clog2(p["SIMD"])), "in": p["SIMD"] * p["ABITS"],
-             "one": 1.0}
-        if p.get("MULT") == "dsp":
+             "lanes": lanes, "one": 1.0}
+        # a weight ROM in LUTs costs Yosys more inside the block than alone (the memory model's
+        # count): a fitted share of its LUTs on top
+        w = [g for g in memory_groups(b) if g[0] == "weights"]
+        if w:
+            _, depth, width, rom, style, _ = w[0]
+            f["wrom"] = memory(depth, width, style, rom)["lut"]
+        if p.get("MULT") == "dsp":  # plain adder trees over the DSPs' product slices
             f["dsp"] = dsp_count(b) * (pw + p["ABITS"])
+            f["dtree"] = f.pop("tree")
         else:
             f["mul"] = lanes * p["WBITS"] * p["ABITS"]
         return f
     if m == "sat_vvu":
+        # per lane: its product (LUT logic unless Yosys maps it to a DSP), its term of the lane's
+        # dot-product tree and of the sum of codes; per PE: the k correction and the accumulator
+        # (K2 = SIMD: every beat starts a channel group, the accumulator is a sign-extended copy
+        # of the dot product and Yosys merges its duplicate bits: no adder, DOT_W bits a lane)
         lanes = p["PE"] * p["SIMD"]
-        dot = p["WBITS"] + p["ABITS"] + _clog2(p["SIMD"]) + 2
-        return {"mul": lanes * p["WBITS"] * p["ABITS"], "tree": lanes * dot,
-                "acc": p["PE"] * p["ACC_BITS"], "one": 1.0}
+        levels = (p["SIMD"] - 1).bit_length()
+        dot = p["WBITS"] + p["ABITS"] + levels + 2  # DOT_W
+        acc = p["ACC_BITS"] if p["K2"] > p["SIMD"] else 0
+        f = {"tree": lanes * dot, "sa": lanes * (p["ABITS"] + levels), "dot": p["PE"] * dot,
+             "acc": p["PE"] * acc, "accq": p["PE"] * (acc or dot),
+             "dotq": p["PE"] * dot if acc else 0, "one": 1.0}
+        if vvu_dsp(p):
+            f["dsp"] = lanes * (p["WBITS"] + p["ABITS"])
+        elif (p["CH"] // p["PE"]) * (p["K2"] // p["SIMD"]) == 1:
+            f["cmul"] = lanes * p["WBITS"] * p["ABITS"]  # one weight word: constant products
+        else:
+            f["mul"] = lanes * p["WBITS"] * p["ABITS"]
+        return f
     if m == "sat_thresholds":
         return {"cmp": p["PE"] * p["OUT_BITS"] * p["ACC_BITS"],
                 "out": p["PE"] * p["OUT_BITS"] ** 2, "one": 1.0}
-    if m == "sat_bias":
-        return {"add": p["PE"] * p["OUT_BITS"], "one": 1.0}
+    if m == "sat_bias":  # "rom": as sat_mvu's "wrom", the bias ROM's bits / 64 when in LUTs
+        _, depth, width, rom, style, _ = memory_groups(b)[0]
+        in_luts = memory(depth, width, style, rom)["lut"] > 0
+        return {"add": p["PE"] * p["OUT_BITS"], "rom": depth * width / 64 if in_luts else 0.0,
+                "one": 1.0}
     if m == "sat_swg":
         win = p["K"] ** 2 * p["SIMD"] * p["ELEM_W"]
         return {"win": win, "rot": win * _clog2(p["K"]),
@@ -281,9 +309,10 @@ def block_features(b: Block) -> dict[str, float]:
         if p["IN_N"] == p["OUT_N"]:
             return {}
         # split: a shift register that loads or shifts (a mux per bit it shifts); pack: none
+        r = max(p["IN_N"], p["OUT_N"]) // min(p["IN_N"], p["OUT_N"])
         return {"w": max(p["IN_N"], p["OUT_N"]) * p["ELEM_W"],
                 "shift": max(0, p["IN_N"] - p["OUT_N"]) * p["ELEM_W"],
-                "ctl": _clog2(max(p["IN_N"], p["OUT_N"]) // min(p["IN_N"], p["OUT_N"])),
+                "ctl": _clog2(r), "wrap": _clog2(r) if r & (r - 1) else 0,  # a mod-r counter
                 "one": 1.0}
     if m == "sat_fifo":
         return {"w": p["DATA_W"], "ctl": _clog2(p["DEPTH"]), "one": 1.0}
@@ -292,12 +321,24 @@ def block_features(b: Block) -> dict[str, float]:
                 "one": 1.0}
     if m == "sat_maxpool":
         n = p["PE"] * (p["K2"] - 1)  # a tree of K2-1 compare-and-select nodes per lane
-        return {"cmp": n * p["ABITS"], "cmp2": n * p["ABITS"] ** 2, "node": n,
-                "out": p["PE"] * p["ABITS"], "one": 1.0}
+        a = p["ABITS"]
+        # "sel": an output bit of a node is one 4-input LUT for codes of up to 2 bits; wider codes
+        # need a comparator (carry chain) and a select per bit
+        return {"cmp": n * a, "cmp2": n * a ** 2, "node": n, "sel": n * (a if a > 2 else a / 2),
+                "out": p["PE"] * a, "one": 1.0}
     if m == "sat_skid":
         return {"w": p["DATA_W"], "one": 1.0}
     raise ValueError(f"no cost model for block {m}")
 
+
+FIT_FEATURES: dict[str, dict[str, tuple[str, ...]]] = {
+    # The features a block's LUT or FF model may use (all of block_features where absent): the
+    # registers a block has are known from its RTL, and a free choice among logic features
+    # there fits noise.
+    "sat_vvu": {"ff": ("accq", "dotq", "one")},
+    "sat_bias": {"ff": ("add", "one")},
+    "sat_maxpool": {"lut": ("sel", "out", "one")},
+}
 
 PRIORS: dict[str, dict[str, dict[str, float]]] = {
     # Analytic first guesses, used for a block the calibration has not covered (the estimate
@@ -342,11 +383,23 @@ def _coef(module: str, what: str, coefs: dict | None = None) -> dict[str, float]
     return PRIORS[module][what]
 
 
+def vvu_dsp(p: dict) -> bool:
+    """Whether Yosys maps ``sat_vvu``'s lane products (``w * a``, unsigned WBITS x ABITS once
+    ``wreduce`` drops the zero sign bits) onto DSP slices: ``synth_xilinx``'s ``mul2dsp`` takes a
+    multiply with both operands at least 2 bits and a product of at least 9 bits
+    (``DSP_A_MINWIDTH=2 DSP_B_MINWIDTH=2 DSP_Y_MINWIDTH=9``): WBITS + ABITS >= 9."""
+    return (p.get("ENCODING", "k") == "k" and min(p["WBITS"], p["ABITS"]) >= 2
+            and p["WBITS"] + p["ABITS"] >= 9)
+
+
 def dsp_count(b: Block, family: str = "xcup") -> int:
     """DSP slices of a block: ``sat_mvu`` with ``MULT = "dsp"`` uses one multiply per column per
     group of :func:`mvu_packing` rows, ``ceil(PE / LANES) * SIMD`` (Yosys maps each to one
-    DSP48E2 / DSP48E1); every other block none."""
+    DSP48E2 / DSP48E1); ``sat_vvu`` one per lane where Yosys maps its products (:func:`vvu_dsp`);
+    every other block none."""
     p = b.params
+    if b.module == "sat_vvu":  # one DSP per lane where Yosys maps the products (vvu_dsp)
+        return p["PE"] * p["SIMD"] if vvu_dsp(p) else 0
     if b.module != "sat_mvu" or p.get("MULT") != "dsp":
         return 0
     lanes = mvu_packing(p["WBITS"], p["ABITS"], p["PE"], p.get("DSP_A_W", 25 if family == "xc7"
@@ -387,10 +440,13 @@ def _block_cost(b: Block, family: str, coefs: dict | None) -> Resources:
 # ---- cycles ---------------------------------------------------------------------------------
 
 def _mvu_latency(p: dict) -> int:
-    """sat_mvu's LATENCY: 4 (5 with DSPs) + TS, TS = 0 for SIMD 1 else LEVELS // 2 + 1 adder
-    tree register stages, LEVELS = ceil(log2(SIMD)) (the block's localparam TS)."""
+    """sat_mvu's LATENCY: MULT "lut" 3 + TS (4 for SIMD 1, where the lone product is registered
+    as the root), MULT "dsp" 5 + TS; TS = 0 for SIMD 1 else LEVELS // 2 + 1 adder tree register
+    stages, LEVELS = ceil(log2(SIMD)) (the block's localparams TS and ROOT, plus the accumulator
+    and the output register)."""
     levels = (p["SIMD"] - 1).bit_length()
-    return (5 if p.get("MULT") == "dsp" else 4) + (levels // 2 + 1 if levels else 0)
+    ts = levels // 2 + 1 if levels else 0
+    return 5 + ts if p.get("MULT") == "dsp" else 3 + max(ts, 1)
 
 
 def pipe_delay(b: Block) -> int:
@@ -496,20 +552,46 @@ def layer_cost(node: Layer, fold: Fold, prev_beat: int, family: str = "xcup",
                      int(node.weight_memory_bits + node.threshold_memory_bits))
 
 
-def network_latency(graph, costs: list[LayerCost]) -> int:
-    """Cycles from the first input beat of an image to its last output beat, alone in a free
-    flowing pipeline. Layer ``l`` takes its first input when layer ``l-1`` emits its first output;
-    its last output leaves when both its own work (``cycles``, at its pace) and the last input
-    (plus the layer's work on the last output pixel and its pipeline delay) are done."""
-    first_in, last_prev = 0, 0
+def _need_and_tail(node: Layer, c: LayerCost) -> tuple[float, int]:
+    """Share of its input a layer needs before its first output, and its own cycles after its
+    last input (the last output row of a windowed layer, the last pixel of a pointwise one, the
+    whole output of a global pool)."""
+    _, h, _ = node.in_shape
+    _, ho, wo = node.out_shape
+    if needs_window(node):
+        rows = min(node.kernel - node.pad, h)
+        return rows / h, -(-c.cycles // max(1, ho))
+    if isinstance(node, AvgPool):
+        return 1.0, node.out_shape[0] // c.fold.pe
+    return 1.0 / max(1, h * node.in_shape[2]), -(-c.cycles // max(1, ho * wo))
+
+
+def network_timeline(graph, costs: list[LayerCost]) -> list[tuple[int, int]]:
+    """``(first input, last output)`` cycle of each layer for one image alone in a free flowing
+    pipeline (the input offered one beat per cycle from cycle 0). A layer's first output comes
+    after its own fill (``delay``, at full input rate) or once the share of its input it needs
+    has arrived at the producer's pace, whichever is later; its last output after its own work
+    at its pace or its tail after the last input, whichever is later. An estimate: the
+    simulation's per-layer first-in/last-out are the measurement."""
+    out = []
+    first_in, last_in = 0, None
     for node, c in zip(graph.layers, costs):
-        first_out = first_in + c.delay
-        _, ho, wo = node.out_shape
-        per_pixel = max(1, c.cycles // max(1, ho * wo))
         pipe = sum(pipe_delay(b) for b in c.blocks)
-        last_out = max(first_in + c.cycles + pipe, last_prev + per_pixel + pipe)
-        first_in, last_prev = first_out + 1, last_out
-    return last_prev + 1
+        need, tail = _need_and_tail(node, c)
+        span_in = (last_in - first_in) if last_in is not None else 0
+        first_out = first_in + max(c.delay, int(need * span_in) + pipe)
+        last_out = max(first_in + c.cycles + pipe - 1,
+                       (last_in if last_in is not None else 0) + tail + pipe)
+        last_out = max(last_out, first_out)
+        out.append((first_in, last_out))
+        first_in, last_in = first_out + 1, last_out + 1
+    return out
+
+
+def network_latency(graph, costs: list[LayerCost]) -> int:
+    """Cycles from the first input beat of an image to its last output beat
+    (:func:`network_timeline`)."""
+    return network_timeline(graph, costs)[-1][1] + 1
 
 
 def network_cost(graph, folding: dict[str, Fold], family: str = "xcup",
@@ -555,6 +637,7 @@ __all__ = [
     "CALIBRATION",
     "ENCODING",
     "FIFO_DEPTH",
+    "FIT_FEATURES",
     "PRIORS",
     "Block",
     "LayerCost",
@@ -575,7 +658,9 @@ __all__ = [
     "mvu_packing",
     "network_cost",
     "network_latency",
+    "network_timeline",
     "pipe_delay",
     "summary",
+    "vvu_dsp",
     "yosys_resources",
 ]

@@ -4,8 +4,9 @@
 A record is one synthesized block: ``{"module", "params", "family", "mem", "yosys": {lut, ff,
 bram18, uram, dsp}}``. For each module the LUT and FF counts, less what the memory model assigns to
 the block's memories, are fitted as a non-negative linear combination of the block's features
-(:func:`sat_hw.hw.cost.block_features`), minimising the *relative* squared error (each record
-weighted by 1/count), so small and large configurations count alike. Records are split
+(:func:`sat_hw.hw.cost.block_features`, limited to :data:`sat_hw.hw.cost.FIT_FEATURES` where
+given), minimising the *relative* squared error of the block's total (each record weighted by
+1 / its Yosys count), so small and large configurations count alike. Records are split
 deterministically: every :data:`HOLDOUT`-th record of a module (in grid order, starting with the
 ``HOLDOUT-1``-th) is held out for validation and never fitted.
 """
@@ -14,7 +15,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .cost import Block, Resources, block_cost, block_features, block_memories
+from .cost import FIT_FEATURES, Block, Resources, block_cost, block_features, block_memories
 from .memory import memory
 
 HOLDOUT = 4
@@ -76,14 +77,17 @@ def fit(records: list[dict]) -> dict:
     for module in sorted({r["module"] for r in records}):
         rows = [r for r in records if r["module"] == module]
         feats = [block_features(block_of(r)) for r in rows]
-        names = sorted({k for f in feats for k in f})
-        x = np.array([[f.get(k, 0.0) for k in names] for f in feats], np.float64)
+        every = sorted({k for f in feats for k in f})
         mem = [memory_part(r) for r in rows]
         entry = {}
         for what in ("lut", "ff"):
+            allowed = FIT_FEATURES.get(module, {}).get(what)
+            names = [k for k in every if allowed is None or k in allowed]
+            x = np.array([[f.get(k, 0.0) for k in names] for f in feats], np.float64)
             y = np.array([max(0.0, r["yosys"][what] - getattr(m, what))
                           for r, m in zip(rows, mem)], np.float64)
-            wt = 1.0 / np.maximum(y, 8.0)
+            # relative error of the block's total (logic + memories), as the error table counts
+            wt = 1.0 / np.array([max(r["yosys"][what], 8.0) for r in rows], np.float64)
             scale = np.maximum(np.abs(x).max(axis=0), 1e-12)
             c = nnls(x * wt[:, None] / scale, y * wt) / scale
             entry[what] = {"coef": {k: float(round(v, 6)) for k, v in zip(names, c) if v > 0}}

@@ -7,7 +7,10 @@ Styles, as ``ram_style`` / ``rom_style`` name them:
   Yosys's ABC mapping makes about 1.36 LUTs per bit per 64 words in all (measured: 512x8 ROM 87
   LUTs, 2048x4 173). A RAM written at run time (line buffers, FIFOs) uses LUTRAM: on UltraScale+
   RAM32M16 (14 bits x 32 words in 8 LUTs) and RAM64M8 (7 bits x 64 words in 8 LUTs), on 7 series
-  RAM32M (6 bits x 32) and RAM64M (3 bits x 64) in 4 LUTs. Output register: ``width`` flip-flops.
+  RAM32M (6 bits x 32) and RAM64M (3 bits x 64) in 4 LUTs; a RAM deeper than 64 words is a bank
+  of 64-word slices with a read mux per bit (``ceil((slices-1)/3)`` LUTs, a LUT6 is a 4:1 mux)
+  and a write-enable decode LUT per slice (measured: 128x8 42 LUTs, 304x8 101, 192x16 91, 512x4
+  84). Output register: ``width`` flip-flops.
 - ``bram``: block RAM in RAMB18 halves: the cheapest aspect ratio per 18 Kb half (16Kx1 ..
   1Kx18, 512x36 simple dual port) or per 36 Kb block (counted as two: 32Kx1 .. 512x72), whole
   primitives in depth and width.
@@ -15,10 +18,12 @@ Styles, as ``ram_style`` / ``rom_style`` name them:
 - ``reg``: flip-flops (``depth * width``) and a ``depth``:1 read mux per bit.
 
 ``auto`` is what Yosys's ``memory_libmap`` picks in ``synth_xilinx`` (measured on a ROM and a RAM
-of each shape, see ``benchmarks/calibrate_yosys.py``): a ROM stays in LUTs while it holds at most
-``ROM_LUT_BITS_PER_BRAM18`` bits per RAMB18 its block-RAM form would take (128x512, 2048x4 and
-256x32 stay in LUTs; 512x64, 1024x36, 512x512 go to block RAM); a RAM uses LUTRAM up to 64 words
-and block RAM beyond. ``auto`` never picks URAM: synthesis infers it only when asked
+of each shape and on the blocks' memories, see ``benchmarks/calibrate_yosys.py``): a ROM stays in
+LUTs while it holds at most ``ROM_LUT_BITS_PER_BRAM18`` bits (its depth rounded up to a power of
+two, as Yosys sizes the address) per RAMB18 its block-RAM form would take (128x512, 2048x4 and
+256x32 stay in LUTs; 256x384, 512x20, 512x64, 1024x36 go to block RAM); a RAM uses LUTRAM while
+its LUTRAM form costs at most ``RAM_LUT_LUTS_PER_BRAM18`` per RAMB18 of its block-RAM form
+(304x8, 512x4, 192x16, 64x128 LUTRAM; 96x32, 128x32, 256x16, 512x8, 128x88 block RAM). ``auto`` never picks URAM: synthesis infers it only when asked
 (``ram_style = "ultra"``), so a URAM memory is always an explicit choice.
 """
 
@@ -30,11 +35,16 @@ STYLES = ("auto", "lut", "bram", "uram", "reg")
 BRAM18_SHAPES = ((16384, 1), (8192, 2), (4096, 4), (2048, 9), (1024, 18), (512, 36))
 BRAM36_SHAPES = ((32768, 1), (16384, 2), (8192, 4), (4096, 9), (2048, 18), (1024, 36), (512, 72))
 URAM_SHAPE = (4096, 72)
-ROM_LUT_BITS_PER_BRAM18 = 12288
-"""``auto``: a ROM of at most this many bits per RAMB18 of its block-RAM form stays in LUTs
-(Yosys: 8192 stays, 16384 goes to block RAM)."""
+ROM_LUT_BITS_PER_BRAM18 = 8192
+"""``auto``: a ROM of at most this many bits (power-of-two depth) per RAMB18 of its block-RAM form
+stays in LUTs (Yosys: 8192 stays, 8937 (256x384 in 11) goes to block RAM)."""
+RAM_LUT_LUTS_PER_BRAM18 = 63
+"""``auto``: a RAM is LUTRAM while half the LUTs of its RAM primitives plus its mux and decode LUTs
+are at most this many per RAMB18 of its block-RAM form, block RAM beyond. Fitted to Yosys's
+choices: 304x8 (40 + 21 per RAMB18), 512x4 (52), 192x16 (55) stay LUTRAM; 256x16 (68), 96x32 and
+128x32 (74), 128x88 (194 for 3) go to block RAM."""
 RAM_LUT_MAX_DEPTH = 64
-"""``auto``: a RAM up to this depth is LUTRAM, deeper is block RAM (Yosys: 64 LUTRAM, 128 BRAM)."""
+"""Kept for callers: the deepest RAM that is LUTRAM whatever its width (one slice deep)."""
 DEEP_ROM_FACTOR = 1.36
 """LUTs per bit per 64 words of a distributed ROM deeper than 256 words (mux LUTs included)."""
 
@@ -68,16 +78,21 @@ def lut_rom(depth: int, width: int) -> int:
     return round(width * slices * DEEP_ROM_FACTOR)
 
 
-def lut_ram(depth: int, width: int, family: str = "xcup") -> int:
-    """LUTs of a one-write-port distributed RAM (see the module doc for the primitives)."""
+def _lut_ram_parts(depth: int, width: int, family: str = "xcup") -> tuple[int, int]:
+    """(LUTs in RAM primitives, read-mux and write-decode LUTs) of a distributed RAM."""
     if depth <= 0 or width <= 0:
-        return 0
+        return 0, 0
     b32, b64, luts = (6, 3, 4) if family == "xc7" else (14, 7, 8)
     if depth <= 32:
-        return luts * cdiv(width, b32)
+        return luts * cdiv(width, b32), 0
     slices = cdiv(depth, 64)
-    mux = 0 if slices <= 4 else cdiv(slices, 4)
-    return luts * cdiv(width, b64) * slices + width * mux
+    mux = 0 if slices == 1 else width * cdiv(slices - 1, 3) + slices
+    return luts * cdiv(width, b64) * slices, mux
+
+
+def lut_ram(depth: int, width: int, family: str = "xcup") -> int:
+    """LUTs of a one-write-port distributed RAM (see the module doc for the primitives)."""
+    return sum(_lut_ram_parts(depth, width, family))
 
 
 def reg_luts(depth: int, width: int) -> int:
@@ -89,14 +104,16 @@ def reg_luts(depth: int, width: int) -> int:
     return width * n
 
 
-def auto_style(depth: int, width: int, rom: bool = True) -> str:
+def auto_style(depth: int, width: int, rom: bool = True, family: str = "xcup") -> str:
     """The style ``auto`` resolves to (see the module doc)."""
     if depth <= 1:
         return "reg"
     if rom:
-        lut = depth * width <= ROM_LUT_BITS_PER_BRAM18 * bram18(depth, width)
+        words = 1 << (int(depth) - 1).bit_length()
+        lut = words * width <= ROM_LUT_BITS_PER_BRAM18 * bram18(depth, width)
     else:
-        lut = depth <= RAM_LUT_MAX_DEPTH
+        prim, mux = _lut_ram_parts(depth, width, family)
+        lut = prim / 2 + mux <= RAM_LUT_LUTS_PER_BRAM18 * bram18(depth, width)
     return "lut" if lut else "bram"
 
 
@@ -110,7 +127,7 @@ def memory(depth: int, width: int, style: str = "auto", rom: bool = True,
     if depth <= 0 or width <= 0:
         return out
     if style == "auto":
-        style = auto_style(depth, width, rom)
+        style = auto_style(depth, width, rom, family)
     if style == "lut":
         out["lut"] = lut_rom(depth, width) if rom else lut_ram(depth, width, family)
         out["ff"] = width
@@ -132,5 +149,6 @@ def efficiency(depth: int, width: int, style: str) -> float:
     return bits / cap if cap else 1.0
 
 
-__all__ = ["RAM_LUT_MAX_DEPTH", "ROM_LUT_BITS_PER_BRAM18", "STYLES", "auto_style", "bram18",
-           "cdiv", "efficiency", "lut_ram", "lut_rom", "memory", "reg_luts", "uram"]
+__all__ = ["RAM_LUT_LUTS_PER_BRAM18", "RAM_LUT_MAX_DEPTH", "ROM_LUT_BITS_PER_BRAM18", "STYLES",
+           "auto_style", "bram18", "cdiv", "efficiency", "lut_ram", "lut_rom", "memory",
+           "reg_luts", "uram"]

@@ -8,8 +8,10 @@ each layer takes its cheapest candidate with ``cycles <= T``, "cheapest" being a
 its resources, each weighted by the inverse of the budget for it; when the sum over layers
 exceeds the budget of some resource, that resource's weight grows and the choice is made again
 (a few rounds of multiplicative weights: LUT-hungry layers move to DSPs, block-RAM-hungry
-weights to URAM or LUTs). Cheapest-per-layer at ``T`` is what balances the pipeline: every layer
-slows down to just under ``T`` (no layer much faster than the slowest), so the lanes are busy.
+weights to URAM or LUTs). Cheapest-per-layer at ``T`` mostly balances the pipeline: every layer
+slows down to just under ``T``. Where the cheapest fold is still much faster than the slowest
+layer (its lanes idle), a last pass gives that layer the fold with the fewest lanes that meets the
+interval, as long as the whole design stays within the budget (most idle lane-cycles first).
 
 - ``fps`` given: ``T = floor(fclk / fps)``; error if the fastest folding cannot reach it or the
   cheapest that does exceeds the budget.
@@ -25,7 +27,6 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field, replace
-from functools import cache
 
 import numpy as np
 
@@ -34,14 +35,22 @@ from .cost import (
     LayerCost,
     Resources,
     block_cost,
-    block_memories,
     layer_blocks,
     network_cost,
     summary,
 )
 from .devices import Device, get_device
-from .fold import MEMS, Fold, check_fold, divisors, fold_limits, in_beat, is_mvu, layer_cycles
-from .memory import memory
+from .fold import (
+    MEMS,
+    Fold,
+    check_fold,
+    divisors,
+    fold_limits,
+    in_beat,
+    is_mvu,
+    lanes,
+    layer_cycles,
+)
 
 LIMITS = {"lut": 0.70, "ff": 0.70, "bram18": 0.90, "uram": 0.90, "dsp": 0.90}
 KEYS = Resources.KEYS
@@ -49,6 +58,11 @@ ROUNDS = 48
 URAM_PENALTY = 4.0
 """Initial weight of URAM relative to its budget share: weights go to URAM only when block RAM
 and LUTs run short, since a URAM cannot be initialised by the bitstream (run-time loading)."""
+DSP_DISCOUNT = 0.25
+"""Initial weight of DSPs relative to their budget share: products go to DSP slices while they
+last (a DSP slice left idle buys nothing; LUTs also carry the adder trees, thresholds and width
+converters). Without it, fewer weight bits can move products from DSPs into LUTs, as LUT
+products get cheaper, and a W3A4 plan end up with more LUTs than W4A4's."""
 
 
 @dataclass
@@ -104,24 +118,16 @@ def layer_candidates(node: Layer, device: Device, fixed: dict | None = None,
             for m in ms:
                 f = Fold(pe, simd, m, "none")
                 blocks = layer_blocks(node, f, in_beat(node, f))
-                base = sum((block_cost(b, fam) for b in blocks), Resources())
-                wmem = [mm for b in blocks if b.module in ("sat_mvu", "sat_vvu")
-                        for mm in block_memories(replace(b, mem="auto"))
-                        if mm[0] == "weights"]
                 c = layer_cycles(node, f)
                 for mem in mems:
-                    r = base
-                    for _, depth, width, rom, _ in wmem:
-                        r = r + _memory(depth, width, mem, rom, fam)
+                    # the compute block priced with its weights in ``mem`` (its logic can depend
+                    # on where the weights are: a LUT ROM inside sat_mvu, see cost.block_features)
+                    r = sum((block_cost(replace(b, mem=mem) if b.module in ("sat_mvu", "sat_vvu")
+                                        else b, fam) for b in blocks), Resources())
                     folds.append(Fold(pe, simd, m, mem))
                     cyc.append(c)
                     res.append((r.lut, r.ff, r.bram18, r.uram, r.dsp))
     return Candidates(node, folds, np.array(cyc, np.int64), np.array(res, np.float64))
-
-
-@cache
-def _memory(depth: int, width: int, style: str, rom: bool, family: str) -> Resources:
-    return Resources.of(memory(depth, width, style, rom, family))
 
 
 def _budget(device: Device, limits: dict[str, float]) -> np.ndarray:
@@ -150,6 +156,7 @@ def _fit(cands: list[Candidates], target: int, budget: np.ndarray) -> tuple[list
     big = 1e9
     w = np.where(budget > 0, 1.0 / np.maximum(budget, 1e-9), big)
     w[KEYS.index("uram")] *= URAM_PENALTY
+    w[KEYS.index("dsp")] *= DSP_DISCOUNT
     picks = None
     for _ in range(ROUNDS):
         picks = _choose(cands, target, w)
@@ -166,7 +173,8 @@ def _fit(cands: list[Candidates], target: int, budget: np.ndarray) -> tuple[list
     return picks, False
 
 
-def _why(c: LayerCost, cands: Candidates, target: int, interval: int) -> str:
+def _why(c: LayerCost, cands: Candidates, target: int, interval: int,
+         rebalanced: bool = False) -> str:
     f = c.fold
     mems = [m for m in c.memories() if m["what"] == "weights"]
     mem = ""
@@ -177,9 +185,14 @@ def _why(c: LayerCost, cands: Candidates, target: int, interval: int) -> str:
         mem = f"; weights {m['depth']}x{m['width']} b in {where} ({m['style']})"
     n = int((cands.cycles <= target).sum())
     lanes = f"{c.lanes} lanes" if c.lanes else "no MAC lanes"
+    if rebalanced:
+        n = int((cands.cycles <= interval).sum())
+        how = (f"fewest lanes of {n} folds within the interval ({interval:,} cycles) that keeps "
+               f"the design within the budget (balance)")
+    else:
+        how = f"cheapest of {n} folds within {target:,} cycles"
     return (f"pe {f.pe} simd {f.simd} ({lanes}, mult {f.mult}): {c.cycles:,} cycles = "
-            f"{100 * c.cycles / interval:.1f} % of the interval{mem}; cheapest of {n} folds "
-            f"within {target:,} cycles")
+            f"{100 * c.cycles / interval:.1f} % of the interval{mem}; {how}")
 
 
 class Planner:
@@ -235,12 +248,41 @@ class Planner:
             overhead = np.maximum(overhead, full - own)
         return picks, False
 
+    def _rebalance(self, picks: list[int]) -> tuple[list[int], set[str]]:
+        """Balance the pipeline: a layer whose lanes idle at the plan's interval (it is faster
+        than the slowest, as the cheapest fold under the target can be) takes the fold with the
+        fewest lanes that still meets the interval, where the whole design stays within the
+        budget; layers with the most idle lane-cycles first. Returns the picks and the layers
+        changed."""
+        picks = list(picks)
+        interval = max(int(c.cycles[i]) for c, i in zip(self.cands, picks))
+        n_lanes = [np.array([lanes(c.node, f) for f in c.folds]) for c in self.cands]
+        macs = [int(c.node.macs) for c in self.cands]
+        w = np.where(self.budget > 0, 1.0 / np.maximum(self.budget, 1e-9), 1e9)
+        idle = lambda j: int(n_lanes[j][picks[j]]) * interval - macs[j]
+        changed = set()
+        for j in sorted(range(len(picks)), key=lambda j: -idle(j)):
+            c = self.cands[j]
+            if idle(j) <= 0:
+                continue
+            ok = np.flatnonzero((c.cycles <= interval) & (n_lanes[j] < n_lanes[j][picks[j]]))
+            for i in sorted(ok, key=lambda i: (int(n_lanes[j][i]), float(c.res[i] @ w))):
+                trial = picks[:j] + [int(i)] + picks[j + 1:]
+                if (self._total(trial) <= self.budget + 1e-9).all():
+                    picks = trial
+                    changed.add(c.node.name)
+                    break
+        return picks, changed
+
     def _plan(self, picks: list[int], target: int, mode: str, fits: bool = True) -> Plan:
+        changed: set[str] = set()
+        if fits:
+            picks, changed = self._rebalance(picks)
         folding = {c.node.name: c.folds[i] for c, i in zip(self.cands, picks)}
         costs = network_cost(self.graph, folding, self.device.family)
         est = summary(self.graph, costs, self.device, self.fclk_mhz)
         est["fits"] = fits
-        why = {c.name: _why(c, k, target, est["interval_cycles"])
+        why = {c.name: _why(c, k, target, est["interval_cycles"], c.name in changed)
                for c, k in zip(costs, self.cands)}
         return Plan(folding, costs, est, target, mode, self.device, self.limits, why)
 
