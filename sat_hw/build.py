@@ -30,7 +30,7 @@ import numpy as np
 from . import zoo
 from .config import file_settings, layer_bits, model_from_config, to_toml
 from .graph.agreement import agreement
-from .graph.golden import run_golden
+from .graph.golden import run_golden, run_node
 from .graph.lower import lower, torch_codes
 from .graph.serialize import files_hash, graph_files
 from .report import make_report, render_markdown
@@ -55,9 +55,10 @@ class Phase:
 
 PHASES: tuple[Phase, ...] = (
     Phase("golden", "bit-exact integer executor on the input images", True),
-    Phase("rtl", "Verilog generator", False, ("--fclk", "--fps")),
+    Phase("rtl", "Verilog generator", True, ("--fps",)),
     Phase("hls", "HLS C++ generator and its C-simulation", True, ("--device", "--fclk")),
-    Phase("sim", "simulation of the generated design against golden", False),
+    Phase("sim", "Verilator simulation of the generated RTL against golden", True,
+          ("--fclk",)),
     Phase("estimate", "resources and cycles per layer on hw.device", True,
           ("--device", "--fclk", "--fps")),
 )
@@ -76,8 +77,8 @@ def plan_phases(cfg: dict, no_sim: bool = False) -> dict[str, str | None]:
             why = f"not selected (build.backend = {cfg['build']['backend']})"
         elif p.name == "sim" and no_sim:
             why = "--no-sim"
-        elif p.name == "sim" and plan.get("rtl") and plan.get("hls"):
-            why = "no generated design to simulate"
+        elif p.name == "sim" and plan.get("rtl"):
+            why = "no generated RTL to simulate"
         else:
             why = None
         plan[p.name] = why
@@ -114,14 +115,12 @@ def build_folding(cfg: dict, graph):
                            fclk_mhz=hw["fclk_mhz"], device=hw["device"])
 
 
-def _hls(cfg: dict, graph, inputs, golden, digest: str, no_sim: bool) -> tuple[dict, dict | None]:
-    """The hls phase: ``hls/`` files (+ ``sim/hls_outputs.npy``) and the ``hls_csim`` entry; the
-    resolved folding goes into ``cfg["fold"]`` (so the build's flow.toml reproduces it)."""
+def _hls(cfg: dict, graph, folding, inputs, golden, digest: str,
+         no_sim: bool) -> tuple[dict, dict | None]:
+    """The hls phase: ``hls/`` files (+ ``sim/hls_outputs.npy``) and the ``hls_csim`` entry."""
     from .hlssim import hls_phase
     from .hw.devices import get_device
 
-    folding = build_folding(cfg, graph)
-    cfg["fold"] = {name: f.as_dict() for name, f in folding.items()}
     return hls_phase(graph, folding, inputs, golden.outputs, digest,
                      part=get_device(cfg["hw"]["device"]).part, fclk_mhz=cfg["hw"]["fclk_mhz"],
                      run=not no_sim, say=lambda m: _say(f"hls: {m}"))
@@ -155,8 +154,10 @@ def _adapted(cfg: dict) -> str:
     return f" ({note})" if note else ""
 
 
-def _real_images(cfg: dict, split: str, count: int, seed: int) -> np.ndarray | None:
-    """``count`` images of ``split`` (seeded choice), uint8 (N, C, H, W); None if unavailable."""
+def _real_images(cfg: dict, split: str, count: int, seed: int,
+                 labels: bool = False) -> np.ndarray | tuple | None:
+    """``count`` images of ``split`` (seeded choice), uint8 (N, C, H, W); None if unavailable.
+    With ``labels``, ``(images, labels)``."""
     from .data import load_split
 
     if _dataset_misfit(cfg) is not None:
@@ -169,7 +170,7 @@ def _real_images(cfg: dict, split: str, count: int, seed: int) -> np.ndarray | N
         return None
     images = ds.images.numpy()
     if split == "test":  # the first test images: reproducible and easy to look up
-        return images[:count]
+        return (images[:count], ds.labels.numpy()[:count]) if labels else images[:count]
     idx = np.random.default_rng(seed).choice(len(images), min(count, len(images)), replace=False)
     return images[np.sort(idx)]
 
@@ -325,14 +326,33 @@ def make_model(cfg: dict, checkpoint: Path | None, explicit: dict, file: dict | 
     return model, f"untrained, seed {seed}, calibrated on {len(images)} {source}"
 
 
-def make_inputs(cfg: dict) -> tuple[np.ndarray, str]:
+def make_inputs(cfg: dict) -> tuple[np.ndarray, str, np.ndarray | None]:
+    """``(images, where they came from, their labels or None for random codes)``."""
     n, seed = cfg["build"]["images"], cfg["build"]["seed"]
-    images = _real_images(cfg, "test", n, seed)
-    if images is not None:
+    real = _real_images(cfg, "test", n, seed, labels=True)
+    if real is not None:
+        images, labels = real
         what = _plural(len(images), f"{cfg['data']['name']} test image")
-        return images, f"the first {what}{_adapted(cfg)}"
+        return images, f"the first {what}{_adapted(cfg)}", labels
     why = _dataset_misfit(cfg) or "no real images"
-    return _random_codes(cfg, n, seed, INPUT_STREAM), f"seeded random codes (seed {seed}; {why})"
+    return (_random_codes(cfg, n, seed, INPUT_STREAM),
+            f"seeded random codes (seed {seed}; {why})", None)
+
+
+def accuracy(labels: np.ndarray, torch_logits: np.ndarray, golden: np.ndarray,
+             rtl: bytes | None, hls_files: dict) -> dict:
+    """report.json ``accuracy``: top-1 against the true labels of PyTorch, golden, and the RTL
+    and HLS outputs where they ran (they must all agree with golden)."""
+    import io
+
+    out = {"images": int(len(labels)), "labels": {}}
+    hls = hls_files.get("sim/hls_outputs.npy")
+    for name, a in (("torch", torch_logits), ("golden", golden),
+                    ("rtl", None if rtl is None else np.load(io.BytesIO(rtl))),
+                    ("hls", None if hls is None else np.load(io.BytesIO(hls)))):
+        if a is not None:
+            out["labels"][name] = float(np.mean(np.argmax(a, axis=1) == labels))
+    return out
 
 
 def build(cfg: dict, checkpoint: Path | None = None, explicit: dict | None = None,
@@ -355,9 +375,10 @@ def build(cfg: dict, checkpoint: Path | None = None, explicit: dict | None = Non
     gfiles = graph_files(graph)
     digest = files_hash(gfiles)
     _say(f"lowered to {len(graph.layers)} layers (graph {digest})")
-    inputs, source = make_inputs(cfg)
+    inputs, source, labels = make_inputs(cfg)
     golden = run_golden(graph, inputs)
-    agree = agreement(torch_codes(model, inputs), golden, graph=graph)
+    tcodes = torch_codes(model, inputs)
+    agree = agreement(tcodes, golden, graph=graph)
     twin = agreement(torch_codes(model, inputs, precision="float64"), golden)
     agree["float64"] = {k: twin[k] for k in ("code_match_rate", "top1_match_rate")}
     iso = agree["isolated"]
@@ -367,8 +388,21 @@ def build(cfg: dict, checkpoint: Path | None = None, explicit: dict | None = Non
          f"{100 * agree['code_match_rate']:.3f} %, top-1 {100 * agree['top1_match_rate']:.1f} %; "
          f"layer by layer {100 * iso['code_match_rate']:.4f} % ({ties}); float64 model: codes "
          f"{100 * twin['code_match_rate']:.3f} %")
-    hls_files, hls_csim = ({}, None) if plan["hls"] else _hls(cfg, graph, inputs, golden,
-                                                               digest, no_sim)
+    folding = None
+    if any(plan[p] is None for p in ("rtl", "hls", "estimate")):
+        folding = build_folding(cfg, graph)  # into flow.toml: the build reproduces exactly
+        cfg["fold"] = {name: f.as_dict() for name, f in folding.items()}
+    hls_files, hls_csim = ({}, None) if plan["hls"] else _hls(cfg, graph, folding, inputs,
+                                                               golden, digest, no_sim)
+    torch_out = run_node(graph.layers[-1], tcodes[graph.layers[-1].name])
+    torch_top1 = np.argmax(tcodes["logits"], axis=1)
+    rtl_files, sim, layer_sims = {}, None, None
+    if plan["rtl"] is None:
+        from .rtlphase import rtl_phase
+
+        rtl_files, sim, layer_sims = rtl_phase(
+            graph, folding, digest, inputs, golden.outputs, torch_out, torch_top1,
+            cfg["hw"]["fclk_mhz"], run=plan["sim"] is None, say=lambda m: _say(f"rtl: {m}"))
     q = cfg["quant"]
     phases = [{"name": p.name, "what": p.what, "ran": plan[p.name] is None,
                "why": plan[p.name] or ""} for p in PHASES]
@@ -376,31 +410,46 @@ def build(cfg: dict, checkpoint: Path | None = None, explicit: dict | None = Non
             "method": q["method"], "weights": weights, "inputs": source, "graph_hash": digest,
             "seed": cfg["build"]["seed"], "phases": phases}
     report = make_report(graph, agree, info)
+    if folding is not None:
+        for r in report["layers"]:
+            r.update(pe=folding[r["name"]].pe, simd=folding[r["name"]].simd,
+                     mult=folding[r["name"]].mult)
     if plan["estimate"] is None:  # the cost model on the folding the generators use
         from .estimate import build_estimate
 
-        folding = build_folding(cfg, graph)
-        cfg["fold"] = {name: f.as_dict() for name, f in folding.items()}
         report["estimate"], rows = build_estimate(graph, folding, cfg["hw"])
         for r, e in zip(report["layers"], rows):
             r["estimate"] = e
     if hls_csim is not None:
         report["hls_csim"] = hls_csim
+    if sim is not None:
+        report["sim"] = sim
+        for r in report["layers"]:
+            r["sim"] = layer_sims[r["name"]]
+    if labels is not None:
+        report["accuracy"] = accuracy(labels, tcodes["logits"], golden.outputs,
+                                      rtl_files.get("sim/rtl_outputs.npy"), hls_files)
     files: dict[str, bytes | str] = {f"graph/{k}": v for k, v in gfiles.items()}
     files.update(hls_files)
+    files.update(rtl_files)
     files.update({
         "flow.toml": to_toml(cfg),
         "model.pt": checkpoint_bytes(model, {"source": weights, **getattr(model, "meta", {})}),
         "sim/inputs.npy": npy_bytes(np.ascontiguousarray(inputs, dtype=np.uint8)),
         "sim/golden.npy": npy_bytes(golden.outputs.astype(np.int64)),
+        "sim/torch_outputs.npy": npy_bytes(torch_out.astype(np.int64)),
         "report.json": json.dumps(report, indent=1) + "\n",
         "report.md": render_markdown(report),
     })
     replaced = out.exists()
     path = write_tree(out, files)
     skipped = ", ".join(f"{p['name']} ({p['why']})" for p in phases if not p["ran"])
-    _say(f"ran {', '.join(p['name'] for p in phases if p['ran'])}; skipped {skipped}")
+    _say(f"ran {', '.join(p['name'] for p in phases if p['ran'])}"
+         + (f"; skipped {skipped}" if skipped else ""))
     _say(f"wrote {path}" + (" (replaced the earlier build there)" if replaced else ""))
+    if sim and sim["mismatches"]:
+        raise ValueError(f"RTL simulation: {sim['mismatches']} outputs differ from golden "
+                         f"({sim['first_mismatch']}; sim/rtl_outputs.npy in {path})")
     if hls_csim and hls_csim["mismatches"]:
         raise ValueError(f"HLS C-simulation: {hls_csim['mismatches']} outputs differ from golden "
                          f"(sim/hls_outputs.npy vs sim/golden.npy in {path})")

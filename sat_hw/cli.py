@@ -12,6 +12,7 @@ import sys
 from pathlib import Path
 
 from .config import defaults, load_config
+from .verilator import SimError
 
 EXIT_USAGE = 2
 
@@ -147,10 +148,16 @@ def _parser() -> tuple[argparse.ArgumentParser, dict[str, argparse.ArgumentParse
                    "it (default: the fastest folding that fits the device budget)")
     s.add_argument("--out", type=Path, help="write estimate.json/.csv/.md and plots here")
 
+    m = add("sim", "rerun the Verilator simulation of a build's RTL against its golden outputs")
+    m.add_argument("dir", type=Path, help="build folder (made with --backend rtl)")
+    m.add_argument("--images", type=int, help="simulate the first N of sim/inputs.npy "
+                   "(default: all)")
+    m.add_argument("--waves", action="store_true", help="write an FST waveform to sim/waves.fst")
+
     y = add("synth", "Yosys synth_xilinx of a build's RTL, beside the estimate")
     y.add_argument("dir", type=Path, help="build folder (with rtl/filelist.f)")
     y.add_argument("--timeout", type=float, default=3600, help="seconds (default: 3600)")
-    return ap, {"train": t, "eval": e, "build": b, "estimate": s, "synth": y}
+    return ap, {"train": t, "eval": e, "build": b, "estimate": s, "sim": m, "synth": y}
 
 
 def _parse(argv: list[str] | None) -> argparse.Namespace:
@@ -206,6 +213,12 @@ def _run(a: argparse.Namespace) -> int:
         if a.out is None:
             print(json.dumps(rows, indent=1))
         return 0
+    if a.command == "sim":
+        from .rtlphase import resimulate
+
+        resimulate(a.dir, a.images, a.waves,
+                   say=lambda msg: print(f"sat_hw sim: {msg}", file=sys.stderr, flush=True))
+        return 0
     if a.command == "synth":
         from .synthesis import synth_build
         from .yosys import SynthError
@@ -226,6 +239,9 @@ def main(argv: list[str] | None = None) -> int:
     except (ValueError, FileNotFoundError) as e:
         print(f"sat_hw {a.command}: error: {e}", file=sys.stderr)
         return EXIT_USAGE
+    except SimError as e:  # a tool failed (Verilator, the compiler) or the design stalled
+        print(f"sat_hw {a.command}: error: {e}", file=sys.stderr)
+        return 1
     except KeyboardInterrupt:
         print(f"sat_hw {a.command}: interrupted", file=sys.stderr)
         return 130

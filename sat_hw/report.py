@@ -113,11 +113,58 @@ def _estimate_lines(e: dict | None) -> list[str]:
             f"{e['mac_lanes']:,} MAC lanes, balance {e['balance']:.3f}"]
 
 
+def _sim_lines(s: dict | None) -> list[str]:
+    if not s:
+        return []
+    t = s.get("torch_mismatches")
+    torch = "" if t is None else f"; {t} differ from the integers the PyTorch model implies"
+    return [f"- RTL simulation (Verilator, cycle-accurate): {s['images']} image(s) back to back, "
+            f"{s['mismatches']} output(s) differ from golden{torch}; interval "
+            f"{s['interval_cycles']:,.0f} cycles (slowest layer by the folding: "
+            f"{s['expected_interval_cycles']:,}), latency {s['latency_cycles']:,} cycles, "
+            f"{s['fps']:,.0f} frames/s at {s['fclk_mhz']:g} MHz; simulator "
+            f"{s['sim_cycles_per_s'] / 1e3:,.0f} k cycles/s, build {s['build_s']:.1f} s"
+            f"{' (cached)' if s.get('build_cached') else ''}, run {s['run_s']:.1f} s"]
+
+
+def _accuracy_lines(a: dict | None) -> list[str]:
+    if not a:
+        return []
+    parts = ", ".join(f"{k} {100 * v:.2f} %" for k, v in a["labels"].items())
+    return [f"- top-1 against the true labels on {a['images']} test image(s): {parts}"]
+
+
+def _hardware_table(report: dict) -> list[str]:
+    rows = [r for r in report["layers"] if "pe" in r]
+    if not rows:
+        return []
+    out = ["", "| layer | PE | SIMD | mult | expected cycles | measured busy | starved | blocked "
+               "| FIFO peak | LUT (est.) | FF (est.) | BRAM18 (est.) | DSP (est.) |",
+           "|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
+    for r in rows:
+        s, e = r.get("sim") or {}, r.get("estimate") or {}
+        f = lambda d, k, fmt="{:,}": fmt.format(d[k]) if k in d else ""  # noqa: E731
+        out.append(f"| {r['name']} | {r['pe']} | {r['simd']} | {r.get('mult', '')} "
+                   f"| {f(s, 'expected_cycles_per_image')} "
+                   f"| {f(s, 'measured_cycles_per_image', '{:,.0f}')} "
+                   f"| {f(s, 'cycles_starved')} | {f(s, 'cycles_blocked')} "
+                   f"| {f(s, 'fifo_peak')} | {f(e, 'lut')} | {f(e, 'ff')} | {f(e, 'bram18')} "
+                   f"| {f(e, 'dsp')} |")
+    out += ["", "Expected cycles are the folding's steady-state cycles per image (the slower of "
+                "compute and input); measured busy is the simulation's cycles from the layer's "
+                "first input to its last output, less the cycles its compute block waited for "
+                "input (starved) and its output waited for the next layer (blocked), per image."]
+    if report.get("sim"):
+        out += ["", "![cycles per layer](report_cycles.png)"]
+    return out
+
+
 def render_markdown(report: dict) -> str:
     m, t, b = report["model"], report["torch"], report["build"]
     mixed = f" mixed ({b['mixed']})" if b.get("mixed") else ""
     out = [f"# sat_hw build: {m['name']} W{b['wbits']}A{b['abits']}{mixed}", "",
-           *_phase_lines(report.get("phases", [])), *_hls_lines(report.get("hls_csim")),
+           *_phase_lines(report.get("phases", [])), *_sim_lines(report.get("sim")),
+           *_hls_lines(report.get("hls_csim")), *_accuracy_lines(report.get("accuracy")),
            *_estimate_lines(report.get("estimate")),
            f"- model: {m['name']} width {m['width']}, {m['resolution']} px, {m['in_channels']} "
            f"input channel(s), {m['classes']} classes; {m['params']:,} parameters, "
@@ -140,5 +187,6 @@ def render_markdown(report: dict) -> str:
     out += ["", ("A layer's `abits` are the bits of the codes it consumes; `codes = torch` is "
                  "the share of those codes that the PyTorch fake-quant model and the golden "
                  "executor agree on, end to end: float32 rounding within a hair of a rounding "
-                 "boundary flips a code, and the flip propagates to later layers."), ""]
+                 "boundary flips a code, and the flip propagates to later layers."),
+            *_hardware_table(report), ""]
     return "\n".join(out)

@@ -32,6 +32,11 @@ BUILD_FLAGS = ("--vpi", "--public-depth", "1", "--timescale", "1ns/1ps", "--x-as
                "-Wno-UNUSEDPARAM")
 """Verilator flags of every build (beside the top, the prefix and cocotb's link flags)."""
 
+MAKE_VARS = ("OPT_FAST=-O1",)
+"""Make variables of the C++ compile. The wheel's default ``-Os`` compiles the main job's model
+in 91 s and runs it at the speed ``-O1`` reaches in 61 s (measured on 2 busy cores); ``-O2``
+gains nothing measurable over ``-O1``."""
+
 
 class SimError(RuntimeError):
     """A build or simulation failed; the message is one line."""
@@ -120,7 +125,7 @@ def build(sources: list[str | Path], top: str, params: dict | None = None, waves
             raise SimError(f"HDL source {s} does not exist")
     params = dict(params or {})
     flags = list(BUILD_FLAGS) + list(flags)
-    key = _key(srcs, top, params, flags, waves)
+    key = _key(srcs, top, params, flags + list(MAKE_VARS), waves)
     root = (cache or cache_root()) / "verilator"
     out = root / f"{top}-{key}"
     if (out / top).is_file():
@@ -138,7 +143,10 @@ def build(sources: list[str | Path], top: str, params: dict | None = None, waves
     try:
         _run(cmd, env, "verilator")
         _run(["make", "-j", str(jobs or os.cpu_count() or 1), "-C", str(tmp), "-f", "Vtop.mk",
-              f"VM_TRACE={int(waves)}"], env, "C++ compile of the Verilator model")
+              f"VM_TRACE={int(waves)}", *MAKE_VARS], env, "C++ compile of the Verilator model")
+        for p in tmp.iterdir():  # the executable is all a run needs (objects: 100s of MB)
+            if p.name != top:
+                shutil.rmtree(p) if p.is_dir() else p.unlink()
         shutil.rmtree(out, ignore_errors=True)
         os.rename(tmp, out)
     except BaseException:

@@ -27,14 +27,20 @@ def built(tmp_path_factory) -> Path:
 
 def test_build_folder_contents(built: Path):
     names = sorted(str(p.relative_to(built)) for p in built.rglob("*") if p.is_file())
-    assert [n for n in names if not n.startswith("hls/")] == [
+    assert [n for n in names if not n.startswith(("hls/", "rtl/"))] == [
         "flow.toml", "graph/graph.json", "graph/tensors.npz", "model.pt", "report.json",
-        "report.md", "sim/golden.npy", "sim/hls_outputs.npy", "sim/inputs.npy"]
-    assert {"hls/firmware/sat_top.cpp", "hls/tb/sat_tb.cpp", "hls/scripts/csim.tcl"} <= \
-        set(names)
+        "report.md", "report_cycles.png", "sim/golden.npy", "sim/hls_outputs.npy",
+        "sim/inputs.npy", "sim/rtl_outputs.npy", "sim/torch_outputs.npy"]
+    assert {"hls/firmware/sat_top.cpp", "hls/tb/sat_tb.cpp", "hls/scripts/csim.tcl",
+            "rtl/sat_accel.sv", "rtl/sat_tb.sv", "rtl/filelist.f", "rtl/sat_mvu.sv"} <= set(names)
     inputs = np.load(built / "sim/inputs.npy")
     golden = np.load(built / "sim/golden.npy")
     np.testing.assert_array_equal(np.load(built / "sim/hls_outputs.npy"), golden)
+    np.testing.assert_array_equal(np.load(built / "sim/rtl_outputs.npy"), golden)
+    # every rtl/ file the file list names is there, and ROM images sit under rtl/mem/
+    listed = (built / "rtl/filelist.f").read_text().split()
+    assert listed and all((built / "rtl" / f).is_file() for f in listed)
+    assert any(n.startswith("rtl/mem/") and n.endswith(".hex") for n in names)
     assert inputs.dtype == np.uint8 and inputs.shape == (3, 1, 16, 16)
     assert golden.dtype == np.int64 and golden.shape == (3, 10)
     # The stored graph reproduces the stored golden outputs exactly.
@@ -103,7 +109,7 @@ def test_failed_build_leaves_earlier_build_untouched(built: Path, tmp_path, monk
         raise ValueError("simulated failure while rendering the report")
 
     monkeypatch.setattr(build_mod, "render_markdown", boom)
-    assert main(["build", *SMALL, "--out", str(out)]) == 2
+    assert main(["build", *SMALL, "--no-sim", "--out", str(out)]) == 2
     assert sorted(p.name for p in out.iterdir()) == ["keep.txt"]
     assert [p.name for p in tmp_path.iterdir()] == ["b"]  # no temporary folder left behind
 
@@ -137,7 +143,6 @@ def test_config_file_bits_contradicting_the_checkpoint(built: Path, tmp_path, ca
 
 
 @pytest.mark.parametrize("flags, needle", [
-    (["--backend", "rtl"], "--backend rtl: the Verilog generator is not in this version"),
     (["--device", "zcu999"], "hw.device must be a known device (xc7z020"),
 ])  # --fps is read by the estimate phase (the planner folds for it)
 def test_flags_whose_feature_is_absent_are_refused(flags, needle, tmp_path, capsys):
@@ -161,7 +166,8 @@ def test_device_and_fclk_are_read_by_the_hls_phase_only(tmp_path, capsys):
     for flag, v, key, want in (("--device", "xc7z020", "device", "xc7z020"),
                                ("--fclk", "200", "fclk_mhz", 200.0)):
         x = tmp_path / f"x{key}"
-        assert main(["build", *SMALL, "--config", str(rtl_only), flag, v, "--out", str(x)]) == 0
+        assert main(["build", *SMALL, "--config", str(rtl_only), flag, v, "--no-sim",
+                     "--out", str(x)]) == 0
         assert json.loads((x / "report.json").read_text())["estimate"][key] == want
 
 
@@ -169,10 +175,13 @@ def test_report_says_which_phases_ran(built: Path):
     r = json.loads((built / "report.json").read_text())
     by = {p["name"]: p for p in r["phases"]}
     assert list(by) == [p.name for p in build_mod.PHASES]
-    assert by["golden"]["ran"] and not by["rtl"]["ran"] and by["rtl"]["why"]
-    assert by["hls"]["ran"] and r["hls_csim"]["images"] == 3 and r["hls_csim"]["mismatches"] == 0
+    assert all(p["ran"] for p in r["phases"])
+    assert r["hls_csim"]["images"] == 3 and r["hls_csim"]["mismatches"] == 0
+    assert r["sim"]["images"] == 3 and r["sim"]["mismatches"] == 0
+    assert all(row["sim"]["cycles_busy"] > 0 for row in r["layers"])
     md = (built / "report.md").read_text()
-    assert "phases run: golden, hls" in md and "no hardware was generated" not in md
+    assert "phases run: golden, rtl, hls, sim, estimate" in md
+    assert "no hardware was generated" not in md and "report_cycles.png" in md
     assert "HLS C-simulation (g++): 3 image(s), 0 output(s) differ from golden" in md
 
 
@@ -196,7 +205,8 @@ def test_phase_plan_follows_the_table(monkeypatch):
     monkeypatch.setattr(build_mod, "PHASES", tuple(ready))
     plan = build_mod.plan_phases(cfg, no_sim=False)
     assert plan["rtl"].startswith("not selected") and plan["hls"] is None
-    assert plan["sim"] is None and plan["estimate"] is None
+    assert plan["sim"] == "no generated RTL to simulate" and plan["estimate"] is None
+    assert build_mod.plan_phases({"build": {"backend": "rtl"}})["sim"] is None
     assert build_mod.plan_phases(cfg, no_sim=True)["sim"] == "--no-sim"
     with pytest.raises(ValueError, match="--fps 30: only the rtl phase"):
         build_mod.refuse_absent(plan, {"hw": {"fps": 30}})

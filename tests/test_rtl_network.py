@@ -8,6 +8,8 @@ layer, and folding errors. Each case is one Verilator build (cached by content).
 
 from __future__ import annotations
 
+import json
+
 import numpy as np
 import pytest
 
@@ -70,8 +72,8 @@ def test_mbv1_matches_golden(wbits, abits, layers):
     f = resolve_folding(g, {"fc": {"mult": "dsp"}} if wbits == 4 and layers is None else None,
                         max_lanes=192)
     res = run(g, f)
-    # back-to-back images: the pipeline interval is its slowest layer's, within a few percent
-    assert res.sim["interval_cycles"] <= 1.05 * res.sim["expected_interval_cycles"] + 8
+    # back-to-back images: the pipeline interval is its slowest layer's, within 2 %
+    assert res.sim["interval_cycles"] <= 1.02 * res.sim["expected_interval_cycles"] + 8
 
 
 def test_every_node_type_with_idle_input_and_backpressure():
@@ -111,3 +113,30 @@ def test_folding_errors_name_layer_and_divisors(explicit, needle):
 
 def test_fold_dataclass_defaults():
     assert Fold() == Fold(1, 1, "lut")
+
+
+def test_main_job_on_the_shipped_w3a4_model(tmp_path, capsys):
+    """The README's main job on real test images: the zoo's trained W3A4 model through the RTL;
+    PyTorch, golden and the RTL give the same top-1 against the labels; then `sat_hw sim DIR`
+    re-runs the build's simulation on fewer images and updates the folder in place."""
+    from sat_hw.cli import main
+
+    out = tmp_path / "mj"
+    assert main(["build", "--model", "mbv1", "--wbits", "3", "--abits", "4", "--images", "8",
+                 "--backend", "rtl", "--out", str(out)]) == 0
+    err = capsys.readouterr().err
+    assert "using the zoo model mbv1_fm_sat_w3a4.pt" in err
+    r = json.loads((out / "report.json").read_text())
+    assert r["sim"]["images"] == 8 and r["sim"]["mismatches"] == 0
+    assert r["sim"]["torch_mismatches"] == 0
+    acc = r["accuracy"]["labels"]
+    assert set(acc) == {"torch", "golden", "rtl"} and len(set(acc.values())) == 1
+    assert acc["rtl"] >= 0.75  # a trained model (92 % top-1 on the whole test set)
+    np.testing.assert_array_equal(np.load(out / "sim/rtl_outputs.npy"),
+                                  np.load(out / "sim/golden.npy"))
+    assert main(["sim", str(out), "--images", "3"]) == 0
+    r = json.loads((out / "report.json").read_text())
+    assert r["sim"]["images"] == 3 and r["sim"]["mismatches"] == 0
+    assert np.load(out / "sim/rtl_outputs.npy").shape == (3, 10)
+    assert main(["sim", str(out), "--images", "9"]) == 2
+    assert "--images must be 1..8" in capsys.readouterr().err

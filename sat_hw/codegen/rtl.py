@@ -90,6 +90,15 @@ def layer_stages(node, fold: Fold, prev_beat: int, files: dict[str, str]) -> lis
     name, a = node.name, node.abits
     st: list[Stage] = []
     _dwc(st, name, a, prev_beat, in_beat(node, fold), "in")
+    if is_mvu(node) and not needs_window(node):
+        # A matrix-vector unit fed without a window replays its held input vector for every
+        # output fold and takes the next one only while its last fold runs, SIMD codes a cycle:
+        # the next vector waits here whole, packed at the unit's width, so neither the producer
+        # nor the width converter's pace ever holds the unit up.
+        sf = node.fan_in // fold.simd
+        st.append(Stage("sat_fifo", f"{name}_vbuf", {"DATA_W": fold.simd * a, "DEPTH": sf + 4,
+                                                     "RAM_STYLE": "distributed"},
+                        fold.simd * a, name, "vbuf", {"count": ""}))
     if needs_window(node):
         s = window_simd(node, fold)
         k2 = node.kernel * node.kernel

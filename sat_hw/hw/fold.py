@@ -181,14 +181,14 @@ def lanes(node: Layer, fold: Fold) -> int:
 
 
 def _cheapest(node: Layer, target: int, mult: str) -> Fold:
-    """The fold with the fewest lanes whose cycles are <= target (ties: more PE, less SIMD);
+    """The fold with the fewest lanes whose cycles are <= target (ties: more SIMD, fewer PE: a PE lane carries its own thresholds, a SIMD lane only a product and an adder);
     the fastest fold if none reaches it."""
     n_pe, n_simd = fold_limits(node)
     best = None
     for pe in divisors(n_pe):
         for simd in divisors(n_simd):
             f = Fold(pe, simd, mult if is_mvu(node) else "lut")
-            key = (layer_cycles(node, f) > target, pe * simd, layer_cycles(node, f), -pe)
+            key = (layer_cycles(node, f) > target, pe * simd, layer_cycles(node, f), pe)
             if best is None or key < best[0]:
                 best = (key, f)
     return best[1]
