@@ -2,34 +2,39 @@
 cold build time. Not a test.
 
     nice -n 10 .venv/bin/python benchmarks/mvu_sim_speed.py [--pe 16] [--simd 16] [--mh 64]
-        [--mw 256] [--bits 4x4] [--mult lut] [--vectors 8192]
-        [--json benchmarks/results/mvu_sim_speed.json]
+        [--mw 256] [--bits 4x4] [--mult lut] [--vectors 8192] [--repeat 3]
+        [--rtl rtl/sat_mvu.sv] [--json benchmarks/results/mvu_sim_speed.json]  (also writes .md)
 
-The unit runs inside sat_hw.streamtb's wrapper (source and sink are HDL memories, Python only
-starts the scenario and reads the counters), free flowing, on a build made in an empty cache
-folder (the build time is Verilator plus the C++ compile, 2 make jobs). Two streams, a short one
-and a long one, give the marginal speed (cycles/s of the long stream beyond the short one: no
-process start, no file reading) beside the plain one; the long stream's outputs are checked
-against the integer matrix product. For scale, the same harness around a 32-bit sat_skid for
-as many cycles gives the harness's own speed (its clock comes from cocotb).
+The unit runs inside sat_hw.streamtb's wrapper (source and sink are HDL memories; Python only
+starts each stream and reads the counters), free flowing, W4A4 k-encoded by default. Build time:
+Verilator plus the C++ compile (make -j cpus) into an empty build cache, once with ccache off
+(a fresh machine; --repeat times) and once with ccache on (the runtime objects come from ccache; the model's
+own files are new). Speed: the simulator over the stream once (cycles/s with process start,
+simulator load and file I/O), then over the same stream twice in one process; the second stream's
+cycles over the extra time is the marginal speed. Every stream's outputs are checked against the
+integer matrix product. For scale, the same harness around a 32-bit sat_skid for as many cycles
+(the harness's own speed; its clock comes from cocotb). Also writes <json stem>.md.
 """
 
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import os
+import subprocess
 import tempfile
 import time
 from pathlib import Path
 
 import numpy as np
 
+from sat_hw import verilator
 from sat_hw.codegen.layout import hex_lines, mvu_matrix, mvu_rom
 from sat_hw.graph import synthetic
 from sat_hw.graph.ir import acc_bits_for, acc_bound, levels
 from sat_hw.hw.fold import Fold
-from sat_hw.streamtb import Scenario, run_scenarios
+from sat_hw.streamtb import Scenario, rtl_sources, run_scenarios
 
 
 def pack(rows: np.ndarray, per_beat: int, bits: int) -> list[int]:
@@ -41,6 +46,49 @@ def pack(rows: np.ndarray, per_beat: int, bits: int) -> list[int]:
     return [int.from_bytes(r.tobytes(), "little") for r in packed]
 
 
+def ccache_counts() -> tuple[int, int] | None:
+    """ccache's (hits, misses) so far, to show what a build took from it (other users' compiles
+    at the same time would count too)."""
+    try:
+        out = subprocess.run(["ccache", "--print-stats"], capture_output=True, text=True,
+                             check=True).stdout
+    except (OSError, subprocess.CalledProcessError):
+        return None
+    st = dict(line.split("\t", 1) for line in out.splitlines() if "\t" in line)
+    return (int(st.get("direct_cache_hit", 0)) + int(st.get("preprocessed_cache_hit", 0)),
+            int(st.get("cache_miss", 0)))
+
+
+def markdown(r: dict) -> str:
+    rng = lambda v: f"{min(v):,} .. {max(v):,}"
+    return "\n".join([
+        "# sat_mvu: Verilator simulation speed and build time\n",
+        (f"sat_mvu MH={r['mh']} MW={r['mw']} PE={r['pe']} SIMD={r['simd']} ({r['mac_lanes']} MAC "
+         f"lanes), W{r['wbits']}A{r['abits']}, ENCODING {r['encoding']}, MULT {r['mult']}, "
+         f"ACC_BITS {r['acc_bits']}; {r['vectors']} vectors = {r['cycles']} cycles free flowing, "
+         f"stimulus and capture in HDL (sat_hw.streamtb), outputs checked against the integer "
+         f"matrix product. {r['cpus']} CPUs shared with other engineers' work (1-min load "
+         f"average {r['load_avg_1min_at_start']:.1f} at the start, "
+         f"{r['load_avg_1min_at_end']:.1f} at the end): medians of {len(r['build_cold_s'])} "
+         f"runs, range beside. Source {r['rtl']} (git blob {r['rtl_git_blob'][:10]}), C++ "
+         f"make variables {r['make_vars'] or 'the wheel defaults'}. "
+         f"`benchmarks/mvu_sim_speed.py`.\n"),
+        "| figure | median | range |", "|---|---|---|",
+        (f"| build (Verilator + C++, make -j{r['cpus']}), empty cache, ccache off | "
+         f"{r['build_cold_median_s']} s | {min(r['build_cold_s'])} .. {max(r['build_cold_s'])} s |"),
+        (f"| build, empty cache, ccache on (runtime objects from ccache, once; ccache hits, misses "
+         f"meanwhile: {r['build_ccache_hits_misses']}) | {r['build_ccache_s']} s | |"),
+        (f"| cycles/s, one process over the stream (process start and file I/O included) | "
+         f"{r['cycles_per_s']:,} | {rng(r['cycles_per_s_runs'])} |"),
+        (f"| cycles/s, marginal (a second stream in the same process) | "
+         f"{r['marginal_cycles_per_s']:,} | {rng(r['marginal_cycles_per_s_runs'])} |"),
+        (f"| MAC lane-cycles/s, marginal | {r['marginal_cycles_per_s'] * r['mac_lanes']:,} | |"),
+        (f"| harness alone (32-bit sat_skid), cycles/s one process | "
+         f"{r['harness_skid_cycles_per_s']:,} | {rng(r['harness_skid_cycles_per_s_runs'])} |"),
+        (f"| harness alone, marginal | {r['harness_skid_marginal_cycles_per_s']:,} | "
+         f"{rng(r['harness_skid_marginal_runs'])} |"),
+    ]) + "\n"
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--pe", type=int, default=16)
@@ -50,6 +98,9 @@ def main() -> None:
     ap.add_argument("--bits", default="4x4", help="WBITSxABITS")
     ap.add_argument("--mult", default="lut", choices=("lut", "dsp"))
     ap.add_argument("--vectors", type=int, default=8192, help="vectors in the long stream")
+    ap.add_argument("--repeat", type=int, default=3,
+                    help="cold builds and speed runs, each; the median is reported")
+    ap.add_argument("--rtl", help="the sat_mvu source to simulate (default: rtl/sat_mvu.sv)")
     ap.add_argument("--json", help="write the figures here")
     a = ap.parse_args()
     wb, ab = (int(x) for x in a.bits.split("x"))
@@ -63,53 +114,92 @@ def main() -> None:
     rng = np.random.default_rng(1)
     x = rng.integers(0, levels(ab) + 1, (a.vectors, a.mw))
     acc = x @ mvu_matrix(node, fold).T
-    n_short = max(1, a.vectors // 16)
-    streams = {"short": (pack(x[:n_short], a.simd, ab), pack(acc[:n_short], a.pe, acc_bits)),
-               "long": (pack(x, a.simd, ab), pack(acc, a.pe, acc_bits))}
+    inp, exp = pack(x, a.simd, ab), pack(acc, a.pe, acc_bits)
     in_w, out_w = a.simd * ab, a.pe * acc_bits
     res = {"pe": a.pe, "simd": a.simd, "mh": a.mh, "mw": a.mw, "wbits": wb, "abits": ab,
-           "mult": a.mult, "encoding": "k", "cpus": os.cpu_count()}
-    with tempfile.TemporaryDirectory(prefix="mvu_sim_speed_") as cache:
-        os.environ["SAT_HW_CACHE"] = cache  # a cold build
+           "acc_bits": acc_bits, "mult": a.mult, "encoding": "k", "cpus": os.cpu_count(),
+           "vectors": a.vectors, "load_avg_1min_at_start": os.getloadavg()[0]}
+    src = Path(a.rtl) if a.rtl else rtl_sources("sat_mvu")[0]
+    blob = src.read_bytes()  # git's blob id: which sat_mvu.sv was measured
+    res["rtl"] = str(a.rtl or "rtl/sat_mvu.sv")
+    res["rtl_git_blob"] = hashlib.sha1(b"blob %d\0" % len(blob) + blob).hexdigest()
+    res["make_vars"] = list(getattr(verilator, "MAKE_VARS", ()))
 
-        def run(module, prm, iw, ow, inp, exp, tag):
-            t0 = time.monotonic()
-            (r,), b = run_scenarios(module, prm, iw, ow, [Scenario(inp, len(exp), watchdog=10_000)],
-                                    files=files, workdir=Path(cache) / f"run_{tag}")
-            if r.timed_out or r.outputs != exp:
+    def run(module, prm, iw, ow, streams, tag, cache):
+        """One simulator process over ``streams`` (each a Scenario, free flowing); wall seconds
+        without the build."""
+        os.environ["SAT_HW_CACHE"] = cache
+        t0 = time.monotonic()
+        outs, b = run_scenarios(module, prm, iw, ow,
+                                [Scenario(i, len(e), watchdog=10_000) for i, e in streams],
+                                files=files, workdir=Path(cache) / f"run_{tag}",
+                                module_src=src if module == "sat_mvu" else None)
+        for r, (_, e) in zip(outs, streams):
+            if r.timed_out or r.outputs != e or r.extra:
                 raise SystemExit(f"{module} {tag}: outputs differ from the expected ones")
-            return r, b, time.monotonic() - t0 - (0 if b.cached else b.seconds)
+        return outs, b, time.monotonic() - t0 - (0 if b.cached else b.seconds)
 
-        inp, exp = streams["short"]
-        _, b, _ = run("sat_mvu", params, in_w, out_w, inp, exp, "warm")  # builds
-        res["build_s"] = round(b.seconds, 1)
-        print(f"cold build (Verilator + C++, {os.cpu_count()} cpus): {b.seconds:.1f} s", flush=True)
-        for name, (inp, exp) in streams.items():
-            r, _, wall = run("sat_mvu", params, in_w, out_w, inp, exp, name)
-            res[f"{name}_vectors"] = len(inp) // (a.mw // a.simd)
-            res[f"{name}_cycles"] = r.cycles
-            res[f"{name}_run_s"] = round(wall, 2)
-            print(f"{name}: {r.cycles} cycles in {wall:.2f} s "
-                  f"({r.cycles / wall:,.0f} cycles/s, process start and file I/O included)",
-                  flush=True)
-        # the harness alone: a skid buffer as wide as the input, as many cycles
-        beats = list(range(res["long_cycles"]))
+    # The wrapper's memories are sized by the longest stream, so every run below of one module
+    # uses one build: a run of one stream, then of the same stream twice (the second stream's
+    # cost is the marginal one: no process start, no simulator load).
+    with tempfile.TemporaryDirectory(prefix="mvu_sim_speed_") as tmp:
+        cold = []
+        for i in range(a.repeat):  # ccache off: every build compiles everything
+            os.environ["CCACHE_DISABLE"] = "1"
+            _, b, _ = run("sat_mvu", params, in_w, out_w, [(inp, exp)], "build",
+                          str(Path(tmp) / f"cold{i}"))
+            os.environ.pop("CCACHE_DISABLE", None)
+            cold.append(round(b.seconds, 1))
+            print(f"build in an empty cache, ccache off: {b.seconds:.1f} s", flush=True)
+        cache = str(Path(tmp) / "ccache")  # ccache on, once: the model's own files are new
+        c0 = ccache_counts()
+        _, b, _ = run("sat_mvu", params, in_w, out_w, [(inp, exp)], "build", cache)
+        c1 = ccache_counts()
+        hm = [c1[0] - c0[0], c1[1] - c0[1]] if c0 and c1 else None
+        res |= {"build_cold_s": cold, "build_ccache_s": round(b.seconds, 1),
+                "build_ccache_hits_misses": hm}
+        print(f"build in an empty cache, ccache on: {b.seconds:.1f} s (ccache hits, misses "
+              f"meanwhile, other users' compiles included: {hm})", flush=True)
+
+        def speed(module, prm, iw, ow, stream, tag):
+            """(cycles, [one-process cycles/s], [marginal cycles/s]) over ``a.repeat`` pairs."""
+            one, marg = [], []
+            for i in range(a.repeat):
+                (r1,), b, w1 = run(module, prm, iw, ow, [stream], f"{tag}_one{i}", cache)
+                (_, r2), _, w2 = run(module, prm, iw, ow, [stream] * 2, f"{tag}_two{i}", cache)
+                assert b.cached, "the speed runs use the build made before"
+                one.append(round(r1.cycles / w1))
+                marg.append(round(r2.cycles / (w2 - w1)))
+                print(f"{module}: {r1.cycles} cycles in {w1:.2f} s (process start and file I/O "
+                      f"included); twice in one process: {w2:.2f} s", flush=True)
+            return r1.cycles, one, marg
+
+        res["cycles"], res["cycles_per_s_runs"], res["marginal_cycles_per_s_runs"] = speed(
+            "sat_mvu", params, in_w, out_w, (inp, exp), "mvu")
+        # the harness alone: a 32-bit skid buffer for as many cycles
+        beats = list(range(res["cycles"]))
         skid = {"DATA_W": 32}
-        run("sat_skid", skid, 32, 32, beats[:1000], beats[:1000], "skid_warm")
-        r, _, wall = run("sat_skid", skid, 32, 32, beats, beats, "skid")
-        res["harness_skid_cycles_per_s"] = round(r.cycles / wall)
-        print(f"harness alone (sat_skid, 32 bits): {r.cycles} cycles in {wall:.2f} s "
-              f"({r.cycles / wall:,.0f} cycles/s)", flush=True)
-    res["cycles_per_s"] = round(res["long_cycles"] / res["long_run_s"])
-    res["marginal_cycles_per_s"] = round((res["long_cycles"] - res["short_cycles"])
-                                         / (res["long_run_s"] - res["short_run_s"]))
+        run("sat_skid", skid, 32, 32, [(beats, beats)], "skid_build", cache)
+        _, res["harness_skid_cycles_per_s_runs"], res["harness_skid_marginal_runs"] = speed(
+            "sat_skid", skid, 32, 32, (beats, beats), "skid")
+    med = lambda v: sorted(v)[len(v) // 2]
+    res["build_cold_median_s"] = med(res["build_cold_s"])
+    res["cycles_per_s"] = med(res["cycles_per_s_runs"])
+    res["marginal_cycles_per_s"] = med(res["marginal_cycles_per_s_runs"])
+    res["harness_skid_cycles_per_s"] = med(res["harness_skid_cycles_per_s_runs"])
+    res["harness_skid_marginal_cycles_per_s"] = med(res["harness_skid_marginal_runs"])
     res["mac_lanes"] = a.pe * a.simd
+    res["load_avg_1min_at_end"] = os.getloadavg()[0]
     print(f"sat_mvu PE={a.pe} SIMD={a.simd} MH={a.mh} MW={a.mw} W{wb}A{ab} {a.mult}: "
-          f"build {res['build_s']} s (cold), {res['cycles_per_s']:,} cycles/s, marginal "
-          f"{res['marginal_cycles_per_s']:,} cycles/s; the harness alone "
-          f"{res['harness_skid_cycles_per_s']:,} cycles/s")
+          f"build {res['build_cold_median_s']} s cold ({res['build_ccache_s']} s with ccache), "
+          f"{res['cycles_per_s']:,} cycles/s per process, marginal "
+          f"{res['marginal_cycles_per_s']:,} cycles/s; the harness alone (sat_skid) "
+          f"{res['harness_skid_cycles_per_s']:,} / {res['harness_skid_marginal_cycles_per_s']:,} "
+          f"cycles/s")
     if a.json:
+        Path(a.json).parent.mkdir(parents=True, exist_ok=True)
         Path(a.json).write_text(json.dumps(res, indent=1) + "\n")
+        Path(a.json).with_suffix(".md").write_text(markdown(res))
 
 
 if __name__ == "__main__":
