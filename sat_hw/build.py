@@ -74,7 +74,7 @@ def plan_phases(cfg: dict, no_sim: bool = False) -> dict[str, str | None]:
         if not p.present:
             why = NOT_YET
         elif p.name in ("rtl", "hls") and p.name not in backends:
-            why = f"not selected (build.backend = {cfg['build']['backend']})"
+            why = f"not selected by build.backend = {cfg['build']['backend']}"
         elif p.name == "sim" and no_sim:
             why = "--no-sim"
         elif p.name == "sim" and plan.get("rtl"):

@@ -46,7 +46,7 @@ def rtl_phase(graph: Graph, folding: Folding, digest: str, inputs: np.ndarray,
     if not run:
         return files, None, None
     res = simulate(rtl, graph, folding, inputs, golden, torch_outputs, torch_top1,
-                   fclk_mhz=fclk_mhz, progress=say is not None)
+                   fclk_mhz=fclk_mhz, progress=say or False)
     files["sim/rtl_outputs.npy"] = npy_bytes(res.outputs.astype(np.int64))
     files[CHART] = _chart(graph, res.layers, f"{graph.name}: cycles per image by layer "
                                             f"({res.sim['images']} images back to back)")

@@ -169,11 +169,12 @@ def sources(rtl_dir: Path) -> list[Path]:
 def simulate(rtl_files: dict[str, str], graph: Graph, folding: Folding, inputs: np.ndarray,
              golden: np.ndarray, torch_outputs: np.ndarray | None = None,
              torch_top1: np.ndarray | None = None, fclk_mhz: float = 333.0,
-             waves: Path | None = None, progress: bool = True, valid_pct: int = 100,
+             waves: Path | None = None, progress=True, valid_pct: int = 100,
              ready_pct: int = 100, watchdog: int | None = None) -> SimResult:
     """Simulate ``inputs`` (uint8 NCHW) through the accelerator. Raises :class:`SimError` with
     one line on a build failure or a stall; outputs that differ from ``golden`` are counted in
     ``sim["mismatches"]`` (``sim["first_mismatch"]`` names the first: image, class, values)."""
+    say = progress if callable(progress) else _say  # progress: a bool or a print function
     n = len(inputs)
     iface = interface(graph, folding)
     last = graph.layers[-1]
@@ -188,11 +189,11 @@ def simulate(rtl_files: dict[str, str], graph: Graph, folding: Folding, inputs: 
             (rtl / rel).write_text(text)
         t0 = time.monotonic()
         if progress:
-            _say(f"verilating {len(rtl_files)} RTL files (cached by content)")
+            say(f"verilating {len(rtl_files)} RTL files (cached by content)")
         b: Build = build(sources(rtl), TB, waves=waves is not None)
         build_s = time.monotonic() - t0
         if progress:
-            _say(f"Verilator model {'from cache' if b.cached else 'built'} in {build_s:.1f} s; "
+            say(f"Verilator model {'from cache' if b.cached else 'built'} in {build_s:.1f} s; "
                  f"simulating {n} image(s), about {expected * n:,} cycles")
         if (rtl / "mem").is_dir():
             (work / "mem").symlink_to(rtl / "mem")
@@ -219,7 +220,7 @@ def simulate(rtl_files: dict[str, str], graph: Graph, folding: Folding, inputs: 
                     return
                 if done != shown[0]:
                     shown[0] = done
-                    _say(f"  {done}/{n} images, {cyc:,} cycles")
+                    say(f"  {done}/{n} images, {cyc:,} cycles")
 
         t1 = time.monotonic()
         err = None
