@@ -34,7 +34,7 @@ from .graph.golden import run_golden, run_node
 from .graph.lower import lower, torch_codes
 from .graph.serialize import files_hash, graph_files
 from .report import make_report, render_markdown
-from .writer import npy_bytes, write_tree
+from .writer import check_writable, npy_bytes, write_tree
 
 MODEL_KEYS = ("name", "width", "resolution", "in_channels", "classes")
 EDGE_LAYERS = ("conv0", "pool", "fc")  # bits not set by --wbits/--abits
@@ -368,6 +368,8 @@ def build(cfg: dict, checkpoint: Path | None = None, explicit: dict | None = Non
     explicit = explicit or {}
     plan = plan_phases(cfg, no_sim)
     refuse_absent(plan, explicit)
+    # before any work, not after it (the default folder's name waits for the checkpoint's bits)
+    check_writable(Path(cfg["build"]["out"] or default_out(cfg)))
     file = file_settings(config_file) if config_file is not None else None
     model, weights = make_model(cfg, checkpoint, explicit, file, str(config_file))
     out = Path(cfg["build"]["out"] or default_out(cfg))

@@ -34,6 +34,25 @@ def _fresh_dir(parent: Path, prefix: str) -> Path:
             continue
 
 
+def check_writable(out: Path, what: str = "--out") -> None:
+    """Fail now, in one line, if the folder ``out`` could not be written later: it exists and is
+    not a folder, or its nearest existing ancestor takes no new folder (tried with a probe folder
+    that is removed at once; nothing else is created)."""
+    out = Path(out).resolve()
+    if out.exists() and not out.is_dir():
+        raise ValueError(f"{what} {str(out)!r} exists and is not a folder")
+    base = out.parent
+    while not base.exists():
+        base = base.parent
+    if not base.is_dir():
+        raise ValueError(f"{what} {str(out)!r}: {str(base)!r} is not a folder")
+    try:
+        _fresh_dir(base, f".{out.name}.probe-").rmdir()
+    except OSError as e:
+        raise ValueError(f"{what} {str(out)!r} cannot be written: {e.strerror} in "
+                         f"{str(base)!r}") from None
+
+
 def write_tree(out: Path, files: dict[str, bytes | str]) -> Path:
     """Write ``{relative path: content}`` as the folder ``out``, replacing it atomically."""
     out = Path(out).resolve()

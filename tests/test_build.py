@@ -325,3 +325,19 @@ def test_shipped_zoo_matches_the_main_job():
     assert hit is not None and hit["file"] == "mbv1_fm_sat_w3a4.pt"
     cfg = load_config(None, {"quant": {"wbits": 3, "abits": 4, "method": "pact"}})
     assert zoo.find(build_mod._model_config(cfg), "fashion-mnist") is None
+
+
+def test_unwritable_output_fails_before_any_work(tmp_path, capsys, monkeypatch):
+    blocker = tmp_path / "a_file"
+    blocker.write_text("not a folder")
+
+    def no_work(*a, **k):
+        raise AssertionError("the model was made before the output path was checked")
+
+    monkeypatch.setattr(build_mod, "make_model", no_work)
+    for out, needle in ((blocker / "b", "is not a folder"),
+                        (Path("/proc/sat_hw_nope/b"), "cannot be written")):
+        assert main(["build", *SMALL, "--out", str(out)]) == 2
+        err = capsys.readouterr().err.strip()
+        assert needle in err and str(out) in err and "\n" not in err
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["a_file"]
