@@ -10,6 +10,8 @@ command -v g++ >/dev/null || need+=(g++)  # HLS C-simulation (and Verilator) com
 command -v make >/dev/null || need+=(make)  # Verilator's generated makefiles
 command -v perl >/dev/null || need+=(perl)  # the verilator driver script
 command -v ccache >/dev/null || need+=(ccache)  # Verilator's runtime compiles once for all builds
+[ -f /usr/include/lz4.h ] || need+=(liblz4-dev)  # FST waveforms (sat_hw sim --waves)
+[ -f /usr/include/zlib.h ] || need+=(zlib1g-dev)
 if [ ${#need[@]} -gt 0 ]; then
     $SUDO apt-get update -qq
     $SUDO apt-get install -y -qq "${need[@]}"
