@@ -30,4 +30,4 @@ def test_help_shows_defaults(capsys):
     with pytest.raises(SystemExit):
         main(["build", "--help"])
     out = " ".join(capsys.readouterr().out.split())
-    assert "(default: 4)" in out and "(default: 'u250')" in out and "(default: 8)" in out
+    assert "(default: 4)" in out and "(default: 'u250')" in out and "(default: 100)" in out
