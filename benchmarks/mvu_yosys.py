@@ -5,7 +5,7 @@ not yet in the cache took 1072 s together, the other 42 were cache lookups); unc
 cached under $SAT_HW_CACHE/yosys (the key: sources, parameters, memory files, Yosys version).
 
     nice -n 10 .venv/bin/python benchmarks/mvu_yosys.py [--bits 2,3,4,8] [--jobs 1]
-        [--rtl rtl/sat_mvu.sv] [--out benchmarks/results/mvu_yosys]
+        [--rtl rtl/sat_mvu.sv] [--kinds k,signed-sat,...] [--out benchmarks/results/mvu_yosys]
 
 The unit: MH = 64 rows, MW = 512 columns, PE = 8, SIMD = 8 (the ROM, 512 words, maps to BRAM; the
 64-word vector buffer to LUTRAM), ACC_BITS = acc_bits_for(MW*(2^W-1)*(2^A-1)), weights of a random
@@ -179,22 +179,26 @@ def main() -> None:
     ap.add_argument("--jobs", type=int, default=1, help="Yosys runs at once")
     ap.add_argument("--rtl", help="the sat_mvu source to synthesize (default: rtl/sat_mvu.sv; "
                     "name it sat_mvu.sv to share the cache)")
+    ap.add_argument("--kinds", help="only these variants, comma separated (k, signed-sat, "
+                    "signed-any, dsp-e2, dsp-e1, dsp-e2-clean, full: the PE = lanes rows)")
     ap.add_argument("--out", default="benchmarks/results/mvu_yosys",
                     help="writes OUT.json and OUT.md")
     a = ap.parse_args()
     os.nice(10)
     bits = [int(x) for x in a.bits.split(",")]
+    want = set(a.kinds.split(",")) if a.kinds else None
     jobs = []
     for w in bits:
         for b in bits:
             kinds = ["k", "signed-sat", "signed-any", "dsp-e2", "dsp-e1"]
             if dsp_lanes(w, b, 27, True) != dsp_lanes(w, b, 27, False):
                 kinds.append("dsp-e2-clean")
-            jobs += [{"wbits": w, "abits": b, "kind": kd, "rtl": a.rtl} for kd in kinds]
+            jobs += [{"wbits": w, "abits": b, "kind": kd, "rtl": a.rtl} for kd in kinds
+                     if want is None or kd in want]
     for w in bits:  # the packing's capacity reached: PE = products per multiply
         for kd, aw in (("dsp-e2", 27), ("dsp-e1", 25)):
             cap = dsp_lanes(w, w, aw)
-            if cap != PE:
+            if cap != PE and (want is None or "full" in want):
                 jobs.append({"wbits": w, "abits": w, "kind": kd, "pe": cap, "rtl": a.rtl})
     print(f"sat_mvu MH={MH} MW={MW} PE={PE} SIMD={SIMD}: {len(jobs)} Yosys runs, {a.jobs} at once",
           flush=True)
