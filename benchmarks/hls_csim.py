@@ -29,7 +29,8 @@ from sat_hw.config import load_config, model_from_config
 from sat_hw.graph.golden import run_golden
 from sat_hw.graph.serialize import files_hash, graph_files
 from sat_hw.hlssim import CXXFLAGS, compile_csim, run_csim
-from sat_hw.hw.fold import interval, resolve_folding
+from sat_hw.hw.fold import interval
+from sat_hw.hw.plan import resolve_folding
 
 RESULTS = Path(__file__).resolve().parent / "results" / "hls_csim_mbv1_224.json"
 

@@ -107,8 +107,8 @@ def refuse_absent(plan: dict[str, str | None], explicit: dict) -> None:
 def build_folding(cfg: dict, graph):
     """PE/SIMD per layer: ``[fold.<layer>]`` tables, the rest by the default rule: the planner
     for ``hw.fps`` at ``hw.fclk_mhz`` on ``hw.device`` when ``hw.fps > 0``, else the lane
-    budget ``hw.lanes`` (:func:`sat_hw.hw.fold.resolve_folding`)."""
-    from .hw.fold import resolve_folding
+    budget ``hw.lanes`` (:func:`sat_hw.hw.plan.resolve_folding`)."""
+    from .hw.plan import resolve_folding
 
     hw = cfg["hw"]
     return resolve_folding(graph, cfg.get("fold", {}), hw["lanes"], fps=hw["fps"],
@@ -345,7 +345,7 @@ def accuracy(labels: np.ndarray, torch_logits: np.ndarray, golden: np.ndarray,
     and HLS outputs where they ran (they must all agree with golden)."""
     import io
 
-    out = {"images": int(len(labels)), "labels": {}}
+    out = {"images": len(labels), "labels": {}}
     hls = hls_files.get("sim/hls_outputs.npy")
     for name, a in (("torch", torch_logits), ("golden", golden),
                     ("rtl", None if rtl is None else np.load(io.BytesIO(rtl))),

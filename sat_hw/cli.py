@@ -207,7 +207,7 @@ def _run(a: argparse.Namespace) -> int:
         o = _overrides(a)
         o["quant"].update(wbits=None, abits=None)
         cfg = load_config(a.config, o)
-        say = lambda m: print(f"sat_hw estimate: {m}", file=sys.stderr, flush=True)  # noqa: E731
+        say = lambda m: print(f"sat_hw estimate: {m}", file=sys.stderr, flush=True)
         rows = run_estimate(cfg, a.wbits or [cfg["quant"]["wbits"]],
                             a.abits or [cfg["quant"]["abits"]], a.out, a.fps, say=say)
         if a.out is None:

@@ -143,7 +143,7 @@ def _hardware_table(report: dict) -> list[str]:
            "|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
     for r in rows:
         s, e = r.get("sim") or {}, r.get("estimate") or {}
-        f = lambda d, k, fmt="{:,}": fmt.format(d[k]) if k in d else ""  # noqa: E731
+        f = lambda d, k, fmt="{:,}": fmt.format(d[k]) if k in d else ""
         out.append(f"| {r['name']} | {r['pe']} | {r['simd']} | {r.get('mult', '')} "
                    f"| {f(s, 'expected_cycles_per_image')} "
                    f"| {f(s, 'measured_cycles_per_image', '{:,.0f}')} "

@@ -194,5 +194,13 @@ def standard_scenarios(inputs: list[int], n_out: int, seed: int = 1,
             Scenario(inputs, n_out, 70, 60, seed + 4, half, watchdog)]
 
 
-__all__ = ["Outcome", "Scenario", "SimError", "TAIL_CYCLES", "rtl_sources", "run_scenarios",
-           "standard_scenarios", "wrapper"]
+__all__ = [
+    "TAIL_CYCLES",
+    "Outcome",
+    "Scenario",
+    "SimError",
+    "rtl_sources",
+    "run_scenarios",
+    "standard_scenarios",
+    "wrapper",
+]

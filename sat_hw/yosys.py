@@ -68,7 +68,7 @@ def _param(v) -> str:
 
 def counts(cells: dict) -> dict:
     """Resource counts from a ``num_cells_by_type`` table."""
-    g = lambda names: sum(int(cells.get(n, 0)) for n in names)  # noqa: E731
+    g = lambda names: sum(int(cells.get(n, 0)) for n in names)
     return {"lut": g(LUT_CELLS), "ff": g(FF_CELLS), "lutram": g(LUTRAM_CELLS),
             "srl": g(SRL_CELLS), "carry": g(("CARRY4", "CARRY8")), "dsp": g(DSP_CELLS),
             "bram18": sum(int(cells.get(n, 0)) * w for n, w in BRAM_CELLS.items()),

@@ -13,7 +13,7 @@ import pytest
 
 from sat_hw.graph.golden import run_golden
 from sat_hw.hlssim import hls_phase
-from sat_hw.hw.fold import resolve_folding
+from sat_hw.hw.plan import resolve_folding
 
 pytest.importorskip("hls4ml")
 _PATH = Path(__file__).resolve().parents[1] / "benchmarks" / "hls4ml_crosscheck.py"

@@ -17,7 +17,8 @@ from sat_hw.codegen.rtl import render_rtl
 from sat_hw.config import load_config, model_from_config
 from sat_hw.graph import synthetic as sy
 from sat_hw.graph.golden import run_golden
-from sat_hw.hw.fold import Fold, resolve_folding
+from sat_hw.hw.fold import Fold
+from sat_hw.hw.plan import resolve_folding
 from sat_hw.rtlsim import simulate
 from sat_hw.verilator import SimError
 

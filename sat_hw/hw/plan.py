@@ -41,10 +41,14 @@ from .cost import (
 )
 from .devices import Device, get_device
 from .fold import (
+    DEFAULT_LANES,
     MEMS,
     Fold,
+    Folding,
     check_fold,
+    default_folding,
     divisors,
+    fold_for_cycles,
     fold_limits,
     in_beat,
     is_mvu,
@@ -371,4 +375,35 @@ def _over_msg(cands: list[Candidates], picks: list[int] | None, dev: Device,
             f"needs {'; '.join(over)}")
 
 
-__all__ = ["LIMITS", "MEMS", "Candidates", "Plan", "Planner", "layer_candidates", "plan"]
+def resolve_folding(graph: Graph, explicit: dict[str, dict] | None = None,
+                    max_lanes: int = DEFAULT_LANES, target_cycles: int | None = None, *,
+                    fps: float | None = None, fclk_mhz: float = 333.0,
+                    device: str | None = None, budget: bool = False) -> Folding:
+    """Explicit ``[fold.<layer>]`` tables win; the rest come from the default rule: the planner
+    (:func:`plan`: the cheapest folding for ``fps`` frames/s at ``fclk_mhz`` on
+    ``device``, or with ``budget`` the fastest that fits the device) when ``fps > 0`` or
+    ``budget``; else a target interval when given, else the lane budget. Every fold is
+    checked."""
+    explicit = explicit or {}
+    names = [n.name for n in graph.layers]
+    for name in explicit:
+        if name not in names:
+            raise ValueError(f"fold.{name}: the graph has no layer {name!r} "
+                             f"(layers: {', '.join(names)})")
+    if (fps and fps > 0) or budget:
+        base = plan(graph, device or "u250", fclk_mhz, fps=fps if fps and fps > 0 else None,
+                    explicit=explicit).folding
+    elif target_cycles:
+        base = fold_for_cycles(graph, target_cycles)
+    else:
+        base = default_folding(graph, max_lanes)
+    out: Folding = {}
+    for node in graph.layers:
+        f = Fold(**{**base[node.name].as_dict(), **explicit.get(node.name, {})})
+        check_fold(node, f)
+        out[node.name] = f
+    return out
+
+
+__all__ = ["LIMITS", "MEMS", "Candidates", "Plan", "Planner", "layer_candidates", "plan",
+           "resolve_folding"]
