@@ -121,7 +121,8 @@ def _sim_lines(s: dict | None) -> list[str]:
     return [f"- RTL simulation (Verilator, cycle-accurate): {s['images']} image(s) back to back, "
             f"{s['mismatches']} output(s) differ from golden{torch}; interval "
             f"{s['interval_cycles']:,.0f} cycles (slowest layer by the folding: "
-            f"{s['expected_interval_cycles']:,}), latency {s['latency_cycles']:,} cycles, "
+            f"{s['expected_interval_cycles']:,}"
+            f"{'; one image: its latency, not a steady state' if s['images'] == 1 else ''}), latency {s['latency_cycles']:,} cycles, "
             f"{s['fps']:,.0f} frames/s at {s['fclk_mhz']:g} MHz; simulator "
             f"{s['sim_cycles_per_s'] / 1e3:,.0f} k cycles/s, build {s['build_s']:.1f} s"
             f"{' (cached)' if s.get('build_cached') else ''}, run {s['run_s']:.1f} s"]

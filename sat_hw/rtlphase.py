@@ -128,9 +128,11 @@ def resimulate(folder: Path, images: int | None = None, waves: bool = False, say
     _replace(folder / "report.md", render_markdown(report))
     if say:
         s = res.sim
-        say(f"{s['images']} images, {s['mismatches']} outputs differ from golden; interval "
-            f"{s['interval_cycles']:,.0f} cycles, {s['fps']:,.0f} frames/s at "
-            f"{s['fclk_mhz']:g} MHz; {s['sim_cycles_per_s'] / 1e3:,.0f} k cycles/s"
+        pace = (f"interval {s['interval_cycles']:,.0f} cycles, {s['fps']:,.0f} frames/s at "
+                f"{s['fclk_mhz']:g} MHz" if s["images"] > 1 else
+                f"latency {s['latency_cycles']:,} cycles (one image: no steady-state interval)")
+        say(f"{s['images']} image(s), {s['mismatches']} outputs differ from golden; {pace}; "
+            f"{s['sim_cycles_per_s'] / 1e3:,.0f} k cycles/s"
             + (f"; waves in {folder / 'sim/waves.fst'}" if waves else ""))
     if res.sim["mismatches"]:
         raise ValueError(f"RTL simulation: {res.sim['mismatches']} outputs differ from golden "
