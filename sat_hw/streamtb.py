@@ -158,7 +158,7 @@ def run_scenarios(module: str, params: dict, in_w: int, out_w: int,
     work.mkdir(parents=True, exist_ok=True)
     for name, text in (files or {}).items():
         (work / name).write_text(text)
-    digits_in, digits_out = -(-in_w // 4), -(-out_w // 4)
+    digits_in = -(-in_w // 4)
     for i, s in enumerate(scenarios):
         (work / f"in_{i}.hex").write_text("".join(f"{v:0{digits_in}x}\n" for v in s.inputs)
                                           or "0\n")

@@ -25,17 +25,6 @@ SUM_LATENCY = 2
 """sat_avgpool: a last-pixel beat taken in cycle n gives its output beat in cycle n+2."""
 
 
-def window_taps(x: np.ndarray, k: int, stride: int, pad: int) -> np.ndarray:
-    """uint8 NCHW codes -> ``(N, Ho, Wo, k*k, C)``: every output pixel's window, tap
-    ``t = ky*k + kx``, code 0 outside the image (what sat_swg emits)."""
-    h, w = x.shape[2:]
-    ho, wo = (h + 2 * pad - k) // stride + 1, (w + 2 * pad - k) // stride + 1
-    xp = np.pad(x, ((0, 0), (0, 0), (pad, pad), (pad, pad)))
-    taps = [xp[:, :, ky:ky + stride * (ho - 1) + 1:stride, kx:kx + stride * (wo - 1) + 1:stride]
-            for ky in range(k) for kx in range(k)]
-    return np.stack(taps, axis=1).transpose(0, 3, 4, 1, 2)
-
-
 def images(rng: np.random.Generator, shape: tuple, abits: int) -> np.ndarray:
     """Four images back to back: random, all-max, all-zero, random."""
     hi = levels(abits)
@@ -64,7 +53,7 @@ def test_maxpool_matches_golden(ch, hw, k, stride, pad, pe, abits):
     rng = np.random.default_rng(ch * 10 + abits)
     node = synthetic.maxpool("max", (ch, *hw), kernel=k, stride=stride, pad=pad, abits=abits)
     x = images(rng, node.in_shape, abits)
-    t = window_taps(x, k, stride, pad)                       # (N, Ho, Wo, K2, C)
+    t = golden.window_taps(x, k, stride, pad)               # (N, Ho, Wo, K2, C)
     n, ho, wo, k2, _ = t.shape
     t = t.reshape(n, ho, wo, k2, ch // pe, pe).transpose(0, 1, 2, 4, 3, 5)  # (.., g, t, c)
     beats = pack_words(t.reshape(-1, k2 * pe), abits)

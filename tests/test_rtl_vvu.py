@@ -27,22 +27,11 @@ LATENCY = 3
 """sat_vvu: an input beat taken in cycle n completes its channel group's output in cycle n+3."""
 
 
-def window_taps(x: np.ndarray, k: int, stride: int, pad: int) -> np.ndarray:
-    """uint8 NCHW codes -> ``(N, Ho, Wo, k*k, C)``: the window of every output pixel, tap
-    ``t = ky*k + kx``, code 0 outside the image (what sat_swg emits)."""
-    h, w = x.shape[2:]
-    ho, wo = (h + 2 * pad - k) // stride + 1, (w + 2 * pad - k) // stride + 1
-    xp = np.pad(x, ((0, 0), (0, 0), (pad, pad), (pad, pad)))
-    taps = [xp[:, :, ky:ky + stride * (ho - 1) + 1:stride, kx:kx + stride * (wo - 1) + 1:stride]
-            for ky in range(k) for kx in range(k)]
-    return np.stack(taps, axis=1).transpose(0, 3, 4, 1, 2)  # (N, K2, C, Ho, Wo) -> (N,Ho,Wo,K2,C)
-
-
 def vvu_beats(x: np.ndarray, k: int, stride: int, pad: int, pe: int, simd: int,
               abits: int) -> list[int]:
     """The VVU's input stream: per output pixel, channel group g, tap group s, a beat whose
     element ``i*PE + p`` is tap ``s*SIMD + i`` of channel ``g*PE + p``."""
-    t = window_taps(x, k, stride, pad)
+    t = golden.window_taps(x, k, stride, pad)
     n, ho, wo, k2, c = t.shape
     t = t.reshape(n, ho, wo, k2 // simd, simd, c // pe, pe).transpose(0, 1, 2, 5, 3, 4, 6)
     return pack_words(t.reshape(-1, simd * pe), abits)

@@ -16,21 +16,28 @@ image per memory under ``mem/`` (``<layer>_w.hex``, ``<layer>_t_p<lane>_s<stage>
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass, field
 
 from jinja2 import Environment, FileSystemLoader, StrictUndefined
 
 from ..graph.ir import AvgPool, Conv, Graph, Linear, MaxPool, acc_bits_for
-from ..hw.fold import Fold, Folding, in_beat, is_mvu, needs_window, window_simd
+from ..hw.fold import (
+    FIFO_DEPTH,
+    Fold,
+    Folding,
+    dwc_chain,
+    in_beat,
+    is_mvu,
+    needs_window,
+    vector_fifo_depth,
+    window_simd,
+)
 from ..resources import resource_path
 from .layout import bias_rom, hex_lines, mvu_rom, threshold_files, vvu_rom
 
 TOP = "sat_accel"
 TB = "sat_tb"
 ENCODING = "k"
-FIFO_DEPTH = 32
-"""Depth of the FIFO after each layer (LUTRAM); the simulation reports each one's peak."""
 
 
 @dataclass
@@ -63,11 +70,7 @@ class LayerTaps:
 def _dwc(stages: list, layer: str, elem_w: int, n_in: int, n_out: int, tag: str) -> None:
     """Width converters from ``n_in`` to ``n_out`` elements per beat (through the lcm when
     neither divides the other)."""
-    if n_in == n_out:
-        return
-    chain = [n_in, n_out] if (n_in % n_out == 0 or n_out % n_in == 0) else \
-        [n_in, n_in * n_out // math.gcd(n_in, n_out), n_out]
-    for i, (a, b) in enumerate(zip(chain, chain[1:])):
+    for i, (a, b) in enumerate(dwc_chain(n_in, n_out)):
         stages.append(Stage("sat_dwc", f"{layer}_{tag}{i}",
                             {"ELEM_W": elem_w, "IN_N": a, "OUT_N": b}, b * elem_w, layer, "dwc"))
 
@@ -90,13 +93,9 @@ def layer_stages(node, fold: Fold, prev_beat: int, files: dict[str, str]) -> lis
     name, a = node.name, node.abits
     st: list[Stage] = []
     _dwc(st, name, a, prev_beat, in_beat(node, fold), "in")
-    if is_mvu(node) and not needs_window(node):
-        # A matrix-vector unit fed without a window replays its held input vector for every
-        # output fold and takes the next one only while its last fold runs, SIMD codes a cycle:
-        # the next vector waits here whole, packed at the unit's width, so neither the producer
-        # nor the width converter's pace ever holds the unit up.
-        sf = node.fan_in // fold.simd
-        st.append(Stage("sat_fifo", f"{name}_vbuf", {"DATA_W": fold.simd * a, "DEPTH": sf + 4,
+    vdepth = vector_fifo_depth(node, fold)
+    if vdepth is not None:  # the next input vector waits whole, at the unit's width
+        st.append(Stage("sat_fifo", f"{name}_vbuf", {"DATA_W": fold.simd * a, "DEPTH": vdepth,
                                                      "RAM_STYLE": "distributed"},
                         fold.simd * a, name, "vbuf", {"count": ""}))
     if needs_window(node):

@@ -50,6 +50,15 @@ def _taps(x: np.ndarray, k: int, s: int, p: int, ho: int, wo: int):
             yield i, j, x[:, i:i + s * (ho - 1) + 1:s, j:j + s * (wo - 1) + 1:s, :]
 
 
+def window_taps(x: np.ndarray, k: int, stride: int, pad: int) -> np.ndarray:
+    """NCHW codes -> ``(N, Ho, Wo, k*k, C)``: every output pixel's window, tap ``t = ky*k + kx``,
+    0 outside the image (the order the sliding-window generators emit)."""
+    h, w = x.shape[2:]
+    ho, wo = (h + 2 * pad - k) // stride + 1, (w + 2 * pad - k) // stride + 1
+    taps = _taps(np.ascontiguousarray(x.transpose(0, 2, 3, 1)), k, stride, pad, ho, wo)
+    return np.stack([t for _, _, t in taps], axis=3)
+
+
 def _conv_acc(node: Conv, x: np.ndarray) -> np.ndarray:
     """NHWC codes -> int64 accumulators (N, Ho, Wo, Co)."""
     n, _, _, c = x.shape
@@ -215,4 +224,5 @@ __all__ = [
     "run_node",
     "threshold_codes",
     "to_logits",
+    "window_taps",
 ]

@@ -20,7 +20,6 @@ yardstick between designs rather than a promise of a Vivado utilisation report.
 
 from __future__ import annotations
 
-import itertools
 import json
 import math
 from dataclasses import dataclass
@@ -28,11 +27,18 @@ from functools import cache
 from pathlib import Path
 
 from ..graph.ir import AvgPool, Conv, Layer, Linear, MaxPool, acc_bits_for
-from .fold import Fold, in_beat, is_mvu, needs_window, window_simd
+from .fold import (
+    FIFO_DEPTH,
+    Fold,
+    dwc_chain,
+    in_beat,
+    is_mvu,
+    needs_window,
+    vector_fifo_depth,
+    window_simd,
+)
 from .memory import memory
 
-FIFO_DEPTH = 32
-"""Depth of the FIFO after each layer (the RTL generator's ``FIFO_DEPTH``, distributed RAM)."""
 ENCODING = "k"
 CALIBRATION = Path(__file__).with_name("calibration.json")
 
@@ -107,12 +113,8 @@ def _mvu_acc_bits(node: Conv | Linear) -> int:
 
 
 def _dwcs(elem_w: int, n_in: int, n_out: int, role: str) -> list[Block]:
-    if n_in == n_out:
-        return []
-    chain = [n_in, n_out] if (n_in % n_out == 0 or n_out % n_in == 0) else \
-        [n_in, n_in * n_out // math.gcd(n_in, n_out), n_out]
     return [Block("sat_dwc", {"ELEM_W": elem_w, "IN_N": a, "OUT_N": b}, role)
-            for a, b in itertools.pairwise(chain)]
+            for a, b in dwc_chain(n_in, n_out)]
 
 
 def layer_blocks(node: Layer, fold: Fold, prev_beat: int,
@@ -120,9 +122,9 @@ def layer_blocks(node: Layer, fold: Fold, prev_beat: int,
     """The blocks of one layer in stream order, with the parameters the generator gives them."""
     a = node.abits
     out: list[Block] = _dwcs(a, prev_beat, in_beat(node, fold), "dwc")
-    if is_mvu(node) and not needs_window(node):  # the generator's whole-vector input buffer
-        out.append(Block("sat_fifo", {"DATA_W": fold.simd * a,
-                                      "DEPTH": node.fan_in // fold.simd + 4,
+    vdepth = vector_fifo_depth(node, fold)
+    if vdepth is not None:  # the generator's whole-vector input buffer
+        out.append(Block("sat_fifo", {"DATA_W": fold.simd * a, "DEPTH": vdepth,
                                       "RAM_STYLE": "distributed"}, "fifo"))
     if needs_window(node):
         s = window_simd(node, fold)

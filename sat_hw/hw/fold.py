@@ -204,6 +204,32 @@ def interval(graph: Graph, folding: Folding) -> int:
     return max(layer_cycles(n, folding[n.name]) for n in graph.layers)
 
 
+def dwc_chain(n_in: int, n_out: int) -> list[tuple[int, int]]:
+    """``(IN_N, OUT_N)`` of the width converters from ``n_in`` to ``n_out`` elements per beat:
+    none when equal, one when either divides the other, else two through the lcm."""
+    if n_in == n_out:
+        return []
+    if n_in % n_out == 0 or n_out % n_in == 0:
+        return [(n_in, n_out)]
+    mid = n_in * n_out // math.gcd(n_in, n_out)
+    return [(n_in, mid), (mid, n_out)]
+
+
+FIFO_DEPTH = 32
+"""Depth of the FIFO after each layer (LUTRAM); the simulation reports each one's peak."""
+
+
+def vector_fifo_depth(node: Layer, fold: Fold) -> int | None:
+    """Depth in the unit's own beats of the FIFO before a matrix-vector unit fed without a window
+    (pointwise conv, Linear); None for other layers. Such a unit replays its held input vector
+    for every output fold and takes the next one only while its last fold runs, SIMD codes a
+    cycle: the next vector waits there whole, so neither the producer nor the width converter's
+    pace ever holds the unit up."""
+    if not is_mvu(node) or needs_window(node):
+        return None
+    return node.fan_in // fold.simd + 4
+
+
 def default_folding(graph: Graph, max_lanes: int = DEFAULT_LANES, mult: str = "lut") -> Folding:
     """The balanced folding with the shortest interval whose lanes (sum of PE x SIMD) fit
     ``max_lanes``: binary search over the target interval, each layer at its cheapest fold."""
@@ -221,7 +247,7 @@ def default_folding(graph: Graph, max_lanes: int = DEFAULT_LANES, mult: str = "l
     return best
 
 
-__all__ = ["DEFAULT_LANES", "MEMS", "MULTS", "Fold", "Folding", "check_fold", "compute_cycles",
-           "default_folding", "divisors", "fold_for_cycles", "fold_limits", "in_beat",
+__all__ = ["DEFAULT_LANES", "FIFO_DEPTH", "MEMS", "MULTS", "Fold", "Folding", "check_fold", "compute_cycles",
+           "default_folding", "divisors", "dwc_chain", "fold_for_cycles", "fold_limits", "in_beat",
            "input_cycles", "interval", "is_mvu", "lanes", "layer_cycles", "needs_window",
-           "out_beat", "window_simd"]
+           "out_beat", "vector_fifo_depth", "window_simd"]

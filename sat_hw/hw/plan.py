@@ -199,6 +199,15 @@ def _why(c: LayerCost, cands: Candidates, target: int, interval: int,
             f"{100 * c.cycles / interval:.1f} % of the interval{mem}; {how}")
 
 
+def check_layer_names(graph: Graph, explicit: dict[str, dict]) -> None:
+    """Every ``[fold.<layer>]`` table names a layer of ``graph`` (one-line error otherwise)."""
+    names = [n.name for n in graph.layers]
+    for name in explicit:
+        if name not in names:
+            raise ValueError(f"fold.{name}: the graph has no layer {name!r} "
+                             f"(layers: {', '.join(names)})")
+
+
 class Planner:
     """The candidates of every layer of ``graph`` on ``device``, computed once; :meth:`at` plans
     for a target interval, :meth:`for_fps` for frames/s, :meth:`fastest` for the device budget."""
@@ -213,11 +222,7 @@ class Planner:
         self.fclk_mhz = float(fclk_mhz)
         self.limits = {**LIMITS, **(limits or {})}
         explicit = explicit or {}
-        names = [n.name for n in graph.layers]
-        for name in explicit:
-            if name not in names:
-                raise ValueError(f"fold.{name}: the graph has no layer {name!r} "
-                                 f"(layers: {', '.join(names)})")
+        check_layer_names(graph, explicit)
         self.cands = [layer_candidates(n, self.device, explicit.get(n.name), mults, uram_weights)
                       for n in graph.layers]
         self.budget = _budget(self.device, self.limits)
@@ -385,11 +390,7 @@ def resolve_folding(graph: Graph, explicit: dict[str, dict] | None = None,
     ``budget``; else a target interval when given, else the lane budget. Every fold is
     checked."""
     explicit = explicit or {}
-    names = [n.name for n in graph.layers]
-    for name in explicit:
-        if name not in names:
-            raise ValueError(f"fold.{name}: the graph has no layer {name!r} "
-                             f"(layers: {', '.join(names)})")
+    check_layer_names(graph, explicit)
     if (fps and fps > 0) or budget:
         base = plan(graph, device or "u250", fclk_mhz, fps=fps if fps and fps > 0 else None,
                     explicit=explicit).folding
