@@ -10,8 +10,6 @@ atomically.
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 from pathlib import Path
 
 import numpy as np
@@ -20,16 +18,28 @@ from .codegen.rtl import render_rtl
 from .graph.ir import Graph
 from .hw.fold import Fold, Folding
 from .plots import cycles_chart
-from .rtlsim import simulate
-from .writer import npy_bytes
+from .rtlsim import SimResult, simulate
+from .writer import npy_bytes, replace_file
 
 CHART = "report_cycles.png"
 
 
-def _chart(graph: Graph, layers: dict[str, dict], title: str) -> bytes:
+def _chart(graph: Graph, res: SimResult) -> bytes:
+    """report_cycles.png of a simulation result: per layer, expected against measured."""
     names = [n.name for n in graph.layers]
-    return cycles_chart(names, [layers[n]["expected_cycles_per_image"] for n in names],
-                        [layers[n]["measured_cycles_per_image"] for n in names], title)
+    return cycles_chart(names, [res.layers[n]["expected_cycles_per_image"] for n in names],
+                        [res.layers[n]["measured_cycles_per_image"] for n in names],
+                        f"{graph.name}: cycles per image by layer ({res.sim['images']} images "
+                        f"back to back)")
+
+
+def summary(s: dict) -> str:
+    """One line of a simulation's report.json ``sim`` entry, for the progress output."""
+    pace = (f"interval {s['interval_cycles']:,.0f} cycles (folding: "
+            f"{s['expected_interval_cycles']:,}), {s['fps']:,.0f} frames/s at "
+            f"{s['fclk_mhz']:g} MHz" if s["images"] > 1 else "one image: no steady-state interval")
+    return (f"{s['images']} image(s), {s['mismatches']} outputs differ from golden; {pace}; "
+            f"latency {s['latency_cycles']:,} cycles; {s['sim_cycles_per_s'] / 1e3:,.0f} k cycles/s")
 
 
 def rtl_phase(graph: Graph, folding: Folding, digest: str, inputs: np.ndarray,
@@ -48,35 +58,10 @@ def rtl_phase(graph: Graph, folding: Folding, digest: str, inputs: np.ndarray,
     res = simulate(rtl, graph, folding, inputs, golden, torch_outputs, torch_top1,
                    fclk_mhz=fclk_mhz, progress=say or False)
     files["sim/rtl_outputs.npy"] = npy_bytes(res.outputs.astype(np.int64))
-    files[CHART] = _chart(graph, res.layers, f"{graph.name}: cycles per image by layer "
-                                            f"({res.sim['images']} images back to back)")
+    files[CHART] = _chart(graph, res)
     if say:
-        s = res.sim
-        say(f"RTL simulation: {s['images']} images, {s['mismatches']} outputs differ from "
-            f"golden; interval {s['interval_cycles']:,.0f} cycles (folding: "
-            f"{s['expected_interval_cycles']:,}), latency {s['latency_cycles']:,}, "
-            f"{s['sim_cycles_per_s'] / 1e3:,.0f} k cycles/s")
+        say(f"RTL simulation: {summary(res.sim)}")
     return files, res.sim, res.layers
-
-
-def _replace(path: Path, data: bytes | str) -> None:
-    """Write ``path`` through a temporary file in its folder and a rename."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data.encode() if isinstance(data, str) else data)
-        os.chmod(tmp, 0o666 & ~_umask())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
-def _umask() -> int:
-    m = os.umask(0)
-    os.umask(m)
-    return m
 
 
 def folding_of(cfg: dict) -> Folding:
@@ -121,23 +106,16 @@ def resimulate(folder: Path, images: int | None = None, waves: bool = False, say
     report["sim"] = res.sim
     for row in report["layers"]:
         row["sim"] = res.layers.get(row["name"], {})
-    _replace(folder / "sim/rtl_outputs.npy", npy_bytes(res.outputs.astype(np.int64)))
-    _replace(folder / CHART, _chart(graph, res.layers, f"{graph.name}: cycles per image by layer "
-                                                       f"({n} images back to back)"))
-    _replace(folder / "report.json", json.dumps(report, indent=1) + "\n")
-    _replace(folder / "report.md", render_markdown(report))
+    replace_file(folder / "sim/rtl_outputs.npy", npy_bytes(res.outputs.astype(np.int64)))
+    replace_file(folder / CHART, _chart(graph, res))
+    replace_file(folder / "report.json", json.dumps(report, indent=1) + "\n")
+    replace_file(folder / "report.md", render_markdown(report))
     if say:
-        s = res.sim
-        pace = (f"interval {s['interval_cycles']:,.0f} cycles, {s['fps']:,.0f} frames/s at "
-                f"{s['fclk_mhz']:g} MHz" if s["images"] > 1 else
-                f"latency {s['latency_cycles']:,} cycles (one image: no steady-state interval)")
-        say(f"{s['images']} image(s), {s['mismatches']} outputs differ from golden; {pace}; "
-            f"{s['sim_cycles_per_s'] / 1e3:,.0f} k cycles/s"
-            + (f"; waves in {folder / 'sim/waves.fst'}" if waves else ""))
+        say(summary(res.sim) + (f"; waves in {folder / 'sim/waves.fst'}" if waves else ""))
     if res.sim["mismatches"]:
         raise ValueError(f"RTL simulation: {res.sim['mismatches']} outputs differ from golden "
                          f"({res.sim['first_mismatch']})")
     return res.sim
 
 
-__all__ = ["CHART", "folding_of", "resimulate", "rtl_phase"]
+__all__ = ["CHART", "folding_of", "resimulate", "rtl_phase", "summary"]

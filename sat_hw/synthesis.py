@@ -19,6 +19,7 @@ from pathlib import Path
 from .hw.cost import Resources, network_cost, summary, yosys_resources
 from .hw.devices import get_device
 from .hw.fold import Fold
+from .writer import replace_file
 
 TOP = "sat_accel"
 DEFAULT_ROMS = {"w.hex": "0\n", "bias.hex": "0\n", **{f"thresh_p0_s{j}.hex": "0\n"
@@ -86,15 +87,13 @@ def synth_build(folder: str | Path, timeout: float = 3600, say=None) -> dict:
     if est:
         entry["ratio"] = {k: (round(est[k] / v, 3) if v else None)
                           for k, v in counts.as_dict().items()}
-    (folder / "synth.json").write_text(json.dumps(entry, indent=1) + "\n")
-    (folder / "synth.md").write_text(markdown(entry))
+    replace_file(folder / "synth.json", json.dumps(entry, indent=1) + "\n")
+    replace_file(folder / "synth.md", markdown(entry))
     rep = folder / "report.json"
     if rep.is_file():
         report = json.loads(rep.read_text())
         report["synth"] = {k: v for k, v in entry.items() if k != "cells"}
-        tmp = rep.with_suffix(".json.tmp")
-        tmp.write_text(json.dumps(report, indent=1) + "\n")
-        tmp.replace(rep)
+        replace_file(rep, json.dumps(report, indent=1) + "\n")
     if say:
         say(f"Yosys: {counts.as_dict()} in {entry['seconds']} s; wrote synth.json, synth.md")
     return entry

@@ -12,6 +12,7 @@ import io
 import os
 import secrets
 import shutil
+import tempfile
 from pathlib import Path
 
 import numpy as np
@@ -32,6 +33,25 @@ def _fresh_dir(parent: Path, prefix: str) -> Path:
             return path
         except FileExistsError:
             continue
+
+
+def replace_file(path: Path, data: bytes | str) -> None:
+    """Write one file of an existing build (``sat_hw sim``, ``sat_hw synth``) through a temporary
+    file beside it and a rename: a reader sees the old file or the new one, never half of one;
+    the new file gets the umask's mode."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data.encode() if isinstance(data, str) else data)
+        mask = os.umask(0)
+        os.umask(mask)
+        os.chmod(tmp, 0o666 & ~mask)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
 
 
 def check_writable(out: Path, what: str = "--out") -> None:
