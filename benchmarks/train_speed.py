@@ -1,12 +1,20 @@
-"""SAT training and evaluation speed on the CPU: the reference activation quantizer vs the
-restructured one (issue 10). Not a test: it prints figures.
+"""SAT training and evaluation speed on the CPU: the reference quantizers vs the faster ones
+(issue 10). Not a test: it prints figures.
 
-Both run in one process, alternating, on the same data and model (mbv1 0.25, 28 px, Fashion-MNIST,
-SAT W4A4 by default): each round times ``--steps`` real training steps (augmentation, forward,
-backward, SGD) per implementation; the figure is the best round (the least disturbed by other
-work on the machine) and the median. Evaluation: ``--eval-images`` test images through the eval
-forward, before (reference quantizer run as a module, codes recovered from its output) and after
-(codes taken directly).
+Variants (the first listed is the baseline of the speed-ups):
+
+- ``reference``: both quantizers as first landed (plain autograd, eager passes);
+- ``restructured``: the last stop's eager activation quantizer (fewer passes, masks saved);
+- ``fast``: today's default: the activation quantizer's fused C loops (``sat_hw.fused``) and the
+  weight quantizer as one autograd node (``quant._WeightQuant``).
+
+All give identical values and gradients (tests/test_quant.py, tests/test_train.py). They run in
+one process, alternating, on the same data and model (mbv1 0.25, 28 px, Fashion-MNIST, SAT W4A4
+by default): each round times ``--steps`` real training steps (augmentation, forward, backward,
+SGD) per variant; the figure is the best round (the least disturbed by other work on the
+machine) and the median. Evaluation: ``--eval-images`` test images through the eval forward,
+reference quantizer run as a module (codes recovered from its output) against codes taken
+directly.
 
     python benchmarks/train_speed.py --threads 2 --rounds 5 --json /tmp/train_speed.json
 """
@@ -27,13 +35,22 @@ sys.path.insert(0, str(ROOT))
 import torch  # noqa: E402
 import torch.nn.functional as F  # noqa: E402
 
-from sat_hw import quant  # noqa: E402
+from sat_hw import fused, models, quant  # noqa: E402
 from sat_hw.config import load_config, model_from_config  # noqa: E402
 from sat_hw.data import load_split  # noqa: E402
 from sat_hw.models import calibrate  # noqa: E402
 from sat_hw.train import augment, evaluate  # noqa: E402
 
-IMPLS = {"reference": quant._ActQuantReference, "fused": quant._ActQuant}
+VARIANTS = {  # name: (activation quantizer, fused kernels, weight quantizer)
+    "reference": (quant._ActQuantReference, False, quant._weight_quant_reference),  # first landed
+    "restructured": (quant._ActQuant, False, quant._weight_quant_reference),  # the last stop's
+    "fast": (quant._ActQuant, True, quant.quantize_weight),  # fused kernels, one weight node
+}
+
+
+def use(name: str) -> None:
+    """Switch the quantizers to ``name``'s."""
+    quant._ActQuant, fused.ENABLED, models.quantize_weight = VARIANTS[name]
 
 
 def _model(cfg: dict, images: torch.Tensor):
@@ -68,6 +85,8 @@ def main() -> None:
     ap.add_argument("--abits", type=int, default=4)
     ap.add_argument("--eval-images", type=int, default=2000)
     ap.add_argument("--data-root", default="")
+    ap.add_argument("--variants", default=",".join(VARIANTS),
+                    help="comma-separated, the first is the baseline: " + ", ".join(VARIANTS))
     ap.add_argument("--json", type=Path)
     a = ap.parse_args()
     torch.set_num_threads(a.threads)
@@ -76,26 +95,27 @@ def main() -> None:
     train = load_split("fashion-mnist", a.data_root, "train", 28, 1)
     test = load_split("fashion-mnist", a.data_root, "test", 28, 1)
     x_all, y_all = train.images[:20000], train.labels[:20000]
-    models = {k: _model(cfg, x_all) for k in IMPLS}
+    names = a.variants.split(",")
+    nets = {k: _model(cfg, x_all) for k in names}
     opts = {k: torch.optim.SGD(m.parameters(), lr=0.01, momentum=0.9, nesterov=True)
-            for k, m in models.items()}
-    times: dict[str, list[float]] = {k: [] for k in IMPLS}
-    for r in range(a.rounds + 1):  # round 0 warms up
-        for k, impl in IMPLS.items():
-            quant._ActQuant = impl
-            dt = train_round(models[k], opts[k], x_all, y_all, a.steps, a.batch_size, r * a.steps)
+            for k, m in nets.items()}
+    times: dict[str, list[float]] = {k: [] for k in names}
+    for r in range(a.rounds + 1):  # round 0 warms up (and compiles the fused kernel)
+        for k in names:
+            use(k)
+            dt = train_round(nets[k], opts[k], x_all, y_all, a.steps, a.batch_size, r * a.steps)
             if r:
                 times[k].append(dt)
-    quant._ActQuant = IMPLS["fused"]
+    use("fast")
     ips = {k: {"best": a.steps * a.batch_size / min(v),
                "median": a.steps * a.batch_size / statistics.median(v)} for k, v in times.items()}
 
     sub = type(test)(test.images[:a.eval_images], test.labels[:a.eval_images], test.classes)
-    model = models["fused"]
-    ev: dict[str, list[float]] = {"reference": [], "fused": []}
+    model = nets[names[-1]]
+    ev: dict[str, list[float]] = {"reference": [], "restructured": []}  # eval never fuses
     for _ in range(3):
         for k in ev:
-            quant._ActQuant = IMPLS[k]
+            use(k)
             hooks = []
             if k == "reference":  # a hook makes the eval run the quantizer module (the old path)
                 hooks = [m.act.register_forward_hook(lambda *_: None)
@@ -105,16 +125,17 @@ def main() -> None:
             ev[k].append(time.perf_counter() - t0)
             for h in hooks:
                 h.remove()
-    quant._ActQuant = IMPLS["fused"]
+    use("fast")
     eval_ips = {k: a.eval_images / min(v) for k, v in ev.items()}
     res = {"threads": a.threads, "batch_size": a.batch_size, "steps": a.steps,
            "rounds": a.rounds, "wbits": a.wbits, "abits": a.abits,
            "machine": platform.processor() or platform.machine(), "torch": torch.__version__,
            "train_images_per_s": ips,
-           "train_speedup_best": ips["fused"]["best"] / ips["reference"]["best"],
-           "train_speedup_median": ips["fused"]["median"] / ips["reference"]["median"],
+           "train_speedup_best": {k: v["best"] / ips[names[0]]["best"] for k, v in ips.items()},
+           "train_speedup_median": {k: v["median"] / ips[names[0]]["median"]
+                                    for k, v in ips.items()},
            "eval_images_per_s": eval_ips,
-           "eval_speedup": eval_ips["fused"] / eval_ips["reference"],
+           "eval_speedup": eval_ips["restructured"] / eval_ips["reference"],
            "command": "python " + " ".join(["benchmarks/train_speed.py"] + sys.argv[1:])}
     print(json.dumps(res, indent=1))
     if a.json:

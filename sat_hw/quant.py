@@ -19,6 +19,8 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
+from . import fused
+
 METHODS = ("fp", "pact", "cgpact", "sat")
 """Training methods: full precision; PACT + DoReFa; CG-PACT + DoReFa; CG-PACT + DoReFa + scale."""
 
@@ -51,10 +53,61 @@ def weight_levels(w: Tensor, bits: int) -> Tensor:
 def quantize_weight(w: Tensor, bits: int) -> Tensor:
     """SAT/DoReFa weight levels ``Q`` in [-1, 1] (before scale adjustment), STE through round."""
     check_bits(bits, "wbits")
+    return _WeightQuant.apply(w, 2**bits - 1)
+
+
+def _weight_quant_reference(w: Tensor, bits: int) -> Tensor:
+    """:func:`quantize_weight` written plainly, differentiated by autograd (as first landed): the
+    reference :class:`_WeightQuant` is tested against (identical values and gradients)."""
     n = 2**bits - 1
     t = torch.tanh(w)
     w_hat = t / t.abs().max()
     return 2 * _RoundSTE.apply(n * (w_hat + 1) / 2) / n - 1
+
+
+class _WeightQuant(torch.autograd.Function):
+    """:func:`_weight_quant_reference` as one autograd node (a step quantizes ~30 small weight
+    tensors; the reference's ~20 autograd nodes each cost more than their arithmetic).
+
+    The backward performs the very operations autograd derives for the reference, in its order:
+    ``2*R/n - 1`` and ``n*(w_hat+1)/2`` with the STE give ``((g/n)*2/2)*n``, which is
+    ``(g/n)*n`` exactly (scaling by 2 is exact); ``t/m`` gives ``g'/m`` to ``t`` and
+    ``sum(-g' * ((t/m)/m))`` to ``m``; ``max`` hands that to the maximal ``|t|`` elements, split
+    evenly, and ``abs`` multiplies by ``sgn(t)``; the two gradients of ``t`` add (the order of two
+    addends does not matter); ``tanh``'s backward is ATen's ``tanh_backward``.
+    """
+
+    @staticmethod
+    def forward(ctx, w: Tensor, n: int) -> Tensor:
+        t = torch.tanh(w)
+        ctx.n = n
+        ctx.fused = w.device.type == "cpu" and fused.usable(t)
+        if ctx.fused:  # the rest of the forward, and most of the backward, as C loops
+            q, m = fused.weight_levels(t, n)
+            ctx.save_for_backward(t, m)
+            return q
+        m = t.abs().max()
+        ctx.save_for_backward(t, m)
+        return 2 * torch.round(n * (t / m + 1) / 2) / n - 1
+
+    @staticmethod
+    def backward(ctx, g: Tensor):
+        t, m = ctx.saved_tensors
+        gt = fused.weight_grad(g, t, m, ctx.n) if ctx.fused else None
+        if gt is None:
+            gt = _WeightQuant._grad_t(g, t, m, ctx.n)
+        return torch.ops.aten.tanh_backward(gt, t), None
+
+    @staticmethod
+    def _grad_t(g: Tensor, t: Tensor, m: Tensor, n: int) -> Tensor:
+        """d loss/d t from d loss/d q, in ATen operations (as :func:`sat_hw.fused.weight_grad`)."""
+        a, w_hat = t.abs(), t / m
+        g = g / n * 2 / 2 * n
+        gt = g / m
+        gm = -g * (w_hat / m)
+        gm = gm.sum(list(range(gm.dim())), keepdim=True).reshape(m.shape)  # autograd's sum_to
+        mask = a == m
+        return gt + torch.zeros_like(a).masked_fill_(mask, gm / mask.sum()) * t.sgn()
 
 
 def scale_adjust(q: Tensor, n_out: int) -> Tensor:
@@ -109,43 +162,69 @@ class _ActQuant(torch.autograd.Function):
     swapped). On the CPU alpha enters as a Python float (the CPU's float32 division by a scalar
     is a true division, as by the 0-dim tensor); on other devices it stays a tensor, since CUDA
     turns division by a host scalar into a multiply by its reciprocal. Without gradients
-    (evaluation) nothing is saved and no mask is computed.
+    (evaluation) nothing is saved and no mask is computed. Training on the CPU goes further:
+    :mod:`sat_hw.fused` computes the output in one compiled pass over ``x`` and the
+    backward's terms in one more (the same values again).
     """
 
     @staticmethod
     def forward(ctx, x: Tensor, alpha: Tensor, bits: int, calibrated: bool) -> Tensor:
         n = 2**bits - 1
-        if x.device.type == "cpu":
-            a = float(alpha)
-            xc = x.clamp(0.0, a)
-        else:
-            a = alpha
-            xc = torch.minimum(torch.clamp(x, min=0), alpha)
-        q = (xc * n).div_(a).round_().div_(n)
-        out = q * a
-        if not any(ctx.needs_input_grad[:2]):
-            return out
-        above = torch.ge(x, a, out=torch.empty_like(x))
-        # 0 <= x < alpha: (x >= 0) - above, as above implies x >= 0 (alpha > 0)
-        inside = torch.ge(x, 0, out=torch.empty_like(x)).sub_(above)
-        if not calibrated:
-            da = above
-        elif x.device.type == "cpu":
-            # r = q - xc/alpha is exactly 0 where x >= alpha (xc/alpha = alpha/alpha = 1 and
-            # q = round(n*alpha/alpha)/n = 1, true divisions), so r + above = the reference's
-            # above + (1 - above) * r without the multiply.
-            da = q.sub_(xc.div_(a)).add_(above)
-        else:  # there q may be 1 +- 1 ulp at x >= alpha (see above): mask r as the reference
-            below = torch.lt(x, a, out=torch.empty_like(x))
-            da = q.sub_(xc.div_(a)).mul_(below).add_(above)
-        ctx.save_for_backward(inside, da)
-        ctx.alpha_shape = alpha.shape
+        grad = any(ctx.needs_input_grad[:2])
+        ctx.alpha_shape, ctx.n, ctx.calibrated = alpha.shape, n, calibrated
+        ctx.fused = grad and x.device.type == "cpu" and fused.usable(x)
+        if ctx.fused:  # one compiled pass; the backward recomputes the masks from x
+            out = fused.quant_out(x, alpha, n)
+            if out is not None:
+                ctx.save_for_backward(x, alpha)
+                return out
+            ctx.fused = False
+        out, inside, da = _eager_terms(x, alpha, n, calibrated, grad)
+        if grad:
+            ctx.save_for_backward(inside, da)
         return out
 
     @staticmethod
     def backward(ctx, g: Tensor):
-        inside, da = ctx.saved_tensors
-        return g * inside, (g * da).sum().reshape(ctx.alpha_shape), None, None
+        if ctx.fused:
+            x, alpha = ctx.saved_tensors
+            res = fused.quant_grads(g, x, alpha, ctx.n, ctx.calibrated)
+            if res is None:  # g in another layout than x: the eager terms, recomputed
+                _, inside, da = _eager_terms(x, alpha, ctx.n, ctx.calibrated, True)
+                res = g * inside, g * da
+            gx, gda = res
+        else:
+            inside, da = ctx.saved_tensors
+            gx, gda = g * inside, g * da
+        return gx, gda.sum().reshape(ctx.alpha_shape), None, None
+
+
+def _eager_terms(x: Tensor, alpha: Tensor, n: int, calibrated: bool, grad: bool):
+    """The output, and with ``grad`` the two tensors the backward needs (else None)."""
+    if x.device.type == "cpu":
+        a = float(alpha)
+        xc = x.clamp(0.0, a)
+    else:
+        a = alpha
+        xc = torch.minimum(torch.clamp(x, min=0), alpha)
+    q = (xc * n).div_(a).round_().div_(n)
+    out = q * a
+    if not grad:
+        return out, None, None
+    above = torch.ge(x, a, out=torch.empty_like(x))
+    # 0 <= x < alpha: (x >= 0) - above, as above implies x >= 0 (alpha > 0)
+    inside = torch.ge(x, 0, out=torch.empty_like(x)).sub_(above)
+    if not calibrated:
+        da = above
+    elif x.device.type == "cpu":
+        # r = q - xc/alpha is exactly 0 where x >= alpha (xc/alpha = alpha/alpha = 1 and
+        # q = round(n*alpha/alpha)/n = 1, true divisions), so r + above = the reference's
+        # above + (1 - above) * r without the multiply.
+        da = q.sub_(xc.div_(a)).add_(above)
+    else:  # there q may be 1 +- 1 ulp at x >= alpha (see above): mask r as the reference
+        below = torch.lt(x, a, out=torch.empty_like(x))
+        da = q.sub_(xc.div_(a)).mul_(below).add_(above)
+    return out, inside, da
 
 
 def quantize_act(x: Tensor, alpha: Tensor, bits: int, method: str = "cgpact") -> Tensor:

@@ -141,8 +141,10 @@ def test_act_accepts_float_alpha():
 
 @pytest.mark.parametrize("bits", [1, 2, 4, 8])
 @pytest.mark.parametrize("method", ["cgpact", "pact"])
-def test_fast_act_quantizer_equals_the_reference(bits, method):
-    """The restructured quantizer gives the reference's outputs and gradients exactly."""
+def test_fast_act_quantizer_equals_the_reference(bits, method, monkeypatch):
+    """The restructured quantizer, eager and fused, gives the reference's outputs and gradients
+    exactly, in both memory layouts."""
+    from sat_hw import fused as fused_mod
     from sat_hw.quant import _ActQuant, _ActQuantReference
 
     g = torch.Generator().manual_seed(bits)
@@ -156,16 +158,51 @@ def test_fast_act_quantizer_equals_the_reference(bits, method):
     flat[60:80] = (torch.arange(20) % n + 0.5) * alpha / n
     grad = torch.randn(x0.shape, generator=g)
     got = []
-    for fn in (_ActQuantReference, _ActQuant):
-        x = x0.clone().requires_grad_()
+    layouts = [x0, x0.contiguous(memory_format=torch.channels_last)]
+    runs = [(_ActQuantReference, x0, True), (_ActQuant, x0, False)] \
+        + [(_ActQuant, xl, True) for xl in layouts]  # the fused (compiled) kernel, 2 layouts
+    for fn, xin, fused in runs:
+        monkeypatch.setattr(fused_mod, "ENABLED", fused)
+        x = xin.clone(memory_format=torch.preserve_format).requires_grad_()
         a = torch.tensor(alpha, requires_grad=True)
         y = fn.apply(x, a, bits, method != "pact")
         y.backward(grad)
         got.append((y.detach(), x.grad, a.grad))
-    for ref, new in zip(*got):
-        assert torch.equal(ref, new)
+        assert y.stride() == xin.stride() and x.grad.stride() == xin.stride()
+    assert fused_mod.ENABLED, "the fused kernels failed to compile (see the warning)"
+    for run in got[1:]:
+        for ref, new in zip(got[0], run):
+            assert torch.equal(ref, new)
     with torch.no_grad():  # evaluation: the same values, nothing saved
         y = _ActQuant.apply(x0, torch.tensor(alpha), bits, True)
     assert torch.equal(y, got[0][0])
     assert torch.equal(act_codes(x0, alpha, bits), torch.round(n * torch.minimum(
         torch.clamp(x0, min=0), torch.tensor(alpha)) / alpha))
+
+
+@pytest.mark.parametrize("bits", [1, 2, 3, 4, 8])
+@pytest.mark.parametrize("shape", [(8, 4, 3, 3), (16, 1, 3, 3), (10, 32), (7,)])
+@pytest.mark.parametrize("c_loops", [True, False])
+def test_weight_quantizer_node_equals_autograd(bits, shape, c_loops, monkeypatch):
+    """quantize_weight's single autograd node (C loops or ATen operations) gives the reference's
+    values and weight gradients bit for bit, also with a tie for max|tanh(w)| (the gradient is
+    split between the two)."""
+    from sat_hw import fused
+    from sat_hw.quant import _weight_quant_reference
+
+    monkeypatch.setattr(fused, "ENABLED", c_loops)
+
+    g = torch.Generator().manual_seed(bits * 100 + len(shape))
+    w0 = torch.randn(shape, generator=g) * 0.3
+    flat = w0.view(-1)
+    i = int(flat.abs().argmax())
+    flat[(i + 3) % flat.numel()] = -flat[i]  # a second maximal |w|, of the other sign
+    grad = torch.randn(shape, generator=g)
+    got = []
+    for fn in (_weight_quant_reference, quantize_weight):
+        w = w0.clone().requires_grad_()
+        q = fn(w, bits)
+        (q * 0.7).backward(grad)
+        got.append((q.detach(), w.grad))
+    assert torch.equal(got[0][0], got[1][0]) and torch.equal(got[0][1], got[1][1])
+    assert fused.ENABLED == c_loops, "the C loops failed to compile (see the warning)"

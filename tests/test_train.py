@@ -301,3 +301,23 @@ def test_augment_erase_and_no_crop():
     x = torch.arange(2 * 3 * 6 * 6, dtype=torch.int64).reshape(2, 3, 6, 6).to(torch.uint8)
     assert torch.equal(augment(x, torch.Generator().manual_seed(3)),
                        augment(x, torch.Generator().manual_seed(3), 2, 0.0))
+
+
+@pytest.mark.parametrize("method", ["sat", "pact"])
+def test_fast_cpu_training_equals_the_reference(cifar, tmp_path, monkeypatch, method):
+    """The fused activation quantizer and the one-node weight quantizer train to the very same
+    bits as the plain reference quantizers (issue 10's speed-up changes no value)."""
+    from sat_hw import fused, models, quant
+
+    states = []
+    for fast in (False, True):
+        monkeypatch.setattr(fused, "ENABLED", fast)
+        monkeypatch.setattr(quant, "_ActQuant",
+                            quant._ActQuant if fast else quant._ActQuantReference)
+        monkeypatch.setattr(models, "quantize_weight",
+                            quant.quantize_weight if fast else quant._weight_quant_reference)
+        out = tmp_path / f"{fast}.pt"
+        run_training(_cfg(cifar, method=method, max_steps=4), out)
+        assert fused.ENABLED == fast
+        states.append(read_checkpoint(out)["state_dict"])
+    assert _equal_states(*states)
