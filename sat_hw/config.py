@@ -81,6 +81,9 @@ SCHEMA: dict[str, dict[str, tuple[str, Any]]] = {
         "eval_images": (_INT, _between(0, 2**31)),
         "crop_pad": (_INT, _between(0, 64)),
         "erase": (_FLOAT, _between(0, 1)),
+        "distill": (_STR, None),
+        "distill_weight": (_FLOAT, _between(0, 1)),
+        "distill_temperature": (_FLOAT, _between(0, INF, lo_open=True)),
     },
     "build": {
         "out": (_STR, None),

@@ -337,6 +337,7 @@ def _train(cfg, out, init, resume, env: _Dist, t, q, d) -> dict:
             calibrate(model, images, q["calib_percentile"])
     model.train()
 
+    teacher = _teacher(t["distill"], cfg, env.device) if t["distill"] else None
     opt = torch.optim.SGD(param_groups(model, t["weight_decay"]), lr=t["lr"],
                           momentum=t["momentum"], nesterov=t["momentum"] > 0)
     loader = _Loader(train_set, env.device, d["workers"])
@@ -373,8 +374,14 @@ def _train(cfg, out, init, resume, env: _Dist, t, q, d) -> dict:
         last = t0
         for i, (x, y) in enumerate(loader(batches)):
             gen.manual_seed((seed * 1_000_003 + step) * 1024 + env.rank)
-            logits = net(augment(x, gen, t["crop_pad"], t["erase"]).float())
+            x = augment(x, gen, t["crop_pad"], t["erase"]).float()
+            logits = net(x)
             loss = F.cross_entropy(logits, y, label_smoothing=t["label_smoothing"])
+            if teacher is not None:
+                with torch.no_grad():
+                    soft = teacher(x)
+                loss = distill_loss(loss, logits, soft, t["distill_weight"],
+                                    t["distill_temperature"])
             opt.zero_grad(set_to_none=True)
             loss.backward()
             opt.step()
@@ -426,6 +433,30 @@ def _train(cfg, out, init, resume, env: _Dist, t, q, d) -> dict:
             "images_per_s": sum(h["images_per_s"] for h in done) / max(1, len(done)),
             "history": history, "out": str(out), "world_size": env.world,
             "device": str(env.device), "method": method}
+
+
+def _teacher(path: str, cfg: dict, device: torch.device) -> nn.Module:
+    """The distillation teacher: a checkpoint for the same input and classes, eval mode."""
+    teacher = load_checkpoint(path)
+    m = cfg["model"]
+    for k in ("resolution", "in_channels", "classes"):
+        if teacher.config[k] != m[k]:
+            raise ValueError(f"train.distill: teacher {path!r} has {k} {teacher.config[k]}, the "
+                             f"model being trained has {m[k]}")
+    for p in teacher.parameters():
+        p.requires_grad_(False)
+    return teacher.to(device).eval()
+
+
+def distill_loss(ce: Tensor, logits: Tensor, teacher_logits: Tensor, weight: float,
+                 temperature: float) -> Tensor:
+    """``(1 - weight) * ce + weight * T^2 * KL(softmax(teacher/T) || softmax(student/T))``,
+    the KL averaged over the batch (Hinton et al.'s soft targets; T^2 keeps the gradient's
+    scale independent of T)."""
+    kl = F.kl_div(F.log_softmax(logits / temperature, 1),
+                  F.log_softmax(teacher_logits.detach() / temperature, 1),
+                  reduction="batchmean", log_target=True)
+    return (1 - weight) * ce + weight * temperature**2 * kl
 
 
 def _save(model, out: Path, cfg: dict, init, env: _Dist, history: list[dict], opt, sched,

@@ -321,3 +321,40 @@ def test_fast_cpu_training_equals_the_reference(cifar, tmp_path, monkeypatch, me
         assert fused.ENABLED == fast
         states.append(read_checkpoint(out)["state_dict"])
     assert _equal_states(*states)
+
+
+def test_distillation(cifar, tmp_path):
+    """--distill: the loss mixes in the teacher's soft targets; weight 0 trains exactly as without
+    a teacher; a teacher for other classes is refused in one line."""
+    from sat_hw.train import distill_loss
+
+    logits, soft = torch.randn(4, 10), torch.randn(4, 10)
+    ce = torch.nn.functional.cross_entropy(logits, torch.arange(4))
+    assert torch.equal(distill_loss(ce, logits, soft, 0.0, 3.0), ce)
+    kl = (soft.softmax(1) * (soft.log_softmax(1) - logits.log_softmax(1))).sum(1).mean()
+    torch.testing.assert_close(distill_loss(ce, logits, soft, 1.0, 1.0), kl)
+    assert distill_loss(ce, logits, logits, 1.0, 2.0).abs() < 1e-6  # the teacher itself: no loss
+
+    teacher = tmp_path / "fp.pt"
+    run_training(_cfg(cifar, method="fp", max_steps=2), teacher)
+    plain, zero, kd = tmp_path / "plain.pt", tmp_path / "zero.pt", tmp_path / "kd.pt"
+    run_training(_cfg(cifar, max_steps=2), plain)
+    run_training(_cfg(cifar, max_steps=2, distill=str(teacher), distill_weight=0.0), zero)
+    run_training(_cfg(cifar, max_steps=2, distill=str(teacher)), kd)
+    states = [read_checkpoint(p)["state_dict"] for p in (plain, zero, kd)]
+    assert _equal_states(states[0], states[1]) and not _equal_states(states[0], states[2])
+
+    other = _cfg(cifar, method="fp", max_steps=1)
+    other["model"]["classes"] = 5
+    with pytest.raises(ValueError, match="teacher .* has classes 5, the model being trained has 10"):
+        run_training(_cfg(cifar, max_steps=1, distill=str(_train_other(other, tmp_path))),
+                     tmp_path / "x.pt")
+
+
+def _train_other(cfg: dict, tmp_path: Path) -> Path:
+    """A checkpoint of ``cfg``'s model, untrained (the data need not serve it)."""
+    from sat_hw.models import save_checkpoint
+
+    out = tmp_path / "other.pt"
+    save_checkpoint(config.model_from_config(cfg), out)
+    return out
