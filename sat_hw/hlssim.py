@@ -26,6 +26,7 @@ from pathlib import Path
 
 import numpy as np
 
+from . import cache
 from .codegen.hls import render_hls
 from .graph.ir import Graph
 from .hw.fold import Folding
@@ -65,9 +66,7 @@ def ap_types_dir() -> Path:
 
 
 def cache_root() -> Path:
-    base = os.environ.get("SAT_HW_CACHE") or os.path.join(
-        os.environ.get("XDG_CACHE_HOME") or os.path.expanduser("~/.cache"), "sat_hw")
-    return Path(base) / "hls"
+    return cache.cache_root() / "hls"
 
 
 def _compiler_id() -> str:

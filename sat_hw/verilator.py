@@ -27,6 +27,8 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from .cache import cache_root
+
 BUILD_FLAGS = ("--vpi", "--public-depth", "1", "--timescale", "1ns/1ps", "--x-assign", "fast",
                "--x-initial", "fast", "-Wno-DECLFILENAME", "-Wno-UNUSEDSIGNAL",
                "-Wno-UNUSEDPARAM")
@@ -40,10 +42,6 @@ gains nothing measurable over ``-O1``."""
 
 class SimError(RuntimeError):
     """A build or simulation failed; the message is one line."""
-
-
-def cache_root() -> Path:
-    return Path(os.environ.get("SAT_HW_CACHE") or Path.home() / ".cache" / "sat_hw")
 
 
 def verilator_root() -> Path:

@@ -206,3 +206,19 @@ def test_weight_quantizer_node_equals_autograd(bits, shape, c_loops, monkeypatch
         got.append((q.detach(), w.grad))
     assert torch.equal(got[0][0], got[1][0]) and torch.equal(got[0][1], got[1][1])
     assert fused.ENABLED == c_loops, "the C loops failed to compile (see the warning)"
+
+
+def test_fused_kernels_fall_back_without_a_compiler(monkeypatch, tmp_path):
+    """No C compiler: one warning, the kernels turn off, and training runs the eager path."""
+    from sat_hw import fused
+
+    monkeypatch.setattr(fused, "_lib", None)
+    monkeypatch.setattr(fused, "ENABLED", True)
+    monkeypatch.setattr(fused, "CC", str(tmp_path / "no-such-cc"))
+    monkeypatch.setenv("SAT_HW_CACHE", str(tmp_path / "cache"))
+    x = torch.linspace(-1, 3, 40, requires_grad=True)
+    with pytest.warns(UserWarning, match="fused activation quantizer off"):
+        y = quantize_act(x, torch.tensor(2.0, requires_grad=True), 3)
+    assert not fused.ENABLED and not (tmp_path / "cache" / "fused").exists()
+    y.sum().backward()
+    assert torch.equal(y.detach(), quantize_act(x.detach(), 2.0, 3))
