@@ -7,6 +7,8 @@ table). The reproducing command of each entry is rebuilt from its recorded train
 
     python benchmarks/make_zoo.py --entry mbv1_fm_fp=/tmp/fp.pt \
         --entry mbv1_fm_sat_w4a4=/tmp/w4a4.pt:mbv1_fm_fp
+    python benchmarks/make_zoo.py --update --entry mbv1_fm_sat_w4a4=/tmp/kd.pt:mbv1_fm_fp \
+        --note "mbv1_fm_sat_w4a4=CPU; ..."
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+import tomllib
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -25,7 +28,7 @@ from sat_hw.train import run_eval  # noqa: E402
 
 ZOO = ROOT / "zoo"
 KEEP_META = ("epoch", "step", "top1", "method", "wbits", "abits", "seed", "epochs", "data",
-             "batch_size", "lr", "device", "world_size")
+             "batch_size", "lr", "device", "world_size", "distill")
 
 
 def command(name: str, blob: dict, init: str | None) -> str:
@@ -37,8 +40,18 @@ def command(name: str, blob: dict, init: str | None) -> str:
     parts.append(f"--epochs {m['epochs']} --batch-size {m['batch_size']} --lr {m['lr']:g}")
     if init:
         parts.append(f"--init zoo/{init}.pt")
+    if _distill(blob):
+        parts.append(f"--distill {_distill(blob)}")
     parts.append(f"--out {name}.pt")
     return " ".join(parts)
+
+
+def _distill(blob: dict) -> str | None:
+    """The teacher a checkpoint was distilled from (its meta, else its saved configuration)."""
+    if blob["meta"].get("distill"):
+        return blob["meta"]["distill"]
+    toml = blob.get("train_state", {}).get("config_toml")
+    return tomllib.loads(toml)["train"].get("distill") or None if toml else None
 
 
 def main() -> None:
@@ -46,9 +59,13 @@ def main() -> None:
     ap.add_argument("--entry", action="append", required=True, help="NAME=CKPT[:INIT_NAME]")
     ap.add_argument("--note", action="append", default=[], help="NAME=text for the table")
     ap.add_argument("--data-root", default="")
+    ap.add_argument("--update", action="store_true",
+                    help="keep the other entries of zoo/index.json (replace or add only these)")
     a = ap.parse_args()
     notes = dict(n.split("=", 1) for n in a.note)
     ZOO.mkdir(exist_ok=True)
+    index = ZOO / "index.json"
+    kept = json.loads(index.read_text()) if a.update and index.is_file() else []
     rows = []
     for spec in a.entry:
         name, rest = spec.split("=", 1)
@@ -56,7 +73,7 @@ def main() -> None:
         blob = torch.load(src, map_location="cpu", weights_only=False)
         cmd = command(name, blob, init or None)
         meta = {k: blob["meta"][k] for k in KEEP_META if k in blob["meta"]}
-        meta.update(init=f"zoo/{init}.pt" if init else None, command=cmd,
+        meta.update(init=f"zoo/{init}.pt" if init else None, command=cmd, distill=_distill(blob),
                     top1_training_device=blob["meta"].get("top1"))
         out = {k: blob[k] for k in ("format", "version", "config", "state_dict")}
         out["meta"] = meta
@@ -73,17 +90,19 @@ def main() -> None:
                      "top1_training_device": meta["top1_training_device"],
                      "epochs": meta.get("epochs"), "init": meta["init"], "command": cmd,
                      "note": notes.get(name, "")})
-    (ZOO / "index.json").write_text(json.dumps(rows, indent=1) + "\n")
+    new = {r["file"] for r in rows}
+    rows = sorted([r for r in kept if r["file"] not in new] + rows, key=lambda r: r["file"])
+    index.write_text(json.dumps(rows, indent=1) + "\n")
     lines = ["# sat_hw model zoo", "",
              "MobileNetV1 width 0.25, 28 px, 1 channel, 10 classes, trained on Fashion-MNIST "
              "(model state only; `sat_hw.models.load_checkpoint`). `sat_hw build` without "
              "`--checkpoint` uses the entry whose shape and per-layer bits match the "
              "configuration (`--no-zoo` builds the seeded, calibrated model instead). Top-1 on "
              "all 10,000 test images, measured on the CPU by `benchmarks/make_zoo.py` (equal to "
-             "what the GPU measured after training). The commands use flow.toml's default recipe "
-             "for everything they do not set; they ran on a lent H200 "
-             "(`benchmarks/recipe_gpu.py`, two runs). For each bit setting the zoo keeps the "
-             "better of the two runs; the note gives the other run's top-1. See "
+             "what the training device measured after training). The commands use flow.toml's "
+             "default recipe for everything they do not set; they ran on a lent H200 "
+             "(`benchmarks/recipe_gpu.py`, two runs) unless the note says CPU. For each bit "
+             "setting the zoo keeps the best run; the note gives the others' top-1. See "
              "`benchmarks/results/recipe_fashion_mnist.md`.", "",
              "| file | method | W/A (inner; conv0/fc weights) | top-1 (%) | epochs | init | "
              "command | note |", "|---|---|---|---|---|---|---|---|"]

@@ -468,7 +468,8 @@ def _save(model, out: Path, cfg: dict, init, env: _Dist, history: list[dict], op
             "images_per_s": last["images_per_s"], "data": cfg["data"]["name"],
             "data_root": cfg["data"]["root"], "test_images": last.get("test_images"),
             "init": str(init) if init is not None else None, "world_size": env.world,
-            "batch_size": t["batch_size"], "lr": t["lr"], "device": str(env.device)}
+            "batch_size": t["batch_size"], "lr": t["lr"], "device": str(env.device),
+            "distill": t["distill"] or None}
     train_state = {"optimizer": opt.state_dict(), "scheduler": sched.state_dict(), "step": step,
                    "history": history, "world_size": env.world,
                    "config_toml": config_mod.to_toml(cfg)}
