@@ -13,7 +13,7 @@ Resuming: every finished cell is a row in benchmarks/results/study_fashion_mnist
 skipped next time; an unfinished run continues from its last epoch checkpoint under --work
 (`sat_hw train --resume`). Writes study_fashion_mnist.{json,md,png}: mean and std per cell.
 
-    nice -n 15 python benchmarks/study_fashion_mnist.py --jobs 1 --threads 2
+    nice -n 15 python benchmarks/study_fashion_mnist.py --threads 2 [--first W2A2]
     python benchmarks/study_fashion_mnist.py --import /tmp/run1/results.json --report-only
 """
 
@@ -156,7 +156,11 @@ def main() -> None:
     ap.add_argument("--import", dest="imports", type=Path, action="append", default=[])
     ap.add_argument("--report-only", action="store_true", help="no training: tables and plot")
     ap.add_argument("--max-runs", type=int, default=0, help="stop after this many runs")
+    ap.add_argument("--first", default="", help="bit settings to run before the others, e.g. "
+                    "W2A2 or W2A2,W3A3 (unfinished runs of the others resume later)")
     a = ap.parse_args()
+    first = {tuple(int(v) for v in b.strip().upper().lstrip("W").split("A"))
+             for b in a.first.split(",") if b.strip()}
     path = a.results / "study_fashion_mnist.json"
     rows = load(path)
     done = {key(r) for r in rows}
@@ -167,6 +171,7 @@ def main() -> None:
         print(f"imported {len(new)} runs from {p}")
     save(path, rows)
     todo = [c for c in cells(a.seeds) if key(c) not in done]
+    todo.sort(key=lambda c: (c["wbits"], c["abits"]) not in first)  # stable: else cells' order
     if not a.report_only:
         a.work.mkdir(parents=True, exist_ok=True)
         for n, c in enumerate(todo):
