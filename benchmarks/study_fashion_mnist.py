@@ -106,7 +106,9 @@ def table(rows: list[dict], fp_top1: float | None) -> str:
              f"From FP: `--init {INIT}` ({'' if fp_top1 is None else f'{100 * fp_top1:.2f} %, '}"
              f"the tuned recipe at 14 epochs), {FROM_FP['epochs']} epochs, lr {FROM_FP['lr']}, "
              "batch 256. From scratch: flow.toml's recipe (35 epochs, lr 0.1). `cgpact` is "
-             "CG-PACT without scale adjustment; `sat` adds it on fc.", "",
+             "CG-PACT without scale adjustment; `sat` adds it on fc. Where each run trained "
+             "(a lent H200 or this project's CPU) is its `source` in study_fashion_mnist.json.",
+             "",
              "| init | W/A | method | seeds | top-1 mean (%) | std |", "|---|---|---|---|---|---|"]
     for (init, w, ab, m), v in sorted(groups.items(), key=lambda kv: (kv[0][0], -kv[0][1],
                                                                        METHODS.index(kv[0][3]))):
