@@ -1,13 +1,15 @@
-"""One-pass CPU kernels for the activation quantizer in training (issue 10's speed-up).
+"""One-pass CPU kernels for the activation and weight quantizers in training (issue 10's
+speed-up).
 
 :class:`sat_hw.quant._ActQuant` computes its output, and in the backward its two gradient terms,
 with a handful of eager passes over the activation tensor each. Here each is one C loop over the
 tensor's storage, compiled once per machine with the system's C compiler and called through
 ctypes: the forward reads ``x`` and writes ``out``; the backward reads ``g`` and ``x`` and writes
 ``dx`` and ``g * dout/dalpha`` (the alpha gradient's sum stays ATen's, so it adds in the same
-order as before). The loops do the reference's IEEE operations in the reference's order, with
-no contraction into fused multiply-adds, and ``nearbyintf`` rounds half to even as
-``torch.round`` does: every value is the same (tests/test_quant.py, tests/test_train.py).
+order as before). The weight quantizer (:class:`sat_hw.quant._WeightQuant`) does all but
+``tanh``, its backward and one ATen sum in three more loops. The loops do the reference's IEEE
+operations in the reference's order, with no contraction into fused multiply-adds, and
+``nearbyintf`` rounds half to even as ``torch.round`` does: every value is the same (tests/test_quant.py, tests/test_train.py).
 
 The library is cached under ``$SAT_HW_CACHE/fused/<hash>`` (source, flags, compiler). Where
 compiling fails, :data:`ENABLED` goes off with one warning and the eager path runs;
@@ -160,7 +162,7 @@ def usable(x: Tensor) -> bool:
     except Exception as e:  # noqa: BLE001 - no compiler, a failed compile: the eager path is exact
         ENABLED = False
         warnings.warn(f"sat_hw: fused activation quantizer off ({type(e).__name__}: {e}); "
-                      "training runs the eager quantizer", stacklevel=3)
+                      "training runs the eager quantizers", stacklevel=3)
         return False
     return True
 

@@ -163,8 +163,8 @@ class _ActQuant(torch.autograd.Function):
     is a true division, as by the 0-dim tensor); on other devices it stays a tensor, since CUDA
     turns division by a host scalar into a multiply by its reciprocal. Without gradients
     (evaluation) nothing is saved and no mask is computed. Training on the CPU goes further:
-    :mod:`sat_hw.fused` computes the output in one compiled pass over ``x`` and the
-    backward's terms in one more (the same values again).
+    :mod:`sat_hw.fused` computes the output in one C loop over ``x`` and the backward's
+    terms in one more (the same values again).
     """
 
     @staticmethod
@@ -173,12 +173,9 @@ class _ActQuant(torch.autograd.Function):
         grad = any(ctx.needs_input_grad[:2])
         ctx.alpha_shape, ctx.n, ctx.calibrated = alpha.shape, n, calibrated
         ctx.fused = grad and x.device.type == "cpu" and fused.usable(x)
-        if ctx.fused:  # one compiled pass; the backward recomputes the masks from x
-            out = fused.quant_out(x, alpha, n)
-            if out is not None:
-                ctx.save_for_backward(x, alpha)
-                return out
-            ctx.fused = False
+        if ctx.fused:  # one C loop; the backward recomputes the masks from x
+            ctx.save_for_backward(x, alpha)
+            return fused.quant_out(x, alpha, n)
         out, inside, da = _eager_terms(x, alpha, n, calibrated, grad)
         if grad:
             ctx.save_for_backward(inside, da)
