@@ -16,12 +16,11 @@ import pytest
 import torch
 
 from sat_hw import config
+from sat_hw.batches import augment, epoch_batches
 from sat_hw.models import load_checkpoint, read_checkpoint
 from sat_hw.train import (
-    _batches,
     _load_init,
     _main,
-    augment,
     evaluate,
     lr_factor,
     param_groups,
@@ -149,14 +148,14 @@ def test_lr_schedule():
 
 
 def test_batches_shard_like_distributed_sampler():
-    one = _batches(10, 2, epoch=3, seed=1)
-    again = _batches(10, 2, epoch=3, seed=1)
+    one = epoch_batches(10, 2, epoch=3, seed=1)
+    again = epoch_batches(10, 2, epoch=3, seed=1)
     assert all(torch.equal(a, b) for a, b in zip(one, again))
     assert sorted(torch.cat(one).tolist()) == list(range(10))
-    r0, r1 = (torch.cat(_batches(11, 2, 0, 0, rank=r, world=2)).tolist() for r in (0, 1))
+    r0, r1 = (torch.cat(epoch_batches(11, 2, 0, 0, rank=r, world=2)).tolist() for r in (0, 1))
     assert len(r0) == len(r1) == 6  # 11 padded to 12, 3 full batches each
     assert set(r0) | set(r1) == set(range(11))
-    ev = [torch.cat(_batches(11, 4, 0, 0, r, 2, shuffle=False, drop_last=False)) for r in (0, 1)]
+    ev = [torch.cat(epoch_batches(11, 4, 0, 0, r, 2, shuffle=False, drop_last=False)) for r in (0, 1)]
     assert sorted(torch.cat(ev).tolist()) == list(range(11))  # evaluation: every image once
 
 
