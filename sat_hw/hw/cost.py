@@ -27,6 +27,7 @@ from functools import cache
 from pathlib import Path
 
 from ..graph.ir import AvgPool, Conv, Layer, Linear, MaxPool, acc_bits_for
+from .cycles import block_delay, block_rate, network_latency, network_timeline, pipe_delay
 from .fold import (
     FIFO_DEPTH,
     Fold,
@@ -439,78 +440,6 @@ def _block_cost(b: Block, family: str, coefs: dict | None) -> Resources:
     return Resources.of(total)
 
 
-# ---- cycles ---------------------------------------------------------------------------------
-
-def _mvu_latency(p: dict) -> int:
-    """sat_mvu's LATENCY: MULT "lut" 3 + TS (4 for SIMD 1, where the lone product is registered
-    as the root), MULT "dsp" 5 + TS; TS = 0 for SIMD 1 else LEVELS // 2 + 1 adder tree register
-    stages, LEVELS = ceil(log2(SIMD)) (the block's localparams TS and ROOT, plus the accumulator
-    and the output register)."""
-    levels = (p["SIMD"] - 1).bit_length()
-    ts = levels // 2 + 1 if levels else 0
-    return 5 + ts if p.get("MULT") == "dsp" else 3 + max(ts, 1)
-
-
-def pipe_delay(b: Block) -> int:
-    """Cycles from the input beat that completes an output to that output, free flowing (the
-    blocks' preambles: "a beat taken in cycle t is offered in cycle t + d")."""
-    p, m = b.params, b.module
-    if m == "sat_mvu":
-        return _mvu_latency(p)
-    if m == "sat_thresholds":
-        return p["OUT_BITS"] + 1
-    if m == "sat_dwc":
-        return 0 if p["IN_N"] == p["OUT_N"] else 1
-    return {"sat_fifo": 2, "sat_bias": 2, "sat_vvu": 3, "sat_avgpool": 2, "sat_maxpool": 1,
-            "sat_skid": 1, "sat_swg": 2}.get(m, 1)
-
-
-def block_rate(b: Block) -> tuple[int, int, int]:
-    """``(cycles, in beats, out beats)`` per item of a block in steady state, free flowing: an
-    item is a vector (``sat_mvu``), an output pixel (``sat_vvu``, ``sat_thresholds``,
-    ``sat_bias``, ``sat_maxpool``), an image (``sat_swg``, ``sat_avgpool``) or one input beat
-    (``sat_dwc``, ``sat_fifo``, ``sat_skid``)."""
-    p, m = b.params, b.module
-    if m == "sat_mvu":
-        sf, nf = p["MW"] // p["SIMD"], p["MH"] // p["PE"]
-        return sf * nf, sf, nf
-    if m == "sat_vvu":
-        g, s = p["CH"] // p["PE"], p["K2"] // p["SIMD"]
-        return g * s, g * s, g
-    if m == "sat_swg":
-        g = p["CH"] // p["SIMD"]
-        ho = (p["IN_H"] + 2 * p["PAD"] - p["K"]) // p["STRIDE"] + 1
-        wo = (p["IN_W"] + 2 * p["PAD"] - p["K"]) // p["STRIDE"] + 1
-        return max(p["IN_H"] * p["IN_W"], ho * wo) * g, p["IN_H"] * p["IN_W"] * g, ho * wo * g
-    if m in ("sat_thresholds", "sat_bias", "sat_maxpool"):
-        g = p["CH"] // p["PE"]
-        return g, g, g
-    if m == "sat_avgpool":
-        g = p["CH"] // p["PE"]
-        return p["PIXELS"] * g, p["PIXELS"] * g, g
-    if m == "sat_dwc":
-        r = max(p["IN_N"], p["OUT_N"]) // min(p["IN_N"], p["OUT_N"])
-        return (r, 1, r) if p["IN_N"] > p["OUT_N"] else (1, 1, 0)
-    return 1, 1, 1
-
-
-def block_delay(b: Block) -> int:
-    """Cycles from the block's first input beat to its first output beat, free flowing."""
-    p, m = b.params, b.module
-    if m == "sat_swg":
-        rows = min(p["K"] - p["PAD"], p["IN_H"])
-        return rows * p["IN_W"] * (p["CH"] // p["SIMD"]) + 2
-    if m == "sat_vvu":
-        return p["K2"] // p["SIMD"] - 1 + pipe_delay(b)
-    if m == "sat_mvu":  # the first vector is buffered whole before its fold 0 issues
-        return 2 * (p["MW"] // p["SIMD"]) - 1 + pipe_delay(b)
-    if m == "sat_avgpool":
-        return (p["PIXELS"] - 1) * (p["CH"] // p["PE"]) + pipe_delay(b)
-    if m == "sat_dwc" and p["OUT_N"] > p["IN_N"]:
-        return p["OUT_N"] // p["IN_N"] - 1 + pipe_delay(b)
-    return pipe_delay(b)
-
-
 @dataclass
 class LayerCost:
     """What one layer costs: its blocks and their resources, its cycles per image in steady state
@@ -552,48 +481,6 @@ def layer_cost(node: Layer, fold: Fold, prev_beat: int, family: str = "xcup",
                      layer_cycles(node, fold), sum(block_delay(b) for b in blocks),
                      int(node.macs), lanes(node, fold),
                      int(node.weight_memory_bits + node.threshold_memory_bits))
-
-
-def _need_and_tail(node: Layer, c: LayerCost) -> tuple[float, int]:
-    """Share of its input a layer needs before its first output, and its own cycles after its
-    last input (the last output row of a windowed layer, the last pixel of a pointwise one, the
-    whole output of a global pool)."""
-    _, h, _ = node.in_shape
-    _, ho, wo = node.out_shape
-    if needs_window(node):
-        rows = min(node.kernel - node.pad, h)
-        return rows / h, -(-c.cycles // max(1, ho))
-    if isinstance(node, AvgPool):
-        return 1.0, node.out_shape[0] // c.fold.pe
-    return 1.0 / max(1, h * node.in_shape[2]), -(-c.cycles // max(1, ho * wo))
-
-
-def network_timeline(graph, costs: list[LayerCost]) -> list[tuple[int, int]]:
-    """``(first input, last output)`` cycle of each layer for one image alone in a free flowing
-    pipeline (the input offered one beat per cycle from cycle 0). A layer's first output comes
-    after its own fill (``delay``, at full input rate) or once the share of its input it needs
-    has arrived at the producer's pace, whichever is later; its last output after its own work
-    at its pace or its tail after the last input, whichever is later. An estimate: the
-    simulation's per-layer first-in/last-out are the measurement."""
-    out = []
-    first_in, last_in = 0, None
-    for node, c in zip(graph.layers, costs):
-        pipe = sum(pipe_delay(b) for b in c.blocks)
-        need, tail = _need_and_tail(node, c)
-        span_in = (last_in - first_in) if last_in is not None else 0
-        first_out = first_in + max(c.delay, int(need * span_in) + pipe)
-        last_out = max(first_in + c.cycles + pipe - 1,
-                       (last_in if last_in is not None else 0) + tail + pipe)
-        last_out = max(last_out, first_out)
-        out.append((first_in, last_out))
-        first_in, last_in = first_out + 1, last_out + 1
-    return out
-
-
-def network_latency(graph, costs: list[LayerCost]) -> int:
-    """Cycles from the first input beat of an image to its last output beat
-    (:func:`network_timeline`)."""
-    return network_timeline(graph, costs)[-1][1] + 1
 
 
 def network_cost(graph, folding: dict[str, Fold], family: str = "xcup",
