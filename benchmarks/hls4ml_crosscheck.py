@@ -37,6 +37,7 @@ from pathlib import Path
 
 import numpy as np
 
+from sat_hw.graph.checks import verify
 from sat_hw.graph.golden import run_golden
 from sat_hw.graph.ir import (
     Conv,
@@ -47,7 +48,6 @@ from sat_hw.graph.ir import (
     acc_bound,
     conv_out,
     levels,
-    verify,
 )
 from sat_hw.hlssim import hls_phase
 from sat_hw.hw.plan import resolve_folding

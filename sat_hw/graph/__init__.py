@@ -6,6 +6,7 @@ purpose by whoever has a model.
 """
 
 from .agreement import agreement, tie_analysis
+from .checks import verify
 from .golden import GoldenResult, layer_acc, requantize, run_golden, run_node, threshold_codes
 from .ir import (
     FLOAT_EXACT_BOUND,
@@ -20,7 +21,6 @@ from .ir import (
     acc_bits_for,
     acc_bound,
     levels,
-    verify,
 )
 from .naive import run_naive
 from .serialize import graph_files, graph_from_files, graph_hash, load_graph, save_graph

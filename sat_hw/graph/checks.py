@@ -155,9 +155,13 @@ def _verify_linear(n: Linear) -> None:
     _check_acc(n, n.out_bound, "output")
 
 
-def verify_graph(graph: Graph) -> Graph:
+def verify(graph: Graph) -> Graph:
     """Check every invariant; raise ``ValueError("layer <name>: ...")`` on the first broken one.
 
+    Shapes chain, bits 1..8 and each layer's ``abits`` equal to what its producer emits, weights odd
+    integers with ``|w| <= 2^wbits-1``, thresholds int64 rows ascending that fit ``acc_bits``,
+    directions +-1, ``acc_bits >= acc_bits_for(acc_bound)`` and ``acc_bound < 2^53`` (for Linear:
+    ``bias_frac_bits`` 0..16, ``out_bound`` in place of ``acc_bound``), Linear last.
     Returns the graph, so passes can end with ``return verify(graph)``.
     """
     if not isinstance(graph.name, str) or not graph.name:
@@ -210,4 +214,4 @@ def verify_graph(graph: Graph) -> Graph:
     return graph
 
 
-__all__ = ["verify_graph"]
+__all__ = ["verify"]

@@ -1,4 +1,4 @@
-"""The integer layer graph: frozen, typed nodes and ``verify``.
+"""The integer layer graph: frozen, typed nodes (``verify`` in :mod:`sat_hw.graph.checks`).
 
 A :class:`Graph` is a chain ``Input -> layer -> ... -> Linear``; every node consumes the output of
 the node before it. Everything that crosses a node boundary is an unsigned activation code
@@ -364,20 +364,5 @@ def conv_out(size: int, kernel: int, stride: int, pad: int) -> int:
     return (size + 2 * pad - kernel) // stride + 1
 
 
-def verify(graph: Graph) -> Graph:
-    """Check every invariant; raise ``ValueError("layer <name>: ...")`` on the first broken one.
-
-    Shapes chain, bits 1..8 and each layer's ``abits`` equal to what its producer emits, weights odd
-    integers with ``|w| <= 2^wbits-1``, thresholds int64 rows ascending that fit ``acc_bits``,
-    directions +-1, ``acc_bits >= acc_bits_for(acc_bound)`` and ``acc_bound < 2^53`` (for Linear:
-    ``bias_frac_bits`` 0..16, ``out_bound`` in place of ``acc_bound``), Linear last.
-    Returns the graph, so passes can end with ``return verify(graph)``. (The checks live in
-    :mod:`sat_hw.graph.checks`.)
-    """
-    from .checks import verify_graph
-
-    return verify_graph(graph)
-
-
 __all__ = ["FLOAT_EXACT_BOUND", "MAX_BIAS_FRAC_BITS", "AvgPool", "Conv", "Graph", "Input", "Layer",
-           "Linear", "MaxPool", "Node", "acc_bits_for", "acc_bound", "conv_out", "levels", "verify"]
+           "Linear", "MaxPool", "Node", "acc_bits_for", "acc_bound", "conv_out", "levels"]

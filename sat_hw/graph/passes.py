@@ -34,6 +34,7 @@ from fractions import Fraction
 
 import numpy as np
 
+from .checks import verify
 from .ir import (
     FLOAT_EXACT_BOUND,
     AvgPool,
@@ -44,7 +45,6 @@ from .ir import (
     acc_bits_for,
     acc_bound,
     levels,
-    verify,
 )
 
 

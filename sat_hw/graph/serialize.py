@@ -25,7 +25,8 @@ from pathlib import Path
 
 import numpy as np
 
-from .ir import AvgPool, Conv, Graph, Input, Linear, MaxPool, verify
+from .checks import verify
+from .ir import AvgPool, Conv, Graph, Input, Linear, MaxPool
 
 FORMAT = "sat_hw-graph"
 VERSION = 2

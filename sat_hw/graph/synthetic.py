@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from .checks import verify
 from .ir import (
     AvgPool,
     Conv,
@@ -23,7 +24,6 @@ from .ir import (
     acc_bound,
     conv_out,
     levels,
-    verify,
 )
 from .passes import BIAS_FRAC_BITS
 
