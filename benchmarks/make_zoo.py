@@ -28,7 +28,7 @@ from sat_hw.train import run_eval  # noqa: E402
 
 ZOO = ROOT / "zoo"
 KEEP_META = ("epoch", "step", "top1", "method", "wbits", "abits", "seed", "epochs", "data",
-             "batch_size", "lr", "device", "world_size", "distill")
+             "batch_size", "lr", "device", "world_size", "distill", "ema")
 
 
 def command(name: str, blob: dict, init: str | None) -> str:
@@ -42,6 +42,10 @@ def command(name: str, blob: dict, init: str | None) -> str:
         parts.append(f"--init zoo/{init}.pt")
     if _distill(blob):
         parts.append(f"--distill {_distill(blob)}")
+    if m.get("seed"):
+        parts.append(f"--seed {m['seed']}")
+    if m.get("ema"):
+        parts.append(f"--ema {m['ema']:g}")
     parts.append(f"--out {name}.pt")
     return " ".join(parts)
 

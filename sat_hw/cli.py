@@ -68,7 +68,8 @@ def _overrides(a: argparse.Namespace) -> dict:
         "train": {"epochs": get("epochs"), "batch_size": get("batch_size"), "lr": get("lr"),
                   "seed": get("train_seed"), "max_steps": get("max_steps"),
                   "eval_images": get("eval_images"),
-                  "distill": None if get("distill") is None else str(get("distill"))},
+                  "distill": None if get("distill") is None else str(get("distill")),
+                  "ema": get("ema")},
         "build": {"out": None if get("out") is None or a.command != "build" else str(a.out),
                   "seed": get("seed") if a.command == "build" else None,
                   "images": get("images") if a.command == "build" else None,
@@ -103,6 +104,8 @@ def _parser() -> tuple[argparse.ArgumentParser, dict[str, argparse.ArgumentParse
     t.add_argument("--init", type=Path, help="initialise from this checkpoint (e.g. the FP model)")
     t.add_argument("--distill", type=Path, help="teacher checkpoint to distil from (e.g. the FP "
                    "model; weight and temperature: train.distill_* in flow.toml)")
+    t.add_argument("--ema", type=float, help="decay of the weights' moving average per step that "
+                   "the checkpoint holds (e.g. 0.999; 0 = off)" + _d("train", "ema"))
     t.add_argument("--resume", action="store_true", help="continue from --out's last epoch")
     t.add_argument("--out", type=Path, required=True, help="checkpoint file to write")
 

@@ -84,6 +84,7 @@ SCHEMA: dict[str, dict[str, tuple[str, Any]]] = {
         "distill": (_STR, None),
         "distill_weight": (_FLOAT, _between(0, 1)),
         "distill_temperature": (_FLOAT, _between(0, INF, lo_open=True)),
+        "ema": (_FLOAT, _between(0, 0.999999)),
     },
     "build": {
         "out": (_STR, None),

@@ -46,6 +46,8 @@ from tqdm import tqdm
 from . import config as config_mod
 from .batches import Loader, augment, epoch_batches
 from .data import adaptation, load_split, serves
+from .distill import distill_loss, load_teacher
+from .ema import Ema
 from .models import (
     MobileNetV1,
     QConv2d,
@@ -253,7 +255,8 @@ def _train(cfg, out, init, resume, env: _Dist, t, q, d) -> dict:
             calibrate(model, images, q["calib_percentile"])
     model.train()
 
-    teacher = _teacher(t["distill"], cfg, env.device) if t["distill"] else None
+    teacher = load_teacher(t["distill"], cfg, env.device) if t["distill"] else None
+    ema = Ema(model, t["ema"]) if t["ema"] > 0 else None
     opt = torch.optim.SGD(param_groups(model, t["weight_decay"]), lr=t["lr"],
                           momentum=t["momentum"], nesterov=t["momentum"] > 0)
     loader = Loader(train_set, env.device, d["workers"])
@@ -267,6 +270,12 @@ def _train(cfg, out, init, resume, env: _Dist, t, q, d) -> dict:
         opt.load_state_dict(state["optimizer"])
         sched.load_state_dict(state["scheduler"])
         step, history = state["step"], list(state["history"])
+        if (ema is None) != ("raw_state_dict" not in state):
+            raise ValueError(f"cannot resume from {str(out)!r}: it was trained "
+                             f"{'with' if ema is None else 'without'} train.ema")
+        if ema is not None:
+            ema.model.load_state_dict(blob["state_dict"])
+            model.load_state_dict(state["raw_state_dict"])
 
     net = model
     if env.world > 1:
@@ -302,6 +311,8 @@ def _train(cfg, out, init, resume, env: _Dist, t, q, d) -> dict:
             loss.backward()
             opt.step()
             sched.step()
+            if ema is not None:
+                ema.update(model)
             step += 1
             loss_sum += loss.detach() * len(y)
             correct += (logits.detach().argmax(1) == y).sum()
@@ -330,12 +341,18 @@ def _train(cfg, out, init, resume, env: _Dist, t, q, d) -> dict:
                "train_top1": cs / max(n, 1), "top1": top1, "test_images": len(test_loader),
                "images_per_s": ips,
                "lr": opt.param_groups[0]["lr"], "partial": step % per_epoch != 0}
+        if ema is not None:  # the average is what the checkpoint holds: its top-1 is "top1"
+            env.average_buffers(ema.model)
+            rec["top1_raw"], rec["top1"] = top1, evaluate(ema.model, test_loader, 256, env.rank,
+                                                          env.world)
         history.append(rec)
         if env.rank == 0:
+            raw = "" if ema is None else f" (raw weights {100 * rec['top1_raw']:.2f}%)"
             print(f"epoch {epoch + 1}/{t['epochs']} step {step}/{total}: loss {rec['loss']:.4f} "
-                  f"train {100 * rec['train_top1']:.2f}% test {100 * top1:.2f}% "
+                  f"train {100 * rec['train_top1']:.2f}% test {100 * rec['top1']:.2f}%{raw} "
                   f"{ips:.0f} images/s ({method})", flush=True)
-            _save(model, out, cfg, init, env, history, opt, sched, step)
+            _save(model if ema is None else ema.model, out, cfg, init, env, history, opt, sched,
+                  step, None if ema is None else model)
     if env.world > 1:
         dist.barrier()
     dump = os.environ.get("SAT_HW_DUMP_STATE")
@@ -351,32 +368,10 @@ def _train(cfg, out, init, resume, env: _Dist, t, q, d) -> dict:
             "device": str(env.device), "method": method}
 
 
-def _teacher(path: str, cfg: dict, device: torch.device) -> nn.Module:
-    """The distillation teacher: a checkpoint for the same input and classes, eval mode."""
-    teacher = load_checkpoint(path)
-    m = cfg["model"]
-    for k in ("resolution", "in_channels", "classes"):
-        if teacher.config[k] != m[k]:
-            raise ValueError(f"train.distill: teacher {path!r} has {k} {teacher.config[k]}, the "
-                             f"model being trained has {m[k]}")
-    for p in teacher.parameters():
-        p.requires_grad_(False)
-    return teacher.to(device).eval()
-
-
-def distill_loss(ce: Tensor, logits: Tensor, teacher_logits: Tensor, weight: float,
-                 temperature: float) -> Tensor:
-    """``(1 - weight) * ce + weight * T^2 * KL(softmax(teacher/T) || softmax(student/T))``,
-    the KL averaged over the batch (Hinton et al.'s soft targets; T^2 keeps the gradient's
-    scale independent of T)."""
-    kl = F.kl_div(F.log_softmax(logits / temperature, 1),
-                  F.log_softmax(teacher_logits.detach() / temperature, 1),
-                  reduction="batchmean", log_target=True)
-    return (1 - weight) * ce + weight * temperature**2 * kl
-
-
 def _save(model, out: Path, cfg: dict, init, env: _Dist, history: list[dict], opt, sched,
-          step: int) -> None:
+          step: int, raw: nn.Module | None = None) -> None:
+    """``model`` is what the checkpoint holds; with EMA, ``raw`` is the trained model (for
+    ``resume``)."""
     last = history[-1]
     t, q = cfg["train"], cfg["quant"]
     meta = {"epoch": last["epoch"], "step": step, "top1": last["top1"], "method": q["method"],
@@ -385,10 +380,12 @@ def _save(model, out: Path, cfg: dict, init, env: _Dist, history: list[dict], op
             "data_root": cfg["data"]["root"], "test_images": last.get("test_images"),
             "init": str(init) if init is not None else None, "world_size": env.world,
             "batch_size": t["batch_size"], "lr": t["lr"], "device": str(env.device),
-            "distill": t["distill"] or None}
+            "distill": t["distill"] or None, "ema": t["ema"] or None}
     train_state = {"optimizer": opt.state_dict(), "scheduler": sched.state_dict(), "step": step,
                    "history": history, "world_size": env.world,
                    "config_toml": config_mod.to_toml(cfg)}
+    if raw is not None:
+        train_state["raw_state_dict"] = raw.state_dict()
     out.parent.mkdir(parents=True, exist_ok=True)
     save_checkpoint(model, out, meta=meta, extra={"train_state": train_state})
 

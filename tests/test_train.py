@@ -325,7 +325,7 @@ def test_fast_cpu_training_equals_the_reference(cifar, tmp_path, monkeypatch, me
 def test_distillation(cifar, tmp_path):
     """--distill: the loss mixes in the teacher's soft targets; weight 0 trains exactly as without
     a teacher; a teacher for other classes is refused in one line."""
-    from sat_hw.train import distill_loss
+    from sat_hw.distill import distill_loss
 
     logits, soft = torch.randn(4, 10), torch.randn(4, 10)
     ce = torch.nn.functional.cross_entropy(logits, torch.arange(4))
@@ -357,3 +357,44 @@ def _train_other(cfg: dict, tmp_path: Path) -> Path:
     out = tmp_path / "other.pt"
     save_checkpoint(config.model_from_config(cfg), out)
     return out
+
+
+def test_ema_average_and_update():
+    """Ema: avg = d * avg + (1 - d) * value for parameters and BN statistics; counts copied."""
+    from sat_hw.ema import Ema
+
+    torch.manual_seed(0)
+    net = torch.nn.Sequential(torch.nn.Linear(3, 4), torch.nn.BatchNorm1d(4))
+    start = {k: v.clone() for k, v in net.state_dict().items()}
+    ema = Ema(net, 0.75)
+    net.train()
+    net(torch.randn(8, 3))  # BN statistics and batch count move
+    with torch.no_grad():
+        net[0].weight.add_(1.0)
+    ema.update(net)
+    for k, v in net.state_dict().items():
+        want = v if not v.is_floating_point() else 0.75 * start[k] + 0.25 * v
+        assert torch.equal(ema.model.state_dict()[k], want), k
+    assert not ema.model.training and not any(p.requires_grad for p in ema.model.parameters())
+
+
+def test_ema_training_and_exact_resume(cifar, tmp_path):
+    """train.ema leaves training itself unchanged (the raw weights equal a run without it), saves
+    and scores the average, resumes exactly, and refuses a resume that switches it on or off."""
+    plain, ema, part = tmp_path / "plain.pt", tmp_path / "ema.pt", tmp_path / "part.pt"
+    s0 = run_training(_cfg(cifar, max_steps=7), plain)
+    s1 = run_training(_cfg(cifar, max_steps=7, ema=0.5), ema)
+    a, b = read_checkpoint(plain), read_checkpoint(ema)
+    assert _equal_states(a["state_dict"], b["train_state"]["raw_state_dict"])
+    assert not _equal_states(a["state_dict"], b["state_dict"])
+    assert [h["top1_raw"] for h in s1["history"]] == [h["top1"] for h in s0["history"]]
+    assert b["meta"]["ema"] == 0.5 and b["meta"]["top1"] == s1["history"][-1]["top1"]
+    run_training(_cfg(cifar, max_steps=3, ema=0.5), part)
+    run_training(_cfg(cifar, max_steps=7, ema=0.5), part, resume=True)
+    c = read_checkpoint(part)
+    assert _equal_states(b["state_dict"], c["state_dict"])
+    assert _equal_states(b["train_state"]["raw_state_dict"], c["train_state"]["raw_state_dict"])
+    with pytest.raises(ValueError, match="trained with train.ema"):
+        run_training(_cfg(cifar, max_steps=9), part, resume=True)
+    with pytest.raises(ValueError, match="trained without train.ema"):
+        run_training(_cfg(cifar, max_steps=9, ema=0.5), plain, resume=True)
