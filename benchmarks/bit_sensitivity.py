@@ -21,21 +21,9 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from sat_hw.data import load_split
+from sat_hw.ema import reestimate_bn
 from sat_hw.models import ConvLayer, load_checkpoint
 from sat_hw.train import evaluate
-
-
-@torch.no_grad()
-def reestimate_bn(model, images: torch.Tensor, batch: int = 256) -> None:
-    """BN running statistics as the plain average over ``images`` in batches (momentum None)."""
-    for layer in model.layers.values():
-        if isinstance(layer, ConvLayer):
-            layer.bn.reset_running_stats()
-            layer.bn.momentum = None
-    model.train()
-    for x in images.split(batch):
-        model(x.float())
-    model.eval()
 
 
 def weights_to(op: str, bits: int):

@@ -47,7 +47,7 @@ from . import config as config_mod
 from .batches import Loader, augment, epoch_batches
 from .data import adaptation, load_split, serves
 from .distill import distill_loss, load_teacher
-from .ema import Ema
+from .ema import BN_IMAGES, Ema
 from .models import (
     MobileNetV1,
     QConv2d,
@@ -257,6 +257,8 @@ def _train(cfg, out, init, resume, env: _Dist, t, q, d) -> dict:
 
     teacher = load_teacher(t["distill"], cfg, env.device) if t["distill"] else None
     ema = Ema(model, t["ema"]) if t["ema"] > 0 else None
+    ema_images = (_calib_images(train_set, BN_IMAGES, seed).to(env.device) if ema is not None
+                  else None)
     opt = torch.optim.SGD(param_groups(model, t["weight_decay"]), lr=t["lr"],
                           momentum=t["momentum"], nesterov=t["momentum"] > 0)
     loader = Loader(train_set, env.device, d["workers"])
@@ -342,7 +344,7 @@ def _train(cfg, out, init, resume, env: _Dist, t, q, d) -> dict:
                "images_per_s": ips,
                "lr": opt.param_groups[0]["lr"], "partial": step % per_epoch != 0}
         if ema is not None:  # the average is what the checkpoint holds: its top-1 is "top1"
-            env.average_buffers(ema.model)
+            ema.refresh_bn(ema_images)
             rec["top1_raw"], rec["top1"] = top1, evaluate(ema.model, test_loader, 256, env.rank,
                                                           env.world)
         history.append(rec)

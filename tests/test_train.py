@@ -359,23 +359,30 @@ def _train_other(cfg: dict, tmp_path: Path) -> Path:
     return out
 
 
-def test_ema_average_and_update():
-    """Ema: avg = d * avg + (1 - d) * value for parameters and BN statistics; counts copied."""
+def test_ema_average_and_bn_reestimate():
+    """Ema: avg = d * avg + (1 - d) * value for every parameter; BN statistics are not averaged
+    but re-estimated: the mean of the batches' means and unbiased variances."""
     from sat_hw.ema import Ema
 
     torch.manual_seed(0)
-    net = torch.nn.Sequential(torch.nn.Linear(3, 4), torch.nn.BatchNorm1d(4))
-    start = {k: v.clone() for k, v in net.state_dict().items()}
+    net = torch.nn.Sequential(torch.nn.Flatten(), torch.nn.BatchNorm1d(4), torch.nn.Linear(4, 2))
+    start = {k: v.clone() for k, v in net.named_parameters()}
     ema = Ema(net, 0.75)
-    net.train()
-    net(torch.randn(8, 3))  # BN statistics and batch count move
     with torch.no_grad():
-        net[0].weight.add_(1.0)
+        for p in net.parameters():
+            p.add_(torch.randn_like(p))
     ema.update(net)
-    for k, v in net.state_dict().items():
-        want = v if not v.is_floating_point() else 0.75 * start[k] + 0.25 * v
-        assert torch.equal(ema.model.state_dict()[k], want), k
-    assert not ema.model.training and not any(p.requires_grad for p in ema.model.parameters())
+    for k, v in net.named_parameters():
+        assert torch.equal(dict(ema.model.named_parameters())[k], 0.75 * start[k] + 0.25 * v), k
+    assert not any(p.requires_grad for p in ema.model.parameters())
+
+    images = torch.randint(0, 256, (12, 1, 2, 2), dtype=torch.uint8)
+    ema.refresh_bn(images, batch=4)
+    x = images.float().view(3, 4, 4)  # three batches of four samples, four features
+    bn = ema.model[1]
+    torch.testing.assert_close(bn.running_mean, x.mean(1).mean(0))
+    torch.testing.assert_close(bn.running_var, x.var(1).mean(0))
+    assert not ema.model.training and bn.momentum == 0.1
 
 
 def test_ema_training_and_exact_resume(cifar, tmp_path):
