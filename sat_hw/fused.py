@@ -9,7 +9,8 @@ ctypes: the forward reads ``x`` and writes ``out``; the backward reads ``g`` and
 order as before). The weight quantizer (:class:`sat_hw.quant._WeightQuant`) does all but
 ``tanh``, its backward and one ATen sum in three more loops. The loops do the reference's IEEE
 operations in the reference's order, with no contraction into fused multiply-adds, and
-``nearbyintf`` rounds half to even as ``torch.round`` does: every value is the same (tests/test_quant.py, tests/test_train.py).
+``nearbyintf`` rounds half to even as ``torch.round`` does: every value is the same
+(tests/test_quant.py, tests/test_train.py).
 
 The library is cached under ``$SAT_HW_CACHE/fused/<hash>`` (source, flags, compiler). Where
 compiling fails, :data:`ENABLED` goes off with one warning and the eager path runs;

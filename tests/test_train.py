@@ -155,7 +155,8 @@ def test_batches_shard_like_distributed_sampler():
     r0, r1 = (torch.cat(epoch_batches(11, 2, 0, 0, rank=r, world=2)).tolist() for r in (0, 1))
     assert len(r0) == len(r1) == 6  # 11 padded to 12, 3 full batches each
     assert set(r0) | set(r1) == set(range(11))
-    ev = [torch.cat(epoch_batches(11, 4, 0, 0, r, 2, shuffle=False, drop_last=False)) for r in (0, 1)]
+    ev = [torch.cat(epoch_batches(11, 4, 0, 0, r, 2, shuffle=False, drop_last=False))
+          for r in (0, 1)]
     assert sorted(torch.cat(ev).tolist()) == list(range(11))  # evaluation: every image once
 
 
