@@ -14,6 +14,7 @@ skipped next time; an unfinished run continues from its last epoch checkpoint un
 (`sat_hw train --resume`). Writes study_fashion_mnist.{json,md,png}: mean and std per cell.
 
     nice -n 15 python benchmarks/study_fashion_mnist.py --threads 2 [--first W2A2]
+    nice -n 15 python benchmarks/study_fashion_mnist.py --jobs 2 --threads 1  # two runs at once
     python benchmarks/study_fashion_mnist.py --import /tmp/run1/results.json --report-only
 """
 
@@ -25,7 +26,9 @@ import os
 import statistics
 import subprocess
 import sys
+import threading
 import time
+from concurrent.futures import ThreadPoolExecutor, as_completed
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -148,6 +151,38 @@ def plot(rows: list[dict], dest: Path) -> None:
     plt.close(fig)
 
 
+def train_all(todo: list[dict], a, rows: list[dict], path: Path) -> None:
+    """Train the cells, a.jobs at a time, saving each finished run at once. A failed run
+    stops the runs not yet started; those already going finish and are saved."""
+    stop = threading.Event()
+
+    def one(c: dict) -> dict | None:
+        if stop.is_set():
+            return None
+        try:
+            return run_cell(c, a)
+        except SystemExit:
+            stop.set()
+            raise
+
+    failed = None
+    with ThreadPoolExecutor(max(1, a.jobs)) as pool:
+        for f in as_completed([pool.submit(one, c) for c in todo]):
+            try:
+                r = f.result()
+            except SystemExit as e:
+                failed = failed or e
+                continue
+            if r is None:
+                continue
+            rows.append(r)
+            save(path, rows)
+            print(f"{r['init']} {r['method']} W{r['wbits']}A{r['abits']} seed {r['seed']}: "
+                  f"{100 * r['top1']:.2f} % ({r['seconds']:.0f} s)", flush=True)
+    if failed is not None:
+        raise failed
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--seeds", type=int, default=3)
@@ -157,6 +192,8 @@ def main() -> None:
     ap.add_argument("--results", type=Path, default=RESULTS)
     ap.add_argument("--import", dest="imports", type=Path, action="append", default=[])
     ap.add_argument("--report-only", action="store_true", help="no training: tables and plot")
+    ap.add_argument("--jobs", type=int, default=1,
+                    help="runs trained at once, each with --threads threads")
     ap.add_argument("--max-runs", type=int, default=0, help="stop after this many runs")
     ap.add_argument("--first", default="", help="bit settings to run before the others, e.g. "
                     "W2A2 or W2A2,W3A3 (unfinished runs of the others resume later)")
@@ -176,14 +213,7 @@ def main() -> None:
     todo.sort(key=lambda c: (c["wbits"], c["abits"]) not in first)  # stable: else cells' order
     if not a.report_only:
         a.work.mkdir(parents=True, exist_ok=True)
-        for n, c in enumerate(todo):
-            if a.max_runs and n >= a.max_runs:
-                break
-            r = run_cell(c, a)
-            rows.append(r)
-            save(path, rows)
-            print(f"{r['init']} {r['method']} W{r['wbits']}A{r['abits']} seed {r['seed']}: "
-                  f"{100 * r['top1']:.2f} % ({r['seconds']:.0f} s)", flush=True)
+        train_all(todo[:a.max_runs] if a.max_runs else todo, a, rows, path)
     fp_top1 = None
     if (ROOT / INIT).is_file():
         import torch
