@@ -118,10 +118,42 @@ def table(rows: list[dict], fp_top1: float | None) -> str:
         sd = f"{100 * statistics.stdev(v):.2f}" if len(v) > 1 else "-"
         lines.append(f"| {init} | W{w}A{ab} | {m} | {len(v)} | {100 * statistics.mean(v):.2f} "
                      f"| {sd} |")
+    lines += verdicts(rows)
     todo = len(cells(3)) - len(rows)
     lines += ["", f"{len(rows)} of {len(cells(3))} runs done; {todo} to go "
                   "(`python benchmarks/study_fashion_mnist.py` resumes)."]
     return "\n".join(lines) + "\n"
+
+
+def verdicts(rows: list[dict]) -> list[str]:
+    """SAT against each other method at the same init and bits: difference of the means, its
+    standard error sqrt(s1^2/n1 + s2^2/n2), and a verdict: win or lose beyond 2 standard errors;
+    with 3+ seeds each, 'higher/lower on every seed' where the spread is too wide for that;
+    else tie. Seeds pair by number."""
+    by: dict[tuple, dict[int, float]] = {}
+    for r in rows:
+        by.setdefault((r["init"], r["wbits"], r["abits"], r["method"]), {})[r["seed"]] = r["top1"]
+    out = ["", "SAT against the others (difference in points, SAT minus other; win or lose needs "
+           "more than 2 standard errors; at least 2 seeds each):", "",
+           "| init | W/A | against | seeds | SAT - other | std. error | verdict |",
+           "|---|---|---|---|---|---|---|"]
+    for (init, w, ab, m), other in sorted(by.items(), key=lambda kv: (kv[0][0], -kv[0][1])):
+        sat = by.get((init, w, ab, "sat"))
+        if m == "sat" or not sat or len(sat) < 2 or len(other) < 2:
+            continue
+        u, v = [100 * x for x in sat.values()], [100 * x for x in other.values()]
+        d = statistics.mean(u) - statistics.mean(v)
+        se = (statistics.variance(u) / len(u) + statistics.variance(v) / len(v)) ** 0.5
+        paired = [sat[k] - other[k] for k in sat if k in other]
+        if abs(d) > 2 * se:
+            verdict = "SAT wins" if d > 0 else "SAT loses"
+        elif len(paired) >= 3 and (all(x > 0 for x in paired) or all(x < 0 for x in paired)):
+            verdict = f"tie by 2 s.e.; SAT {'higher' if d > 0 else 'lower'} on every seed"
+        else:
+            verdict = "tie"
+        out.append(f"| {init} | W{w}A{ab} | {m} | {len(u)} vs {len(v)} | {d:+.2f} | {se:.2f} "
+                   f"| {verdict} |")
+    return out
 
 
 def plot(rows: list[dict], dest: Path) -> None:

@@ -65,3 +65,19 @@ def test_a_failure_cancels_the_rest_and_keeps_finished_runs(tmp_path, monkeypatc
     # seed 1 fails while seed 0 runs on; 0 finishes and is saved; 2..4 never start
     assert sorted(started) == [0, 1]
     assert [r["seed"] for r in json.loads(path.read_text())["rows"]] == [0]
+
+
+def test_verdicts():
+    def rows(method, bits, top1s):
+        return [{"method": method, "wbits": bits, "abits": bits, "init": "fp", "seed": s,
+                 "top1": t} for s, t in enumerate(top1s)]
+
+    got = study.verdicts(rows("sat", 4, [.920, .921, .922]) + rows("pact", 4, [.910, .911, .912])
+                         + rows("cgpact", 4, [.919, .925, .921])
+                         + rows("sat", 2, [.88, .89, .88]) + rows("pact", 2, [.87, .88, .55])
+                         + rows("sat", 3, [.91]) + rows("pact", 3, [.90, .91]))
+    lines = {tuple(c.strip() for c in ln.split("|")[2:4]): ln for ln in got if ln.startswith("| fp")}
+    assert "| +1.00 | 0.08 | SAT wins |" in lines[("W4A4", "pact")]
+    assert "| tie |" in lines[("W4A4", "cgpact")]
+    assert "SAT higher on every seed" in lines[("W2A2", "pact")]
+    assert ("W3A3", "pact") not in lines  # one SAT seed: no verdict
