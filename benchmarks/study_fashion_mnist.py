@@ -137,7 +137,8 @@ def verdicts(rows: list[dict]) -> list[str]:
            "more than 2 standard errors; at least 2 seeds each):", "",
            "| init | W/A | against | seeds | SAT - other | std. error | verdict |",
            "|---|---|---|---|---|---|---|"]
-    for (init, w, ab, m), other in sorted(by.items(), key=lambda kv: (kv[0][0], -kv[0][1])):
+    order = sorted(by.items(), key=lambda kv: (kv[0][0], -kv[0][1], METHODS.index(kv[0][3])))
+    for (init, w, ab, m), other in order:
         sat = by.get((init, w, ab, "sat"))
         if m == "sat" or not sat or len(sat) < 2 or len(other) < 2:
             continue
