@@ -133,8 +133,8 @@ def verdicts(rows: list[dict]) -> list[str]:
     by: dict[tuple, dict[int, float]] = {}
     for r in rows:
         by.setdefault((r["init"], r["wbits"], r["abits"], r["method"]), {})[r["seed"]] = r["top1"]
-    out = ["", "SAT against the others (difference in points, SAT minus other; win or lose needs "
-           "more than 2 standard errors; at least 2 seeds each):", "",
+    out = ["", ("SAT against the others (difference in points, SAT minus other; win or lose "
+                "needs more than 2 standard errors; at least 2 seeds each):"), "",
            "| init | W/A | against | seeds | SAT - other | std. error | verdict |",
            "|---|---|---|---|---|---|---|"]
     order = sorted(by.items(), key=lambda kv: (kv[0][0], -kv[0][1], METHODS.index(kv[0][3])))
