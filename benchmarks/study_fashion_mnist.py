@@ -15,6 +15,7 @@ skipped next time; an unfinished run continues from its last epoch checkpoint un
 
     nice -n 15 python benchmarks/study_fashion_mnist.py --threads 2 [--first W2A2]
     nice -n 15 python benchmarks/study_fashion_mnist.py --jobs 2 --threads 1  # two runs at once
+    bash benchmarks/study_gpu.sh OUT DATA_ROOT  # on a lent GPU: the from-scratch cells (--only)
     python benchmarks/study_fashion_mnist.py --import /tmp/run1/results.json --report-only
 """
 
@@ -228,6 +229,8 @@ def main() -> None:
     ap.add_argument("--jobs", type=int, default=1,
                     help="runs trained at once, each with --threads threads")
     ap.add_argument("--max-runs", type=int, default=0, help="stop after this many runs")
+    ap.add_argument("--only", choices=["fp", "scratch"], default=None,
+                    help="train only the cells of this init (the report covers all)")
     ap.add_argument("--first", default="", help="bit settings to run before the others, e.g. "
                     "W2A2 or W2A2,W3A3 (unfinished runs of the others resume later)")
     a = ap.parse_args()
@@ -242,7 +245,7 @@ def main() -> None:
         done |= {key(r) for r in new}
         print(f"imported {len(new)} runs from {p}")
     save(path, rows)
-    todo = [c for c in cells(a.seeds) if key(c) not in done]
+    todo = [c for c in cells(a.seeds) if key(c) not in done and a.only in (None, c["init"])]
     todo.sort(key=lambda c: (c["wbits"], c["abits"]) not in first)  # stable: else cells' order
     if not a.report_only:
         a.work.mkdir(parents=True, exist_ok=True)
