@@ -103,7 +103,8 @@ def _parser() -> tuple[argparse.ArgumentParser, dict[str, argparse.ArgumentParse
                    "first N; 0 = all" + _d("train", "eval_images"))
     t.add_argument("--init", type=Path, help="initialise from this checkpoint (e.g. the FP model)")
     t.add_argument("--distill", type=Path, help="teacher checkpoint to distil from (e.g. the FP "
-                   "model; weight and temperature: train.distill_* in flow.toml)")
+                   "model), or several, comma separated, whose logits are averaged; weight and "
+                   "temperature: train.distill_* in flow.toml")
     t.add_argument("--ema", type=float, help="decay of the weights' moving average per step that "
                    "the checkpoint holds (e.g. 0.999; 0 = off)" + _d("train", "ema"))
     t.add_argument("--resume", action="store_true", help="continue from --out's last epoch")

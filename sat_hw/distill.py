@@ -1,5 +1,6 @@
-"""Knowledge distillation: a teacher checkpoint's soft targets mixed into the training loss
-(``train.distill``, ``train.distill_weight``, ``train.distill_temperature``)."""
+"""Knowledge distillation: a teacher checkpoint's soft targets (or an ensemble's: several
+checkpoints, comma separated) mixed into the training loss (``train.distill``,
+``train.distill_weight``, ``train.distill_temperature``)."""
 
 from __future__ import annotations
 
@@ -10,14 +11,34 @@ from torch import Tensor, nn
 from .models import load_checkpoint
 
 
-def load_teacher(path: str, cfg: dict, device: torch.device) -> nn.Module:
-    """The distillation teacher: a checkpoint for the same input and classes, eval mode."""
-    teacher = load_checkpoint(path)
-    m = cfg["model"]
-    for k in ("resolution", "in_channels", "classes"):
-        if teacher.config[k] != m[k]:
-            raise ValueError(f"train.distill: teacher {path!r} has {k} {teacher.config[k]}, the "
-                             f"model being trained has {m[k]}")
+class Ensemble(nn.Module):
+    """Several teachers as one: the mean of their logits (so the soft targets at temperature T
+    are the normalised geometric mean of the members' own)."""
+
+    def __init__(self, members: list[nn.Module]):
+        super().__init__()
+        self.members = nn.ModuleList(members)
+
+    def forward(self, x: Tensor) -> Tensor:
+        return torch.stack([m(x) for m in self.members]).mean(0)
+
+
+def load_teacher(spec: str, cfg: dict, device: torch.device) -> nn.Module:
+    """The distillation teacher, eval mode: a checkpoint for the same input and classes, or
+    several, comma separated, taken as one :class:`Ensemble`."""
+    paths = [p.strip() for p in spec.split(",")]
+    if not all(paths):
+        raise ValueError(f"train.distill: {spec!r} has an empty checkpoint path")
+    members = []
+    for path in paths:
+        teacher = load_checkpoint(path)
+        m = cfg["model"]
+        for k in ("resolution", "in_channels", "classes"):
+            if teacher.config[k] != m[k]:
+                raise ValueError(f"train.distill: teacher {path!r} has {k} {teacher.config[k]}, "
+                                 f"the model being trained has {m[k]}")
+        members.append(teacher)
+    teacher = members[0] if len(members) == 1 else Ensemble(members)
     for p in teacher.parameters():
         p.requires_grad_(False)
     return teacher.to(device).eval()

@@ -351,6 +351,29 @@ def test_distillation(cifar, tmp_path):
                      tmp_path / "x.pt")
 
 
+def test_distillation_ensemble(cifar, tmp_path):
+    """--distill a.pt,b.pt: one teacher whose logits are the mean of the members'; one member is
+    that checkpoint itself; an empty or missing member is an error naming it."""
+    from sat_hw.distill import load_teacher
+
+    cfg = _cfg(cifar, method="fp", max_steps=1)
+    a, b = tmp_path / "a.pt", tmp_path / "b.pt"
+    run_training(cfg, a)
+    run_training(_cfg(cifar, method="fp", max_steps=1, seed=1), b)
+    x = torch.randint(0, 256, (4, 3, 16, 16), dtype=torch.uint8).float()
+    cpu = torch.device("cpu")
+    one, two = load_teacher(str(a), cfg, cpu), load_teacher(f"{a}, {b}", cfg, cpu)
+    la, lb = load_checkpoint(a)(x), load_checkpoint(b)(x)
+    assert not torch.equal(la, lb)
+    assert torch.equal(one(x), la)
+    torch.testing.assert_close(two(x), (la + lb) / 2)
+    assert not any(p.requires_grad for p in two.parameters()) and not two.training
+    with pytest.raises(ValueError, match="has an empty checkpoint path"):
+        load_teacher(f"{a},", cfg, cpu)
+    with pytest.raises(ValueError, match="missing.pt"):
+        load_teacher(f"{a},{tmp_path / 'missing.pt'}", cfg, cpu)
+
+
 def _train_other(cfg: dict, tmp_path: Path) -> Path:
     """A checkpoint of ``cfg``'s model, untrained (the data need not serve it)."""
     from sat_hw.models import save_checkpoint
