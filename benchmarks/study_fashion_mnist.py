@@ -121,8 +121,9 @@ def table(rows: list[dict], fp_top1: float | None) -> str:
                      f"| {sd} |")
     lines += verdicts(rows)
     todo = len(cells(3)) - len(rows)
-    lines += ["", f"{len(rows)} of {len(cells(3))} runs done; {todo} to go "
-                  "(`python benchmarks/study_fashion_mnist.py` resumes)."]
+    lines += ["", f"All {len(rows)} runs done." if todo <= 0 else
+              f"{len(rows)} of {len(cells(3))} runs done; {todo} to go "
+              "(`python benchmarks/study_fashion_mnist.py` resumes)."]
     return "\n".join(lines) + "\n"
 
 
@@ -164,20 +165,41 @@ def plot(rows: list[dict], dest: Path) -> None:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    fig, ax = plt.subplots(figsize=(6, 3.6))
+    groups = [("fp", w, ab) for w, ab in BITS] + [("scratch", 4, 4)]
+    cell = {(init, w, ab, m): [r["top1"] * 100 for r in rows if (r["init"], r["wbits"],
+                                                                   r["abits"], r["method"])
+                               == (init, w, ab, m)] for init, w, ab in groups for m in METHODS}
+    # the y range follows the medians, so one collapsed seed does not flatten the rest;
+    # what falls below it is drawn on the bottom edge with its value
+    lo = min(statistics.median(v) for v in cell.values() if v) - 1.5
+    fig, ax = plt.subplots(figsize=(6.6, 3.6))
     for i, m in enumerate(METHODS):
-        xs, ys, es = [], [], []
-        for j, (w, ab) in enumerate(BITS):
-            v = [r["top1"] * 100 for r in rows if r["init"] == "fp" and r["method"] == m
-                 and (r["wbits"], r["abits"]) == (w, ab)]
-            if v:
-                xs.append(j + (i - 1) * 0.12)
-                ys.append(statistics.mean(v))
-                es.append(statistics.stdev(v) if len(v) > 1 else 0.0)
-        ax.errorbar(xs, ys, yerr=es, fmt="o", capsize=3, label=m)
-    ax.set_xticks(range(len(BITS)), [f"W{w}A{a}" for w, a in BITS])
+        color = f"C{i}"
+        for j, (init, w, ab) in enumerate(groups):
+            v = cell[(init, w, ab, m)]
+            if not v:
+                continue
+            x = j + (i - 1) * 0.22
+            mean, sd = statistics.mean(v), statistics.stdev(v) if len(v) > 1 else 0.0
+            ax.errorbar([x], [max(mean, lo + 0.15)], yerr=[sd] if mean > lo else None,
+                        fmt="o" if mean > lo else "v",
+                        capsize=3, color=color, label=m if j == 0 else None)
+            for y in v:
+                ax.plot([x + 0.07], [max(y, lo + 0.15)], "." if y > lo else "v", ms=4,
+                        color=color, alpha=0.6)
+                if y <= lo:
+                    ax.annotate(f"{y:.1f}", (x + 0.07, lo + 0.15), (x + 0.12, lo + 0.45),
+                                fontsize=7, color=color)
+            if mean <= lo:
+                ax.annotate(f"mean {mean:.1f}", (x, lo + 0.15), (x - 0.45, lo + 0.45),
+                            fontsize=7, color=color)
+    top = max(max(v) for v in cell.values() if v)
+    ax.set_ylim(lo, top + 0.8)
+    ax.set_xticks(range(len(groups)), [f"W{w}A{a}" + ("\nfrom scratch" if init == "scratch"
+                                                       else "\nfrom FP")
+                                        for init, w, a in groups])
     ax.set_ylabel("test top-1 (%)")
-    ax.set_title("Fashion-MNIST, mbv1 0.25, from FP (mean ± std over seeds)")
+    ax.set_title("Fashion-MNIST, mbv1 0.25: mean ± std, and each seed")
     ax.legend()
     ax.grid(alpha=0.3)
     fig.tight_layout()
