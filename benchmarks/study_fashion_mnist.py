@@ -41,10 +41,10 @@ METHODS = ["sat", "pact", "cgpact"]
 
 
 def cells(seeds: int) -> list[dict]:
-    out = [dict(method=m, wbits=w, abits=a, init="fp", seed=s, **FROM_FP)
+    out = [{"method": m, "wbits": w, "abits": a, "init": "fp", "seed": s, **FROM_FP}
            for s in range(seeds) for w, a in BITS for m in METHODS]
-    out += [dict(method=m, wbits=4, abits=4, init="scratch", seed=s, epochs=35, lr=0.1)
-            for s in range(seeds) for m in ("sat", "pact")]
+    out += [{"method": m, "wbits": 4, "abits": 4, "init": "scratch", "seed": s, "epochs": 35,
+             "lr": 0.1} for s in range(seeds) for m in ("sat", "pact")]
     return out
 
 
@@ -71,9 +71,10 @@ def import_gpu(path: Path) -> list[dict]:
             continue
         if r["epochs_done"] != FROM_FP["epochs"] or abs(r["recipe"]["lr"] - FROM_FP["lr"]) > 1e-12:
             continue
-        got.append(dict(method=r["method"], wbits=r["wbits"], abits=r["abits"], init="fp",
-                        seed=r["seed"], epochs=r["epochs_done"], lr=r["recipe"]["lr"],
-                        top1=r["top1"], source=f"{path.name} ({r['device']})"))
+        got.append({"method": r["method"], "wbits": r["wbits"], "abits": r["abits"],
+                    "init": "fp", "seed": r["seed"], "epochs": r["epochs_done"],
+                    "lr": r["recipe"]["lr"], "top1": r["top1"],
+                    "source": f"{path.name} ({r['device']})"})
     return got
 
 
@@ -92,7 +93,8 @@ def run_cell(c: dict, a) -> dict:
     env = dict(os.environ, OMP_NUM_THREADS=str(a.threads), PYTHONPATH=str(ROOT))
     t0 = time.time()
     with open(out.with_suffix(".log"), "a") as f:
-        rc = subprocess.run(cmd, env=env, stdout=f, stderr=subprocess.STDOUT, cwd=ROOT).returncode
+        rc = subprocess.run(cmd, env=env, stdout=f, stderr=subprocess.STDOUT, cwd=ROOT,
+                            check=False).returncode
     if rc != 0:
         raise SystemExit(f"{name} failed ({rc}); see {out.with_suffix('.log')}")
     import torch
@@ -107,11 +109,11 @@ def table(rows: list[dict], fp_top1: float | None) -> str:
     for r in rows:
         groups.setdefault((r["init"], r["wbits"], r["abits"], r["method"]), []).append(r["top1"])
     lines = ["# SAT vs PACT vs CG-PACT on Fashion-MNIST (mbv1 0.25, 28 px)", "",
-             f"From FP: `--init {INIT}` ({'' if fp_top1 is None else f'{100 * fp_top1:.2f} %, '}"
-             f"the tuned recipe at 14 epochs), {FROM_FP['epochs']} epochs, lr {FROM_FP['lr']}, "
-             "batch 256. From scratch: flow.toml's recipe (35 epochs, lr 0.1). `cgpact` is "
-             "CG-PACT without scale adjustment; `sat` adds it on fc. Where each run trained "
-             "(a lent H200 or this project's CPU) is its `source` in study_fashion_mnist.json.",
+             (f"From FP: `--init {INIT}` ({'' if fp_top1 is None else f'{100 * fp_top1:.2f} %, '}"
+              f"the tuned recipe at 14 epochs), {FROM_FP['epochs']} epochs, lr {FROM_FP['lr']}, "
+              "batch 256. From scratch: flow.toml's recipe (35 epochs, lr 0.1). `cgpact` is "
+              "CG-PACT without scale adjustment; `sat` adds it on fc. Where each run trained "
+              "(a lent H200 or this project's CPU) is its `source` in study_fashion_mnist.json."),
              "",
              "| init | W/A | method | seeds | top-1 mean (%) | std |", "|---|---|---|---|---|---|"]
     for (init, w, ab, m), v in sorted(groups.items(), key=lambda kv: (kv[0][0], -kv[0][1],
@@ -122,8 +124,8 @@ def table(rows: list[dict], fp_top1: float | None) -> str:
     lines += verdicts(rows)
     todo = len(cells(3)) - len(rows)
     lines += ["", f"All {len(rows)} runs done." if todo <= 0 else
-              f"{len(rows)} of {len(cells(3))} runs done; {todo} to go "
-              "(`python benchmarks/study_fashion_mnist.py` resumes)."]
+              (f"{len(rows)} of {len(cells(3))} runs done; {todo} to go "
+               "(`python benchmarks/study_fashion_mnist.py` resumes).")]
     return "\n".join(lines) + "\n"
 
 
@@ -222,7 +224,7 @@ def train_all(todo: list[dict], a, rows: list[dict], path: Path) -> None:
             raise
 
     failed = None
-    with ThreadPoolExecutor(max(1, a.jobs)) as pool:
+    with ThreadPoolExecutor(a.jobs) as pool:
         for f in as_completed([pool.submit(one, c) for c in todo]):
             try:
                 r = f.result()
@@ -256,6 +258,8 @@ def main() -> None:
     ap.add_argument("--first", default="", help="bit settings to run before the others, e.g. "
                     "W2A2 or W2A2,W3A3 (unfinished runs of the others resume later)")
     a = ap.parse_args()
+    if a.jobs < 1 or a.threads < 1 or a.seeds < 1:
+        ap.error(f"--jobs, --threads and --seeds must be >= 1, got {a.jobs}, {a.threads}, {a.seeds}")
     first = {tuple(int(v) for v in b.strip().upper().lstrip("W").split("A"))
              for b in a.first.split(",") if b.strip()}
     path = a.results / "study_fashion_mnist.json"
