@@ -3,7 +3,7 @@
 A block's steady-state rate (:func:`block_rate`), its pipeline delay (:func:`pipe_delay`) and its
 fill (:func:`block_delay`) come from its parameters as the RTL blocks' preambles state them; the
 network's timeline (:func:`network_timeline`) chains the layers' costs
-(:class:`sat_hw.hw.cost.LayerCost`). Blocks are :class:`sat_hw.hw.cost.Block` (anything with
+(:class:`sat_hw.hw.cost.LayerCost`). Blocks are :class:`sat_hw.hw.blocks.Block` (anything with
 ``module`` and ``params``): this module imports nothing from :mod:`sat_hw.hw.cost`, which imports
 it.
 """

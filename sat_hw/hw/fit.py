@@ -4,7 +4,7 @@
 A record is one synthesized block: ``{"module", "params", "family", "mem", "yosys": {lut, ff,
 bram18, uram, dsp}}``. For each module the LUT and FF counts, less what the memory model assigns to
 the block's memories, are fitted as a non-negative linear combination of the block's features
-(:func:`sat_hw.hw.cost.block_features`, limited to :data:`sat_hw.hw.cost.FIT_FEATURES` where
+(:func:`sat_hw.hw.blocks.block_features`, limited to :data:`sat_hw.hw.blocks.FIT_FEATURES` where
 given), minimising the *relative* squared error of the block's total (each record weighted by
 1 / its Yosys count), so small and large configurations count alike. Records are split
 deterministically: every :data:`HOLDOUT`-th record of a module (in grid order, starting with the
@@ -15,7 +15,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from .cost import FIT_FEATURES, Block, Resources, block_cost, block_features, block_memories
+from .blocks import FIT_FEATURES, Block, Resources, block_features, block_memories
+from .cost import block_cost
 from .memory import memory
 
 HOLDOUT = 4

@@ -125,7 +125,7 @@ def layer_candidates(node: Layer, device: Device, fixed: dict | None = None,
                 c = layer_cycles(node, f)
                 for mem in mems:
                     # the compute block priced with its weights in ``mem`` (its logic can depend
-                    # on where the weights are: a LUT ROM inside sat_mvu, see cost.block_features)
+                    # on where the weights are: a LUT ROM inside sat_mvu, see blocks.block_features)
                     r = sum((block_cost(replace(b, mem=mem) if b.module in ("sat_mvu", "sat_vvu")
                                         else b, fam) for b in blocks), Resources())
                     folds.append(Fold(pe, simd, m, mem))

@@ -1,0 +1,270 @@
+"""The blocks a layer is built of, and what is known of each without the fitted model: its
+memories, the features its LUT and FF models are linear in, and its DSP slices; and
+:class:`Resources`, what a block, a layer or a network costs. :mod:`sat_hw.hw.cost` prices
+blocks with these (numpy-free, torch-free).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+from .memory import memory
+
+
+@dataclass(frozen=True)
+class Resources:
+    """FPGA resources: LUTs (logic and LUT memory), flip-flops, RAMB18 halves, URAM, DSP slices.
+
+    Adds (``a + b``, ``sum([...])``), scales by an integer (``3 * r``) and compares with a
+    device's capacity.
+    """
+
+    lut: int = 0
+    ff: int = 0
+    bram18: int = 0
+    uram: int = 0
+    dsp: int = 0
+
+    KEYS = ("lut", "ff", "bram18", "uram", "dsp")
+
+    def __add__(self, other: Resources) -> Resources:
+        if not isinstance(other, Resources):
+            return NotImplemented
+        return Resources(self.lut + other.lut, self.ff + other.ff, self.bram18 + other.bram18,
+                         self.uram + other.uram, self.dsp + other.dsp)
+
+    def __radd__(self, other):
+        if other == 0:  # sum() starts at 0
+            return self
+        return self.__add__(other)
+
+    def __mul__(self, n: int) -> Resources:
+        return Resources(*(getattr(self, k) * int(n) for k in self.KEYS))
+
+    __rmul__ = __mul__
+
+    def as_dict(self) -> dict[str, int]:
+        return {k: int(getattr(self, k)) for k in self.KEYS}
+
+    @classmethod
+    def of(cls, d: dict) -> Resources:
+        g = d.get
+        return cls(round(g("lut", 0)), round(g("ff", 0)), round(g("bram18", 0)),
+                   round(g("uram", 0)), round(g("dsp", 0)))
+
+    def utilisation(self, device) -> dict[str, float]:
+        """Share of the device's capacity per resource (0 where the device has none and the
+        design uses none, ``inf`` where it uses some the device lacks)."""
+        cap = device.capacity()
+        return {k: (getattr(self, k) / cap[k] if cap[k] else
+                    (0.0 if getattr(self, k) == 0 else math.inf)) for k in self.KEYS}
+
+    def over(self, device, limits: dict[str, float]) -> list[str]:
+        """The resources above ``limits`` (shares of capacity), in :attr:`KEYS` order."""
+        u = self.utilisation(device)
+        return [k for k in self.KEYS if u[k] > limits.get(k, 1.0) + 1e-12]
+
+
+@dataclass(frozen=True)
+class Block:
+    """One RTL block instance of a layer: module, its parameters, its role in the chain, and the
+    memory style of its main memory (weights of ``sat_mvu``/``sat_vvu``)."""
+
+    module: str
+    params: dict
+    role: str
+    mem: str = "auto"
+
+
+# ---- per-block memories, logic features and DSPs -------------------------------------------
+
+def _clog2(n: int) -> int:
+    return max(1, math.ceil(math.log2(max(int(n), 2))))
+
+
+def block_memories(b: Block) -> list[tuple[str, int, int, bool, str]]:
+    """``(what, depth, width, rom, style)`` of each memory of the block (the blocks' preambles);
+    ``b.mem == "none"`` leaves out the weights (priced separately by the planner)."""
+    return [g[:5] for g in memory_groups(b) for _ in range(g[5])]
+
+
+def memory_groups(b: Block) -> list[tuple[str, int, int, bool, str, int]]:
+    """:func:`block_memories` as ``(what, depth, width, rom, style, count)`` groups of equal
+    memories."""
+    p, m = b.params, b.module
+    if m == "sat_mvu":
+        wb = p["WBITS"] + (p.get("ENCODING", "k") != "k")
+        sf, nf = p["MW"] // p["SIMD"], p["MH"] // p["PE"]
+        out = [] if b.mem == "none" else [("weights", nf * sf, p["PE"] * p["SIMD"] * wb, True,
+                                          b.mem, 1)]
+        if nf > 1:  # vector buffer: fold 0 writes the input vector, later folds replay it
+            out.append(("vector buffer", sf, p["SIMD"] * p["ABITS"], False, "auto", 1))
+        return out
+    if m == "sat_vvu":
+        wb = p["WBITS"] + (p.get("ENCODING", "k") != "k")
+        depth = (p["CH"] // p["PE"]) * (p["K2"] // p["SIMD"])
+        return [] if b.mem == "none" else [("weights", depth, p["PE"] * p["SIMD"] * wb, True,
+                                            b.mem, 1)]
+    if m == "sat_thresholds":
+        # a binary search: per lane and stage j, (CH/PE)*2^j thresholds (stage 0: + direction)
+        g = p["CH"] // p["PE"]
+        return [(f"thresholds s{j}", g << j, p["ACC_BITS"] + (j == 0), True, "auto", p["PE"])
+                for j in range(p["OUT_BITS"])]
+    if m == "sat_bias":
+        return [("bias", p["CH"] // p["PE"], p["PE"] * p["BIAS_BITS"], True, "auto", 1)]
+    if m == "sat_swg":
+        k = p["K"]
+        depth = -(-p["IN_W"] // k) * (p["CH"] // p["SIMD"])
+        return [("line buffer", depth, p["SIMD"] * p["ELEM_W"], False, "auto",
+                 p.get("ROWS", k + p["STRIDE"]) * k)]
+    if m == "sat_fifo":
+        style = {"distributed": "lut", "block": "bram", "registers": "reg"}.get(
+            p.get("RAM_STYLE", "auto"), "auto")
+        return [("fifo", max(p["DEPTH"] - 1, 2), p["DATA_W"], False, style, 1)]
+    if m == "sat_avgpool":
+        return [("running sums", p["CH"] // p["PE"], p["PE"] * p["ACC_BITS"], False, "auto", 1)]
+    return []
+
+
+def mvu_packing(wbits: int, abits: int, pe: int, dsp_a_w: int = 27,
+                overlap: bool = True) -> int:
+    """Products per DSP multiply in ``sat_mvu`` with ``MULT = "dsp"`` (its LANES): fields of
+    ``S = bits((2^W-1)(2^A-1))`` bits in the ``DSP_A_W - 1`` unsigned bits of the wide port, one
+    bit closer with the LSB repair (``DSP_OVERLAP``), at most PE."""
+    s = max(1, ((1 << wbits) - 1) * ((1 << abits) - 1)).bit_length()
+    ua = dsp_a_w - 1
+    clean = 1 + (ua - wbits) // s
+    over = 1 + (ua - wbits) // (s - 1) if wbits >= 2 and s >= 3 else 0
+    lmax = over if overlap and over > clean else clean
+    return max(1, min(lmax, pe))
+
+
+LUTRAM_LUTS = {"RAM32M": 4, "RAM64M": 4, "RAM32M16": 8, "RAM64M8": 8, "RAM32X1D": 2,
+               "RAM64X1D": 2, "RAM128X1D": 4, "RAM256X1D": 8, "RAM32X1S": 1, "RAM64X1S": 1,
+               "RAM128X1S": 2, "RAM256X1S": 4, "RAM512X1S": 8}
+"""LUTs each distributed-RAM primitive occupies."""
+
+
+def yosys_resources(cells: dict) -> Resources:
+    """Our :class:`Resources` from Yosys ``stat -tech xilinx`` cell counts: LUTs include the LUTs
+    of distributed RAM primitives, shift registers (SRL16E/SRLC32E) and INV (a LUT1); MUXF7/8/9
+    and carry chains are not LUTs; a RAMB36 is two RAMB18."""
+    g = lambda *names: sum(int(cells.get(n, 0)) for n in names)
+    lut = g("LUT1", "LUT2", "LUT3", "LUT4", "LUT5", "LUT6", "INV", "SRL16E", "SRLC32E")
+    lut += sum(int(cells.get(n, 0)) * k for n, k in LUTRAM_LUTS.items())
+    return Resources(lut, g("FDRE", "FDSE", "FDCE", "FDPE"),
+                     g("RAMB18E1", "RAMB18E2") + 2 * g("RAMB36E1", "RAMB36E2"), g("URAM288"),
+                     g("DSP48E1", "DSP48E2"))
+
+
+def block_features(b: Block) -> dict[str, float]:
+    """Features of the block's logic (memories excluded); LUT and FF models are linear in them."""
+    p, m = b.params, b.module
+    if m == "sat_mvu":
+        lanes = p["PE"] * p["SIMD"]
+        pw = (((1 << p["WBITS"]) - 1) * ((1 << p["ABITS"]) - 1)).bit_length()
+        f = {"tree": lanes * pw, "acc": p["PE"] * p["ACC_BITS"],
+             "sum": p["SIMD"] * (p["ABITS"] + _clog2(p["SIMD"])), "in": p["SIMD"] * p["ABITS"],
+             "lanes": lanes, "one": 1.0}
+        # a weight ROM in LUTs costs Yosys more inside the block than alone (the memory model's
+        # count): a fitted share of its LUTs on top
+        w = [g for g in memory_groups(b) if g[0] == "weights"]
+        if w:
+            _, depth, width, rom, style, _ = w[0]
+            f["wrom"] = memory(depth, width, style, rom)["lut"]
+        if p.get("MULT") == "dsp":  # plain adder trees over the DSPs' product slices
+            f["dsp"] = dsp_count(b) * (pw + p["ABITS"])
+            f["dtree"] = f.pop("tree")
+        else:
+            f["mul"] = lanes * p["WBITS"] * p["ABITS"]
+        return f
+    if m == "sat_vvu":
+        # per lane: its product (LUT logic unless Yosys maps it to a DSP), its term of the lane's
+        # dot-product tree and of the sum of codes; per PE: the k correction and the accumulator
+        # (K2 = SIMD: every beat starts a channel group, the accumulator is a sign-extended copy
+        # of the dot product and Yosys merges its duplicate bits: no adder, DOT_W bits a lane)
+        lanes = p["PE"] * p["SIMD"]
+        levels = (p["SIMD"] - 1).bit_length()
+        dot = p["WBITS"] + p["ABITS"] + levels + 2  # DOT_W
+        acc = p["ACC_BITS"] if p["K2"] > p["SIMD"] else 0
+        f = {"tree": lanes * dot, "sa": lanes * (p["ABITS"] + levels), "dot": p["PE"] * dot,
+             "acc": p["PE"] * acc, "accq": p["PE"] * (acc or dot),
+             "dotq": p["PE"] * dot if acc else 0, "one": 1.0}
+        if vvu_dsp(p):
+            f["dsp"] = lanes * (p["WBITS"] + p["ABITS"])
+        elif (p["CH"] // p["PE"]) * (p["K2"] // p["SIMD"]) == 1:
+            f["cmul"] = lanes * p["WBITS"] * p["ABITS"]  # one weight word: constant products
+        else:
+            f["mul"] = lanes * p["WBITS"] * p["ABITS"]
+        return f
+    if m == "sat_thresholds":
+        return {"cmp": p["PE"] * p["OUT_BITS"] * p["ACC_BITS"],
+                "out": p["PE"] * p["OUT_BITS"] ** 2, "one": 1.0}
+    if m == "sat_bias":  # "rom": as sat_mvu's "wrom", the bias ROM's bits / 64 when in LUTs
+        _, depth, width, rom, style, _ = memory_groups(b)[0]
+        in_luts = memory(depth, width, style, rom)["lut"] > 0
+        return {"add": p["PE"] * p["OUT_BITS"], "rom": depth * width / 64 if in_luts else 0.0,
+                "one": 1.0}
+    if m == "sat_swg":
+        win = p["K"] ** 2 * p["SIMD"] * p["ELEM_W"]
+        return {"win": win, "rot": win * _clog2(p["K"]),
+                "ctl": _clog2(p["IN_W"]) + _clog2(p["IN_H"]) + _clog2(p["CH"] // p["SIMD"]),
+                "one": 1.0}
+    if m == "sat_dwc":
+        if p["IN_N"] == p["OUT_N"]:
+            return {}
+        # split: a shift register that loads or shifts (a mux per bit it shifts); pack: none
+        r = max(p["IN_N"], p["OUT_N"]) // min(p["IN_N"], p["OUT_N"])
+        return {"w": max(p["IN_N"], p["OUT_N"]) * p["ELEM_W"],
+                "shift": max(0, p["IN_N"] - p["OUT_N"]) * p["ELEM_W"],
+                "ctl": _clog2(r), "wrap": _clog2(r) if r & (r - 1) else 0,  # a mod-r counter
+                "one": 1.0}
+    if m == "sat_fifo":
+        return {"w": p["DATA_W"], "ctl": _clog2(p["DEPTH"]), "one": 1.0}
+    if m == "sat_avgpool":
+        return {"acc": p["PE"] * p["ACC_BITS"], "ctl": _clog2(p["PIXELS"]) + _clog2(p["CH"]),
+                "one": 1.0}
+    if m == "sat_maxpool":
+        n = p["PE"] * (p["K2"] - 1)  # a tree of K2-1 compare-and-select nodes per lane
+        a = p["ABITS"]
+        # "sel": an output bit of a node is one 4-input LUT for codes of up to 2 bits; wider codes
+        # need a comparator (carry chain) and a select per bit
+        return {"cmp": n * a, "cmp2": n * a ** 2, "node": n, "sel": n * (a if a > 2 else a / 2),
+                "out": p["PE"] * a, "one": 1.0}
+    if m == "sat_skid":
+        return {"w": p["DATA_W"], "one": 1.0}
+    raise ValueError(f"no cost model for block {m}")
+
+
+FIT_FEATURES: dict[str, dict[str, tuple[str, ...]]] = {
+    # The features a block's LUT or FF model may use (all of block_features where absent): the
+    # registers a block has are known from its RTL, and a free choice among logic features
+    # there fits noise.
+    "sat_vvu": {"ff": ("accq", "dotq", "one")},
+    "sat_bias": {"ff": ("add", "one")},
+    "sat_maxpool": {"lut": ("sel", "out", "one")},
+}
+
+def vvu_dsp(p: dict) -> bool:
+    """Whether Yosys maps ``sat_vvu``'s lane products (``w * a``, unsigned WBITS x ABITS once
+    ``wreduce`` drops the zero sign bits) onto DSP slices: ``synth_xilinx``'s ``mul2dsp`` takes a
+    multiply with both operands at least 2 bits and a product of at least 9 bits
+    (``DSP_A_MINWIDTH=2 DSP_B_MINWIDTH=2 DSP_Y_MINWIDTH=9``): WBITS + ABITS >= 9."""
+    return (p.get("ENCODING", "k") == "k" and min(p["WBITS"], p["ABITS"]) >= 2
+            and p["WBITS"] + p["ABITS"] >= 9)
+
+
+def dsp_count(b: Block, family: str = "xcup") -> int:
+    """DSP slices of a block: ``sat_mvu`` with ``MULT = "dsp"`` uses one multiply per column per
+    group of :func:`mvu_packing` rows, ``ceil(PE / LANES) * SIMD`` (Yosys maps each to one
+    DSP48E2 / DSP48E1); ``sat_vvu`` one per lane where Yosys maps its products (:func:`vvu_dsp`);
+    every other block none."""
+    p = b.params
+    if b.module == "sat_vvu":  # one DSP per lane where Yosys maps the products (vvu_dsp)
+        return p["PE"] * p["SIMD"] if vvu_dsp(p) else 0
+    if b.module != "sat_mvu" or p.get("MULT") != "dsp":
+        return 0
+    lanes = mvu_packing(p["WBITS"], p["ABITS"], p["PE"], p.get("DSP_A_W", 25 if family == "xc7"
+                                                                 else 27))
+    return -(-p["PE"] // lanes) * p["SIMD"]
