@@ -104,10 +104,16 @@ def run_cell(c: dict, a) -> dict:
                 source=f"this script ({meta['device']})")
 
 
-def table(rows: list[dict], fp_top1: float | None) -> str:
-    groups: dict[tuple, list[float]] = {}
+def by_cell(rows: list[dict]) -> dict[tuple, dict[int, float]]:
+    """``{(init, wbits, abits, method): {seed: top1}}``, in the report's order: init, then
+    bits from wide to narrow, then the methods' order."""
+    by: dict[tuple, dict[int, float]] = {}
     for r in rows:
-        groups.setdefault((r["init"], r["wbits"], r["abits"], r["method"]), []).append(r["top1"])
+        by.setdefault((r["init"], r["wbits"], r["abits"], r["method"]), {})[r["seed"]] = r["top1"]
+    return dict(sorted(by.items(), key=lambda kv: (kv[0][0], -kv[0][1], METHODS.index(kv[0][3]))))
+
+
+def table(rows: list[dict], fp_top1: float | None) -> str:
     lines = ["# SAT vs PACT vs CG-PACT on Fashion-MNIST (mbv1 0.25, 28 px)", "",
              (f"From FP: `--init {INIT}` ({'' if fp_top1 is None else f'{100 * fp_top1:.2f} %, '}"
               f"the tuned recipe at 14 epochs), {FROM_FP['epochs']} epochs, lr {FROM_FP['lr']}, "
@@ -116,8 +122,8 @@ def table(rows: list[dict], fp_top1: float | None) -> str:
               "(a lent H200 or this project's CPU) is its `source` in study_fashion_mnist.json."),
              "",
              "| init | W/A | method | seeds | top-1 mean (%) | std |", "|---|---|---|---|---|---|"]
-    for (init, w, ab, m), v in sorted(groups.items(), key=lambda kv: (kv[0][0], -kv[0][1],
-                                                                       METHODS.index(kv[0][3]))):
+    for (init, w, ab, m), seeds in by_cell(rows).items():
+        v = list(seeds.values())
         sd = f"{100 * statistics.stdev(v):.2f}" if len(v) > 1 else "-"
         lines.append(f"| {init} | W{w}A{ab} | {m} | {len(v)} | {100 * statistics.mean(v):.2f} "
                      f"| {sd} |")
@@ -134,15 +140,12 @@ def verdicts(rows: list[dict]) -> list[str]:
     standard error sqrt(s1^2/n1 + s2^2/n2), and a verdict: win or lose beyond 2 standard errors;
     with 3+ seeds each, 'higher/lower on every seed' where the spread is too wide for that;
     else tie. Seeds pair by number."""
-    by: dict[tuple, dict[int, float]] = {}
-    for r in rows:
-        by.setdefault((r["init"], r["wbits"], r["abits"], r["method"]), {})[r["seed"]] = r["top1"]
+    by = by_cell(rows)
     out = ["", ("SAT against the others (difference in points, SAT minus other; win or lose "
                 "needs more than 2 standard errors; at least 2 seeds each):"), "",
            "| init | W/A | against | seeds | SAT - other | std. error | verdict |",
            "|---|---|---|---|---|---|---|"]
-    order = sorted(by.items(), key=lambda kv: (kv[0][0], -kv[0][1], METHODS.index(kv[0][3])))
-    for (init, w, ab, m), other in order:
+    for (init, w, ab, m), other in by.items():
         sat = by.get((init, w, ab, "sat"))
         if m == "sat" or not sat or len(sat) < 2 or len(other) < 2:
             continue
@@ -168,9 +171,9 @@ def plot(rows: list[dict], dest: Path) -> None:
     import matplotlib.pyplot as plt
 
     groups = [("fp", w, ab) for w, ab in BITS] + [("scratch", 4, 4)]
-    cell = {(init, w, ab, m): [r["top1"] * 100 for r in rows if (r["init"], r["wbits"],
-                                                                   r["abits"], r["method"])
-                               == (init, w, ab, m)] for init, w, ab in groups for m in METHODS}
+    by = by_cell(rows)
+    cell = {(init, w, ab, m): [100 * t for t in by.get((init, w, ab, m), {}).values()]
+            for init, w, ab in groups for m in METHODS}
     # the y range follows the medians, so one collapsed seed does not flatten the rest;
     # what falls below it is drawn on the bottom edge with its value
     lo = min(statistics.median(v) for v in cell.values() if v) - 1.5

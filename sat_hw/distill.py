@@ -29,10 +29,9 @@ def load_teacher(spec: str, cfg: dict, device: torch.device) -> nn.Module:
     paths = [p.strip() for p in spec.split(",")]
     if not all(paths):
         raise ValueError(f"train.distill: {spec!r} has an empty checkpoint path")
-    members = []
+    m, members = cfg["model"], []
     for path in paths:
         teacher = load_checkpoint(path)
-        m = cfg["model"]
         for k in ("resolution", "in_channels", "classes"):
             if teacher.config[k] != m[k]:
                 raise ValueError(f"train.distill: teacher {path!r} has {k} {teacher.config[k]}, "
