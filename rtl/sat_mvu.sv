@@ -280,19 +280,21 @@ module sat_mvu #(
                 logic [NL-1:0] lsb, lsb_q, lsb_qq;
                 assign a = act1[i*ABITS +: ABITS];
                 always_comb begin
+                    logic [WBITS-1:0] kj;
                     bpk = '0;
                     cpk = '0;
                     for (int j = 0; j < NL; j = j + 1) begin
-                        lsb[j] = a[0] & w1[((g*LANES + j)*SIMD + i)*WB];
+                        kj = w1[((g*LANES + j)*SIMD + i)*WB +: WBITS];
+                        lsb[j] = a[0] & kj[0];
                         if (CORR && j > 0) begin
                             // LSB left out of the multiply, the rest of a*k_j[0] through C
-                            bpk[j*STEP +: WBITS] = w1[((g*LANES + j)*SIMD + i)*WB +: WBITS]
-                                                   & ~WBITS'(1);
-                            if (w1[((g*LANES + j)*SIMD + i)*WB])
-                                cpk = cpk | (TW'(a >> 1) << (j*STEP + 1));
-                        end else begin
-                            bpk[j*STEP +: WBITS] = w1[((g*LANES + j)*SIMD + i)*WB +: WBITS];
+                            if (kj[0]) cpk = cpk | (TW'(a >> 1) << (j*STEP + 1));
+                            kj[0] = 1'b0;
                         end
+                        // OR, not a part-select assignment: at ABITS 1 a field is WBITS bits
+                        // (S = WBITS, STEP = WBITS-1), so k_j's cleared LSB shares its bit with
+                        // k_(j-1)'s MSB, which an assignment to bpk[j*STEP +: WBITS] would clear
+                        bpk = bpk | (BW'(kj) << (j*STEP));
                     end
                 end
                 always_ff @(posedge clk) begin

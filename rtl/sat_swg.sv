@@ -321,18 +321,23 @@ module sat_swg #(
     logic [K*K*WORD_W-1:0] row_word;  // [(ty*K + b)*WORD_W]: bank b of tap row ty
     logic [WIN_W-1:0] win;
     always_comb begin
-        row_word = '0;
-        win = '0;
+        // cleared one word at a time: a '0 over all K*K*WORD_W bits is a replication past the
+        // limit of Verilator (8192 bits) for wide folds (K 3, SIMD 128, 8 bits: 9,216 bits).
+        // (No comment line may start with that tool's name: it reads one as a pragma.)
         for (int ty = 0; ty < K; ty++)
-            for (int b = 0; b < K; b++)
+            for (int b = 0; b < K; b++) begin
+                row_word[(ty*K + b)*WORD_W +: WORD_W] = '0;
                 for (int r = 0; r < ROWS; r++)
                     if (row_slot[ty*RW +: RW] == RW'(r))
                         row_word[(ty*K + b)*WORD_W +: WORD_W] = rd[(r*K + b)*WORD_W +: WORD_W];
+            end
         for (int ty = 0; ty < K; ty++)
-            for (int tx = 0; tx < K; tx++)
+            for (int tx = 0; tx < K; tx++) begin
+                win[(ty*K + tx)*WORD_W +: WORD_W] = '0;
                 for (int b = 0; b < K; b++)
                     if (col_bank[tx*KW +: KW] == KW'(b))
                         win[(ty*K + tx)*WORD_W +: WORD_W] = row_word[(ty*K + b)*WORD_W +: WORD_W];
+            end
     end
 
     always_ff @(posedge clk) begin

@@ -55,7 +55,7 @@ class Phase:
 
 PHASES: tuple[Phase, ...] = (
     Phase("golden", "bit-exact integer executor on the input images", True),
-    Phase("rtl", "Verilog generator", True, ("--fps",)),
+    Phase("rtl", "Verilog generator", True, ("--fps", "--device")),  # device: DSP packing
     Phase("hls", "HLS C++ generator and its C-simulation", True, ("--device", "--fclk")),
     Phase("sim", "Verilator simulation of the generated RTL against golden", True,
           ("--fclk",)),
@@ -400,11 +400,13 @@ def build(cfg: dict, checkpoint: Path | None = None, explicit: dict | None = Non
     torch_top1 = np.argmax(tcodes["logits"], axis=1)
     rtl_files, sim, layer_sims = {}, None, None
     if plan["rtl"] is None:
+        from .hw.devices import get_device
         from .rtlphase import rtl_phase
 
         rtl_files, sim, layer_sims = rtl_phase(
             graph, folding, digest, inputs, golden.outputs, torch_out, torch_top1,
-            cfg["hw"]["fclk_mhz"], run=plan["sim"] is None, say=lambda m: _say(f"rtl: {m}"))
+            cfg["hw"]["fclk_mhz"], run=plan["sim"] is None, say=lambda m: _say(f"rtl: {m}"),
+            family=get_device(cfg["hw"]["device"]).family)
     q = cfg["quant"]
     phases = [{"name": p.name, "what": p.what, "ran": plan[p.name] is None,
                "why": plan[p.name] or ""} for p in PHASES]

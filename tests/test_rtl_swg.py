@@ -108,6 +108,10 @@ CASES = {
     "k1s2p0": (3, 8, 7, 1, 2, 0, 1, 1),    # pointwise stride 2: every other row unused, 1 bit
     "k7s2p3": (2, 9, 11, 7, 2, 3, 2, 4),   # 7x7 stride 2
     "k5s1p4": (3, 4, 5, 5, 1, 4, 3, 5),    # output-bound: 8 x 9 windows of a 4 x 5 image
+    # issue 18 (fuzz): windows wider than Verilator's 8192-bit replication limit (dw7 at 8 bits,
+    # PE 128: 9 x 128 x 8 = 9,216 bits) once failed to verilate (WIDTHCONCAT on a wide '0)
+    "wide_k3_9216b": (128, 4, 3, 3, 1, 1, 128, 8),
+    "wide_k5_12800b": (64, 3, 3, 5, 1, 2, 64, 8),
 }
 
 

@@ -32,6 +32,7 @@ from ..hw.fold import (
     vector_fifo_depth,
     window_simd,
 )
+from ..hw.devices import dsp_a_width
 from ..resources import resource_path
 from .layout import bias_rom, hex_lines, mvu_rom, threshold_files, vvu_rom
 
@@ -88,8 +89,10 @@ def _mvu_acc_bits(node: Conv | Linear) -> int:
     return node.acc_bits
 
 
-def layer_stages(node, fold: Fold, prev_beat: int, files: dict[str, str]) -> list[Stage]:
-    """The stages of one layer, its ROM images added to ``files``."""
+def layer_stages(node, fold: Fold, prev_beat: int, files: dict[str, str],
+                 dsp_a_w: int = 27) -> list[Stage]:
+    """The stages of one layer, its ROM images added to ``files`` (``dsp_a_w``: the DSP's wide
+    port for ``mult = "dsp"``, :func:`sat_hw.hw.devices.dsp_a_width`)."""
     name, a = node.name, node.abits
     st: list[Stage] = []
     _dwc(st, name, a, prev_beat, in_beat(node, fold), "in")
@@ -115,7 +118,8 @@ def layer_stages(node, fold: Fold, prev_beat: int, files: dict[str, str]) -> lis
             rows, cols = node.out_shape[0], node.fan_in
             p = {"MH": rows, "MW": cols, "PE": fold.pe, "SIMD": fold.simd, "WBITS": node.wbits,
                  "ABITS": a, "ACC_BITS": acc, "WEIGHT_FILE": f"mem/{name}_w.hex",
-                 "ENCODING": ENCODING, "MULT": fold.mult}
+                 "ENCODING": ENCODING, "MULT": fold.mult,
+                 **({"DSP_A_W": dsp_a_w} if fold.mult == "dsp" else {})}
             st.append(Stage("sat_mvu", f"{name}_mvu", p, fold.pe * acc, name, "mvu"))
         else:
             words, width = vvu_rom(node, fold, ENCODING)
@@ -148,8 +152,8 @@ def layer_stages(node, fold: Fold, prev_beat: int, files: dict[str, str]) -> lis
     return st
 
 
-def network_stages(graph: Graph, folding: Folding) -> tuple[list[Stage], list[LayerTaps],
-                                                              dict[str, str], int]:
+def network_stages(graph: Graph, folding: Folding, dsp_a_w: int = 27
+                   ) -> tuple[list[Stage], list[LayerTaps], dict[str, str], int]:
     """All stages in stream order, the per-layer taps, the ROM images, the input beat width."""
     files: dict[str, str] = {}
     stages: list[Stage] = []
@@ -160,7 +164,7 @@ def network_stages(graph: Graph, folding: Folding) -> tuple[list[Stage], list[La
     for node in graph.layers:
         fold = folding[node.name]
         start = len(stages)
-        mine = layer_stages(node, fold, beat, files)
+        mine = layer_stages(node, fold, beat, files, dsp_a_w)
         core = start + next(i for i, s in enumerate(mine) if s.role in ("mvu", "vvu", "pool", "max"))
         stages += mine
         out_stream = len(stages)
@@ -184,9 +188,11 @@ def _sv(v) -> str:
     return f'"{v}"' if isinstance(v, str) else str(int(v))
 
 
-def render_rtl(graph: Graph, folding: Folding, graph_hash: str) -> dict[str, str]:
-    """``{relative path: text}`` of the ``rtl/`` folder for ``graph`` folded by ``folding``."""
-    stages, taps, files, in_w = network_stages(graph, folding)
+def render_rtl(graph: Graph, folding: Folding, graph_hash: str,
+               family: str = "xcup") -> dict[str, str]:
+    """``{relative path: text}`` of the ``rtl/`` folder for ``graph`` folded by ``folding``;
+    ``family`` (``xc7`` or ``xcup``) sets how many products a DSP multiply packs."""
+    stages, taps, files, in_w = network_stages(graph, folding, dsp_a_width(family))
     widths = [in_w] + [s.out_w for s in stages]
     iface = interface(graph, folding)
     ctx = {

@@ -38,6 +38,7 @@ from .blocks import (
     vvu_dsp,
     yosys_resources,
 )
+from .devices import dsp_a_width
 from .cycles import block_delay, block_rate, network_latency, network_timeline, pipe_delay
 from .fold import (
     FIFO_DEPTH,
@@ -65,8 +66,9 @@ def _dwcs(elem_w: int, n_in: int, n_out: int, role: str) -> list[Block]:
 
 
 def layer_blocks(node: Layer, fold: Fold, prev_beat: int,
-                 fifo_depth: int = FIFO_DEPTH) -> list[Block]:
-    """The blocks of one layer in stream order, with the parameters the generator gives them."""
+                 fifo_depth: int = FIFO_DEPTH, dsp_a_w: int = 27) -> list[Block]:
+    """The blocks of one layer in stream order, with the parameters the generator gives them
+    (``dsp_a_w``: the DSP's wide port, :func:`sat_hw.hw.devices.dsp_a_width`)."""
     a = node.abits
     out: list[Block] = _dwcs(a, prev_beat, in_beat(node, fold), "dwc")
     vdepth = vector_fifo_depth(node, fold)
@@ -89,7 +91,9 @@ def layer_blocks(node: Layer, fold: Fold, prev_beat: int,
         out.append(Block("sat_mvu", {"MH": node.out_shape[0], "MW": node.fan_in, "PE": fold.pe,
                                      "SIMD": fold.simd, "WBITS": node.wbits, "ABITS": a,
                                      "ACC_BITS": _mvu_acc_bits(node), "ENCODING": ENCODING,
-                                     "MULT": fold.mult}, "mvu", mem))
+                                     "MULT": fold.mult,
+                                     **({"DSP_A_W": dsp_a_w} if fold.mult == "dsp" else {})},
+                          "mvu", mem))
     elif isinstance(node, Conv):
         out.append(Block("sat_vvu", {"CH": node.out_shape[0], "K2": node.kernel ** 2,
                                      "PE": fold.pe, "SIMD": fold.simd, "WBITS": node.wbits,
@@ -228,7 +232,7 @@ def layer_cost(node: Layer, fold: Fold, prev_beat: int, family: str = "xcup",
                fifo_depth: int = FIFO_DEPTH) -> LayerCost:
     from .fold import lanes, layer_cycles
 
-    blocks = layer_blocks(node, fold, prev_beat, fifo_depth)
+    blocks = layer_blocks(node, fold, prev_beat, fifo_depth, dsp_a_width(family))
     res = [block_cost(b, family) for b in blocks]
     return LayerCost(node.name, node.op, fold, blocks, res, sum(res, Resources()),
                      layer_cycles(node, fold), sum(block_delay(b) for b in blocks),

@@ -16,6 +16,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 
+def dsp_a_width(family: str) -> int:
+    """Signed width of a DSP slice's wide multiplier port: 25 (DSP48E1, 7 series) or 27 (DSP48E2,
+    UltraScale+); ``sat_mvu``'s ``DSP_A_W``, which sets how many products one multiply packs."""
+    return 25 if family == "xc7" else 27
+
+
 @dataclass(frozen=True)
 class Device:
     """One FPGA: ``name`` (the short part name), the full ``part`` of the board it is on, the
@@ -34,7 +40,7 @@ class Device:
     @property
     def dsp_mult(self) -> tuple[int, int]:
         """Signed multiplier input widths of one DSP slice: (27, 18) or (25, 18) on 7 series."""
-        return (25, 18) if self.family == "xc7" else (27, 18)
+        return (dsp_a_width(self.family), 18)
 
     def capacity(self) -> dict[str, int]:
         return {"lut": self.lut, "ff": self.ff, "bram18": self.bram18, "uram": self.uram,
