@@ -29,6 +29,7 @@ import numpy as np
 
 from . import zoo
 from .config import file_settings, layer_bits, model_from_config, to_toml
+from .errors import VerificationError
 from .graph.agreement import agreement
 from .graph.golden import run_golden, run_node
 from .graph.lower import lower, torch_codes
@@ -124,6 +125,17 @@ def _hls(cfg: dict, graph, folding, inputs, golden, digest: str,
     return hls_phase(graph, folding, inputs, golden.outputs, digest,
                      part=get_device(cfg["hw"]["device"]).part, fclk_mhz=cfg["hw"]["fclk_mhz"],
                      run=not no_sim, say=lambda m: _say(f"hls: {m}"))
+
+
+def check_folding_early(cfg: dict, plan: dict[str, str | None]) -> None:
+    """Every check that the configuration alone decides, before any long work: the folding
+    (``[fold.<layer>]`` divisors, the planner's target) on the shape graph of ``cfg``, which has
+    the layers, shapes and bits that lowering the model will give."""
+    if all(plan[p] is not None for p in ("rtl", "hls", "estimate")):
+        return
+    from .estimate import config_graph
+
+    build_folding(cfg, config_graph(cfg))
 
 
 def _inner_bits(ckpt_cfg: dict) -> list[dict]:
@@ -342,16 +354,19 @@ def make_inputs(cfg: dict) -> tuple[np.ndarray, str, np.ndarray | None]:
 def accuracy(labels: np.ndarray, torch_logits: np.ndarray, golden: np.ndarray,
              rtl: bytes | None, hls_files: dict) -> dict:
     """report.json ``accuracy``: top-1 against the true labels of PyTorch, golden, and the RTL
-    and HLS outputs where they ran (they must all agree with golden)."""
+    and HLS outputs where they ran (they must all agree with golden); ``counts``: the images
+    each was measured on (``sat_hw sim --images N`` reruns the RTL on fewer)."""
     import io
 
-    out = {"images": len(labels), "labels": {}}
+    from .report import top1
+
+    out = {"images": len(labels), "labels": {}, "counts": {}}
     hls = hls_files.get("sim/hls_outputs.npy")
     for name, a in (("torch", torch_logits), ("golden", golden),
                     ("rtl", None if rtl is None else np.load(io.BytesIO(rtl))),
                     ("hls", None if hls is None else np.load(io.BytesIO(hls)))):
         if a is not None:
-            out["labels"][name] = float(np.mean(np.argmax(a, axis=1) == labels))
+            out["labels"][name], out["counts"][name] = top1(a, labels)
     return out
 
 
@@ -371,8 +386,13 @@ def build(cfg: dict, checkpoint: Path | None = None, explicit: dict | None = Non
     # before any work, not after it (the default folder's name waits for the checkpoint's bits)
     check_writable(Path(cfg["build"]["out"] or default_out(cfg)))
     file = file_settings(config_file) if config_file is not None else None
+    if checkpoint is None:  # the configuration is the model (a zoo match has the same shape)
+        check_folding_early(cfg, plan)
     model, weights = make_model(cfg, checkpoint, explicit, file, str(config_file))
+    if checkpoint is not None:  # the checkpoint fixed the shape: check again, still before work
+        check_folding_early(cfg, plan)
     out = Path(cfg["build"]["out"] or default_out(cfg))
+    check_writable(out)
     graph = lower(model)  # verified by its last pass
     gfiles = graph_files(graph)
     digest = files_hash(gfiles)
@@ -399,7 +419,7 @@ def build(cfg: dict, checkpoint: Path | None = None, explicit: dict | None = Non
     torch_out = run_node(graph.layers[-1], tcodes[graph.layers[-1].name])
     torch_top1 = np.argmax(tcodes["logits"], axis=1)
     rtl_files, sim, layer_sims = {}, None, None
-    if plan["rtl"] is None:
+    if plan["rtl"] is None:  # a stall comes back as sim["failed"]: the folder is still written
         from .hw.devices import get_device
         from .rtlphase import rtl_phase
 
@@ -429,10 +449,11 @@ def build(cfg: dict, checkpoint: Path | None = None, explicit: dict | None = Non
     if sim is not None:
         report["sim"] = sim
         for r in report["layers"]:
-            r["sim"] = layer_sims[r["name"]]
+            r["sim"] = (layer_sims or {}).get(r["name"], {})
     if labels is not None:
         report["accuracy"] = accuracy(labels, tcodes["logits"], golden.outputs,
                                       rtl_files.get("sim/rtl_outputs.npy"), hls_files)
+        rtl_files["sim/labels.npy"] = npy_bytes(np.asarray(labels, np.int64))
     files: dict[str, bytes | str] = {f"graph/{k}": v for k, v in gfiles.items()}
     files.update(hls_files)
     files.update(rtl_files)
@@ -445,18 +466,21 @@ def build(cfg: dict, checkpoint: Path | None = None, explicit: dict | None = Non
         "report.json": json.dumps(report, indent=1) + "\n",
         "report.md": render_markdown(report),
     })
-    replaced = out.exists()
+    replaced = out.exists() and any(out.iterdir())
     path = write_tree(out, files)
     skipped = ", ".join(f"{p['name']} ({p['why']})" for p in phases if not p["ran"])
     _say(f"ran {', '.join(p['name'] for p in phases if p['ran'])}"
          + (f"; skipped {skipped}" if skipped else ""))
     _say(f"wrote {path}" + (" (replaced the earlier build there)" if replaced else ""))
+    if sim and sim.get("failed"):
+        raise VerificationError(f"RTL simulation failed: {sim['failed']} (the design and "
+                                f"report are in {path})")
     if sim and sim["mismatches"]:
-        raise ValueError(f"RTL simulation: {sim['mismatches']} outputs differ from golden "
-                         f"({sim['first_mismatch']}; sim/rtl_outputs.npy in {path})")
+        raise VerificationError(f"RTL simulation: {sim['mismatches']} outputs differ from golden "
+                                f"({sim['first_mismatch']}; sim/rtl_outputs.npy in {path})")
     if hls_csim and hls_csim["mismatches"]:
-        raise ValueError(f"HLS C-simulation: {hls_csim['mismatches']} outputs differ from golden "
-                         f"(sim/hls_outputs.npy vs sim/golden.npy in {path})")
+        raise VerificationError(f"HLS C-simulation: {hls_csim['mismatches']} outputs differ "
+                                f"from golden (sim/hls_outputs.npy vs sim/golden.npy in {path})")
     return path
 
 

@@ -1,6 +1,8 @@
 """The ``sat_hw`` command line. Flags override ``--config``, which overrides the shipped defaults.
 
-Expected errors (bad values, missing files) print one line on stderr and exit with status 2.
+Every expected error prints one line on stderr; the exit status says which kind it was
+(``sat_hw.errors``): 2 bad input, 3 verification failed, 4 an external tool failed, 130
+interrupted.
 """
 
 from __future__ import annotations
@@ -12,9 +14,14 @@ import sys
 from pathlib import Path
 
 from .config import defaults, load_config
-from .verilator import SimError
-
-EXIT_USAGE = 2
+from .errors import (
+    EXIT_INTERRUPTED,
+    EXIT_TOOL,
+    EXIT_USAGE,
+    EXIT_VERIFY,
+    ToolError,
+    VerificationError,
+)
 
 
 def _version() -> str:
@@ -159,11 +166,22 @@ def _parser() -> tuple[argparse.ArgumentParser, dict[str, argparse.ArgumentParse
     m.add_argument("dir", type=Path, help="build folder (made with --backend rtl)")
     m.add_argument("--images", type=int, help="simulate the first N of sim/inputs.npy "
                    "(default: all)")
-    m.add_argument("--waves", action="store_true", help="write an FST waveform to sim/waves.fst")
+    m.add_argument("--waves", action="store_true", help="write an FST waveform of every signal "
+                   "to sim/waves.fst (large: the main job's 5 images take about 140 MB; see "
+                   "--waves-from/--waves-cycles)")
+    m.add_argument("--waves-from", type=int, metavar="CYCLE", help="with --waves: the first "
+                   "cycle dumped (default: 0)")
+    m.add_argument("--waves-cycles", type=int, metavar="N", help="with --waves: dump N cycles "
+                   "only (default: to the end of the run)")
 
     y = add("synth", "Yosys synth_xilinx of a build's RTL, beside the estimate")
     y.add_argument("dir", type=Path, help="build folder (with rtl/filelist.f)")
     y.add_argument("--timeout", type=float, default=3600, help="seconds (default: 3600)")
+    y.add_argument("--per-block", action="store_true", help="synthesize each distinct block "
+                   "instance alone (cached by content) and sum, with a per-layer table, instead "
+                   "of the whole design in one run (docs/estimates.md compares the two)")
+    y.add_argument("--jobs", type=int, default=1, help="with --per-block: Yosys runs at a time "
+                   "(default: 1)")
     return ap, {"train": t, "eval": e, "build": b, "estimate": s, "sim": m, "synth": y}
 
 
@@ -223,18 +241,25 @@ def _run(a: argparse.Namespace) -> int:
     if a.command == "sim":
         from .rtlphase import resimulate
 
+        if (a.waves_from is not None or a.waves_cycles is not None) and not a.waves:
+            raise ValueError("--waves-from/--waves-cycles choose a window of --waves: add "
+                             "--waves")
+        if a.waves_from is not None and a.waves_from < 0:
+            raise ValueError(f"--waves-from {a.waves_from}: must be a cycle, 0 or more")
+        if a.waves_cycles is not None and a.waves_cycles < 1:
+            raise ValueError(f"--waves-cycles {a.waves_cycles}: must be 1 or more")
         resimulate(a.dir, a.images, a.waves,
-                   say=lambda msg: print(f"sat_hw sim: {msg}", file=sys.stderr, flush=True))
+                   say=lambda msg: print(f"sat_hw sim: {msg}", file=sys.stderr, flush=True),
+                   waves_window=(a.waves_from or 0, a.waves_cycles))
         return 0
     if a.command == "synth":
         from .synthesis import synth_build
-        from .yosys import SynthError
 
-        try:
-            synth_build(a.dir, a.timeout, say=lambda m: print(f"sat_hw synth: {m}",
-                                                              file=sys.stderr, flush=True))
-        except SynthError as e:
-            raise ValueError(str(e)) from None
+        if a.jobs < 1:
+            raise ValueError(f"--jobs must be >= 1, got {a.jobs}")
+        synth_build(a.dir, a.timeout, mode="per-block" if a.per_block else "whole",
+                    jobs=a.jobs, say=lambda m: print(f"sat_hw synth: {m}", file=sys.stderr,
+                                                     flush=True))
         return 0
     raise AssertionError(a.command)
 
@@ -244,11 +269,21 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return _run(a)
     except (ValueError, FileNotFoundError) as e:
-        print(f"sat_hw {a.command}: error: {e}", file=sys.stderr)
-        return EXIT_USAGE
-    except SimError as e:  # a tool failed (Verilator, the compiler) or the design stalled
-        print(f"sat_hw {a.command}: error: {e}", file=sys.stderr)
-        return 1
+        return _fail(a.command, e, EXIT_USAGE)
+    except VerificationError as e:  # the design differs from golden or stalled
+        return _fail(a.command, e, EXIT_VERIFY)
+    except ToolError as e:  # Verilator, the compiler or Yosys failed or is missing
+        return _fail(a.command, e, EXIT_TOOL)
     except KeyboardInterrupt:
-        print(f"sat_hw {a.command}: interrupted", file=sys.stderr)
-        return 130
+        print(f"sat_hw {a.command}: interrupted (nothing half-written is left)", file=sys.stderr)
+        return EXIT_INTERRUPTED
+
+
+def _fail(command: str, e: BaseException, status: int) -> int:
+    """One line on stderr (the first line of the message; a FileNotFoundError from the OS says
+    which file)."""
+    msg = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+    if isinstance(e, FileNotFoundError) and e.filename and e.filename not in msg:
+        msg = f"{e.strerror or msg}: {e.filename}"
+    print(f"sat_hw {command}: error: {msg}", file=sys.stderr)
+    return status

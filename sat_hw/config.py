@@ -20,7 +20,10 @@ _STR, _INT, _FLOAT, _BOOL = "str", "int", "float", "bool"
 def _between(lo: float, hi: float, lo_open: bool = False):
     def check(v):
         ok = (lo < v if lo_open else lo <= v) and v <= hi
-        return ok, f"must be {'>' if lo_open else '>='} {lo} and <= {hi}"
+        if hi == math.inf:
+            return ok, f"must be {'above' if lo_open else 'at least'} {lo:g}"
+        return ok, (f"must be above {lo:g} and at most {hi:g}" if lo_open else
+                    f"must be {lo:g}..{hi:g}")
     return check
 
 
@@ -185,13 +188,43 @@ def load_config(path: str | Path | None = None, overrides: dict | None = None) -
     if path is not None:
         _merge(cfg, _read_toml(Path(path)), str(path))
     given = {s: {k: v for k, v in t.items() if v is not None} for s, t in (overrides or {}).items()}
-    _merge(cfg, {s: t for s, t in given.items() if t}, "command line")
+    for section, table in given.items():  # a flag's error names the flag, not the key
+        for key, v in table.items():
+            one = {section: {key: v}}
+            try:
+                _merge(cfg, one, "command line")
+            except ValueError as e:
+                flag = FLAGS.get((section, key))
+                if flag is None:
+                    raise
+                msg = str(e).split(f"{section}.{key}", 1)[-1].strip(" :")
+                raise ValueError(f"{flag} {_flag_value(v)}: {msg.rsplit(', got', 1)[0]}"
+                                 f"{FLAG_UNITS.get(flag, '')}") from None
     try:
         layer_bits(cfg)
         check_fold_names(cfg)
     except ValueError as e:  # per-layer tables come only from the user's file
         raise ValueError(f"{path}: {e}" if path is not None else str(e)) from None
     return cfg
+
+
+FLAGS = {("model", "name"): "--model", ("model", "width"): "--width",
+         ("model", "resolution"): "--resolution", ("model", "in_channels"): "--in-channels",
+         ("model", "classes"): "--classes", ("quant", "wbits"): "--wbits",
+         ("quant", "abits"): "--abits", ("quant", "method"): "--method", ("data", "name"): "--data",
+         ("train", "epochs"): "--epochs", ("train", "batch_size"): "--batch-size",
+         ("train", "lr"): "--lr", ("train", "seed"): "--seed", ("train", "max_steps"): "--max-steps",
+         ("train", "eval_images"): "--eval-images", ("train", "ema"): "--ema",
+         ("build", "seed"): "--seed", ("build", "images"): "--images",
+         ("build", "backend"): "--backend", ("hw", "device"): "--device",
+         ("hw", "fclk_mhz"): "--fclk", ("hw", "fps"): "--fps"}
+"""The command-line flag of each setting a flag can give (their errors name the flag)."""
+FLAG_UNITS = {"--fclk": " (a clock in MHz, e.g. 333)", "--fps": " (frames per second; 0: the "
+              "fastest folding that fits)", "--width": " (a width multiplier, e.g. 0.25)"}
+
+
+def _flag_value(v) -> str:
+    return f"{v:g}" if isinstance(v, float) else str(v)
 
 
 def file_settings(path: str | Path) -> dict:

@@ -278,9 +278,21 @@ def run_estimate(cfg: dict, wbits: list[int], abits: list[int], out: Path | None
         for v in vals:
             if not 1 <= v <= 8:
                 raise ValueError(f"{what}: bit widths must be 1..8, got {v}")
+    if out is not None:
+        from .writer import check_writable
+
+        check_writable(Path(out), kind="estimate")  # before the work, not after it
     t0 = time.monotonic()
     rows, shown, points = sweep(cfg, wbits, abits, fps, say=say)
     seconds = time.monotonic() - t0
+    target = fps if fps is not None else (cfg["hw"]["fps"] or None)
+    if target and not any(r["fits"] for r in rows):
+        best = max(rows, key=lambda r: r["fps"])
+        flag = "--fps" if fps is not None else "hw.fps"
+        raise ValueError(f"{flag} {target:g}: no configuration reaches it at "
+                         f"{cfg['hw']['fclk_mhz']:g} MHz on {best['device']} (the fastest that "
+                         f"fits: W{best['wbits']}A{best['abits']} at {best['fps']:,.0f} frames/s)"
+                         if len(rows) > 1 else f"{flag}: {best['note']}")
     if out is not None:
         from .writer import write_tree
 
@@ -294,7 +306,7 @@ def run_estimate(cfg: dict, wbits: list[int], abits: list[int], out: Path | None
                  "pareto.png": pareto_png(points, rows, title),
                  f"layers_{tag}.png": layers_png(shown["plan"], f"{title}, "
                                                   f"W{shown['wbits']}A{shown['abits']}")}
-        path = write_tree(Path(out), files)
+        path = write_tree(Path(out), files, kind="estimate")
         if say:
             say(f"wrote {path} ({', '.join(files)}) in {time.monotonic() - t0:.1f} s")
     return rows

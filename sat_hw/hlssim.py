@@ -28,6 +28,7 @@ import numpy as np
 
 from . import cache
 from .codegen.hls import render_hls
+from .errors import ToolError, VerificationError
 from .graph.ir import Graph
 from .hw.fold import Folding
 from .writer import npy_bytes
@@ -39,7 +40,7 @@ CXXFLAGS = ("-std=c++14", "-O1", "-DNDEBUG", "-w")
 STREAM_WARNING = "WARNING: Hls::stream"
 
 
-class HlsCompileError(ValueError):
+class HlsCompileError(ToolError):
     """g++ rejected the generated code; the message holds the first error line."""
 
 
@@ -55,13 +56,13 @@ def ap_types_dir() -> Path:
     """The ``ap_types`` folder of the installed hls4ml package (found, not imported)."""
     spec = importlib.util.find_spec("hls4ml")
     if spec is None or not spec.submodule_search_locations:
-        raise FileNotFoundError("hls4ml is not installed: the HLS C-simulation needs the ap_types "
+        raise ToolError("hls4ml is not installed: the HLS C-simulation needs the ap_types "
                                 "headers it ships (pip install hls4ml==1.3.0)")
     for loc in spec.submodule_search_locations:
         p = Path(loc) / "templates" / "vivado" / "ap_types"
         if (p / "ap_int.h").is_file():
             return p
-    raise FileNotFoundError(f"hls4ml at {list(spec.submodule_search_locations)} has no "
+    raise ToolError(f"hls4ml at {list(spec.submodule_search_locations)} has no "
                             f"templates/vivado/ap_types/ap_int.h")
 
 
@@ -73,7 +74,7 @@ def _compiler_id() -> str:
     try:
         out = subprocess.run([CXX, "--version"], capture_output=True, text=True, check=True)
     except (OSError, subprocess.CalledProcessError) as e:
-        raise FileNotFoundError(f"{CXX} not found or not working ({e}): the HLS C-simulation "
+        raise ToolError(f"{CXX} not found or not working ({e}): the HLS C-simulation "
                                 f"needs a C++ compiler (apt-get install g++)") from None
     return out.stdout.splitlines()[0] if out.stdout else CXX
 
@@ -202,14 +203,14 @@ def run_csim(exe: Path, inputs: np.ndarray, classes: int) -> tuple[np.ndarray, f
         text = res.stdout + res.stderr
         if res.returncode != 0:
             lines = [ln for ln in text.splitlines() if ln.strip()]
-            raise RuntimeError(f"HLS C-simulation failed (status {res.returncode}): "
+            raise VerificationError(f"HLS C-simulation failed (status {res.returncode}): "
                                f"{lines[-1] if lines else 'no output'}")
         bad = [ln for ln in text.splitlines() if STREAM_WARNING in ln]
         if bad:
-            raise RuntimeError(f"HLS C-simulation: {bad[0].strip()} ({len(bad)} stream warnings)")
+            raise VerificationError(f"HLS C-simulation: {bad[0].strip()} ({len(bad)} stream warnings)")
         y = np.load(out)
     if y.shape != (len(x), classes) or y.dtype != np.int64:
-        raise RuntimeError(f"HLS C-simulation wrote {y.dtype} {y.shape}, expected int64 "
+        raise VerificationError(f"HLS C-simulation wrote {y.dtype} {y.shape}, expected int64 "
                            f"({len(x)}, {classes})")
     return y, seconds
 
@@ -243,7 +244,7 @@ def hls_phase(graph: Graph, folding: Folding, inputs: np.ndarray, golden: np.nda
     res = csim(src, inputs, classes, say=say)
     gold = np.asarray(golden, np.int64)
     if gold.shape != res.outputs.shape:
-        raise ValueError(f"golden outputs have shape {gold.shape}, the C-simulation "
+        raise VerificationError(f"golden outputs have shape {gold.shape}, the C-simulation "
                          f"{res.outputs.shape}")
     mismatches = int(np.count_nonzero(res.outputs != gold))
     files["sim/hls_outputs.npy"] = npy_bytes(res.outputs)

@@ -6,7 +6,16 @@ accumulator widths, shapes, MACs, memory bits) and ``torch`` (PyTorch vs golden 
 
 from __future__ import annotations
 
+import numpy as np
+
 from .graph.ir import Graph, Input
+
+
+def top1(outputs: np.ndarray, labels: np.ndarray) -> tuple[float, int]:
+    """``(share of images whose argmax is the label, images)``."""
+    n = min(len(outputs), len(labels))
+    hit = np.argmax(np.asarray(outputs)[:n], axis=1) == np.asarray(labels)[:n]
+    return (float(np.mean(hit)) if n else 0.0), int(n)
 
 
 def params(graph: Graph) -> int:
@@ -116,6 +125,11 @@ def _estimate_lines(e: dict | None) -> list[str]:
 def _sim_lines(s: dict | None) -> list[str]:
     if not s:
         return []
+    if s.get("failed"):
+        return [f"- **RTL simulation failed** (Verilator, cycle-accurate, {s['images']} "
+                f"image(s)): {s['failed']}; {s.get('outputs_received', 0)} image(s)' outputs "
+                f"arrived in {s.get('cycles') or 0:,} cycles (per-layer counters below are "
+                f"those of the failed run)"]
     t = s.get("torch_mismatches")
     torch = "" if t is None else f"; {t} differ from the integers the PyTorch model implies"
     return [f"- RTL simulation (Verilator, cycle-accurate): {s['images']} image(s) back to back, "
@@ -131,8 +145,13 @@ def _sim_lines(s: dict | None) -> list[str]:
 def _accuracy_lines(a: dict | None) -> list[str]:
     if not a:
         return []
-    parts = ", ".join(f"{k} {100 * v:.2f} %" for k, v in a["labels"].items())
-    return [f"- top-1 against the true labels on {a['images']} test image(s): {parts}"]
+    counts = a.get("counts") or {}
+    if all(counts.get(k, a["images"]) == a["images"] for k in a["labels"]):
+        parts = ", ".join(f"{k} {100 * v:.2f} %" for k, v in a["labels"].items())
+        return [f"- top-1 against the true labels on {a['images']} test image(s): {parts}"]
+    parts = ", ".join(f"{k} {100 * v:.2f} % ({counts.get(k, a['images'])} images)"
+                      for k, v in a["labels"].items())
+    return [f"- top-1 against the true labels: {parts}"]
 
 
 def _hardware_table(report: dict) -> list[str]:

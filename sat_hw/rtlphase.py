@@ -15,10 +15,11 @@ from pathlib import Path
 import numpy as np
 
 from .codegen.rtl import render_rtl
+from .errors import VerificationError
 from .graph.ir import Graph
 from .hw.fold import Fold, Folding
 from .plots import cycles_chart
-from .rtlsim import SimResult, simulate
+from .rtlsim import SimResult, StallError, simulate
 from .writer import npy_bytes, replace_file
 
 CHART = "report_cycles.png"
@@ -56,8 +57,13 @@ def rtl_phase(graph: Graph, folding: Folding, digest: str, inputs: np.ndarray,
         say(f"rendered {len(rtl)} files into rtl/ (top sat_accel, testbench sat_tb)")
     if not run:
         return files, None, None
-    res = simulate(rtl, graph, folding, inputs, golden, torch_outputs, torch_top1,
-                   fclk_mhz=fclk_mhz, progress=say or False)
+    try:
+        res = simulate(rtl, graph, folding, inputs, golden, torch_outputs, torch_top1,
+                       fclk_mhz=fclk_mhz, progress=say or False)
+    except StallError as e:  # the build still writes its folder, the failure in its report
+        if say:
+            say(f"RTL simulation failed: {e}")
+        return files, e.sim, e.layers
     files["sim/rtl_outputs.npy"] = npy_bytes(res.outputs.astype(np.int64))
     files[CHART] = _chart(graph, res)
     if say:
@@ -70,14 +76,13 @@ def folding_of(cfg: dict) -> Folding:
     return {name: Fold(**t) for name, t in cfg.get("fold", {}).items()}
 
 
-def resimulate(folder: Path, images: int | None = None, waves: bool = False, say=None) -> dict:
-    """``sat_hw sim DIR``: simulate the build's ``rtl/`` on its ``sim/inputs.npy`` (the first
-    ``images`` of them) and update the folder; returns report.json's ``sim``."""
+def load_build(folder: Path) -> tuple[dict, Graph, Folding]:
+    """The resolved configuration, graph and folding of an RTL build folder (checked)."""
     from .config import load_config
     from .graph.serialize import load_graph
-    from .report import render_markdown
+    from .writer import require_kind
 
-    folder = Path(folder)
+    folder = require_kind(Path(folder), "build")
     for need in ("flow.toml", "graph/graph.json", "rtl/filelist.f", "sim/inputs.npy",
                  "sim/golden.npy", "report.json"):
         if not (folder / need).exists():
@@ -90,33 +95,88 @@ def resimulate(folder: Path, images: int | None = None, waves: bool = False, say
     if missing:
         raise ValueError(f"{folder / 'flow.toml'} has no [fold.{missing[0]}]: not a build's "
                          f"resolved configuration")
-    inputs = np.load(folder / "sim/inputs.npy")
-    golden = np.load(folder / "sim/golden.npy")
+    return cfg, graph, folding
+
+
+def _load_npy(path: Path) -> np.ndarray:
+    try:
+        return np.load(path, allow_pickle=False)
+    except (OSError, ValueError) as e:
+        raise ValueError(f"{path} is not a readable .npy array ({e})") from None
+
+
+def resimulate(folder: Path, images: int | None = None, waves: bool = False, say=None,
+               waves_window: tuple[int, int | None] = (0, None)) -> dict:
+    """``sat_hw sim DIR``: simulate the build's ``rtl/`` on its ``sim/inputs.npy`` (the first
+    ``images`` of them) and update the folder: ``sim/rtl_outputs.npy``, the chart, and every
+    figure of report.json/md that describes them (``sim``, ``layers[].sim``, the RTL's top-1 in
+    ``accuracy``). A run that stalls writes its failure into the report and removes the outputs
+    of the earlier run. Returns report.json's ``sim``."""
+    from .hw.devices import get_device
+    from .roms import check_roms, expected_roms
+
+    folder = Path(folder)
+    cfg, graph, folding = load_build(folder)
+    inputs = _load_npy(folder / "sim/inputs.npy")
+    golden = _load_npy(folder / "sim/golden.npy")
     n = len(inputs) if images is None else images
     if not 1 <= n <= len(inputs):
         raise ValueError(f"--images must be 1..{len(inputs)} (the images in sim/inputs.npy), "
                          f"got {images}")
+    family = get_device(cfg["hw"]["device"]).family
+    differ = check_roms(folder / "rtl", expected_roms(graph, folding, family))
+    if differ and say:
+        say(f"{len(differ)} ROM image(s) differ from the graph's weights ({differ[0]}, ...): "
+            f"expect outputs that differ from golden")
     torch_out = folder / "sim/torch_outputs.npy"
     rtl = {str(p.relative_to(folder / "rtl")): p.read_text()
            for p in sorted((folder / "rtl").rglob("*")) if p.is_file()}
-    res = simulate(rtl, graph, folding, inputs[:n], golden[:n],
-                   np.load(torch_out)[:n] if torch_out.exists() else None,
-                   fclk_mhz=cfg["hw"]["fclk_mhz"], progress=say is not None,
-                   waves=folder / "sim/waves.fst" if waves else None)
     report = json.loads((folder / "report.json").read_text())
-    report["sim"] = res.sim
-    for row in report["layers"]:
-        row["sim"] = res.layers.get(row["name"], {})
+    try:
+        res = simulate(rtl, graph, folding, inputs[:n], golden[:n],
+                       _load_npy(torch_out)[:n] if torch_out.exists() else None,
+                       fclk_mhz=cfg["hw"]["fclk_mhz"], progress=say is not None,
+                       waves=folder / "sim/waves.fst" if waves else None,
+                       waves_window=waves_window)
+    except StallError as e:
+        _update_report(folder, report, e.sim, e.layers, None)
+        raise
+    (folder / "sim/rtl_outputs.npy").parent.mkdir(exist_ok=True)
     replace_file(folder / "sim/rtl_outputs.npy", npy_bytes(res.outputs.astype(np.int64)))
     replace_file(folder / CHART, _chart(graph, res))
-    replace_file(folder / "report.json", json.dumps(report, indent=1) + "\n")
-    replace_file(folder / "report.md", render_markdown(report))
+    _update_report(folder, report, res.sim, res.layers, res.outputs)
     if say:
         say(summary(res.sim) + (f"; waves in {folder / 'sim/waves.fst'}" if waves else ""))
     if res.sim["mismatches"]:
-        raise ValueError(f"RTL simulation: {res.sim['mismatches']} outputs differ from golden "
-                         f"({res.sim['first_mismatch']})")
+        raise VerificationError(f"RTL simulation: {res.sim['mismatches']} outputs differ from "
+                                f"golden ({res.sim['first_mismatch']})")
     return res.sim
 
 
-__all__ = ["CHART", "folding_of", "resimulate", "rtl_phase", "summary"]
+def _update_report(folder: Path, report: dict, sim: dict, layers: dict,
+                   outputs: np.ndarray | None) -> None:
+    """report.json/md after a rerun: its ``sim``, each layer's, the RTL's top-1 (on the images
+    it ran; dropped where the build kept no labels or the run failed); a failed run's outputs
+    and chart are removed, so nothing in the folder describes an earlier run."""
+    from .report import render_markdown, top1
+
+    report["sim"] = sim
+    for row in report["layers"]:
+        row["sim"] = layers.get(row["name"], {})
+    acc = report.get("accuracy")
+    labels = folder / "sim/labels.npy"
+    if acc is not None:
+        acc.setdefault("counts", {k: acc["images"] for k in acc["labels"]})
+        acc["labels"].pop("rtl", None)
+        acc["counts"].pop("rtl", None)
+        if outputs is not None and labels.is_file():
+            y = _load_npy(labels)[:len(outputs)]
+            acc["labels"]["rtl"], acc["counts"]["rtl"] = top1(outputs, y)
+    if outputs is None:
+        for stale in ("sim/rtl_outputs.npy", CHART):
+            (folder / stale).unlink(missing_ok=True)
+    replace_file(folder / "report.json", json.dumps(report, indent=1) + "\n")
+    replace_file(folder / "report.md", render_markdown(report))
+
+
+__all__ = ["CHART", "folding_of", "load_build", "resimulate", "rtl_phase", "summary"]

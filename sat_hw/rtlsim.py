@@ -24,6 +24,7 @@ from .codegen.rtl import TB, interface, out_beats
 from .graph.ir import Graph
 from .hw.fold import Folding, interval, layer_cycles
 from .resources import resource_path
+from .errors import VerificationError
 from .verilator import Build, SimError, build, run_cocotb
 
 POLL_CYCLES = 200_000
@@ -166,21 +167,50 @@ def sources(rtl_dir: Path) -> list[Path]:
     return [rtl_dir / n for n in names] + [rtl_dir / f"{TB}.sv"]
 
 
+class StallError(VerificationError):
+    """The design stopped moving (the watchdog) or ended without all its outputs; ``sim`` and
+    ``layers`` hold what was measured up to then (report.json ``sim`` and ``layers[].sim`` of a
+    failed run)."""
+
+    def __init__(self, message: str, sim: dict | None = None, layers: dict | None = None):
+        super().__init__(message)
+        self.sim = sim or {}
+        self.layers = layers or {}
+
+
+NEVER = (1 << 64) - 1
+"""``waves_from`` / ``waves_to`` of the testbench that never come."""
+
+
+def readmem_problems(log: str) -> list[str]:
+    """Verilator's ``$readmem`` complaints in a simulation log (a ROM image missing, short or
+    not hex): the design then runs on zeros or garbage, so these are errors, not noise."""
+    return [ln.strip() for ln in log.splitlines()
+            if "$readmem" in ln and ("%Warning" in ln or "%Error" in ln)]
+
+
 def simulate(rtl_files: dict[str, str], graph: Graph, folding: Folding, inputs: np.ndarray,
              golden: np.ndarray, torch_outputs: np.ndarray | None = None,
              torch_top1: np.ndarray | None = None, fclk_mhz: float = 333.0,
              waves: Path | None = None, progress=True, valid_pct: int = 100,
              ready_pct: int = 100, watchdog: int | None = None,
-             make_vars: tuple[str, ...] | None = None) -> SimResult:
-    """Simulate ``inputs`` (uint8 NCHW) through the accelerator. Raises :class:`SimError` with
-    one line on a build failure or a stall; outputs that differ from ``golden`` are counted in
-    ``sim["mismatches"]`` (``sim["first_mismatch"]`` names the first: image, class, values)."""
+             make_vars: tuple[str, ...] | None = None,
+             waves_window: tuple[int, int | None] = (0, None)) -> SimResult:
+    """Simulate ``inputs`` (uint8 NCHW) through the accelerator. Raises :class:`SimError` (one
+    line) when a tool fails, :class:`StallError` when the design stalls, ValueError when a ROM
+    image cannot be read; outputs that differ from ``golden`` are counted in
+    ``sim["mismatches"]`` (``sim["first_mismatch"]`` names the first: image, class, values).
+
+    ``waves``: write an FST waveform there, of the cycles ``waves_window = (first, count)``
+    (count None: to the end). A window that ends before the run does is dumped by a second,
+    shorter run of the same model, so the figures always come from the whole run."""
     say = progress if callable(progress) else _say  # progress: a bool or a print function
     n = len(inputs)
     iface = interface(graph, folding)
     last = graph.layers[-1]
     expected = interval(graph, folding)
     wd = watchdog or 2 * expected + 10_000
+    w_from, w_count = waves_window
     with tempfile.TemporaryDirectory(prefix="sat_hw_rtlsim_") as tmp:
         work = Path(tmp)
         rtl = work / "rtl"
@@ -192,11 +222,16 @@ def simulate(rtl_files: dict[str, str], graph: Graph, folding: Folding, inputs: 
         if progress:
             say(f"verilating {len(rtl_files)} RTL files (cached by content)")
         b: Build = build(sources(rtl), TB, waves=waves is not None,
+                         flags=["-DSAT_TB_WAVES"] if waves is not None else [],
                          **({"make_vars": make_vars} if make_vars is not None else {}))
         build_s = time.monotonic() - t0
         if progress:
             say(f"Verilator model {'from cache' if b.cached else 'built'} in {build_s:.1f} s; "
-                 f"simulating {n} image(s), about {expected * n:,} cycles")
+                f"simulating {n} image(s), about {expected * n:,} cycles")
+            if waves is not None and w_count is None:
+                say(f"dumping every signal from cycle {w_from:,} to the end (at least "
+                    f"{max(0, expected * n - w_from):,} cycles; 1-2 kB per cycle for the "
+                    f"project's MobileNets): --waves-from/--waves-cycles dump a window")
         if (rtl / "mem").is_dir():
             (work / "mem").symlink_to(rtl / "mem")
         (work / "inputs.hex").write_text(input_lines(inputs, iface["in_channels_per_beat"],
@@ -209,41 +244,28 @@ def simulate(rtl_files: dict[str, str], graph: Graph, folding: Folding, inputs: 
         cfg = {"images": n, "watchdog": wd, "poll_cycles": POLL_CYCLES,
                "classes": last.out_shape[0], "out_per_beat": iface["out_per_beat"],
                "out_bits": iface["out_bits"], "valid_pct": valid_pct, "ready_pct": ready_pct,
-               "beats": _beats(graph, folding, n)}
-        (work / "net.json").write_text(json.dumps(cfg))
-        shown = [0]
-
-        def poll():
-            p = work / "progress.txt"
-            if progress and p.exists():
-                try:
-                    done, cyc = map(int, p.read_text().split())
-                except ValueError:
-                    return
-                if done != shown[0]:
-                    shown[0] = done
-                    say(f"  {done}/{n} images, {cyc:,} cycles")
-
+               "beats": _beats(graph, folding, n),
+               "waves_from": w_from if waves is not None and w_count is None else NEVER}
         t1 = time.monotonic()
-        err = None
         try:
-            run_cocotb(b, "cocotb_network", resource_path("sim"), work, poll=poll,
-                       env={"SAT_HW_NET": str(work / "net.json")})
-        except SimError as e:
-            err = e
+            res, err = _run(b, work, cfg, n, progress and say)
+        finally:
+            if waves is not None and w_count is None:
+                _keep_waves(work, waves, say if progress else None)
         wall = time.monotonic() - t1
-        if waves is not None and (work / "dump.fst").exists():
-            Path(waves).parent.mkdir(parents=True, exist_ok=True)
-            shutil.copy(work / "dump.fst", waves)
-        if not (work / "net.out.json").exists():
-            raise err or SimError("simulation left no results")
-        res = json.loads((work / "net.out.json").read_text())
-        if err is not None and (res["timed_out"] or res["outputs_received"] < n):
-            raise SimError(res["stall"] or res["first_mismatch"] or str(err))
         stats = parse_stats(work / "stats.txt")
+        if err is not None and (res["timed_out"] or res["outputs_received"] < n):
+            raise StallError(res["stall"] or res["first_mismatch"] or str(err),
+                             _failed_sim(res, stats, n, expected, fclk_mhz, build_s, b, wall),
+                             layer_figures(graph, folding, stats, n))
         ins, outs = parse_images(work / "images.txt")
         outputs = decode_outputs((work / "outputs.hex").read_text(), iface["out_per_beat"],
                                  iface["out_bits"], last.out_shape[0])
+        if waves is not None and w_count is not None:
+            (work / "waves.fst").unlink(missing_ok=True)
+            _run(b, work, {**cfg, "waves_from": w_from, "waves_to": w_from + w_count}, n,
+                 None)
+            _keep_waves(work, waves, say if progress else None)
     cycles = stats["cycles"]
     latency = outs[0] - ins[0] + 1
     ivl = (outs[n - 1] - outs[0]) / (n - 1) if n > 1 else float(latency)
@@ -255,6 +277,11 @@ def simulate(rtl_files: dict[str, str], graph: Graph, folding: Folding, inputs: 
            "build_s": round(build_s, 3), "build_cached": b.cached, "run_s": round(wall, 3),
            "torch_mismatches": res.get("torch_mismatches"),
            "torch_top1_match_rate": res.get("torch_top1_match_rate")}
+    return SimResult(outputs, sim, layer_figures(graph, folding, stats, n))
+
+
+def layer_figures(graph: Graph, folding: Folding, stats: dict, n: int) -> dict[str, dict]:
+    """report.json ``layers[].sim`` from the wrapper's counters."""
     layers = {}
     for node in graph.layers:
         s = stats["layers"][node.name]
@@ -267,12 +294,64 @@ def simulate(rtl_files: dict[str, str], graph: Graph, folding: Folding, inputs: 
             "first_in": s["first_in"], "last_out": s["last_out"],
             "measured_cycles_per_image": busy / n if n else 0.0,
             "expected_cycles_per_image": layer_cycles(node, folding[node.name])}
-    return SimResult(outputs, sim, layers)
+    return layers
+
+
+def _run(b: Build, work: Path, cfg: dict, n: int, say) -> tuple[dict, SimError | None]:
+    """One cocotb run of the wrapper: ``(net.out.json, the test's failure or None)``."""
+    (work / "net.json").write_text(json.dumps(cfg))
+    (work / "net.out.json").unlink(missing_ok=True)
+    shown = [0]
+
+    def poll():
+        p = work / "progress.txt"
+        if say and p.exists():
+            try:
+                done, cyc = map(int, p.read_text().split())
+            except ValueError:
+                return
+            if done != shown[0]:
+                shown[0] = done
+                say(f"  {done}/{n} images, {cyc:,} cycles")
+
+    err = None
+    try:
+        run_cocotb(b, "cocotb_network", resource_path("sim"), work, poll=poll, trace=False,
+                   env={"SAT_HW_NET": str(work / "net.json")})
+    except SimError as e:
+        err = e
+    log = (work / "sim.log").read_text(errors="replace") if (work / "sim.log").exists() else ""
+    bad = readmem_problems(log)
+    if bad:
+        raise ValueError(f"a ROM image could not be read: {bad[0]}"
+                         + (f" (and {len(bad) - 1} more)" if len(bad) > 1 else ""))
+    if not (work / "net.out.json").exists():
+        raise err or SimError("simulation left no results")
+    return json.loads((work / "net.out.json").read_text()), err
+
+
+def _keep_waves(work: Path, dest: Path, say) -> None:
+    src = work / "waves.fst"
+    if not src.exists():
+        return
+    Path(dest).parent.mkdir(parents=True, exist_ok=True)
+    shutil.copy(src, dest)
+    if say:
+        say(f"waves: {src.stat().st_size / 1e6:,.1f} MB in {dest}")
+
+
+def _failed_sim(res: dict, stats: dict, n: int, expected: int, fclk_mhz: float,
+                build_s: float, b: Build, wall: float) -> dict:
+    """report.json ``sim`` of a run that stalled: what failed, and the counts up to then."""
+    return {"images": n, "failed": res.get("stall") or res.get("first_mismatch") or "stalled",
+            "outputs_received": res.get("outputs_received", 0), "cycles": stats.get("cycles"),
+            "expected_interval_cycles": expected, "fclk_mhz": fclk_mhz,
+            "build_s": round(build_s, 3), "build_cached": b.cached, "run_s": round(wall, 3)}
 
 
 def _say(msg: str) -> None:
     print(f"sat_hw sim: {msg}", file=sys.stderr, flush=True)
 
 
-__all__ = ["SimResult", "check_outputs", "decode_outputs", "input_lines", "parse_stats",
-           "simulate", "stall_message"]
+__all__ = ["SimResult", "StallError", "check_outputs", "decode_outputs", "input_lines",
+           "layer_figures", "parse_stats", "readmem_problems", "simulate", "stall_message"]

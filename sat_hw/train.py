@@ -204,11 +204,27 @@ def run_training(cfg: dict, out: Path, init: Path | None = None, resume: bool = 
     out = Path(out)
     t, q, d = cfg["train"], cfg["quant"], cfg["data"]
     _check_classes(cfg)
+    if not resume:
+        _check_out(out)
     env = _Dist()
     try:
         return _train(cfg, out, init, resume, env, t, q, d)
     finally:
         env.close()
+
+
+def _check_out(out: Path) -> None:
+    """``--out`` may be new or a sat_hw checkpoint (which training replaces); anything else is
+    a user's file that training must not overwrite."""
+    if out.is_dir():
+        raise ValueError(f"--out {str(out)!r} is a folder: give the checkpoint file to write")
+    if out.exists():
+        try:
+            read_checkpoint(out)
+        except ValueError:
+            raise ValueError(f"--out {str(out)!r} exists and is not a sat_hw checkpoint: "
+                             f"training would overwrite it; choose another --out or remove it "
+                             f"yourself") from None
 
 
 def _train(cfg, out, init, resume, env: _Dist, t, q, d) -> dict:

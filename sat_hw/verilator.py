@@ -28,6 +28,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from .cache import cache_root
+from .errors import ToolError
 
 BUILD_FLAGS = ("--vpi", "--public-depth", "1", "--timescale", "1ns/1ps", "--x-assign", "fast",
                "--x-initial", "fast", "-Wno-DECLFILENAME", "-Wno-UNUSEDSIGNAL",
@@ -40,8 +41,8 @@ in 91 s and runs it at the speed ``-O1`` reaches in 61 s (measured on 2 busy cor
 gains nothing measurable over ``-O1``."""
 
 
-class SimError(RuntimeError):
-    """A build or simulation failed; the message is one line."""
+class SimError(ToolError):
+    """Verilator, the C++ compiler or the simulator failed; the message is one line."""
 
 
 def verilator_root() -> Path:
@@ -180,7 +181,7 @@ def _run(cmd: list[str], env: dict, what: str) -> None:
 
 def run_cocotb(b: Build, test_module: str, module_dir: str | Path, workdir: str | Path,
                plusargs: list[str] | tuple[str, ...] = (), env: dict | None = None,
-               timeout: float | None = None, poll=None) -> Path:
+               timeout: float | None = None, poll=None, trace: bool | None = None) -> Path:
     """Run the cocotb tests of ``test_module`` (a .py file in ``module_dir``) on build ``b``;
     returns the results XML. Raises :class:`SimError` (one line) when a test fails.
 
@@ -209,8 +210,9 @@ def run_cocotb(b: Build, test_module: str, module_dir: str | Path, workdir: str 
     e["COCOTB_RESULTS_FILE"] = str(results)
     e.setdefault("COCOTB_TRUST_INERTIAL_WRITES", "1")
     e.setdefault("COCOTB_LOG_LEVEL", "WARNING")
+    trace = b.waves if trace is None else trace  # False: the design dumps its own ($dumpvars)
     cmd = [str(b.path / b.top), *(["--trace", "--trace-file", str(workdir / "dump.fst")]
-                                  if b.waves else []), *plusargs]
+                                  if trace else []), *plusargs]
     log = workdir / "sim.log"
     t0 = time.monotonic()
     with open(log, "w") as f:

@@ -54,13 +54,108 @@ def replace_file(path: Path, data: bytes | str) -> None:
         raise
 
 
-def check_writable(out: Path, what: str = "--out") -> None:
-    """Fail now, in one line, if the folder ``out`` could not be written later: it exists and is
-    not a folder, or its nearest existing ancestor takes no new folder (tried with a probe folder
-    that is removed at once; nothing else is created)."""
-    out = Path(out).resolve()
-    if out.exists() and not out.is_dir():
+MARKER = ".sat_hw"
+"""The file that marks a folder as one sat_hw wrote: JSON ``{"kind": ..., "tool": "sat_hw",
+"version": ...}``. sat_hw replaces or updates only folders that carry it (or are empty)."""
+
+KINDS = {
+    "build": ("flow.toml", "model.pt", "graph", "rtl", "hls", "sim", "report.json", "report.md",
+              "report_cycles.png", "synth.json", "synth.md"),
+    "estimate": ("estimate.json", "estimate.csv", "estimate.md", "pareto.png"),
+}
+"""What each kind of folder holds at its top: how a folder written before the marker existed is
+still recognised (every entry one of these, plus the kind's main file)."""
+
+
+def marker_text(kind: str) -> str:
+    import json
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        v = version("sat_hw")
+    except PackageNotFoundError:
+        v = "unknown"
+    return json.dumps({"kind": kind, "tool": "sat_hw", "version": v}) + "\n"
+
+
+def folder_kind(folder: Path) -> str | None:
+    """``"build"`` or ``"estimate"`` for a folder sat_hw wrote (its marker, or for a folder
+    written before markers existed, entries that are all that kind's), else None."""
+    import json
+
+    folder = Path(folder)
+    try:
+        kind = json.loads((folder / MARKER).read_text()).get("kind")
+        return kind if kind in KINDS else None
+    except (OSError, ValueError, AttributeError):
+        pass
+    try:
+        names = {p.name for p in folder.iterdir()}
+    except OSError:
+        return None
+    for kind, known in KINDS.items():
+        main = "report.json" if kind == "build" else "estimate.json"
+        if main in names and names <= set(known) | {p for p in names if _layers_png(p, kind)}:
+            return kind
+    return None
+
+
+def _layers_png(name: str, kind: str) -> bool:
+    return kind == "estimate" and name.startswith("layers_") and name.endswith(".png")
+
+
+def _describe(folder: Path) -> str:
+    names = sorted(p.name for p in folder.iterdir())
+    shown = ", ".join(repr(n) for n in names[:3])
+    return (f"{len(names)} entr{'y' if len(names) == 1 else 'ies'}: {shown}"
+            f"{', ...' if len(names) > 3 else ''}")
+
+
+def check_replaceable(out: Path, kind: str, what: str = "--out") -> None:
+    """Fail in one line unless ``out`` is absent, an empty folder, or a ``kind`` folder that
+    sat_hw wrote: nothing else is ever replaced (a user's folder, ``--out .``, a build given
+    as an estimate's ``--out``)."""
+    out = Path(out)
+    cwd = Path.cwd().resolve()
+    if out.resolve() == cwd or out.resolve() in cwd.parents:
+        raise ValueError(f"{what} {str(out)!r} is the working folder or holds it: sat_hw "
+                         f"writes its output as a new folder; give a path below it")
+    if not out.exists() and not out.is_symlink():
+        return
+    if not out.is_dir():
         raise ValueError(f"{what} {str(out)!r} exists and is not a folder")
+    if not any(out.iterdir()):
+        return
+    found = folder_kind(out)
+    if found == kind:
+        return
+    why = (f"it is a sat_hw {found} folder" if found else
+           f"it is not a folder sat_hw wrote (it holds {_describe(out)})")
+    raise ValueError(f"{what} {str(out)!r} exists and {why}; sat_hw replaces only its own "
+                     f"{kind} folders: choose another {what} or remove it yourself")
+
+
+def require_kind(folder: Path, kind: str = "build") -> Path:
+    """``folder`` must be a ``kind`` folder sat_hw wrote (``sat_hw sim``/``synth`` update
+    files in a build, nothing else); one line otherwise."""
+    folder = Path(folder)
+    if not folder.is_dir():
+        raise ValueError(f"{kind} folder {str(folder)!r} does not exist")
+    found = folder_kind(folder)
+    if found != kind:
+        why = f"a sat_hw {found} folder" if found else "not a folder sat_hw wrote"
+        raise ValueError(f"{str(folder)!r} is {why}, not a sat_hw {kind} (no {MARKER} "
+                         f"marker of kind {kind!r})")
+    return folder
+
+
+def check_writable(out: Path, what: str = "--out", kind: str = "build") -> None:
+    """Fail now, in one line, if the folder ``out`` could not be written later: it exists and is
+    not a ``kind`` folder sat_hw may replace (:func:`check_replaceable`), or its nearest existing
+    ancestor takes no new folder (tried with a probe folder that is removed at once; nothing else
+    is created)."""
+    check_replaceable(out, kind, what)
+    out = Path(out).resolve()
     base = out.parent
     while not base.exists():
         base = base.parent
@@ -73,15 +168,16 @@ def check_writable(out: Path, what: str = "--out") -> None:
                          f"{str(base)!r}") from None
 
 
-def write_tree(out: Path, files: dict[str, bytes | str]) -> Path:
-    """Write ``{relative path: content}`` as the folder ``out``, replacing it atomically."""
+def write_tree(out: Path, files: dict[str, bytes | str], kind: str = "build",
+               what: str = "--out") -> Path:
+    """Write ``{relative path: content}`` and the :data:`MARKER` of ``kind`` as the folder
+    ``out``, replacing it atomically, and only if :func:`check_replaceable` allows it."""
     out = Path(out).resolve()
-    if out.exists() and not out.is_dir():
-        raise ValueError(f"output {str(out)!r} exists and is not a folder")
+    check_replaceable(out, kind, what)
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = _fresh_dir(out.parent, f".{out.name}.tmp-")
     try:
-        for rel, content in files.items():
+        for rel, content in {**files, MARKER: marker_text(kind)}.items():
             path = tmp / rel
             if path.resolve().parent != tmp and tmp not in path.resolve().parents:
                 raise ValueError(f"refusing to write {rel!r} outside the build folder")
@@ -92,6 +188,7 @@ def write_tree(out: Path, files: dict[str, bytes | str]) -> Path:
                 path.write_bytes(content)
         old = None
         if out.exists():
+            check_replaceable(out, kind, what)  # again: it may have changed meanwhile
             old = _fresh_dir(out.parent, f".{out.name}.old-")
             os.rename(out, old / out.name)
         try:
@@ -100,6 +197,11 @@ def write_tree(out: Path, files: dict[str, bytes | str]) -> Path:
             if old is not None:
                 os.rename(old / out.name, out)
             raise
+    except OSError as e:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise ValueError(f"{what} {str(out)!r} could not be written: {e.strerror or e}"
+                         f"{f' ({e.filename})' if e.filename else ''}; nothing was changed "
+                         f"there") from None
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise

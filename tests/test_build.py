@@ -18,19 +18,14 @@ from sat_hw.graph.serialize import load_graph
 SMALL = ["--model", "mbv1", "--width", "0.25", "--resolution", "16", "--images", "3"]
 
 
-@pytest.fixture(scope="module")
-def built(tmp_path_factory) -> Path:
-    out = tmp_path_factory.mktemp("b") / "build"
-    assert main(["build", *SMALL, "--wbits", "3", "--abits", "4", "--out", str(out)]) == 0
-    return out
-
 
 def test_build_folder_contents(built: Path):
     names = sorted(str(p.relative_to(built)) for p in built.rglob("*") if p.is_file())
     assert [n for n in names if not n.startswith(("hls/", "rtl/"))] == [
-        "flow.toml", "graph/graph.json", "graph/tensors.npz", "model.pt", "report.json",
-        "report.md", "report_cycles.png", "sim/golden.npy", "sim/hls_outputs.npy",
-        "sim/inputs.npy", "sim/rtl_outputs.npy", "sim/torch_outputs.npy"]
+        ".sat_hw", "flow.toml", "graph/graph.json", "graph/tensors.npz", "model.pt",
+        "report.json", "report.md", "report_cycles.png", "sim/golden.npy",
+        "sim/hls_outputs.npy", "sim/inputs.npy", "sim/labels.npy", "sim/rtl_outputs.npy",
+        "sim/torch_outputs.npy"]
     assert {"hls/firmware/sat_top.cpp", "hls/tb/sat_tb.cpp", "hls/scripts/csim.tcl",
             "rtl/sat_accel.sv", "rtl/sat_tb.sv", "rtl/filelist.f", "rtl/sat_mvu.sv"} <= set(names)
     inputs = np.load(built / "sim/inputs.npy")
@@ -81,8 +76,8 @@ def test_checkpoint_build_uses_its_bits(built: Path, tmp_path: Path):
 
 
 @pytest.mark.parametrize("argv, needle", [
-    (["--wbits", "9"], "quant.wbits"),
-    (["--model", "resnet"], "model.name"),
+    (["--wbits", "9"], "--wbits 9: must be 1..8"),
+    (["--model", "resnet"], "--model resnet: must be one of mbv1"),
     (["--checkpoint", "/nonexistent.pt"], "/nonexistent.pt"),
     (["--config", "/nonexistent.toml"], "/nonexistent.toml"),
 ])
@@ -101,16 +96,20 @@ def test_unknown_layer_in_config(tmp_path, capsys):
 
 
 def test_failed_build_leaves_earlier_build_untouched(built: Path, tmp_path, monkeypatch):
+    import shutil
+
     out = tmp_path / "b"
-    out.mkdir()
-    (out / "keep.txt").write_text("earlier build")
+    shutil.copytree(built, out)  # an earlier build: sat_hw may replace it, but only on success
+    (out / "report.md").write_text("earlier build")
+    before = sorted(str(p.relative_to(out)) for p in out.rglob("*"))
 
     def boom(*a, **k):
         raise ValueError("simulated failure while rendering the report")
 
     monkeypatch.setattr(build_mod, "render_markdown", boom)
     assert main(["build", *SMALL, "--no-sim", "--out", str(out)]) == 2
-    assert sorted(p.name for p in out.iterdir()) == ["keep.txt"]
+    assert sorted(str(p.relative_to(out)) for p in out.rglob("*")) == before
+    assert (out / "report.md").read_text() == "earlier build"
     assert [p.name for p in tmp_path.iterdir()] == ["b"]  # no temporary folder left behind
 
 
@@ -143,7 +142,7 @@ def test_config_file_bits_contradicting_the_checkpoint(built: Path, tmp_path, ca
 
 
 @pytest.mark.parametrize("flags, needle", [
-    (["--device", "zcu999"], "hw.device must be a known device (xc7z020"),
+    (["--device", "zcu999"], "--device zcu999: must be a known device (xc7z020"),
 ])  # --fps is read by the estimate phase (the planner folds for it)
 def test_flags_whose_feature_is_absent_are_refused(flags, needle, tmp_path, capsys):
     out = tmp_path / "o"

@@ -40,5 +40,5 @@ def test_devices_are_frozen_and_named_once():
 
 def test_config_validates_the_device():
     assert load_config(None, {"hw": {"device": "pynq-z1"}})["hw"]["device"] == "pynq-z1"
-    with pytest.raises(ValueError, match="hw.device.*known device.*'zcu999'"):
+    with pytest.raises(ValueError, match="--device zcu999: must be a known device"):
         load_config(None, {"hw": {"device": "zcu999"}})

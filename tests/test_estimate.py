@@ -197,10 +197,15 @@ def test_estimate_cli(tmp_path, capsys):
     assert "--wbits: bit widths must be 1..8, got 0" in capsys.readouterr().err
     assert main(["estimate", "--device", "zcu999"]) == 2
     assert "known device" in capsys.readouterr().err
-    assert main(["estimate", "--fps", "1e12"]) == 0  # a row that says why it falls short
-    out = capsys.readouterr()
-    row = json.loads(out.out)[0]
-    assert row["fits"] is False and "fastest folding takes" in row["note"]
+    assert main(["estimate", "--fps", "1e12"]) == 2  # nothing reaches it: one line (issue 18)
+    err = capsys.readouterr().err.strip()
+    assert "--fps" in err and "fastest folding takes" in err and "\n" not in err.split(
+        "error: ")[-1]
+    # some reach it: the others are rows that say why they fall short
+    assert main(["estimate", "--device", "xc7z020", "--wbits", "2,8", "--abits", "2",
+                 "--fps", "100000"]) == 0
+    rows = json.loads(capsys.readouterr().out)
+    assert [r["fits"] for r in rows] == [True, False] and "100000 frames/s" in rows[1]["note"]
 
 
 @pytest.mark.skipif(not DATA.is_file(), reason="no calibration data committed")

@@ -20,7 +20,7 @@ from sat_hw.graph.golden import run_golden
 from sat_hw.hw.fold import Fold
 from sat_hw.hw.plan import resolve_folding
 from sat_hw.rtlsim import simulate
-from sat_hw.verilator import SimError
+from sat_hw.rtlsim import StallError
 
 pytestmark = pytest.mark.rtl
 
@@ -97,7 +97,7 @@ def test_watchdog_names_the_stalled_layer():
     files["sat_accel.sv"] = top.replace(f".PIXELS({pixels})", f".PIXELS({pixels + 1})")
     x = np.random.default_rng(0).integers(0, 256, (2, *g.input.shape), dtype=np.uint8)
     golden = run_golden(g, x, keep_codes=False).outputs
-    with pytest.raises(SimError, match="layer pool took all .* input beats but emitted"):
+    with pytest.raises(StallError, match="layer pool took all .* input beats but emitted"):
         simulate(files, g, f, x, golden, progress=False, watchdog=2000)
 
 
