@@ -127,7 +127,8 @@ def _hls(cfg: dict, graph, folding, inputs, golden, digest: str,
                      run=not no_sim, say=lambda m: _say(f"hls: {m}"))
 
 
-def check_folding_early(cfg: dict, plan: dict[str, str | None]) -> None:
+def check_folding_early(cfg: dict, plan: dict[str, str | None],
+                        config_file: Path | None = None) -> None:
     """Every check that the configuration alone decides, before any long work: the folding
     (``[fold.<layer>]`` divisors, the planner's target) on the shape graph of ``cfg``, which has
     the layers, shapes and bits that lowering the model will give."""
@@ -135,7 +136,12 @@ def check_folding_early(cfg: dict, plan: dict[str, str | None]) -> None:
         return
     from .estimate import config_graph
 
-    build_folding(cfg, config_graph(cfg))
+    try:
+        build_folding(cfg, config_graph(cfg))
+    except ValueError as e:  # [fold.<layer>] tables come only from the user's file: name it
+        if config_file is None or not str(e).startswith("fold."):
+            raise
+        raise ValueError(f"{config_file}: {e}") from None
 
 
 def _inner_bits(ckpt_cfg: dict) -> list[dict]:
@@ -387,10 +393,10 @@ def build(cfg: dict, checkpoint: Path | None = None, explicit: dict | None = Non
     check_writable(Path(cfg["build"]["out"] or default_out(cfg)))
     file = file_settings(config_file) if config_file is not None else None
     if checkpoint is None:  # the configuration is the model (a zoo match has the same shape)
-        check_folding_early(cfg, plan)
+        check_folding_early(cfg, plan, config_file)
     model, weights = make_model(cfg, checkpoint, explicit, file, str(config_file))
     if checkpoint is not None:  # the checkpoint fixed the shape: check again, still before work
-        check_folding_early(cfg, plan)
+        check_folding_early(cfg, plan, config_file)
     out = Path(cfg["build"]["out"] or default_out(cfg))
     check_writable(out)
     graph = lower(model)  # verified by its last pass

@@ -17,13 +17,18 @@ from .resources import resource_path
 _STR, _INT, _FLOAT, _BOOL = "str", "int", "float", "bool"
 
 
+def _num(x: float) -> str:
+    """A bound as a person writes it: exact for integers (2**20 is 1048576, not 1.04858e+06)."""
+    return str(int(x)) if float(x).is_integer() else f"{x:g}"
+
+
 def _between(lo: float, hi: float, lo_open: bool = False):
     def check(v):
         ok = (lo < v if lo_open else lo <= v) and v <= hi
         if hi == math.inf:
-            return ok, f"must be {'above' if lo_open else 'at least'} {lo:g}"
-        return ok, (f"must be above {lo:g} and at most {hi:g}" if lo_open else
-                    f"must be {lo:g}..{hi:g}")
+            return ok, f"must be {'above' if lo_open else 'at least'} {_num(lo)}"
+        return ok, (f"must be above {_num(lo)} and at most {_num(hi)}" if lo_open else
+                    f"must be {_num(lo)}..{_num(hi)}")
     return check
 
 
@@ -129,7 +134,8 @@ def _merge(base: dict, new: dict, source: str) -> None:
         if section not in SCHEMA:
             raise ValueError(f"{source}: unknown section [{section}]")
         if not isinstance(table, dict):
-            raise ValueError(f"{source}: [{section}] must be a table, got {table!r}")
+            msg = f"{source}: [{section}] must be a table, got {table!r}"
+            raise ValueError(msg)  # noqa: TRY004 - bad input (exit 2), like every other
         if section == "fold":
             _merge_layers(base[section], table, source, "fold", FOLD_KEYS)
             continue
@@ -147,10 +153,11 @@ def _merge(base: dict, new: dict, source: str) -> None:
 def _merge_layers(base: dict, layers: Any, source: str, prefix: str, keys: dict) -> None:
     """Per-layer tables ``[<prefix>.<layer>]`` with the keys of ``keys``."""
     if not isinstance(layers, dict):
-        raise ValueError(f"{source}: {prefix} must be a table, got {layers!r}")
+        raise ValueError(f"{source}: {prefix} must be a table, got {layers!r}")  # noqa: TRY004
     for name, table in layers.items():
         if not isinstance(table, dict):
-            raise ValueError(f"{source}: {prefix}.{name} must be a table, got {table!r}")
+            msg = f"{source}: {prefix}.{name} must be a table, got {table!r}"
+            raise ValueError(msg)  # noqa: TRY004 - bad input (exit 2)
         for key, v in table.items():
             if key not in keys:
                 raise ValueError(f"{source}: unknown key {prefix}.{name}.{key}")
@@ -160,11 +167,16 @@ def _merge_layers(base: dict, layers: Any, source: str, prefix: str, keys: dict)
 
 
 def _read_toml(path: Path) -> dict:
+    if path.is_dir():
+        raise ValueError(f"config file {str(path)!r} is a folder: give a flow.toml file")
     if not path.is_file():
         raise ValueError(f"config file {str(path)!r} does not exist")
     try:
-        return tomllib.loads(path.read_text())
-    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as e:
+        return tomllib.loads(path.read_text(encoding="utf-8"))
+    except UnicodeDecodeError as e:
+        raise ValueError(f"config file {str(path)!r} is not UTF-8 text (byte "
+                         f"0x{e.object[e.start]:02x} at offset {e.start}): TOML is UTF-8") from None
+    except tomllib.TOMLDecodeError as e:
         raise ValueError(f"config file {str(path)!r}: {e}") from None
 
 

@@ -17,10 +17,10 @@ import numpy as np
 from .codegen.rtl import render_rtl
 from .errors import VerificationError
 from .graph.ir import Graph
-from .hw.fold import Fold, Folding
+from .hw.fold import Fold, Folding, check_fold
 from .plots import cycles_chart
 from .rtlsim import SimResult, StallError, simulate
-from .writer import npy_bytes, replace_file
+from .writer import npy_bytes, replace_files
 
 CHART = "report_cycles.png"
 
@@ -95,14 +95,54 @@ def load_build(folder: Path) -> tuple[dict, Graph, Folding]:
     if missing:
         raise ValueError(f"{folder / 'flow.toml'} has no [fold.{missing[0]}]: not a build's "
                          f"resolved configuration")
+    for node in graph.layers:  # an edited folding: refused here, not deep in the generator
+        try:
+            check_fold(node, folding[node.name])
+        except ValueError as e:
+            raise ValueError(f"{folder / 'flow.toml'}: {e}") from None
     return cfg, graph, folding
 
 
 def _load_npy(path: Path) -> np.ndarray:
     try:
+        with open(path, "rb") as f:
+            head = f.read(6)
+        if head != b"\x93NUMPY":
+            raise ValueError(f"no .npy header: it begins {head!r}")
         return np.load(path, allow_pickle=False)
-    except (OSError, ValueError) as e:
+    except (OSError, ValueError, EOFError) as e:
         raise ValueError(f"{path} is not a readable .npy array ({e})") from None
+
+
+def _check_arrays(folder: Path, graph: Graph, arrays: dict[str, np.ndarray]) -> None:
+    """``sim/inputs.npy`` must hold uint8 images of the graph's input shape, and each other
+    array one row per image (``golden``, ``torch_outputs``: integer outputs of the graph;
+    ``labels``: class numbers): one line naming the file otherwise, before any tool runs."""
+    inputs = arrays["sim/inputs.npy"]
+    c, r = graph.in_channels, graph.resolution
+    if inputs.dtype != np.uint8 or inputs.ndim != 4 or inputs.shape[1:] != (c, r, r) \
+            or not len(inputs):
+        raise ValueError(f"{folder / 'sim/inputs.npy'} holds {inputs.dtype} "
+                         f"{list(inputs.shape)}: the graph takes uint8 images [N, {c}, {r}, {r}], "
+                         f"N >= 1")
+    n = len(inputs)
+    for rel, shape in (("sim/golden.npy", (n, graph.classes)),
+                       ("sim/torch_outputs.npy", (n, graph.classes)), ("sim/labels.npy", (n,))):
+        a = arrays.get(rel)
+        if a is not None and (a.shape != shape or a.dtype.kind not in "iu"):
+            raise ValueError(f"{folder / rel} holds {a.dtype} {list(a.shape)}, expected "
+                             f"integers {list(shape)} (one row per image of sim/inputs.npy)")
+
+
+def _load_report(folder: Path) -> dict:
+    path = folder / "report.json"
+    try:
+        report = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as e:
+        raise ValueError(f"{path} is not readable JSON ({e})") from None
+    if not isinstance(report, dict) or not isinstance(report.get("layers"), list):
+        raise ValueError(f"{path} is not a build report (no 'layers' list)")  # noqa: TRY004
+    return report
 
 
 def resimulate(folder: Path, images: int | None = None, waves: bool = False, say=None,
@@ -117,8 +157,13 @@ def resimulate(folder: Path, images: int | None = None, waves: bool = False, say
 
     folder = Path(folder)
     cfg, graph, folding = load_build(folder)
-    inputs = _load_npy(folder / "sim/inputs.npy")
-    golden = _load_npy(folder / "sim/golden.npy")
+    arrays = {rel: _load_npy(folder / rel) for rel in ("sim/inputs.npy", "sim/golden.npy",
+                                                       "sim/torch_outputs.npy", "sim/labels.npy")
+              if rel in ("sim/inputs.npy", "sim/golden.npy") or (folder / rel).is_file()}
+    _check_arrays(folder, graph, arrays)
+    inputs, golden = arrays["sim/inputs.npy"], arrays["sim/golden.npy"]
+    torch_out, labels = arrays.get("sim/torch_outputs.npy"), arrays.get("sim/labels.npy")
+    report = _load_report(folder)
     n = len(inputs) if images is None else images
     if not 1 <= n <= len(inputs):
         raise ValueError(f"--images must be 1..{len(inputs)} (the images in sim/inputs.npy), "
@@ -128,23 +173,20 @@ def resimulate(folder: Path, images: int | None = None, waves: bool = False, say
     if differ and say:
         say(f"{len(differ)} ROM image(s) differ from the graph's weights ({differ[0]}, ...): "
             f"expect outputs that differ from golden")
-    torch_out = folder / "sim/torch_outputs.npy"
     rtl = {str(p.relative_to(folder / "rtl")): p.read_text()
            for p in sorted((folder / "rtl").rglob("*")) if p.is_file()}
-    report = json.loads((folder / "report.json").read_text())
     try:
         res = simulate(rtl, graph, folding, inputs[:n], golden[:n],
-                       _load_npy(torch_out)[:n] if torch_out.exists() else None,
+                       torch_out[:n] if torch_out is not None else None,
                        fclk_mhz=cfg["hw"]["fclk_mhz"], progress=say is not None,
                        waves=folder / "sim/waves.fst" if waves else None,
                        waves_window=waves_window)
     except StallError as e:
-        _update_report(folder, report, e.sim, e.layers, None)
+        replace_files(folder, _report_files(report, e.sim, e.layers, None, labels))
         raise
-    (folder / "sim/rtl_outputs.npy").parent.mkdir(exist_ok=True)
-    replace_file(folder / "sim/rtl_outputs.npy", npy_bytes(res.outputs.astype(np.int64)))
-    replace_file(folder / CHART, _chart(graph, res))
-    _update_report(folder, report, res.sim, res.layers, res.outputs)
+    replace_files(folder, {"sim/rtl_outputs.npy": npy_bytes(res.outputs.astype(np.int64)),
+                           CHART: _chart(graph, res),
+                           **_report_files(report, res.sim, res.layers, res.outputs, labels)})
     if say:
         say(summary(res.sim) + (f"; waves in {folder / 'sim/waves.fst'}" if waves else ""))
     if res.sim["mismatches"]:
@@ -153,30 +195,28 @@ def resimulate(folder: Path, images: int | None = None, waves: bool = False, say
     return res.sim
 
 
-def _update_report(folder: Path, report: dict, sim: dict, layers: dict,
-                   outputs: np.ndarray | None) -> None:
+def _report_files(report: dict, sim: dict, layers: dict, outputs: np.ndarray | None,
+                  labels: np.ndarray | None) -> dict[str, str | None]:
     """report.json/md after a rerun: its ``sim``, each layer's, the RTL's top-1 (on the images
     it ran; dropped where the build kept no labels or the run failed); a failed run's outputs
-    and chart are removed, so nothing in the folder describes an earlier run."""
+    and chart are removed (``None``), so nothing in the folder describes an earlier run."""
     from .report import render_markdown, top1
 
     report["sim"] = sim
     for row in report["layers"]:
         row["sim"] = layers.get(row["name"], {})
     acc = report.get("accuracy")
-    labels = folder / "sim/labels.npy"
     if acc is not None:
         acc.setdefault("counts", {k: acc["images"] for k in acc["labels"]})
         acc["labels"].pop("rtl", None)
         acc["counts"].pop("rtl", None)
-        if outputs is not None and labels.is_file():
-            y = _load_npy(labels)[:len(outputs)]
-            acc["labels"]["rtl"], acc["counts"]["rtl"] = top1(outputs, y)
+        if outputs is not None and labels is not None:
+            acc["labels"]["rtl"], acc["counts"]["rtl"] = top1(outputs, labels[:len(outputs)])
+    files: dict[str, str | None] = {"report.json": json.dumps(report, indent=1) + "\n",
+                                    "report.md": render_markdown(report)}
     if outputs is None:
-        for stale in ("sim/rtl_outputs.npy", CHART):
-            (folder / stale).unlink(missing_ok=True)
-    replace_file(folder / "report.json", json.dumps(report, indent=1) + "\n")
-    replace_file(folder / "report.md", render_markdown(report))
+        files.update({"sim/rtl_outputs.npy": None, CHART: None})
+    return files
 
 
 __all__ = ["CHART", "folding_of", "load_build", "resimulate", "rtl_phase", "summary"]

@@ -218,6 +218,16 @@ def _check_out(out: Path) -> None:
     a user's file that training must not overwrite."""
     if out.is_dir():
         raise ValueError(f"--out {str(out)!r} is a folder: give the checkpoint file to write")
+    parent = out.resolve().parent
+    if not parent.is_dir():
+        raise ValueError(f"--out {str(out)!r}: the folder {str(parent)!r} does not exist")
+    try:  # a file beside it, removed at once: fail now, not after the training
+        from .writer import probe
+
+        probe(parent, out.name)
+    except OSError as e:
+        raise ValueError(f"--out {str(out)!r} cannot be written: {e.strerror} in "
+                         f"{str(parent)!r}") from None
     if out.exists():
         try:
             read_checkpoint(out)

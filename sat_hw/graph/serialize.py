@@ -177,6 +177,9 @@ def graph_from_files(files: dict[str, bytes]) -> Graph:
     if not isinstance(doc.get("nodes"), list) or not isinstance(doc.get("meta", {}), dict):
         msg = f"{GRAPH_JSON}: 'nodes' must be a list and 'meta' an object"
         raise ValueError(msg)  # noqa: TRY004
+    if not files[TENSORS_NPZ].startswith(b"PK"):  # else numpy reads it as a pickle, and says so
+        raise ValueError(f"{TENSORS_NPZ} is not an npz (zip) file: it begins "
+                         f"{files[TENSORS_NPZ][:8]!r}")
     try:
         with np.load(io.BytesIO(files[TENSORS_NPZ]), allow_pickle=False) as z:
             tensors = {k: z[k] for k in z.files}
