@@ -44,11 +44,16 @@ def _d(section: str, key: str) -> str:
     return f" (default: {v!r})" if isinstance(v, str) else f" (default: {v})"
 
 
-def _csv_ints(s: str) -> list[int]:
+def _csv_ints(flag: str, s: str | None) -> list[int] | None:
+    """``2,3,4`` -> ``[2, 3, 4]`` (None: the flag was not given); one line naming the flag
+    otherwise (an empty list is refused by the command, not replaced by the default)."""
+    if s is None:
+        return None
     try:
         return [int(p) for p in s.split(",") if p.strip()]
     except ValueError:
-        raise argparse.ArgumentTypeError(f"expected comma-separated integers, got {s!r}") from None
+        raise ValueError(f"{flag} {s!r}: expected comma-separated integers, e.g. 2,3,4,8") \
+            from None
 
 
 def _model_flags(p: argparse.ArgumentParser) -> None:
@@ -147,9 +152,8 @@ def _parser() -> tuple[argparse.ArgumentParser, dict[str, argparse.ArgumentParse
 
     s = add("estimate", "resources, cycles and frames/s per bit configuration (no training)")
     s.add_argument("--model", help="architecture (mbv1)" + _d("model", "name"))
-    s.add_argument("--wbits", type=_csv_ints, help="weight bits to sweep, e.g. 2,3,4,8"
-                   + _d("quant", "wbits"))
-    s.add_argument("--abits", type=_csv_ints, help="activation bits to sweep, e.g. 2,3,4,8"
+    s.add_argument("--wbits", help="weight bits to sweep, e.g. 2,3,4,8" + _d("quant", "wbits"))
+    s.add_argument("--abits", help="activation bits to sweep, e.g. 2,3,4,8"
                    + _d("quant", "abits"))
     for flag, key, kind in (("--width", "width", float), ("--resolution", "resolution", int),
                             ("--in-channels", "in_channels", int), ("--classes", "classes", int)):
@@ -180,8 +184,8 @@ def _parser() -> tuple[argparse.ArgumentParser, dict[str, argparse.ArgumentParse
     y.add_argument("--per-block", action="store_true", help="synthesize each distinct block "
                    "instance alone (cached by content) and sum, with a per-layer table, instead "
                    "of the whole design in one run (docs/estimates.md compares the two)")
-    y.add_argument("--jobs", type=int, default=1, help="with --per-block: Yosys runs at a time "
-                   "(default: 1)")
+    y.add_argument("--jobs", type=int, help="with --per-block: Yosys runs at a time "
+                   "(default: the CPUs available, at most 8)")
     return ap, {"train": t, "eval": e, "build": b, "estimate": s, "sim": m, "synth": y}
 
 
@@ -212,6 +216,8 @@ def _run(a: argparse.Namespace) -> int:
 
         if a.images is not None and a.images < 1:
             raise ValueError(f"--images must be >= 1, got {a.images}")
+        if a.batch_size < 1:
+            raise ValueError(f"--batch-size must be >= 1, got {a.batch_size}")
         data = {"name": a.data, "root": a.data_root}
         if a.data is not None:  # validated like the config key
             data = load_config(None, {"data": data})["data"]
@@ -231,10 +237,12 @@ def _run(a: argparse.Namespace) -> int:
 
         o = _overrides(a)
         o["quant"].update(wbits=None, abits=None)
+        wbits, abits = _csv_ints("--wbits", a.wbits), _csv_ints("--abits", a.abits)
         cfg = load_config(a.config, o)
         say = lambda m: print(f"sat_hw estimate: {m}", file=sys.stderr, flush=True)
-        rows = run_estimate(cfg, a.wbits or [cfg["quant"]["wbits"]],
-                            a.abits or [cfg["quant"]["abits"]], a.out, a.fps, say=say)
+        rows = run_estimate(cfg, [cfg["quant"]["wbits"]] if wbits is None else wbits,
+                            [cfg["quant"]["abits"]] if abits is None else abits, a.out, a.fps,
+                            say=say)
         if a.out is None:
             print(json.dumps(rows, indent=1))
         return 0
@@ -255,8 +263,10 @@ def _run(a: argparse.Namespace) -> int:
     if a.command == "synth":
         from .synthesis import synth_build
 
-        if a.jobs < 1:
+        if a.jobs is not None and a.jobs < 1:
             raise ValueError(f"--jobs must be >= 1, got {a.jobs}")
+        if not a.timeout > 0:
+            raise ValueError(f"--timeout must be above 0 seconds, got {a.timeout:g}")
         synth_build(a.dir, a.timeout, mode="per-block" if a.per_block else "whole",
                     jobs=a.jobs, say=lambda m: print(f"sat_hw synth: {m}", file=sys.stderr,
                                                      flush=True))

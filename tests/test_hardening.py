@@ -175,22 +175,24 @@ def test_build_whose_simulation_stalls_still_writes_its_folder(tmp_path, capsys,
 
 # --- defect 4: ROM images --------------------------------------------------------------------
 
-def test_missing_rom_image_is_named(copy, capsys):
+@pytest.mark.parametrize("command", ["sim", "synth"])
+def test_missing_rom_image_is_named(copy, capsys, command):
     rom = sorted((copy / "rtl/mem").glob("*_t_p0_s1.hex"))[0]
     rom.unlink()
-    assert main(["sim", str(copy)]) == EXIT_USAGE
+    assert main([command, str(copy)]) == EXIT_USAGE
     msg = one_line(capsys)
     assert rom.name in msg and "missing" in msg
 
 
+@pytest.mark.parametrize("command", ["sim", "synth"])
 @pytest.mark.parametrize("damage, needle", [
     (lambda lines: ["zz"] + lines[1:], ":1: 'zz' is not a ROM word"),
     (lambda lines: lines[:-1], "words, the ROM"),
 ])
-def test_corrupt_rom_image_is_named_with_its_line(copy, capsys, damage, needle):
+def test_corrupt_rom_image_is_named_with_its_line(copy, capsys, damage, needle, command):
     rom = sorted((copy / "rtl/mem").glob("*_w.hex"))[-1]
     rom.write_text("\n".join(damage(rom.read_text().splitlines())) + "\n")
-    assert main(["sim", str(copy)]) == EXIT_USAGE
+    assert main([command, str(copy)]) == EXIT_USAGE
     msg = one_line(capsys)
     assert rom.name in msg and needle in msg
 

@@ -184,7 +184,8 @@ def _env() -> Environment:
                        keep_trailing_newline=True)
 
 
-def _sv(v) -> str:
+def sv_value(v) -> str:
+    """A parameter value as SystemVerilog writes it (strings quoted, numbers as integers)."""
     return f'"{v}"' if isinstance(v, str) else str(int(v))
 
 
@@ -199,7 +200,7 @@ def render_rtl(graph: Graph, folding: Folding, graph_hash: str,
         "hash": graph_hash, "top": TOP, "tb": TB, "name": graph.name,
         "streams": [{"index": i, "width": w} for i, w in enumerate(widths)],
         "stages": [{"module": s.module, "name": s.name, "index": i, "layer": s.layer,
-                    "params": [(k, _sv(v)) for k, v in s.params.items()],
+                    "params": [(k, sv_value(v)) for k, v in s.params.items()],
                     "ports": list(s.ports.items())} for i, s in enumerate(stages)],
         "layers": [{"name": t.name, "op": t.op, "in": t.in_stream, "core": t.core_stream,
                     "out": t.out_stream,
