@@ -51,10 +51,12 @@ def random_thresholds(rng: np.random.Generator, mean: np.ndarray, std: np.ndarra
 
 def conv(rng: np.random.Generator, name: str, in_shape: tuple, out_ch: int, kernel: int = 3,
          stride: int = 1, pad: int | None = None, groups: int = 1, wbits: int = 4, abits: int = 4,
-         out_bits: int = 4) -> Conv:
+         out_bits: int = 4, weights: np.ndarray | None = None) -> Conv:
+    """``weights`` (odd integers, ``(out_ch, C/groups, k, k)``): given instead of drawn."""
     c, h, w = in_shape
     pad = kernel // 2 if pad is None else pad
-    weights = _weights(rng, (out_ch, c // groups, kernel, kernel), wbits)
+    if weights is None:
+        weights = _weights(rng, (out_ch, c // groups, kernel, kernel), wbits)
     fan_in = c // groups * kernel * kernel
     bound = acc_bound(fan_in, wbits, abits)
     amean, avar = levels(abits) / 2, (levels(abits) + 1) ** 2 / 12
@@ -85,9 +87,11 @@ def maxpool(name: str, in_shape: tuple, kernel: int = 2, stride: int = 2, pad: i
 
 def linear(rng: np.random.Generator, name: str, in_features: int, out_features: int,
            wbits: int = 8, abits: int = 4, bias_max: int = 1000, scale: float = 0.01,
-           bias_frac_bits: int = BIAS_FRAC_BITS) -> Linear:
-    """Bias uniform over ``+-bias_max`` accumulator steps, in ``bias_frac_bits`` fixed point."""
-    weights = _weights(rng, (out_features, in_features), wbits)
+           bias_frac_bits: int = BIAS_FRAC_BITS, weights: np.ndarray | None = None) -> Linear:
+    """Bias uniform over ``+-bias_max`` accumulator steps, in ``bias_frac_bits`` fixed point;
+    ``weights`` (odd integers, ``(out_features, in_features)``): given instead of drawn."""
+    if weights is None:
+        weights = _weights(rng, (out_features, in_features), wbits)
     bmax = bias_max << bias_frac_bits
     bias = rng.integers(-bmax, bmax + 1, out_features).astype(np.int64)
     bound = (acc_bound(in_features, wbits, abits) << bias_frac_bits) + int(np.abs(bias).max())
