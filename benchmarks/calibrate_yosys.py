@@ -24,7 +24,6 @@ import hashlib
 import json
 import os
 import random
-import re
 import sys
 import tempfile
 import time
@@ -37,6 +36,7 @@ from sat_hw.graph.ir import acc_bits_for
 from sat_hw.hw import fit as fitmod
 from sat_hw.hw.cost import CALIBRATION, Block, block_memories, yosys_resources
 from sat_hw.hw.memory import memory
+from sat_hw.synthesis import DEFAULT_ROMS, block_sources
 from sat_hw.yosys import SynthError, synth
 
 DATA = ROOT / "benchmarks" / "results" / "calibration_data.json"
@@ -116,9 +116,6 @@ GRID: dict[str, list[dict]] = {
                     {"CH": 64, "PE": 32, "K2": 4, "ABITS": 3}],
     "sat_skid": [{"DATA_W": w} for w in (8, 64, 256, 128)],
 }
-DEFAULT_ROMS = {"w.hex": "0\n", "bias.hex": "0\n",
-                **{f"thresh_p0_s{j}.hex": "0\n" for j in range(8)}}
-"""The blocks' default ROM file names (their parameters' defaults), as one-word stand-ins."""
 ROM_PARAM = {"sat_mvu": "WEIGHT_FILE", "sat_vvu": "WEIGHT_FILE", "sat_bias": "BIAS_FILE"}
 
 MEM_SV = {"rom": """module rom #(parameter int D = 64, parameter int W = 8, parameter F = "rom.hex") (
@@ -145,20 +142,7 @@ MEM_GRID = [("rom", d, w) for d, w in ((64, 64), (256, 32), (1024, 36), (2048, 6
 
 def deps(module: str) -> list[Path]:
     """rtl/<module>.sv and the rtl/ blocks it instantiates (recursively), dependencies first."""
-    rtl = ROOT / "rtl"
-    out: list[Path] = []
-
-    def visit(m: str) -> None:
-        p = rtl / f"{m}.sv"
-        if p in out:
-            return
-        for d in sorted(set(re.findall(r"\b(sat_\w+)\s*#?\s*\(", p.read_text())) - {m}):
-            if (rtl / f"{d}.sv").is_file():
-                visit(d)
-        out.append(p)
-
-    visit(module)
-    return out
+    return block_sources(ROOT / "rtl", module)
 
 
 def key(module: str, params: dict, sources: list[str]) -> str:

@@ -143,7 +143,7 @@ class BlockJob:
     weight: float = 1.0  # the cost model's LUTs + FFs: the largest blocks start first
 
 
-def _deps(rtl: Path, module: str) -> list[Path]:
+def block_sources(rtl: Path, module: str) -> list[Path]:
     """``rtl/<module>.sv`` and the blocks it instantiates (recursively), dependencies first."""
     out: list[Path] = []
 
@@ -215,7 +215,7 @@ def block_jobs(folder: Path, cfg: dict, files: dict[str, str], family: str) -> l
         if key not in jobs:
             mem = getattr(plan[1][s.layer], "mem", "auto") if s.role in ("mvu", "vvu") else "auto"
             r = block_cost(Block(s.module, s.params, s.role, mem), family)
-            jobs[key] = BlockJob(s.module, params, _deps(rtl, s.module),
+            jobs[key] = BlockJob(s.module, params, block_sources(rtl, s.module),
                                  {**DEFAULT_ROMS, **roms}, [], float(r.lut + r.ff + 1))
         jobs[key].instances.append((s.layer, s.name))
     if len(top) != len(stages):
@@ -431,5 +431,5 @@ def markdown(entry: dict) -> str:
     return "\n".join(lines) + "\n"
 
 
-__all__ = ["DEFAULT_ROMS", "EXPECT", "BlockJob", "block_jobs", "build_inputs", "default_jobs",
+__all__ = ["block_sources", "DEFAULT_ROMS", "EXPECT", "BlockJob", "block_jobs", "build_inputs", "default_jobs",
            "estimate_of", "expected", "markdown", "synth_build", "timing", "top_instances"]
