@@ -164,3 +164,18 @@ def test_wall_time_adds_up_over_resumed_runs(monkeypatch, tmp_path):
     assert s1["wall_s_all"] == s1["wall_s"] > 0
     assert s2["wall_s_all"] == pytest.approx(s1["wall_s"] + s2["wall_s"], abs=0.11)
     assert s3["ran"] == 0 and s3["wall_s_all"] == pytest.approx(s2["wall_s_all"], abs=0.11)
+
+
+def test_readme_and_docs_figures_are_the_committed_summary():
+    """The reliability figure in README.md and docs/fuzzing.md is the committed run's
+    (``benchmarks/results/fuzz/summary.json``, which ``benchmarks/fuzz.py`` rewrites)."""
+    root = Path(__file__).resolve().parents[1]
+    s = json.loads((root / "benchmarks/results/fuzz/summary.json").read_text())
+    line = (f"{s['cases']:,} cases (seed {s['seed']}): {s['ok']:,} passed, {s['mismatches']} "
+            f"mismatches, {s['hangs']} hangs, {s['build_failures']} build failures, "
+            f"{s['failures']} other failures; {s['seconds']['total'] / 60:.0f} minutes of case "
+            f"time (median {s['seconds']['median']:.1f} s a case), {s['jobs']} jobs on the "
+            f"2-core machine")
+    for doc in ("README.md", "docs/fuzzing.md"):
+        text = " ".join((root / doc).read_text().split())
+        assert line in text, f"{doc} should say: {line}"
