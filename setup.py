@@ -1,6 +1,6 @@
 """Wheel builds copy the top-level resources (flow.toml, templates/, rtl/, sim/) into the package.
 
-An editable install or a source checkout reads them where they are (see sat_hw/resources.py).
+An editable install or a source checkout reads them where they are (see sat_hw/base/resources.py).
 """
 
 import shutil

@@ -20,10 +20,10 @@ import torch
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from sat_hw.data import load_split
-from sat_hw.ema import reestimate_bn
-from sat_hw.models import ConvLayer, load_checkpoint
-from sat_hw.train import evaluate
+from sat_hw.nn.data import load_split
+from sat_hw.nn.ema import reestimate_bn
+from sat_hw.nn.models import ConvLayer, load_checkpoint
+from sat_hw.flow.train import evaluate
 
 
 def weights_to(op: str, bits: int):

@@ -36,8 +36,8 @@ from sat_hw.graph.ir import acc_bits_for
 from sat_hw.hw import fit as fitmod
 from sat_hw.hw.cost import CALIBRATION, Block, block_memories, yosys_resources
 from sat_hw.hw.memory import memory
-from sat_hw.synthesis import DEFAULT_ROMS, block_sources
-from sat_hw.yosys import SynthError, synth
+from sat_hw.flow.synthesis import DEFAULT_ROMS, block_sources
+from sat_hw.tools.yosys import SynthError, synth
 
 DATA = ROOT / "benchmarks" / "results" / "calibration_data.json"
 REPORT = ROOT / "benchmarks" / "results" / "calibration.md"

@@ -22,9 +22,9 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from sat_hw.config import load_config
-from sat_hw.estimate import config_graph
-from sat_hw.hw.plan import Planner
+from sat_hw.flow.config import load_config
+from sat_hw.flow.estimate import config_graph
+from sat_hw.hw.planner import Planner
 
 FINN = {"u250": {"cycles": 112_896, "lanes": 5_760, "fps_paper": 2_950, "fps_board": 1_800},
         "zcu104": {"cycles": 225_792, "fps_board": 450}}

@@ -61,8 +61,8 @@ def _case_modules() -> list[Path]:
     import sat_hw.codegen.hls
     import sat_hw.codegen.rtl
     import sat_hw.graph.golden
-    import sat_hw.hlssim
-    import sat_hw.rtlsim  # noqa: F401 - imported for their modules' files
+    import sat_hw.tools.hlssim
+    import sat_hw.tools.rtlsim  # noqa: F401 - imported for their modules' files
 
     return sorted({Path(m.__file__).resolve() for n, m in list(sys.modules.items())
                    if (n == "sat_hw" or n.startswith("sat_hw.")) and getattr(m, "__file__", None)})
@@ -93,7 +93,7 @@ def hls_pch(folder: Path) -> tuple[str, ...]:
     import subprocess
 
     from sat_hw.codegen.hls import library_files
-    from sat_hw.hlssim import CXX, ap_types_dir
+    from sat_hw.tools.hlssim import CXX, ap_types_dir
 
     d = folder / "pch"
     d.mkdir(parents=True, exist_ok=True)
@@ -108,7 +108,7 @@ def hls_pch(folder: Path) -> tuple[str, ...]:
 def _classify(e: Exception) -> tuple[str, str]:
     """``(status, one-line message)`` of a case's exception: ``hang`` (the testbench's watchdog
     or a stall), ``build`` (Verilator or g++ refused the generated code), else ``error``."""
-    from sat_hw.hlssim import HlsCompileError
+    from sat_hw.tools.hlssim import HlsCompileError
 
     msg = " ".join(str(e).split()) or type(e).__name__
     if "no beat moved" in msg or type(e).__name__ == "StallError":
@@ -120,7 +120,7 @@ def _classify(e: Exception) -> tuple[str, str]:
 
 def _rtl(case, golden, digest: str, say, cfg: dict) -> dict:
     from sat_hw.codegen.rtl import render_rtl
-    from sat_hw.rtlsim import simulate
+    from sat_hw.tools.rtlsim import simulate
 
     files = render_rtl(case.graph, case.folding, digest, family=case.family)
     res = simulate(files, case.graph, case.folding, case.inputs, golden, progress=say or False,
@@ -134,7 +134,7 @@ def _rtl(case, golden, digest: str, say, cfg: dict) -> dict:
 
 def _hls(case, golden, digest: str, say, cfg: dict) -> dict:
     from sat_hw.codegen.hls import render_hls
-    from sat_hw.hlssim import compile_csim, run_csim
+    from sat_hw.tools.hlssim import compile_csim, run_csim
 
     src = render_hls(case.graph, case.folding, digest)
     flags = HLS_FLAGS + tuple(cfg.get("hls_pch", ()))

@@ -26,8 +26,8 @@ import numpy as np
 import torch
 
 from sat_hw.graph import agreement, graph_files, run_golden, verify
-from sat_hw.graph.lower import lower, torch_codes
-from sat_hw.models import MobileNetV1, calibrate, load_checkpoint
+from sat_hw.nn.lower import lower, torch_codes
+from sat_hw.nn.models import MobileNetV1, calibrate, load_checkpoint
 
 
 def _model_and_images(a) -> tuple[MobileNetV1, np.ndarray, str]:
@@ -36,7 +36,7 @@ def _model_and_images(a) -> tuple[MobileNetV1, np.ndarray, str]:
         model = load_checkpoint(a.checkpoint)
         c = model.config
         if a.data:
-            from sat_hw.data import load_split
+            from sat_hw.nn.data import load_split
 
             ds = load_split(a.data, "", "test", c["resolution"], c["in_channels"])
             images = np.asarray(ds.images)[: a.images].astype(np.uint8)

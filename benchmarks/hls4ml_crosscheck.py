@@ -49,8 +49,8 @@ from sat_hw.graph.ir import (
     conv_out,
     levels,
 )
-from sat_hw.hlssim import hls_phase
-from sat_hw.hw.plan import resolve_folding
+from sat_hw.tools.hlssim import hls_phase
+from sat_hw.hw.planner import resolve_folding
 
 RESULTS = Path(__file__).resolve().parent / "results" / "hls4ml_crosscheck.json"
 # Two networks: (in_shape, [(c_out, kernel, stride, pad, wbits, abits, out_bits)], fc)

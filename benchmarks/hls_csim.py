@@ -25,12 +25,12 @@ from pathlib import Path
 import numpy as np
 
 from sat_hw.codegen.hls import render_hls
-from sat_hw.config import load_config, model_from_config
+from sat_hw.flow.config import load_config, model_from_config
 from sat_hw.graph.golden import run_golden
 from sat_hw.graph.serialize import files_hash, graph_files
-from sat_hw.hlssim import CXXFLAGS, compile_csim, run_csim
+from sat_hw.tools.hlssim import CXXFLAGS, compile_csim, run_csim
 from sat_hw.hw.fold import interval
-from sat_hw.hw.plan import resolve_folding
+from sat_hw.hw.planner import resolve_folding
 
 RESULTS = Path(__file__).resolve().parent / "results" / "hls_csim_mbv1_224.json"
 
@@ -52,8 +52,8 @@ def main() -> None:
 
     import torch
 
-    from sat_hw.graph.lower import lower
-    from sat_hw.models import calibrate
+    from sat_hw.nn.lower import lower
+    from sat_hw.nn.models import calibrate
 
     t0 = time.perf_counter()
     cfg = load_config(None, {"model": {"width": 1.0, "resolution": 224, "in_channels": 3,

@@ -5,7 +5,7 @@ cold build time. Not a test.
         [--mw 256] [--bits 4x4] [--mult lut] [--vectors 8192] [--repeat 3]
         [--rtl rtl/sat_mvu.sv] [--json benchmarks/results/mvu_sim_speed.json]  (also writes .md)
 
-The unit runs inside sat_hw.streamtb's wrapper (source and sink are HDL memories; Python only
+The unit runs inside sat_hw.tools.streamtb's wrapper (source and sink are HDL memories; Python only
 starts each stream and reads the counters), free flowing, W4A4 k-encoded by default. Build time:
 Verilator plus the C++ compile (make -j cpus) into an empty build cache, once with ccache off
 (a fresh machine; --repeat times) and once with ccache on (the runtime objects come from ccache; the model's
@@ -29,12 +29,12 @@ from pathlib import Path
 
 import numpy as np
 
-from sat_hw import verilator
+from sat_hw.tools import verilator
 from sat_hw.codegen.layout import hex_lines, mvu_matrix, mvu_rom
 from sat_hw.graph import synthetic
 from sat_hw.graph.ir import acc_bits_for, acc_bound, levels
 from sat_hw.hw.fold import Fold
-from sat_hw.streamtb import Scenario, rtl_sources, run_scenarios
+from sat_hw.tools.streamtb import Scenario, rtl_sources, run_scenarios
 
 
 def pack(rows: np.ndarray, per_beat: int, bits: int) -> list[int]:
@@ -66,7 +66,7 @@ def markdown(r: dict) -> str:
         (f"sat_mvu MH={r['mh']} MW={r['mw']} PE={r['pe']} SIMD={r['simd']} ({r['mac_lanes']} MAC "
          f"lanes), W{r['wbits']}A{r['abits']}, ENCODING {r['encoding']}, MULT {r['mult']}, "
          f"ACC_BITS {r['acc_bits']}; {r['vectors']} vectors = {r['cycles']} cycles free flowing, "
-         f"stimulus and capture in HDL (sat_hw.streamtb), outputs checked against the integer "
+         f"stimulus and capture in HDL (sat_hw.tools.streamtb), outputs checked against the integer "
          f"matrix product. {r['cpus']} CPUs shared with other engineers' work (1-min load "
          f"average {r['load_avg_1min_at_start']:.1f} at the start, "
          f"{r['load_avg_1min_at_end']:.1f} at the end): medians of {len(r['build_cold_s'])} "

@@ -44,8 +44,8 @@ from sat_hw.codegen.layout import hex_lines, mvu_rom
 from sat_hw.graph import synthetic
 from sat_hw.graph.ir import acc_bits_for, acc_bound
 from sat_hw.hw.fold import Fold
-from sat_hw.streamtb import rtl_sources
-from sat_hw.yosys import _yosys, synth
+from sat_hw.tools.streamtb import rtl_sources
+from sat_hw.tools.yosys import _yosys, synth
 
 MH, MW, PE, SIMD = 64, 512, 8, 8
 

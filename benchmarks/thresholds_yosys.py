@@ -23,8 +23,8 @@ import numpy as np
 
 from sat_hw.codegen.layout import hex_lines, threshold_files
 from sat_hw.graph import synthetic
-from sat_hw.streamtb import rtl_sources
-from sat_hw.yosys import synth
+from sat_hw.tools.streamtb import rtl_sources
+from sat_hw.tools.yosys import synth
 
 PARALLEL_SV = """module par_thr #(parameter int CH = 4, parameter int PE = 1, parameter int ACC_BITS = 16,
                  parameter int OUT_BITS = 4, parameter FILE = "t.hex") (

@@ -5,7 +5,7 @@ Variants (the first listed is the baseline of the speed-ups):
 
 - ``reference``: both quantizers as first landed (plain autograd, eager passes);
 - ``restructured``: the last stop's eager activation quantizer (fewer passes, masks saved);
-- ``fast``: today's default: the activation quantizer's fused C loops (``sat_hw.fused``) and the
+- ``fast``: today's default: the activation quantizer's fused C loops (``sat_hw.nn.fused``) and the
   weight quantizer as one autograd node (``quant._WeightQuant``).
 
 All give identical values and gradients (tests/test_quant.py, tests/test_train.py). They run in
@@ -35,11 +35,11 @@ sys.path.insert(0, str(ROOT))
 import torch  # noqa: E402
 import torch.nn.functional as F  # noqa: E402
 
-from sat_hw import fused, models, quant  # noqa: E402
-from sat_hw.config import load_config, model_from_config  # noqa: E402
-from sat_hw.data import load_split  # noqa: E402
-from sat_hw.models import calibrate  # noqa: E402
-from sat_hw.train import augment, evaluate  # noqa: E402
+from sat_hw.nn import fused, models, quant  # noqa: E402
+from sat_hw.flow.config import load_config, model_from_config  # noqa: E402
+from sat_hw.nn.data import load_split  # noqa: E402
+from sat_hw.nn.models import calibrate  # noqa: E402
+from sat_hw.flow.train import augment, evaluate  # noqa: E402
 
 VARIANTS = {  # name: (activation quantizer, fused kernels, weight quantizer)
     "reference": (quant._ActQuantReference, False, quant._weight_quant_reference),  # first landed

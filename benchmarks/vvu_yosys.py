@@ -19,8 +19,8 @@ import numpy as np
 from sat_hw.codegen.layout import hex_lines, vvu_rom
 from sat_hw.graph import synthetic
 from sat_hw.hw.fold import Fold
-from sat_hw.streamtb import rtl_sources
-from sat_hw.yosys import synth
+from sat_hw.tools.streamtb import rtl_sources
+from sat_hw.tools.yosys import synth
 
 
 def main() -> None:

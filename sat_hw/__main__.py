@@ -1,5 +1,5 @@
 """``python -m sat_hw`` (what torchrun launches) is the ``sat_hw`` command."""
 
-from .cli import main
+from sat_hw.flow.cli import main
 
 raise SystemExit(main())

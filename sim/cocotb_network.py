@@ -1,4 +1,4 @@
-"""cocotb test of a whole generated accelerator (loaded by the simulator; see sat_hw.rtlsim).
+"""cocotb test of a whole generated accelerator (loaded by the simulator; see sat_hw.tools.rtlsim).
 
 The HDL wrapper (rtl/sat_tb.sv of the build) streams the images, captures the outputs and counts
 per layer; Python starts it, reports progress every `poll_cycles` cycles, then compares every
@@ -15,7 +15,7 @@ import cocotb
 from cocotb.clock import Clock
 from cocotb.triggers import ClockCycles, First, RisingEdge, Timer
 
-from sat_hw.rtlsim import check_outputs
+from sat_hw.tools.rtlsim import check_outputs
 
 NEVER = (1 << 64) - 1  # waves_from / waves_to that never come
 

@@ -1,4 +1,4 @@
-"""cocotb test of a stream block wrapped by sat_hw.streamtb (loaded by the simulator).
+"""cocotb test of a stream block wrapped by sat_hw.tools.streamtb (loaded by the simulator).
 
 The HDL wrapper does the per-cycle work (random idle input cycles, random backpressure, the reset
 mid-stream, capture, a watchdog); Python only sets each scenario up, waits for `done`, waits a

@@ -20,7 +20,7 @@ def one_torch_thread():
 def built(tmp_path_factory):
     """One small real build shared by the test files (mbv1 0.25, 16 px, W3A4, 3 test images,
     RTL and HLS, simulated). Read it, or copy it before changing anything."""
-    from sat_hw.cli import main
+    from sat_hw.flow.cli import main
 
     out = tmp_path_factory.mktemp("b") / "build"
     argv = ["build", "--model", "mbv1", "--width", "0.25", "--resolution", "16", "--images", "3",

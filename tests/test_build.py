@@ -10,8 +10,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from sat_hw import build as build_mod
-from sat_hw.cli import main
+from sat_hw.flow import build as build_mod
+from sat_hw.flow.cli import main
 from sat_hw.graph.golden import run_golden
 from sat_hw.graph.serialize import load_graph
 
@@ -213,7 +213,7 @@ def test_phase_plan_follows_the_table(monkeypatch):
 
 
 def test_mixed_builds_are_named_and_titled_apart(tmp_path, capsys, monkeypatch):
-    from sat_hw.config import load_config
+    from sat_hw.flow.config import load_config
 
     monkeypatch.chdir(tmp_path)
     mixed = tmp_path / "mixed.toml"
@@ -276,8 +276,8 @@ def test_unknown_layer_error_names_the_file(tmp_path, capsys):
 def test_zoo_model_used_when_shape_and_bits_match(built: Path, tmp_path, monkeypatch, capsys):
     import shutil
 
-    from sat_hw import zoo
-    from sat_hw.models import read_checkpoint
+    from sat_hw.nn import zoo
+    from sat_hw.nn.models import read_checkpoint
 
     folder = tmp_path / "zoo"
     folder.mkdir()
@@ -307,9 +307,9 @@ def test_zoo_model_used_when_shape_and_bits_match(built: Path, tmp_path, monkeyp
 
 def test_shipped_zoo_matches_the_main_job():
     """`sat_hw build --model mbv1 --wbits 3 --abits 4` finds the zoo's W3A4 model."""
-    from sat_hw import zoo
-    from sat_hw.config import load_config
-    from sat_hw.models import read_checkpoint
+    from sat_hw.nn import zoo
+    from sat_hw.flow.config import load_config
+    from sat_hw.nn.models import read_checkpoint
 
     rows = zoo.entries()
     assert {(r["config"]["method"], r["config"]["bits"]["pw1"]["wbits"],

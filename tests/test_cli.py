@@ -2,7 +2,7 @@
 
 import pytest
 
-from sat_hw.cli import main
+from sat_hw.flow.cli import main
 
 
 @pytest.mark.parametrize("argv, needle", [

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 import torch
 
-from sat_hw.data import FASHION_MNIST_ROOT, TensorImages, adapt, load_split, num_classes
+from sat_hw.nn.data import FASHION_MNIST_ROOT, TensorImages, adapt, load_split, num_classes
 
 HAVE_FMNIST = (Path(FASHION_MNIST_ROOT) / "t10k-labels-idx1-ubyte.gz").is_file()
 needs_fmnist = pytest.mark.skipif(not HAVE_FMNIST, reason="apt-get install dataset-fashion-mnist")

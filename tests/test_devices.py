@@ -4,7 +4,7 @@ import dataclasses
 
 import pytest
 
-from sat_hw.config import load_config
+from sat_hw.flow.config import load_config
 from sat_hw.hw.devices import DEVICES, device_names, get_device
 
 

@@ -11,9 +11,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from sat_hw.cli import main
-from sat_hw.config import load_config
-from sat_hw.estimate import ROW_KEYS, config_graph, run_estimate
+from sat_hw.flow.cli import main
+from sat_hw.flow.config import load_config
+from sat_hw.flow.estimate import ROW_KEYS, config_graph, run_estimate
 from sat_hw.graph import synthetic as sy
 from sat_hw.hw import fit as fitmod
 from sat_hw.hw import memory as mem
@@ -146,9 +146,9 @@ def test_blocks_mirror_the_rtl_generator(folds):
 def test_shape_graph_matches_the_lowered_model():
     """The sweep's weightless graph has the lowered model's shapes, bits and accumulator widths
     (the last layer's output width aside: it depends on the trained bias)."""
-    from sat_hw.config import model_from_config
-    from sat_hw.graph.lower import lower
-    from sat_hw.models import calibrate
+    from sat_hw.flow.config import model_from_config
+    from sat_hw.nn.lower import lower
+    from sat_hw.nn.models import calibrate
 
     cfg = load_config(None, {"model": {"width": 0.25, "resolution": 16},
                              "quant": {"wbits": 3, "abits": 2, "layers": {"pw3": {"wbits": 5}}}})

@@ -13,7 +13,7 @@ import pytest
 from sat_hw.graph.ir import acc_bits_for
 from sat_hw.hw.cost import Block, memory_groups
 from sat_hw.hw.cycles import block_delay, block_rate
-from sat_hw.streamtb import Scenario, run_scenarios
+from sat_hw.tools.streamtb import Scenario, run_scenarios
 
 pytestmark = pytest.mark.rtl
 

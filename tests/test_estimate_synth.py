@@ -9,9 +9,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from sat_hw.cli import main
+from sat_hw.flow.cli import main
 from sat_hw.codegen.rtl import render_rtl
-from sat_hw.config import load_config, to_toml
+from sat_hw.flow.config import load_config, to_toml
 from sat_hw.graph import synthetic as sy
 from sat_hw.graph.serialize import save_graph
 from sat_hw.hw.fold import Fold
@@ -103,7 +103,7 @@ def test_per_block_sums_each_block_alone(tmp_path, cache, monkeypatch):
 
 
 def test_per_block_refuses_rtl_of_another_build(tmp_path):
-    from sat_hw.synthesis import block_jobs, build_inputs
+    from sat_hw.flow.synthesis import block_jobs, build_inputs
 
     tiny_build(tmp_path / "b")
     top = tmp_path / "b" / "rtl" / "sat_accel.sv"
@@ -150,7 +150,7 @@ End of script. Logfile hash: 0, time: 9.18s
 
 
 def test_phase_log_follows_synth_xilinx():
-    from sat_hw.yosys import PHASES, PhaseLog
+    from sat_hw.tools.yosys import PHASES, PhaseLog
 
     said: list[str] = []
     log = PhaseLog(said.append, t0=0.0, gap=3.0, heartbeat=60.0)

@@ -141,8 +141,8 @@ def test_seeded_slice_passes(tmp_path):
 
 
 def test_failures_are_classified():
-    from sat_hw.hlssim import HlsCompileError
-    from sat_hw.verilator import SimError
+    from sat_hw.tools.hlssim import HlsCompileError
+    from sat_hw.tools.verilator import SimError
 
     assert fuzz._classify(SimError("no beat moved for 900 cycles: layer x ..."))[0] == "hang"
     assert fuzz._classify(SimError("verilator failed: %Error: x.sv:1: bad")) == \
@@ -150,7 +150,7 @@ def test_failures_are_classified():
     assert fuzz._classify(SimError("C++ compile of the Verilator model failed: y"))[0] == "build"
     assert fuzz._classify(HlsCompileError("g++ failed on hls/a.cpp: error"))[0] == "build"
     assert fuzz._classify(ValueError("a\nb")) == ("error", "ValueError: a b")
-    from sat_hw.rtlsim import StallError
+    from sat_hw.tools.rtlsim import StallError
 
     assert fuzz._classify(StallError("the RTL produced 1 of 3 images' outputs"))[0] == "hang"
 

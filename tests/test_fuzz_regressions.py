@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import re
 
-from sat_hw.resources import resource_path
+from sat_hw.base.resources import resource_path
 
 PRAGMA = re.compile(r"(//|/\*)\s*verilator\b(?!\s+(lint_off|lint_on|public|tracing_off|"
                     r"tracing_on|coverage_off|coverage_on|no_inline|inline|isolate_assignments|"

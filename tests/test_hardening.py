@@ -1,7 +1,7 @@
 """Issue 18, what a new user hit: each defect's failing-first test.
 
 Output folders sat_hw did not write are never replaced; `sat_hw sim` leaves no stale figure; ROM
-images are checked before a tool reads them; exit statuses follow ``sat_hw.errors``; checks that
+images are checked before a tool reads them; exit statuses follow ``sat_hw.base.errors``; checks that
 the configuration decides run before any long work; `--waves` says its size and takes a window.
 """
 
@@ -14,9 +14,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from sat_hw import build as build_mod
-from sat_hw.cli import main
-from sat_hw.errors import EXIT_TOOL, EXIT_USAGE, EXIT_VERIFY
+from sat_hw.flow import build as build_mod
+from sat_hw.flow.cli import main
+from sat_hw.base.errors import EXIT_TOOL, EXIT_USAGE, EXIT_VERIFY
 
 SMALL = ["--model", "mbv1", "--width", "0.25", "--resolution", "16", "--images", "2"]
 
@@ -102,7 +102,7 @@ def test_sim_and_synth_write_only_into_builds(command, user_folder, copy, capsys
 
 
 def test_build_written_before_markers_is_still_recognised(copy):
-    from sat_hw.writer import folder_kind
+    from sat_hw.base.writer import folder_kind
 
     (copy / ".sat_hw").unlink()
     assert folder_kind(copy) == "build"
@@ -156,8 +156,8 @@ def test_sim_that_stalls_writes_its_failure_into_the_report(copy, capsys):
 
 
 def test_build_whose_simulation_stalls_still_writes_its_folder(tmp_path, capsys, monkeypatch):
-    from sat_hw import rtlphase
-    from sat_hw.rtlsim import StallError
+    from sat_hw.flow import rtlphase
+    from sat_hw.tools.rtlsim import StallError
 
     def stall(*a, **k):
         raise StallError("no beat moved for 99 cycles: layer pw3 holds input it does not take",
@@ -198,7 +198,7 @@ def test_corrupt_rom_image_is_named_with_its_line(copy, capsys, damage, needle, 
 
 
 def test_readmem_warnings_of_the_simulator_are_errors():
-    from sat_hw.rtlsim import readmem_problems
+    from sat_hw.tools.rtlsim import readmem_problems
 
     log = ("%Warning: mem/pw7_w.hex:0: $readmem file ended before specified final address "
            "(IEEE 1800-2023 21.4)\nother line\n")
@@ -262,7 +262,7 @@ def test_tool_failure_exits_4(copy, capsys):
 
 
 def test_exit_statuses_are_documented():
-    import sat_hw.errors as errors
+    import sat_hw.base.errors as errors
 
     doc = errors.__doc__
     for code in (errors.EXIT_USAGE, errors.EXIT_VERIFY, errors.EXIT_TOOL, 130):

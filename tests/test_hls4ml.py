@@ -12,8 +12,8 @@ import numpy as np
 import pytest
 
 from sat_hw.graph.golden import run_golden
-from sat_hw.hlssim import hls_phase
-from sat_hw.hw.plan import resolve_folding
+from sat_hw.tools.hlssim import hls_phase
+from sat_hw.hw.planner import resolve_folding
 
 pytest.importorskip("hls4ml")
 _PATH = Path(__file__).resolve().parents[1] / "benchmarks" / "hls4ml_crosscheck.py"

@@ -21,7 +21,7 @@ from sat_hw.codegen.hls import Chain, Layer, layer_blocks, library_files
 from sat_hw.graph import synthetic as syn
 from sat_hw.graph.golden import layer_acc, run_node, threshold_codes
 from sat_hw.graph.ir import levels
-from sat_hw.hlssim import STREAM_WARNING, compile_csim
+from sat_hw.tools.hlssim import STREAM_WARNING, compile_csim
 from sat_hw.hw.fold import Fold, in_beat
 
 BITS = range(1, 9)

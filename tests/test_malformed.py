@@ -22,11 +22,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from sat_hw import build as build_mod
-from sat_hw import rtlphase, writer
-from sat_hw import train as train_mod
-from sat_hw.cli import main
-from sat_hw.errors import EXIT_INTERRUPTED, EXIT_USAGE
+from sat_hw.flow import build as build_mod
+from sat_hw.base import writer
+from sat_hw.flow import rtlphase
+from sat_hw.flow import train as train_mod
+from sat_hw.flow.cli import main
+from sat_hw.base.errors import EXIT_INTERRUPTED, EXIT_USAGE
 
 SMALL = ["--model", "mbv1", "--width", "0.25", "--resolution", "16", "--images", "2"]
 REPO = Path(__file__).resolve().parent.parent
@@ -633,7 +634,7 @@ def test_checkpoint_save_cut_short_leaves_no_temporary_file(stop, built, inputs,
     an earlier checkpoint at ``--out`` as it was."""
     import torch
 
-    from sat_hw import models
+    from sat_hw.nn import models
 
     out = inputs / "t.pt"
     shutil.copy(built / "model.pt", out)

@@ -5,8 +5,9 @@ import itertools
 import pytest
 import torch
 
-from sat_hw import config, models
-from sat_hw.models import (
+from sat_hw.flow import config
+from sat_hw.nn import models
+from sat_hw.nn.models import (
     ALPHA_NUDGE,
     MobileNetV1,
     calibrate,

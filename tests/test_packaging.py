@@ -18,7 +18,7 @@ def test_wheel_ships_resources_and_finds_them(tmp_path: Path):
     with zipfile.ZipFile(wheel) as z:
         assert "sat_hw/_resources/flow.toml" in z.namelist()
         z.extractall(site)
-    code = ("import sat_hw.resources as r, sat_hw.config as c; "
+    code = ("import sat_hw.base.resources as r, sat_hw.flow.config as c; "
             "print(r.resource_path('flow.toml')); c.defaults()")
     out = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, check=True,
                          capture_output=True, text=True, env={"PYTHONPATH": str(site)}).stdout

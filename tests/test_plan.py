@@ -5,11 +5,11 @@ from __future__ import annotations
 
 import pytest
 
-from sat_hw.config import load_config
-from sat_hw.estimate import config_graph
+from sat_hw.flow.config import load_config
+from sat_hw.flow.estimate import config_graph
 from sat_hw.hw.devices import get_device
 from sat_hw.hw.fold import Fold, check_fold, fold_limits, layer_cycles
-from sat_hw.hw.plan import LIMITS, Planner, plan, resolve_folding
+from sat_hw.hw.planner import LIMITS, Planner, plan, resolve_folding
 
 
 def mbv1(width=0.25, resolution=32, wbits=4, abits=4, classes=10, in_channels=1):

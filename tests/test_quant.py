@@ -3,7 +3,7 @@
 import pytest
 import torch
 
-from sat_hw.quant import act_codes, quantize_act, quantize_weight, scale_adjust, weight_levels
+from sat_hw.nn.quant import act_codes, quantize_act, quantize_weight, scale_adjust, weight_levels
 
 BITS = range(1, 9)
 
@@ -144,8 +144,8 @@ def test_act_accepts_float_alpha():
 def test_fast_act_quantizer_equals_the_reference(bits, method, monkeypatch):
     """The restructured quantizer, eager and fused, gives the reference's outputs and gradients
     exactly, in both memory layouts."""
-    from sat_hw import fused as fused_mod
-    from sat_hw.quant import _ActQuant, _ActQuantReference
+    from sat_hw.nn import fused as fused_mod
+    from sat_hw.nn.quant import _ActQuant, _ActQuantReference
 
     g = torch.Generator().manual_seed(bits)
     x0 = torch.randn(16, 8, 7, 7, generator=g) * 3
@@ -187,8 +187,8 @@ def test_weight_quantizer_node_equals_autograd(bits, shape, c_loops, monkeypatch
     """quantize_weight's single autograd node (C loops or ATen operations) gives the reference's
     values and weight gradients bit for bit, also with a tie for max|tanh(w)| (the gradient is
     split between the two)."""
-    from sat_hw import fused
-    from sat_hw.quant import _weight_quant_reference
+    from sat_hw.nn import fused
+    from sat_hw.nn.quant import _weight_quant_reference
 
     monkeypatch.setattr(fused, "ENABLED", c_loops)
 
@@ -210,7 +210,7 @@ def test_weight_quantizer_node_equals_autograd(bits, shape, c_loops, monkeypatch
 
 def test_fused_kernels_fall_back_without_a_compiler(monkeypatch, tmp_path):
     """No C compiler: one warning, the kernels turn off, and training runs the eager path."""
-    from sat_hw import fused
+    from sat_hw.nn import fused
 
     monkeypatch.setattr(fused, "_lib", None)
     monkeypatch.setattr(fused, "ENABLED", True)

@@ -16,9 +16,9 @@ import itertools
 import numpy as np
 import pytest
 
-from sat_hw.streamtb import rtl_sources, run_scenarios, standard_scenarios
-from sat_hw.verilator import cache_root
-from sat_hw.yosys import synth
+from sat_hw.tools.streamtb import rtl_sources, run_scenarios, standard_scenarios
+from sat_hw.tools.verilator import cache_root
+from sat_hw.tools.yosys import synth
 
 pytestmark = pytest.mark.rtl
 

@@ -14,21 +14,21 @@ import numpy as np
 import pytest
 
 from sat_hw.codegen.rtl import render_rtl
-from sat_hw.config import load_config, model_from_config
+from sat_hw.flow.config import load_config, model_from_config
 from sat_hw.graph import synthetic as sy
 from sat_hw.graph.golden import run_golden
 from sat_hw.hw.fold import Fold
-from sat_hw.hw.plan import resolve_folding
-from sat_hw.rtlsim import simulate
-from sat_hw.rtlsim import StallError
+from sat_hw.hw.planner import resolve_folding
+from sat_hw.tools.rtlsim import simulate
+from sat_hw.tools.rtlsim import StallError
 
 pytestmark = pytest.mark.rtl
 
 
 def small_mbv1(wbits: int, abits: int, layers: dict | None = None, resolution: int = 16,
                seed: int = 0):
-    from sat_hw.graph.lower import lower
-    from sat_hw.models import calibrate
+    from sat_hw.nn.lower import lower
+    from sat_hw.nn.models import calibrate
 
     cfg = load_config(None, {"model": {"width": 0.25, "resolution": resolution},
                              "quant": {"wbits": wbits, "abits": abits,
@@ -120,7 +120,7 @@ def test_main_job_on_the_shipped_w3a4_model(tmp_path, capsys):
     """The README's main job on real test images: the zoo's trained W3A4 model through the RTL;
     PyTorch, golden and the RTL give the same top-1 against the labels; then `sat_hw sim DIR`
     re-runs the build's simulation on fewer images and updates the folder in place."""
-    from sat_hw.cli import main
+    from sat_hw.flow.cli import main
 
     out = tmp_path / "mj"
     assert main(["build", "--model", "mbv1", "--wbits", "3", "--abits", "4", "--images", "8",

@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from sat_hw.streamtb import run_scenarios, standard_scenarios
+from sat_hw.tools.streamtb import run_scenarios, standard_scenarios
 
 pytestmark = pytest.mark.rtl
 

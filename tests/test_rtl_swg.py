@@ -14,9 +14,9 @@ import pytest
 from sat_hw.codegen.layout import mvu_matrix
 from sat_hw.graph import golden, synthetic
 from sat_hw.hw.fold import Fold, window_simd
-from sat_hw.streamtb import Scenario, rtl_sources, run_scenarios, standard_scenarios
-from sat_hw.verilator import first_error, tool_env, verilator_root
-from sat_hw.yosys import synth
+from sat_hw.tools.streamtb import Scenario, rtl_sources, run_scenarios, standard_scenarios
+from sat_hw.tools.verilator import first_error, tool_env, verilator_root
+from sat_hw.tools.yosys import synth
 
 pytestmark = pytest.mark.rtl
 

@@ -26,9 +26,9 @@ import pytest
 from sat_hw.codegen.layout import bias_rom, hex_lines, pack_words, threshold_files
 from sat_hw.graph import golden, synthetic
 from sat_hw.graph.ir import acc_bits_for, levels
-from sat_hw.streamtb import rtl_sources, run_scenarios, standard_scenarios
-from sat_hw.verilator import cache_root
-from sat_hw.yosys import synth
+from sat_hw.tools.streamtb import rtl_sources, run_scenarios, standard_scenarios
+from sat_hw.tools.verilator import cache_root
+from sat_hw.tools.yosys import synth
 
 pytestmark = pytest.mark.rtl
 

@@ -18,8 +18,8 @@ from sat_hw.codegen.layout import hex_lines, pack_words, vvu_rom
 from sat_hw.graph import golden, synthetic
 from sat_hw.graph.ir import levels
 from sat_hw.hw.fold import Fold
-from sat_hw.streamtb import rtl_sources, run_scenarios, standard_scenarios
-from sat_hw.yosys import synth
+from sat_hw.tools.streamtb import rtl_sources, run_scenarios, standard_scenarios
+from sat_hw.tools.yosys import synth
 
 pytestmark = pytest.mark.rtl
 

@@ -7,8 +7,8 @@ import os
 
 import pytest
 
-from sat_hw.streamtb import rtl_sources
-from sat_hw.verilator import build
+from sat_hw.tools.streamtb import rtl_sources
+from sat_hw.tools.verilator import build
 
 pytestmark = pytest.mark.rtl
 

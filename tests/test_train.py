@@ -15,10 +15,10 @@ import numpy as np
 import pytest
 import torch
 
-from sat_hw import config
-from sat_hw.batches import augment, epoch_batches
-from sat_hw.models import load_checkpoint, read_checkpoint
-from sat_hw.train import (
+from sat_hw.flow import config
+from sat_hw.nn.batches import augment, epoch_batches
+from sat_hw.nn.models import load_checkpoint, read_checkpoint
+from sat_hw.flow.train import (
     _load_init,
     _main,
     evaluate,
@@ -179,7 +179,7 @@ def test_augment_flip_and_crop():
 
 
 def test_evaluate_counts(cifar):
-    from sat_hw.data import load_split
+    from sat_hw.nn.data import load_split
 
     test = load_split("cifar10", str(cifar), "test", 16, 3)
     m = config.model_from_config(_cfg(cifar)).eval()
@@ -245,7 +245,7 @@ def test_train_module_entry(cifar, tmp_path, capsys):
     flow.write_text('[model]\nresolution = 16\nin_channels = 3\n[data]\nname = "cifar10"\n'
                     f'root = "{cifar}"\n[train]\nbatch_size = 16\n')
     out = tmp_path / "entry.pt"
-    cmd = [sys.executable, "-m", "sat_hw.train", "--config", str(flow), "--out", str(out),
+    cmd = [sys.executable, "-m", "sat_hw.flow.train", "--config", str(flow), "--out", str(out),
            "--max-steps", "1", "--method", "cgpact"]
     r = _run(cmd)
     assert r.returncode == 0, r.stderr
@@ -264,7 +264,7 @@ def test_eval_uses_the_checkpoints_dataset(cifar, tmp_path, monkeypatch, capsys)
     assert res["data"] == "cifar10" and res["images"] == 16
     assert res["data_source"] == "the dataset the checkpoint was trained on"
     assert run_eval(out, images=5)["images"] == 5
-    from sat_hw.cli import main
+    from sat_hw.flow.cli import main
 
     assert main(["eval", str(out), "--images", "4"]) == 0
     assert "on 4 cifar10 test images" in capsys.readouterr().out
@@ -274,7 +274,7 @@ def test_eval_uses_the_checkpoints_dataset(cifar, tmp_path, monkeypatch, capsys)
 
 
 def test_smoke_runs_score_fewer_images_and_log_progress(cifar, tmp_path, monkeypatch, capsys):
-    from sat_hw import train as train_mod
+    from sat_hw.flow import train as train_mod
 
     t = {"eval_images": 0, "max_steps": 20}
     assert train_mod.eval_count(t, 10000) == train_mod.SMOKE_EVAL_IMAGES
@@ -308,7 +308,7 @@ def test_augment_erase_and_no_crop():
 def test_fast_cpu_training_equals_the_reference(cifar, tmp_path, monkeypatch, method):
     """The fused activation quantizer and the one-node weight quantizer train to the very same
     bits as the plain reference quantizers (issue 10's speed-up changes no value)."""
-    from sat_hw import fused, models, quant
+    from sat_hw.nn import fused, models, quant
 
     states = []
     for fast in (False, True):
@@ -327,7 +327,7 @@ def test_fast_cpu_training_equals_the_reference(cifar, tmp_path, monkeypatch, me
 def test_distillation(cifar, tmp_path):
     """--distill: the loss mixes in the teacher's soft targets; weight 0 trains exactly as without
     a teacher; a teacher for other classes is refused in one line."""
-    from sat_hw.distill import distill_loss
+    from sat_hw.nn.distill import distill_loss
 
     logits, soft = torch.randn(4, 10), torch.randn(4, 10)
     ce = torch.nn.functional.cross_entropy(logits, torch.arange(4))
@@ -355,7 +355,7 @@ def test_distillation(cifar, tmp_path):
 def test_distillation_ensemble(cifar, tmp_path):
     """--distill a.pt,b.pt: one teacher whose logits are the mean of the members'; one member is
     that checkpoint itself; an empty or missing member is an error naming it."""
-    from sat_hw.distill import load_teacher
+    from sat_hw.nn.distill import load_teacher
 
     cfg = _cfg(cifar, method="fp", max_steps=1)
     a, b = tmp_path / "a.pt", tmp_path / "b.pt"
@@ -377,7 +377,7 @@ def test_distillation_ensemble(cifar, tmp_path):
 
 def _train_other(cfg: dict, tmp_path: Path) -> Path:
     """A checkpoint of ``cfg``'s model, untrained (the data need not serve it)."""
-    from sat_hw.models import save_checkpoint
+    from sat_hw.nn.models import save_checkpoint
 
     out = tmp_path / "other.pt"
     save_checkpoint(config.model_from_config(cfg), out)
@@ -387,7 +387,7 @@ def _train_other(cfg: dict, tmp_path: Path) -> Path:
 def test_ema_average_and_bn_reestimate():
     """Ema: avg = d * avg + (1 - d) * value for every parameter; BN statistics are not averaged
     but re-estimated: the mean of the batches' means and unbiased variances."""
-    from sat_hw.ema import Ema
+    from sat_hw.nn.ema import Ema
 
     torch.manual_seed(0)
     net = torch.nn.Sequential(torch.nn.Flatten(), torch.nn.BatchNorm1d(4), torch.nn.Linear(4, 2))

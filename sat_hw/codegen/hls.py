@@ -29,10 +29,10 @@ from dataclasses import dataclass, field
 import jinja2
 import numpy as np
 
-from ..graph.ir import AvgPool, Conv, Graph, Linear, MaxPool, acc_bits_for
-from ..hw.fold import Fold, Folding, in_beat, needs_window, window_simd
-from ..resources import resource_path
-from .layout import mvu_lanes, threshold_lanes, vvu_lanes
+from sat_hw.graph.ir import AvgPool, Conv, Graph, Linear, MaxPool, acc_bits_for
+from sat_hw.hw.fold import Fold, Folding, in_beat, needs_window, window_simd
+from sat_hw.base.resources import resource_path
+from sat_hw.codegen.layout import mvu_lanes, threshold_lanes, vvu_lanes
 
 TOP = "sat_top"
 DEFAULT_PART = "xcu250-figd2104-2L-e"

@@ -14,8 +14,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..graph.ir import Conv, Linear, levels
-from ..hw.fold import Fold, window_simd
+from sat_hw.graph.ir import Conv, Linear, levels
+from sat_hw.hw.fold import Fold, window_simd
 
 
 def mvu_matrix(node: Conv | Linear, fold: Fold) -> np.ndarray:

@@ -20,8 +20,8 @@ from dataclasses import dataclass, field
 
 from jinja2 import Environment, FileSystemLoader, StrictUndefined
 
-from ..graph.ir import AvgPool, Conv, Graph, Linear, MaxPool, acc_bits_for
-from ..hw.fold import (
+from sat_hw.graph.ir import AvgPool, Conv, Graph, Linear, MaxPool, acc_bits_for
+from sat_hw.hw.fold import (
     FIFO_DEPTH,
     Fold,
     Folding,
@@ -32,9 +32,9 @@ from ..hw.fold import (
     vector_fifo_depth,
     window_simd,
 )
-from ..hw.devices import dsp_a_width
-from ..resources import resource_path
-from .layout import bias_rom, hex_lines, mvu_rom, threshold_files, vvu_rom
+from sat_hw.hw.devices import dsp_a_width
+from sat_hw.base.resources import resource_path
+from sat_hw.codegen.layout import bias_rom, hex_lines, mvu_rom, threshold_files, vvu_rom
 
 TOP = "sat_accel"
 TB = "sat_tb"

@@ -1,14 +1,14 @@
 """The integer layer graph (IR), its golden executor, serialization and agreement checks.
 
 numpy only: importing this package never imports torch. Lowering a torch model lives in
-``sat_hw.graph.lower`` (``from sat_hw.graph.lower import lower, torch_codes``), imported on
-purpose by whoever has a model.
+``sat_hw.nn.lower`` (``from sat_hw.nn.lower import lower, torch_codes``), imported on
+purpose by whoever has a model. Imports nothing of sat_hw outside ``graph``.
 """
 
-from .agreement import agreement, tie_analysis
-from .checks import verify
-from .golden import GoldenResult, layer_acc, requantize, run_golden, run_node, threshold_codes
-from .ir import (
+from sat_hw.graph.agreement import agreement, tie_analysis
+from sat_hw.graph.checks import verify
+from sat_hw.graph.golden import GoldenResult, layer_acc, requantize, run_golden, run_node, threshold_codes
+from sat_hw.graph.ir import (
     FLOAT_EXACT_BOUND,
     AvgPool,
     Conv,
@@ -22,8 +22,8 @@ from .ir import (
     acc_bound,
     levels,
 )
-from .naive import run_naive
-from .serialize import graph_files, graph_from_files, graph_hash, load_graph, save_graph
+from sat_hw.graph.naive import run_naive
+from sat_hw.graph.serialize import graph_files, graph_from_files, graph_hash, load_graph, save_graph
 
 __all__ = [
     "FLOAT_EXACT_BOUND",

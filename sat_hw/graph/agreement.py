@@ -1,6 +1,6 @@
 """PyTorch fake-quant model vs golden executor: agreement rates and the rounding-tie analysis.
 
-Torch-free: it compares arrays, such as ``sat_hw.graph.lower.torch_codes`` returns
+Torch-free: it compares arrays, such as ``sat_hw.nn.lower.torch_codes`` returns
 (``{layer name: uint8 codes consumed, NCHW}`` plus ``"logits"``) with a
 :class:`~sat_hw.graph.golden.GoldenResult`.
 
@@ -18,8 +18,8 @@ from collections.abc import Mapping
 
 import numpy as np
 
-from .golden import GoldenResult, layer_acc, requantize, run_node
-from .ir import AvgPool, Conv, Graph, Linear, MaxPool, levels
+from sat_hw.graph.golden import GoldenResult, layer_acc, requantize, run_node
+from sat_hw.graph.ir import AvgPool, Conv, Graph, Linear, MaxPool, levels
 
 
 def agreement(torch_codes: Mapping[str, np.ndarray], golden: GoldenResult,

@@ -10,7 +10,7 @@ import math
 
 import numpy as np
 
-from .ir import (
+from sat_hw.graph.ir import (
     FLOAT_EXACT_BOUND,
     MAX_BIAS_FRAC_BITS,
     AvgPool,

@@ -18,8 +18,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .checks import verify
-from .ir import FLOAT_EXACT_BOUND, AvgPool, Conv, Graph, Linear, MaxPool, Node
+from sat_hw.graph.checks import verify
+from sat_hw.graph.ir import FLOAT_EXACT_BOUND, AvgPool, Conv, Graph, Linear, MaxPool, Node
 
 FLOAT32_EXACT_BOUND = 2**24
 

@@ -8,9 +8,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from .checks import verify
-from .golden import GoldenResult, check_inputs
-from .ir import AvgPool, Conv, Graph, Linear, MaxPool
+from sat_hw.graph.checks import verify
+from sat_hw.graph.golden import GoldenResult, check_inputs
+from sat_hw.graph.ir import AvgPool, Conv, Graph, Linear, MaxPool
 
 
 def _count(acc: int, row: np.ndarray, direction: int) -> int:

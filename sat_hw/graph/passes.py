@@ -1,6 +1,6 @@
 """Lowering passes between the torch model and the IR (numpy, float64, no torch).
 
-:func:`sat_hw.graph.lower.read_model` turns the model into a list of :class:`LayerParams` (float64
+:func:`sat_hw.nn.lower.read_model` turns the model into a list of :class:`LayerParams` (float64
 copies of the trained parameters); the passes below each take and return that list, and
 :func:`to_graph` emits the integer IR. The real-valued model they implement, per layer::
 
@@ -34,8 +34,8 @@ from fractions import Fraction
 
 import numpy as np
 
-from .checks import verify
-from .ir import (
+from sat_hw.graph.checks import verify
+from sat_hw.graph.ir import (
     FLOAT_EXACT_BOUND,
     AvgPool,
     Conv,

@@ -25,8 +25,8 @@ from pathlib import Path
 
 import numpy as np
 
-from .checks import verify
-from .ir import AvgPool, Conv, Graph, Input, Linear, MaxPool
+from sat_hw.graph.checks import verify
+from sat_hw.graph.ir import AvgPool, Conv, Graph, Input, Linear, MaxPool
 
 FORMAT = "sat_hw-graph"
 VERSION = 2

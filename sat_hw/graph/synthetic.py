@@ -11,8 +11,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from .checks import verify
-from .ir import (
+from sat_hw.graph.checks import verify
+from sat_hw.graph.ir import (
     AvgPool,
     Conv,
     Graph,
@@ -25,7 +25,7 @@ from .ir import (
     conv_out,
     levels,
 )
-from .passes import BIAS_FRAC_BITS
+from sat_hw.graph.passes import BIAS_FRAC_BITS
 
 
 def _weights(rng: np.random.Generator, shape: tuple, wbits: int) -> np.ndarray:

@@ -9,7 +9,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-from .memory import memory
+from sat_hw.hw.memory import memory
 
 
 @dataclass(frozen=True)

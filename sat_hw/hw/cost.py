@@ -25,8 +25,8 @@ from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
 
-from ..graph.ir import AvgPool, Conv, Layer, Linear, MaxPool, acc_bits_for
-from .blocks import (
+from sat_hw.graph.ir import AvgPool, Conv, Layer, Linear, MaxPool, acc_bits_for
+from sat_hw.hw.blocks import (
     FIT_FEATURES,
     Block,
     Resources,
@@ -38,9 +38,9 @@ from .blocks import (
     vvu_dsp,
     yosys_resources,
 )
-from .devices import dsp_a_width
-from .cycles import block_delay, block_rate, network_latency, network_timeline, pipe_delay
-from .fold import (
+from sat_hw.hw.devices import dsp_a_width
+from sat_hw.hw.cycles import block_delay, block_rate, network_latency, network_timeline, pipe_delay
+from sat_hw.hw.fold import (
     FIFO_DEPTH,
     Fold,
     dwc_chain,
@@ -50,7 +50,7 @@ from .fold import (
     vector_fifo_depth,
     window_simd,
 )
-from .memory import memory
+from sat_hw.hw.memory import memory
 
 ENCODING = "k"
 CALIBRATION = Path(__file__).with_name("calibration.json")
@@ -217,7 +217,7 @@ class LayerCost:
 
     def memories(self) -> list[dict]:
         """Each memory of the layer: block, what, depth, width, style and its primitives."""
-        from .memory import auto_style
+        from sat_hw.hw.memory import auto_style
 
         out = []
         for b in self.blocks:
@@ -230,7 +230,7 @@ class LayerCost:
 
 def layer_cost(node: Layer, fold: Fold, prev_beat: int, family: str = "xcup",
                fifo_depth: int = FIFO_DEPTH) -> LayerCost:
-    from .fold import lanes, layer_cycles
+    from sat_hw.hw.fold import lanes, layer_cycles
 
     blocks = layer_blocks(node, fold, prev_beat, fifo_depth, dsp_a_width(family))
     res = [block_cost(b, family) for b in blocks]

@@ -10,8 +10,8 @@ it.
 
 from __future__ import annotations
 
-from ..graph.ir import AvgPool, Layer
-from .fold import needs_window
+from sat_hw.graph.ir import AvgPool, Layer
+from sat_hw.hw.fold import needs_window
 
 
 def _mvu_latency(p: dict) -> int:

@@ -15,9 +15,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from .blocks import FIT_FEATURES, Block, Resources, block_features, block_memories
-from .cost import block_cost
-from .memory import memory
+from sat_hw.hw.blocks import FIT_FEATURES, Block, Resources, block_features, block_memories
+from sat_hw.hw.cost import block_cost
+from sat_hw.hw.memory import memory
 
 HOLDOUT = 4
 

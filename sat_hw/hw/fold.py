@@ -30,7 +30,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-from ..graph.ir import AvgPool, Conv, Graph, Layer, Linear, MaxPool
+from sat_hw.graph.ir import AvgPool, Conv, Graph, Layer, Linear, MaxPool
 
 MULTS = ("lut", "dsp")
 MEMS = ("auto", "lut", "bram", "uram")

@@ -14,13 +14,13 @@ from pathlib import Path
 
 import numpy as np
 
-from .codegen.rtl import render_rtl
-from .errors import VerificationError
-from .graph.ir import Graph
-from .hw.fold import Fold, Folding, check_fold
-from .plots import cycles_chart
-from .rtlsim import SimResult, StallError, simulate
-from .writer import npy_bytes, replace_files
+from sat_hw.codegen.rtl import render_rtl
+from sat_hw.base.errors import VerificationError
+from sat_hw.graph.ir import Graph
+from sat_hw.hw.fold import Fold, Folding, check_fold
+from sat_hw.flow.plots import cycles_chart
+from sat_hw.tools.rtlsim import SimResult, StallError, simulate
+from sat_hw.base.writer import npy_bytes, replace_files
 
 CHART = "report_cycles.png"
 
@@ -78,9 +78,9 @@ def folding_of(cfg: dict) -> Folding:
 
 def load_build(folder: Path) -> tuple[dict, Graph, Folding]:
     """The resolved configuration, graph and folding of an RTL build folder (checked)."""
-    from .config import load_config
-    from .graph.serialize import load_graph
-    from .writer import require_kind
+    from sat_hw.flow.config import load_config
+    from sat_hw.graph.serialize import load_graph
+    from sat_hw.base.writer import require_kind
 
     folder = require_kind(Path(folder), "build")
     for need in ("flow.toml", "graph/graph.json", "rtl/filelist.f", "sim/inputs.npy",
@@ -152,8 +152,8 @@ def resimulate(folder: Path, images: int | None = None, waves: bool = False, say
     figure of report.json/md that describes them (``sim``, ``layers[].sim``, the RTL's top-1 in
     ``accuracy``). A run that stalls writes its failure into the report and removes the outputs
     of the earlier run. Returns report.json's ``sim``."""
-    from .hw.devices import get_device
-    from .roms import check_roms, expected_roms
+    from sat_hw.hw.devices import get_device
+    from sat_hw.flow.roms import check_roms, expected_roms
 
     folder = Path(folder)
     cfg, graph, folding = load_build(folder)
@@ -200,7 +200,7 @@ def _report_files(report: dict, sim: dict, layers: dict, outputs: np.ndarray | N
     """report.json/md after a rerun: its ``sim``, each layer's, the RTL's top-1 (on the images
     it ran; dropped where the build kept no labels or the run failed); a failed run's outputs
     and chart are removed (``None``), so nothing in the folder describes an earlier run."""
-    from .report import render_markdown, top1
+    from sat_hw.flow.report import render_markdown, top1
 
     report["sim"] = sim
     for row in report["layers"]:

@@ -20,12 +20,12 @@ from pathlib import Path
 
 import numpy as np
 
-from .codegen.rtl import TB, interface, out_beats
-from .graph.ir import Graph
-from .hw.fold import Folding, interval, layer_cycles
-from .resources import resource_path
-from .errors import VerificationError
-from .verilator import Build, SimError, build, run_cocotb
+from sat_hw.codegen.rtl import TB, interface, out_beats
+from sat_hw.graph.ir import Graph
+from sat_hw.hw.fold import Folding, interval, layer_cycles
+from sat_hw.base.resources import resource_path
+from sat_hw.base.errors import VerificationError
+from sat_hw.tools.verilator import Build, SimError, build, run_cocotb
 
 POLL_CYCLES = 200_000
 """Cycles between progress reports from the simulator (Python is off the path in between)."""

@@ -13,7 +13,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from .resources import resource_path
+from sat_hw.base.resources import resource_path
 
 INDEX = "index.json"
 

@@ -1,12 +1,12 @@
 """One-pass CPU kernels for the activation and weight quantizers in training (issue 10's
 speed-up).
 
-:class:`sat_hw.quant._ActQuant` computes its output, and in the backward its two gradient terms,
+:class:`sat_hw.nn.quant._ActQuant` computes its output, and in the backward its two gradient terms,
 with a handful of eager passes over the activation tensor each. Here each is one C loop over the
 tensor's storage, compiled once per machine with the system's C compiler and called through
 ctypes: the forward reads ``x`` and writes ``out``; the backward reads ``g`` and ``x`` and writes
 ``dx`` and ``g * dout/dalpha`` (the alpha gradient's sum stays ATen's, so it adds in the same
-order as before). The weight quantizer (:class:`sat_hw.quant._WeightQuant`) does all but
+order as before). The weight quantizer (:class:`sat_hw.nn.quant._WeightQuant`) does all but
 ``tanh``, its backward and one ATen sum in three more loops. The loops do the reference's IEEE
 operations in the reference's order, with no contraction into fused multiply-adds, and
 ``nearbyintf`` rounds half to even as ``torch.round`` does: every value is the same
@@ -31,7 +31,7 @@ from pathlib import Path
 import torch
 from torch import Tensor
 
-from .cache import cache_root
+from sat_hw.base.cache import cache_root
 
 ENABLED = os.environ.get("SAT_HW_FUSED_QUANT", "1") != "0"
 CC = os.environ.get("CC", "cc")

@@ -12,7 +12,7 @@ import tomllib
 from pathlib import Path
 from typing import Any
 
-from .resources import resource_path
+from sat_hw.base.resources import resource_path
 
 _STR, _INT, _FLOAT, _BOOL = "str", "int", "float", "bool"
 
@@ -42,7 +42,7 @@ def _backends(v: str):
 
 
 def _device(v: str):
-    from .hw.devices import device_names, get_device
+    from sat_hw.hw.devices import device_names, get_device
 
     try:
         get_device(v)
@@ -248,7 +248,7 @@ def file_settings(path: str | Path) -> dict:
 
 def check_fold_names(cfg: dict) -> None:
     """Every ``[fold.<layer>]`` names a layer of the model."""
-    from .models import model_specs
+    from sat_hw.nn.models import model_specs
 
     names = [s.name for s in model_specs(cfg["model"]["name"], **model_shape(cfg))]
     for name in cfg.get("fold", {}):
@@ -264,7 +264,7 @@ def model_shape(cfg: dict) -> dict:
 
 def layer_bits(cfg: dict) -> dict[str, dict[str, int]]:
     """Resolved ``{layer: {"wbits", "abits"}}``: defaults, then ``[quant.layers.<name>]``."""
-    from .models import default_bits, model_specs  # models import torch; keep config light
+    from sat_hw.nn.models import default_bits, model_specs  # models import torch; keep config light
 
     q = cfg["quant"]
     specs = model_specs(cfg["model"]["name"], **model_shape(cfg))
@@ -284,7 +284,7 @@ def layer_bits(cfg: dict) -> dict[str, dict[str, int]]:
 
 def model_from_config(cfg: dict, seed: int | None = None):
     """An untrained (uncalibrated) model as the configuration describes it (seeded if given)."""
-    from .models import build_model
+    from sat_hw.nn.models import build_model
 
     return build_model(cfg["model"]["name"], seed=seed, **model_shape(cfg), bits=layer_bits(cfg),
                        method=cfg["quant"]["method"],

@@ -43,12 +43,12 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 from tqdm import tqdm
 
-from . import config as config_mod
-from .batches import Loader, augment, epoch_batches
-from .data import adaptation, load_split, serves
-from .distill import distill_loss, load_teacher
-from .ema import BN_IMAGES, Ema
-from .models import (
+from sat_hw.flow import config as config_mod
+from sat_hw.nn.batches import Loader, augment, epoch_batches
+from sat_hw.nn.data import adaptation, load_split, serves
+from sat_hw.nn.distill import distill_loss, load_teacher
+from sat_hw.nn.ema import BN_IMAGES, Ema
+from sat_hw.nn.models import (
     MobileNetV1,
     QConv2d,
     QLinear,
@@ -174,7 +174,7 @@ def _calib_images(dataset, count: int, seed: int) -> Tensor:
 
 
 def _check_classes(cfg: dict) -> None:
-    """The dataset must serve the model (``sat_hw.data.serves``: classes, channels)."""
+    """The dataset must serve the model (``sat_hw.nn.data.serves``: classes, channels)."""
     d, m = cfg["data"], cfg["model"]
     why = serves(d["name"], d["root"], m["in_channels"], m["classes"])
     if why is not None:
@@ -222,7 +222,7 @@ def _check_out(out: Path) -> None:
     if not parent.is_dir():
         raise ValueError(f"--out {str(out)!r}: the folder {str(parent)!r} does not exist")
     try:  # a file beside it, removed at once: fail now, not after the training
-        from .writer import probe
+        from sat_hw.base.writer import probe
 
         probe(parent, out.name)
     except OSError as e:
@@ -420,7 +420,7 @@ def _save(model, out: Path, cfg: dict, init, env: _Dist, history: list[dict], op
 
 def _first(dataset, count: int):
     """The first ``count`` items of a dataset (in-memory sets stay in memory)."""
-    from .data import TensorImages
+    from sat_hw.nn.data import TensorImages
 
     if count >= len(dataset):
         return dataset
@@ -464,10 +464,10 @@ def run_eval(ckpt_path: str | Path, data_cfg: dict | None = None, batch_size: in
 
 
 def _main(argv: list[str] | None = None) -> int:
-    """``python -m sat_hw.train``: a small entry point (torchrun-able) beside ``sat_hw train``."""
+    """``python -m sat_hw.flow.train``: a small entry point (torchrun-able) beside ``sat_hw train``."""
     import argparse
 
-    ap = argparse.ArgumentParser(prog="python -m sat_hw.train", description=_main.__doc__)
+    ap = argparse.ArgumentParser(prog="python -m sat_hw.flow.train", description=_main.__doc__)
     ap.add_argument("--config", type=Path)
     ap.add_argument("--out", type=Path, required=True)
     ap.add_argument("--method")
@@ -493,7 +493,7 @@ def _main(argv: list[str] | None = None) -> int:
         cfg = config_mod.load_config(a.config, over)
         s = run_training(cfg, a.out, a.init, a.resume)
     except ValueError as e:
-        print(f"sat_hw.train: error: {e}", file=sys.stderr)
+        print(f"sat_hw.flow.train: error: {e}", file=sys.stderr)
         return 2
     if int(os.environ.get("RANK", "0")) == 0:
         print(f"top1 {100 * (s['top1'] or 0):.2f}% after {s['steps']} steps, "

@@ -1,7 +1,7 @@
 """The ``sat_hw`` command line. Flags override ``--config``, which overrides the shipped defaults.
 
 Every expected error prints one line on stderr; the exit status says which kind it was
-(``sat_hw.errors``): 2 bad input, 3 verification failed, 4 an external tool failed, 130
+(``sat_hw.base.errors``): 2 bad input, 3 verification failed, 4 an external tool failed, 130
 interrupted.
 """
 
@@ -13,8 +13,8 @@ import json
 import sys
 from pathlib import Path
 
-from .config import defaults, load_config
-from .errors import (
+from sat_hw.flow.config import defaults, load_config
+from sat_hw.base.errors import (
     EXIT_INTERRUPTED,
     EXIT_TOOL,
     EXIT_USAGE,
@@ -206,13 +206,13 @@ def _parse(argv: list[str] | None) -> argparse.Namespace:
 
 def _run(a: argparse.Namespace) -> int:
     if a.command == "train":
-        from .train import run_training
+        from sat_hw.flow.train import run_training
 
         cfg = load_config(a.config, _overrides(a))
         run_training(cfg, a.out, init=a.init, resume=a.resume)
         return 0
     if a.command == "eval":
-        from .train import run_eval
+        from sat_hw.flow.train import run_eval
 
         if a.images is not None and a.images < 1:
             raise ValueError(f"--images must be >= 1, got {a.images}")
@@ -226,14 +226,14 @@ def _run(a: argparse.Namespace) -> int:
               f"({res['data_source']})")
         return 0
     if a.command == "build":
-        from .build import build
+        from sat_hw.flow.build import build
 
         cfg = load_config(a.config, _overrides(a))
         build(cfg, checkpoint=a.checkpoint, explicit=_overrides(a), no_sim=a.no_sim,
               config_file=a.config)
         return 0
     if a.command == "estimate":
-        from .estimate import run_estimate
+        from sat_hw.flow.estimate import run_estimate
 
         o = _overrides(a)
         o["quant"].update(wbits=None, abits=None)
@@ -247,7 +247,7 @@ def _run(a: argparse.Namespace) -> int:
             print(json.dumps(rows, indent=1))
         return 0
     if a.command == "sim":
-        from .rtlphase import resimulate
+        from sat_hw.flow.rtlphase import resimulate
 
         if (a.waves_from is not None or a.waves_cycles is not None) and not a.waves:
             raise ValueError("--waves-from/--waves-cycles choose a window of --waves: add "
@@ -261,7 +261,7 @@ def _run(a: argparse.Namespace) -> int:
                    waves_window=(a.waves_from or 0, a.waves_cycles))
         return 0
     if a.command == "synth":
-        from .synthesis import synth_build
+        from sat_hw.flow.synthesis import synth_build
 
         if a.jobs is not None and a.jobs < 1:
             raise ValueError(f"--jobs must be >= 1, got {a.jobs}")

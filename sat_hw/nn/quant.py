@@ -19,7 +19,7 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
-from . import fused
+from sat_hw.nn import fused
 
 METHODS = ("fp", "pact", "cgpact", "sat")
 """Training methods: full precision; PACT + DoReFa; CG-PACT + DoReFa; CG-PACT + DoReFa + scale."""
@@ -100,7 +100,7 @@ class _WeightQuant(torch.autograd.Function):
 
     @staticmethod
     def _grad_t(g: Tensor, t: Tensor, m: Tensor, n: int) -> Tensor:
-        """d loss/d t from d loss/d q, in ATen operations (as :func:`sat_hw.fused.weight_grad`)."""
+        """d loss/d t from d loss/d q, in ATen operations (as :func:`sat_hw.nn.fused.weight_grad`)."""
         a, w_hat = t.abs(), t / m
         g = g / n * 2 / 2 * n
         gt = g / m
@@ -163,7 +163,7 @@ class _ActQuant(torch.autograd.Function):
     is a true division, as by the 0-dim tensor); on other devices it stays a tensor, since CUDA
     turns division by a host scalar into a multiply by its reciprocal. Without gradients
     (evaluation) nothing is saved and no mask is computed. Training on the CPU goes further:
-    :mod:`sat_hw.fused` computes the output in one C loop over ``x`` and the backward's
+    :mod:`sat_hw.nn.fused` computes the output in one C loop over ``x`` and the backward's
     terms in one more (the same values again).
     """
 

@@ -27,8 +27,8 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from .cache import cache_root
-from .errors import ToolError
+from sat_hw.base.cache import cache_root
+from sat_hw.base.errors import ToolError
 
 BUILD_FLAGS = ("--vpi", "--public-depth", "1", "--timescale", "1ns/1ps", "--x-assign", "fast",
                "--x-initial", "fast", "-Wno-DECLFILENAME", "-Wno-UNUSEDSIGNAL",

@@ -1,9 +1,9 @@
 """``sat_hw estimate``: resources, cycles and frames/s per bit configuration, without training.
 
-For each ``(wbits, abits)`` pair the model's layer list (``sat_hw.models.model_specs``) and the
+For each ``(wbits, abits)`` pair the model's layer list (``sat_hw.nn.models.model_specs``) and the
 configuration's per-layer bits give a *shape graph*: IR nodes with the real shapes, bits and
 accumulator widths and zero-valued weights and thresholds (the cost model reads only shapes and
-widths). The planner (:mod:`sat_hw.hw.plan`) folds it for ``hw.fps`` at ``hw.fclk_mhz`` on
+widths). The planner (:mod:`sat_hw.hw.planner`) folds it for ``hw.fps`` at ``hw.fclk_mhz`` on
 ``hw.device``, or, without a target, for the highest frames/s that fits the device's budget; the
 cost model prices it. One row per configuration goes to ``estimate.json`` (DESIGN.md's keys plus
 ``balance``, utilisation and the planner's mode), ``estimate.csv``, ``estimate.md`` and two PNG
@@ -24,8 +24,8 @@ from pathlib import Path
 
 import numpy as np
 
-from .graph.ir import AvgPool, Conv, Graph, Input, Linear, acc_bits_for, acc_bound, levels
-from .hw.plan import plan
+from sat_hw.graph.ir import AvgPool, Conv, Graph, Input, Linear, acc_bits_for, acc_bound, levels
+from sat_hw.hw.planner import plan
 
 BIAS_FRAC_BITS = 8
 ROW_KEYS = ("wbits", "abits", "device", "fclk_mhz", "lut", "ff", "bram18", "uram", "dsp", "macs",
@@ -35,7 +35,7 @@ ROW_KEYS = ("wbits", "abits", "device", "fclk_mhz", "lut", "ff", "bram18", "uram
 def shape_graph(specs, bits: dict[str, dict[str, int]], name: str = "mbv1", width: float = 1.0,
                 resolution: int = 224, in_channels: int = 3, classes: int = 1000) -> Graph:
     """IR nodes with real shapes, bits and widths, zero weights and thresholds (see the module
-    doc). ``specs``: ``sat_hw.models.LayerSpec`` list; ``bits``: ``{layer: {wbits, abits}}``."""
+    doc). ``specs``: ``sat_hw.nn.models.LayerSpec`` list; ``bits``: ``{layer: {wbits, abits}}``."""
     nodes: list = [Input("input", (in_channels, resolution, resolution), 8)]
     for i, s in enumerate(specs):
         b = bits[s.name]
@@ -70,8 +70,8 @@ def shape_graph(specs, bits: dict[str, dict[str, int]], name: str = "mbv1", widt
 
 def config_graph(cfg: dict) -> Graph:
     """The shape graph of a resolved configuration (model keys and per-layer bits)."""
-    from .config import layer_bits, model_shape
-    from .models import model_specs
+    from sat_hw.flow.config import layer_bits, model_shape
+    from sat_hw.nn.models import model_specs
 
     shape = model_shape(cfg)
     specs = model_specs(cfg["model"]["name"], **shape)
@@ -79,7 +79,7 @@ def config_graph(cfg: dict) -> Graph:
 
 
 def estimate_config(cfg: dict, graph: Graph | None = None, fps: float | None = None):
-    """Plan and price one configuration; returns the :class:`sat_hw.hw.plan.Plan`."""
+    """Plan and price one configuration; returns the :class:`sat_hw.hw.planner.Plan`."""
     hw = cfg["hw"]
     graph = graph or config_graph(cfg)
     target = fps if fps is not None else (hw["fps"] or None)
@@ -107,7 +107,7 @@ def sweep(cfg: dict, wbits: list[int], abits: list[int], fps: float | None = Non
     Without a target (``fps`` and ``hw.fps`` 0) each configuration gets the fastest folding that
     fits the device budget; a configuration that cannot meet ``fps``, or does not fit even at
     its slowest, still gets a row (its best effort, ``fits`` false, a ``note`` saying why)."""
-    from .hw.plan import Planner
+    from sat_hw.hw.planner import Planner
 
     hw = cfg["hw"]
     target = fps if fps is not None else (hw["fps"] or None)
@@ -261,8 +261,8 @@ def layers_png(plan, title: str) -> bytes:
 def build_estimate(graph: Graph, folding: dict, hw: dict) -> tuple[dict, list[dict]]:
     """report.json ``estimate`` and each layer's ``estimate`` of a build (``hw``: the
     configuration's ``[hw]``), from the same cost model as the sweep."""
-    from .hw.cost import layer_rows, network_cost, summary
-    from .hw.devices import get_device
+    from sat_hw.hw.cost import layer_rows, network_cost, summary
+    from sat_hw.hw.devices import get_device
 
     dev = get_device(hw["device"])
     costs = network_cost(graph, folding, dev.family)
@@ -279,7 +279,7 @@ def run_estimate(cfg: dict, wbits: list[int], abits: list[int], out: Path | None
             if not 1 <= v <= 8:
                 raise ValueError(f"{what}: bit widths must be 1..8, got {v}")
     if out is not None:
-        from .writer import check_writable
+        from sat_hw.base.writer import check_writable
 
         check_writable(Path(out), kind="estimate")  # before the work, not after it
     t0 = time.monotonic()
@@ -294,7 +294,7 @@ def run_estimate(cfg: dict, wbits: list[int], abits: list[int], out: Path | None
                          f"fits: W{best['wbits']}A{best['abits']} at {best['fps']:,.0f} frames/s)"
                          if len(rows) > 1 else f"{flag}: {best['note']}")
     if out is not None:
-        from .writer import write_tree
+        from sat_hw.base.writer import write_tree
 
         m = cfg["model"]
         title = (f"{m['name']} {m['width']:g}x {m['resolution']} px on {rows[0]['device']} at "

@@ -30,8 +30,8 @@ from dataclasses import dataclass, field, replace
 
 import numpy as np
 
-from ..graph.ir import Graph, Layer
-from .cost import (
+from sat_hw.graph.ir import Graph, Layer
+from sat_hw.hw.cost import (
     LayerCost,
     Resources,
     block_cost,
@@ -39,8 +39,8 @@ from .cost import (
     network_cost,
     summary,
 )
-from .devices import Device, get_device
-from .fold import (
+from sat_hw.hw.devices import Device, get_device
+from sat_hw.hw.fold import (
     DEFAULT_LANES,
     MEMS,
     Fold,

@@ -20,10 +20,10 @@ import copy
 import numpy as np
 import torch
 
-from .. import quant
-from ..models import ActQ, ConvLayer, FCLayer, MobileNetV1, PoolLayer, QConv2d, QLinear
-from .ir import Graph, levels
-from .passes import (
+from sat_hw.nn import quant
+from sat_hw.nn.models import ActQ, ConvLayer, FCLayer, MobileNetV1, PoolLayer, QConv2d, QLinear
+from sat_hw.graph.ir import Graph, levels
+from sat_hw.graph.passes import (
     LayerParams,
     fold_batchnorm,
     fold_last_scale,

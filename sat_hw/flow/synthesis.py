@@ -29,10 +29,10 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
-from .hw.cost import Resources, network_cost, summary, yosys_resources
-from .hw.devices import dsp_a_width, get_device
-from .hw.fold import Fold
-from .writer import replace_file, require_kind
+from sat_hw.hw.cost import Resources, network_cost, summary, yosys_resources
+from sat_hw.hw.devices import dsp_a_width, get_device
+from sat_hw.hw.fold import Fold
+from sat_hw.base.writer import replace_file, require_kind
 
 TOP = "sat_accel"
 DEFAULT_ROMS = {"w.hex": "0\n", "bias.hex": "0\n", **{f"thresh_p0_s{j}.hex": "0\n"
@@ -90,7 +90,7 @@ def build_inputs(folder: Path) -> tuple[list[Path], dict[str, str], dict]:
 
 def _plan(folder: Path, cfg: dict):
     """The build's graph and folding, or None without a graph or a folding."""
-    from .graph.serialize import load_graph
+    from sat_hw.graph.serialize import load_graph
 
     if not (folder / "graph").is_dir() or not cfg.get("fold"):
         return None
@@ -105,7 +105,7 @@ def _plan(folder: Path, cfg: dict):
 def _check_roms(folder: Path, cfg: dict, family: str, say) -> None:
     """The ROM images of ``rtl/mem/`` before Yosys reads them (it would only warn, and
     synthesize a ROM of zeros): each missing or corrupt one named with file and line."""
-    from .roms import check_roms, expected_roms
+    from sat_hw.flow.roms import check_roms, expected_roms
 
     plan = _plan(folder, cfg)
     if plan is None:
@@ -193,13 +193,13 @@ def _rom_images(params: dict, files: dict[str, str]) -> tuple[dict, dict[str, st
 def block_jobs(folder: Path, cfg: dict, files: dict[str, str], family: str) -> list[BlockJob]:
     """The distinct blocks of the build's top (:class:`BlockJob`), in stream order of their
     first instance."""
-    from .codegen.rtl import network_stages, sv_value
+    from sat_hw.codegen.rtl import network_stages, sv_value
 
     plan = _plan(folder, cfg)
     if plan is None:
         raise ValueError(f"{folder}: per-block synthesis needs graph/ and the [fold.*] tables "
                          f"of flow.toml")
-    from .hw.cost import Block, block_cost
+    from sat_hw.hw.cost import Block, block_cost
 
     stages = network_stages(*plan, dsp_a_width(family))[0]
     rtl = folder / "rtl"
@@ -227,7 +227,7 @@ def block_jobs(folder: Path, cfg: dict, files: dict[str, str], family: str) -> l
 # ---- running -----------------------------------------------------------------------------------
 
 def _whole(sources, files, family: str, timeout: float, say) -> dict:
-    from .yosys import synth
+    from sat_hw.tools.yosys import synth
 
     r = synth(sources, TOP, family=family, files=files, timeout=timeout, cache=True,
               progress=say)
@@ -257,7 +257,7 @@ class _Ticker:
 
 def _per_block(todo: list[BlockJob], family: str, timeout: float, jobs: int, say) -> dict:
     """Each distinct block in its own Yosys run, ``jobs`` at a time, largest first."""
-    from .yosys import synth
+    from sat_hw.tools.yosys import synth
 
     t0 = time.monotonic()
     tick = _Ticker(say, len(todo), t0)

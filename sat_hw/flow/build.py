@@ -4,7 +4,7 @@ The pipeline, in order (each step a plain function):
 
 1. ``make_model``: load ``--checkpoint``; else the zoo checkpoint whose shape and bits match
    (``build.zoo``); else a seeded model calibrated on real training images when the configured
-   dataset serves the model (``sat_hw.data.serves``: same classes, channels that convert), else
+   dataset serves the model (``sat_hw.nn.data.serves``: same classes, channels that convert), else
    on seeded random codes;
 2. ``lower`` + ``verify``: the integer layer graph;
 3. ``make_inputs``: ``--images`` real test images when the model fits them, else seeded codes;
@@ -27,15 +27,15 @@ from pathlib import Path
 
 import numpy as np
 
-from . import zoo
-from .config import file_settings, layer_bits, model_from_config, to_toml
-from .errors import VerificationError
-from .graph.agreement import agreement
-from .graph.golden import run_golden, run_node
-from .graph.lower import lower, torch_codes
-from .graph.serialize import files_hash, graph_files
-from .report import make_report, render_markdown
-from .writer import check_writable, npy_bytes, write_tree
+from sat_hw.nn import zoo
+from sat_hw.flow.config import file_settings, layer_bits, model_from_config, to_toml
+from sat_hw.base.errors import VerificationError
+from sat_hw.graph.agreement import agreement
+from sat_hw.graph.golden import run_golden, run_node
+from sat_hw.nn.lower import lower, torch_codes
+from sat_hw.graph.serialize import files_hash, graph_files
+from sat_hw.flow.report import make_report, render_markdown
+from sat_hw.base.writer import check_writable, npy_bytes, write_tree
 
 MODEL_KEYS = ("name", "width", "resolution", "in_channels", "classes")
 EDGE_LAYERS = ("conv0", "pool", "fc")  # bits not set by --wbits/--abits
@@ -108,8 +108,8 @@ def refuse_absent(plan: dict[str, str | None], explicit: dict) -> None:
 def build_folding(cfg: dict, graph):
     """PE/SIMD per layer: ``[fold.<layer>]`` tables, the rest by the default rule: the planner
     for ``hw.fps`` at ``hw.fclk_mhz`` on ``hw.device`` when ``hw.fps > 0``, else the lane
-    budget ``hw.lanes`` (:func:`sat_hw.hw.plan.resolve_folding`)."""
-    from .hw.plan import resolve_folding
+    budget ``hw.lanes`` (:func:`sat_hw.hw.planner.resolve_folding`)."""
+    from sat_hw.hw.planner import resolve_folding
 
     hw = cfg["hw"]
     return resolve_folding(graph, cfg.get("fold", {}), hw["lanes"], fps=hw["fps"],
@@ -119,8 +119,8 @@ def build_folding(cfg: dict, graph):
 def _hls(cfg: dict, graph, folding, inputs, golden, digest: str,
          no_sim: bool) -> tuple[dict, dict | None]:
     """The hls phase: ``hls/`` files (+ ``sim/hls_outputs.npy``) and the ``hls_csim`` entry."""
-    from .hlssim import hls_phase
-    from .hw.devices import get_device
+    from sat_hw.tools.hlssim import hls_phase
+    from sat_hw.hw.devices import get_device
 
     return hls_phase(graph, folding, inputs, golden.outputs, digest,
                      part=get_device(cfg["hw"]["device"]).part, fclk_mhz=cfg["hw"]["fclk_mhz"],
@@ -134,7 +134,7 @@ def check_folding_early(cfg: dict, plan: dict[str, str | None],
     the layers, shapes and bits that lowering the model will give."""
     if all(plan[p] is not None for p in ("rtl", "hls", "estimate")):
         return
-    from .estimate import config_graph
+    from sat_hw.flow.estimate import config_graph
 
     try:
         build_folding(cfg, config_graph(cfg))
@@ -155,8 +155,8 @@ def _say(msg: str) -> None:
 
 def _dataset_misfit(cfg: dict) -> str | None:
     """None when the configured dataset serves the model (the rule training uses too, see
-    ``sat_hw.data.serves``), else why not."""
-    from .data import serves
+    ``sat_hw.nn.data.serves``), else why not."""
+    from sat_hw.nn.data import serves
 
     d, m = cfg["data"], cfg["model"]
     try:
@@ -166,7 +166,7 @@ def _dataset_misfit(cfg: dict) -> str | None:
 
 
 def _adapted(cfg: dict) -> str:
-    from .data import adaptation
+    from sat_hw.nn.data import adaptation
 
     note = adaptation(cfg["data"]["name"], cfg["model"]["resolution"], cfg["model"]["in_channels"])
     return f" ({note})" if note else ""
@@ -176,7 +176,7 @@ def _real_images(cfg: dict, split: str, count: int, seed: int,
                  labels: bool = False) -> np.ndarray | tuple | None:
     """``count`` images of ``split`` (seeded choice), uint8 (N, C, H, W); None if unavailable.
     With ``labels``, ``(images, labels)``."""
-    from .data import load_split
+    from sat_hw.nn.data import load_split
 
     if _dataset_misfit(cfg) is not None:
         return None
@@ -258,7 +258,7 @@ def _check_file_against_checkpoint(ckpt: dict, file: dict, name: str) -> None:
 def mixed_layers(cfg: dict) -> dict[str, dict[str, int]]:
     """The layers whose bits differ from the uniform ``quant.wbits``/``abits`` with 8-bit first
     and last weights: ``{layer: bits}`` in layer order (empty for a uniform configuration)."""
-    from .models import default_bits, model_specs
+    from sat_hw.nn.models import default_bits, model_specs
 
     q = cfg["quant"]
     shape = {k: cfg["model"][k] for k in MODEL_KEYS if k != "name"}
@@ -299,7 +299,7 @@ def _model_config(cfg: dict) -> dict:
 def make_model(cfg: dict, checkpoint: Path | None, explicit: dict, file: dict | None = None,
                file_name: str = ""):
     """The model to build and a line saying where it came from. Updates ``cfg`` from a checkpoint."""
-    from .models import calibrate, load_checkpoint
+    from sat_hw.nn.models import calibrate, load_checkpoint
 
     entry = None
     if checkpoint is None and cfg["build"]["zoo"] and cfg["quant"]["method"] != "fp":
@@ -364,7 +364,7 @@ def accuracy(labels: np.ndarray, torch_logits: np.ndarray, golden: np.ndarray,
     each was measured on (``sat_hw sim --images N`` reruns the RTL on fewer)."""
     import io
 
-    from .report import top1
+    from sat_hw.flow.report import top1
 
     out = {"images": len(labels), "labels": {}, "counts": {}}
     hls = hls_files.get("sim/hls_outputs.npy")
@@ -384,7 +384,7 @@ def build(cfg: dict, checkpoint: Path | None = None, explicit: dict | None = Non
     ``config_file`` the user's ``--config``: both are checked against a checkpoint, and a flag
     that no running phase reads is refused (:func:`refuse_absent`) before any work.
     """
-    from .models import checkpoint_bytes
+    from sat_hw.nn.models import checkpoint_bytes
 
     explicit = explicit or {}
     plan = plan_phases(cfg, no_sim)
@@ -426,8 +426,8 @@ def build(cfg: dict, checkpoint: Path | None = None, explicit: dict | None = Non
     torch_top1 = np.argmax(tcodes["logits"], axis=1)
     rtl_files, sim, layer_sims = {}, None, None
     if plan["rtl"] is None:  # a stall comes back as sim["failed"]: the folder is still written
-        from .hw.devices import get_device
-        from .rtlphase import rtl_phase
+        from sat_hw.hw.devices import get_device
+        from sat_hw.flow.rtlphase import rtl_phase
 
         rtl_files, sim, layer_sims = rtl_phase(
             graph, folding, digest, inputs, golden.outputs, torch_out, torch_top1,
@@ -445,7 +445,7 @@ def build(cfg: dict, checkpoint: Path | None = None, explicit: dict | None = Non
             r.update(pe=folding[r["name"]].pe, simd=folding[r["name"]].simd,
                      mult=folding[r["name"]].mult)
     if plan["estimate"] is None:  # the cost model on the folding the generators use
-        from .estimate import build_estimate
+        from sat_hw.flow.estimate import build_estimate
 
         report["estimate"], rows = build_estimate(graph, folding, cfg["hw"])
         for r, e in zip(report["layers"], rows):

@@ -26,7 +26,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from .quant import (
+from sat_hw.nn.quant import (
     METHODS,
     act_codes,
     check_bits,
@@ -202,7 +202,7 @@ def _codes(act: ActQ, x: Tensor) -> tuple[Tensor, float]:
     """The quantizer's codes for ``x`` (integer-valued floats) and their step ``alpha/(2^b-1)``.
 
     The codes are ``round((2^b-1) * clip(x, 0, alpha) / alpha)``, the quantizer's own rounding
-    (:func:`sat_hw.quant.act_codes`). When the quantizer module has forward hooks (they capture
+    (:func:`sat_hw.nn.quant.act_codes`). When the quantizer module has forward hooks (they capture
     its input), the module itself runs, and the integers are recovered from its output
     ``code * alpha / (2^b-1)`` (a few ulps from them): the same codes.
     """

@@ -26,12 +26,12 @@ from pathlib import Path
 
 import numpy as np
 
-from . import cache
-from .codegen.hls import render_hls
-from .errors import ToolError, VerificationError
-from .graph.ir import Graph
-from .hw.fold import Folding
-from .writer import npy_bytes
+from sat_hw.base import cache
+from sat_hw.codegen.hls import render_hls
+from sat_hw.base.errors import ToolError, VerificationError
+from sat_hw.graph.ir import Graph
+from sat_hw.hw.fold import Folding
+from sat_hw.base.writer import npy_bytes
 
 CXX = "g++"
 CXXFLAGS = ("-std=c++14", "-O1", "-DNDEBUG", "-w")

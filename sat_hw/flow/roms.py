@@ -12,15 +12,15 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from .graph.ir import Graph
-from .hw.fold import Folding
+from sat_hw.graph.ir import Graph
+from sat_hw.hw.fold import Folding
 
 HEX = re.compile(r"[0-9a-fA-F]+")
 
 
 def expected_roms(graph: Graph, folding: Folding, family: str = "xcup") -> dict[str, str]:
     """``{"mem/<name>.hex": text}`` that the generator writes for this graph and folding."""
-    from .codegen.rtl import render_rtl
+    from sat_hw.codegen.rtl import render_rtl
 
     return {k: v for k, v in render_rtl(graph, folding, "roms", family).items()
             if k.startswith("mem/")}
