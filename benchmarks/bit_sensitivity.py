@@ -22,8 +22,9 @@ sys.path.insert(0, str(ROOT))
 
 from sat_hw.nn.data import load_split
 from sat_hw.nn.ema import reestimate_bn
-from sat_hw.nn.models import ConvLayer, load_checkpoint
-from sat_hw.flow.train import evaluate
+from sat_hw.nn.checkpoint import load_checkpoint
+from sat_hw.nn.models import ConvLayer
+from sat_hw.flow.evaluate import evaluate
 
 
 def weights_to(op: str, bits: int):

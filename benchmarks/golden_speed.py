@@ -27,7 +27,8 @@ import torch
 
 from sat_hw.graph import agreement, graph_files, run_golden, verify
 from sat_hw.nn.lower import lower, torch_codes
-from sat_hw.nn.models import MobileNetV1, calibrate, load_checkpoint
+from sat_hw.nn.checkpoint import load_checkpoint
+from sat_hw.nn.models import MobileNetV1, calibrate
 
 
 def _model_and_images(a) -> tuple[MobileNetV1, np.ndarray, str]:

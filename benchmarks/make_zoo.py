@@ -24,7 +24,7 @@ sys.path.insert(0, str(ROOT))
 
 import torch  # noqa: E402
 
-from sat_hw.flow.train import run_eval  # noqa: E402
+from sat_hw.flow.evaluate import run_eval  # noqa: E402
 
 ZOO = ROOT / "zoo"
 KEEP_META = ("epoch", "step", "top1", "method", "wbits", "abits", "seed", "epochs", "data",
@@ -99,7 +99,7 @@ def main() -> None:
     index.write_text(json.dumps(rows, indent=1) + "\n")
     lines = ["# sat_hw model zoo", "",
              "MobileNetV1 width 0.25, 28 px, 1 channel, 10 classes, trained on Fashion-MNIST "
-             "(model state only; `sat_hw.nn.models.load_checkpoint`). `sat_hw build` without "
+             "(model state only; `sat_hw.nn.checkpoint.load_checkpoint`). `sat_hw build` without "
              "`--checkpoint` uses the entry whose shape and per-layer bits match the "
              "configuration (`--no-zoo` builds the seeded, calibrated model instead). Top-1 on "
              "all 10,000 test images, measured on the CPU by `benchmarks/make_zoo.py` (equal to "

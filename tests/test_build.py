@@ -277,7 +277,7 @@ def test_zoo_model_used_when_shape_and_bits_match(built: Path, tmp_path, monkeyp
     import shutil
 
     from sat_hw.nn import zoo
-    from sat_hw.nn.models import read_checkpoint
+    from sat_hw.nn.checkpoint import read_checkpoint
 
     folder = tmp_path / "zoo"
     folder.mkdir()
@@ -309,7 +309,7 @@ def test_shipped_zoo_matches_the_main_job():
     """`sat_hw build --model mbv1 --wbits 3 --abits 4` finds the zoo's W3A4 model."""
     from sat_hw.nn import zoo
     from sat_hw.flow.config import load_config
-    from sat_hw.nn.models import read_checkpoint
+    from sat_hw.nn.checkpoint import read_checkpoint
 
     rows = zoo.entries()
     assert {(r["config"]["method"], r["config"]["bits"]["pw1"]["wbits"],

@@ -634,7 +634,7 @@ def test_checkpoint_save_cut_short_leaves_no_temporary_file(stop, built, inputs,
     an earlier checkpoint at ``--out`` as it was."""
     import torch
 
-    from sat_hw.nn import models
+    from sat_hw.nn import checkpoint
 
     out = inputs / "t.pt"
     shutil.copy(built / "model.pt", out)
@@ -646,7 +646,7 @@ def test_checkpoint_save_cut_short_leaves_no_temporary_file(stop, built, inputs,
 
     monkeypatch.setattr(torch, "save", half)
     with pytest.raises(type(stop)):
-        models.save_checkpoint(models.load_checkpoint(out), out)
+        checkpoint.save_checkpoint(checkpoint.load_checkpoint(out), out)
     assert os.listdir(inputs) == ["t.pt"] and out.read_bytes() == before
 
 

@@ -7,14 +7,8 @@ import torch
 
 from sat_hw.flow import config
 from sat_hw.nn import models
-from sat_hw.nn.models import (
-    ALPHA_NUDGE,
-    MobileNetV1,
-    calibrate,
-    load_checkpoint,
-    mbv1_specs,
-    save_checkpoint,
-)
+from sat_hw.nn.checkpoint import load_checkpoint, save_checkpoint
+from sat_hw.nn.models import ALPHA_NUDGE, MobileNetV1, calibrate, mbv1_specs
 
 NAMES = ["conv0"] + [f"{k}{i}" for i in range(1, 14) for k in ("dw", "pw")] + ["pool", "fc"]
 

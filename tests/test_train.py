@@ -17,14 +17,13 @@ import torch
 
 from sat_hw.flow import config
 from sat_hw.nn.batches import augment, epoch_batches
-from sat_hw.nn.models import load_checkpoint, read_checkpoint
+from sat_hw.nn.checkpoint import load_checkpoint, read_checkpoint
+from sat_hw.flow.evaluate import evaluate, run_eval
 from sat_hw.flow.train import (
     _load_init,
     _main,
-    evaluate,
     lr_factor,
     param_groups,
-    run_eval,
     run_training,
 )
 
@@ -377,7 +376,7 @@ def test_distillation_ensemble(cifar, tmp_path):
 
 def _train_other(cfg: dict, tmp_path: Path) -> Path:
     """A checkpoint of ``cfg``'s model, untrained (the data need not serve it)."""
-    from sat_hw.nn.models import save_checkpoint
+    from sat_hw.nn.checkpoint import save_checkpoint
 
     out = tmp_path / "other.pt"
     save_checkpoint(config.model_from_config(cfg), out)

@@ -299,7 +299,8 @@ def _model_config(cfg: dict) -> dict:
 def make_model(cfg: dict, checkpoint: Path | None, explicit: dict, file: dict | None = None,
                file_name: str = ""):
     """The model to build and a line saying where it came from. Updates ``cfg`` from a checkpoint."""
-    from sat_hw.nn.models import calibrate, load_checkpoint
+    from sat_hw.nn.checkpoint import load_checkpoint
+    from sat_hw.nn.models import calibrate
 
     entry = None
     if checkpoint is None and cfg["build"]["zoo"] and cfg["quant"]["method"] != "fp":
@@ -384,7 +385,7 @@ def build(cfg: dict, checkpoint: Path | None = None, explicit: dict | None = Non
     ``config_file`` the user's ``--config``: both are checked against a checkpoint, and a flag
     that no running phase reads is refused (:func:`refuse_absent`) before any work.
     """
-    from sat_hw.nn.models import checkpoint_bytes
+    from sat_hw.nn.checkpoint import checkpoint_bytes
 
     explicit = explicit or {}
     plan = plan_phases(cfg, no_sim)

@@ -212,7 +212,7 @@ def _run(a: argparse.Namespace) -> int:
         run_training(cfg, a.out, init=a.init, resume=a.resume)
         return 0
     if a.command == "eval":
-        from sat_hw.flow.train import run_eval
+        from sat_hw.flow.evaluate import run_eval
 
         if a.images is not None and a.images < 1:
             raise ValueError(f"--images must be >= 1, got {a.images}")

@@ -8,7 +8,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from sat_hw.nn.models import load_checkpoint
+from sat_hw.nn.checkpoint import load_checkpoint
 
 
 class Ensemble(nn.Module):
