@@ -36,7 +36,8 @@ from sat_hw.graph.ir import acc_bits_for
 from sat_hw.hw import fit as fitmod
 from sat_hw.hw.cost import CALIBRATION, Block, block_memories, yosys_resources
 from sat_hw.hw.memory import memory
-from sat_hw.flow.synthesis import DEFAULT_ROMS, block_sources
+from sat_hw.codegen.library import block_sources
+from sat_hw.flow.synthesis import DEFAULT_ROMS
 from sat_hw.tools.yosys import SynthError, synth
 
 DATA = ROOT / "benchmarks" / "results" / "calibration_data.json"
@@ -141,7 +142,8 @@ MEM_GRID = [("rom", d, w) for d, w in ((64, 64), (256, 32), (1024, 36), (2048, 6
 
 
 def deps(module: str) -> list[Path]:
-    """rtl/<module>.sv and the rtl/ blocks it instantiates (recursively), dependencies first."""
+    """rtl/<module>.sv and the files of the rtl/ blocks it instantiates (recursively; sat_mvu:
+    its products and adder trees), dependencies first."""
     return block_sources(ROOT / "rtl", module)
 
 

@@ -3,7 +3,7 @@ cold build time. Not a test.
 
     nice -n 10 .venv/bin/python benchmarks/mvu_sim_speed.py [--pe 16] [--simd 16] [--mh 64]
         [--mw 256] [--bits 4x4] [--mult lut] [--vectors 8192] [--repeat 3]
-        [--rtl rtl/sat_mvu.sv] [--json benchmarks/results/mvu_sim_speed.json]  (also writes .md)
+        [--rtl rtl] [--json benchmarks/results/mvu_sim_speed.json]  (also writes .md)
 
 The unit runs inside sat_hw.tools.streamtb's wrapper (source and sink are HDL memories; Python only
 starts each stream and reads the counters), free flowing, W4A4 k-encoded by default. Build time:
@@ -13,7 +13,9 @@ own files are new). Speed: the simulator over the stream once (cycles/s with pro
 simulator load and file I/O), then over the same stream twice in one process; the second stream's
 cycles over the extra time is the marginal speed. Every stream's outputs are checked against the
 integer matrix product. For scale, the same harness around a 32-bit sat_skid for as many cycles
-(the harness's own speed; its clock comes from cocotb). Also writes <json stem>.md.
+(the harness's own speed; its clock comes from cocotb). Also writes <json stem>.md. --rtl: the
+folder of the sat_mvu sources (default rtl/): its sat_mvu.sv and the files of the blocks it
+instantiates (sat_hw.codegen.library.block_sources), e.g. an older version to compare.
 """
 
 from __future__ import annotations
@@ -29,11 +31,12 @@ from pathlib import Path
 
 import numpy as np
 
-from sat_hw.tools import verilator
+from sat_hw.base.resources import resource_path
 from sat_hw.codegen.layout import hex_lines, mvu_matrix, mvu_rom
 from sat_hw.graph import synthetic
 from sat_hw.graph.ir import acc_bits_for, acc_bound, levels
 from sat_hw.hw.fold import Fold
+from sat_hw.tools import verilator
 from sat_hw.tools.streamtb import Scenario, rtl_sources, run_scenarios
 
 
@@ -59,6 +62,14 @@ def ccache_counts() -> tuple[int, int] | None:
             int(st.get("cache_miss", 0)))
 
 
+def sources(r: dict) -> str:
+    """The measured sources with their git blob ids (a result from before the split into
+    submodules names sat_mvu.sv alone)."""
+    if "rtl_git_blobs" not in r:
+        return f"{r['rtl']} (git blob {r['rtl_git_blob'][:10]})"
+    return ", ".join(f"{r['rtl']}/{n} (git blob {b[:10]})" for n, b in r["rtl_git_blobs"].items())
+
+
 def markdown(r: dict) -> str:
     rng = lambda v: f"{min(v):,} .. {max(v):,}"
     return "\n".join([
@@ -70,7 +81,7 @@ def markdown(r: dict) -> str:
          f"matrix product. {r['cpus']} CPUs shared with other engineers' work (1-min load "
          f"average {r['load_avg_1min_at_start']:.1f} at the start, "
          f"{r['load_avg_1min_at_end']:.1f} at the end): medians of {len(r['build_cold_s'])} "
-         f"runs, range beside. Source {r['rtl']} (git blob {r['rtl_git_blob'][:10]}), C++ "
+         f"runs, range beside. Source {sources(r)}, C++ "
          f"make variables {r['make_vars'] or 'the wheel defaults'}. "
          f"`benchmarks/mvu_sim_speed.py`.\n"),
         "| figure | median | range |", "|---|---|---|",
@@ -100,7 +111,7 @@ def main() -> None:
     ap.add_argument("--vectors", type=int, default=8192, help="vectors in the long stream")
     ap.add_argument("--repeat", type=int, default=3,
                     help="cold builds and speed runs, each; the median is reported")
-    ap.add_argument("--rtl", help="the sat_mvu source to simulate (default: rtl/sat_mvu.sv)")
+    ap.add_argument("--rtl", help="the folder of the sat_mvu sources to simulate (default: rtl/)")
     ap.add_argument("--json", help="write the figures here")
     a = ap.parse_args()
     wb, ab = (int(x) for x in a.bits.split("x"))
@@ -119,10 +130,11 @@ def main() -> None:
     res = {"pe": a.pe, "simd": a.simd, "mh": a.mh, "mw": a.mw, "wbits": wb, "abits": ab,
            "acc_bits": acc_bits, "mult": a.mult, "encoding": "k", "cpus": os.cpu_count(),
            "vectors": a.vectors, "load_avg_1min_at_start": os.getloadavg()[0]}
-    src = Path(a.rtl) if a.rtl else rtl_sources("sat_mvu")[0]
-    blob = src.read_bytes()  # git's blob id: which sat_mvu.sv was measured
-    res["rtl"] = str(a.rtl or "rtl/sat_mvu.sv")
-    res["rtl_git_blob"] = hashlib.sha1(b"blob %d\0" % len(blob) + blob).hexdigest()
+    rtl_dir = Path(a.rtl) if a.rtl else resource_path("rtl")
+    res["rtl"] = str(a.rtl or "rtl").rstrip("/")
+    res["rtl_git_blobs"] = {  # git's blob ids: which sources were measured, sat_mvu.sv first
+        p.name: hashlib.sha1(b"blob %d\0" % len(d) + d).hexdigest()
+        for p in rtl_sources("sat_mvu", rtl_dir=rtl_dir)[::-1] for d in [p.read_bytes()]}
     res["make_vars"] = list(getattr(verilator, "MAKE_VARS", ()))
 
     def run(module, prm, iw, ow, streams, tag, cache):
@@ -133,7 +145,7 @@ def main() -> None:
         outs, b = run_scenarios(module, prm, iw, ow,
                                 [Scenario(i, len(e), watchdog=10_000) for i, e in streams],
                                 files=files, workdir=Path(cache) / f"run_{tag}",
-                                module_src=src if module == "sat_mvu" else None)
+                                rtl_dir=rtl_dir if module == "sat_mvu" else None)
         for r, (_, e) in zip(outs, streams):
             if r.timed_out or r.outputs != e or r.extra:
                 raise SystemExit(f"{module} {tag}: outputs differ from the expected ones")

@@ -3,9 +3,12 @@ signed ones with LUT multipliers, and the DSP-packed variant. Not a test; CPU he
 of 8-50 s each (measured at nice 10, --jobs 1, on 2 cores shared with other work: the 53 runs
 not yet in the cache took 1072 s together, the other 42 were cache lookups); unchanged runs are
 cached under $SAT_HW_CACHE/yosys (the key: sources, parameters, memory files, Yosys version).
+The sources: sat_mvu.sv of --rtl (a folder, default rtl/) and the files of the blocks it
+instantiates (sat_hw.codegen.library.block_sources), e.g. a folder with an older sat_mvu.sv to
+compare (``git show REV:rtl/sat_mvu.sv``, with its submodules if it has any).
 
     nice -n 10 .venv/bin/python benchmarks/mvu_yosys.py [--bits 2,3,4,8] [--jobs 1]
-        [--rtl rtl/sat_mvu.sv] [--kinds k,signed-sat,...] [--out benchmarks/results/mvu_yosys]
+        [--rtl rtl] [--kinds k,signed-sat,...] [--out benchmarks/results/mvu_yosys]
 
 The unit: MH = 64 rows, MW = 512 columns, PE = 8, SIMD = 8 (the ROM, 512 words, maps to BRAM; the
 64-word vector buffer to LUTRAM), ACC_BITS = acc_bits_for(MW*(2^W-1)*(2^A-1)), weights of a random
@@ -40,11 +43,12 @@ from pathlib import Path
 
 import numpy as np
 
+from sat_hw.base.resources import resource_path
 from sat_hw.codegen.layout import hex_lines, mvu_rom
+from sat_hw.codegen.library import block_sources
 from sat_hw.graph import synthetic
 from sat_hw.graph.ir import acc_bits_for, acc_bound
 from sat_hw.hw.fold import Fold
-from sat_hw.tools.streamtb import rtl_sources
 from sat_hw.tools.yosys import _yosys, synth
 
 MH, MW, PE, SIMD = 64, 512, 8, 8
@@ -80,7 +84,7 @@ def one(job: dict) -> dict:
         params |= {"DSP_A_W": 27, "DSP_OVERLAP": int(kind == "dsp-e2")}
     elif kind == "dsp-e1":
         params |= {"DSP_A_W": 25}
-    src = [Path(job["rtl"])] if job.get("rtl") else rtl_sources("sat_mvu")
+    src = block_sources(Path(job.get("rtl") or resource_path("rtl")), "sat_mvu")
     r = synth(src, "sat_mvu", params, family=family,
               files={"w.hex": hex_lines(words, width)}, cache=True)
     row = {**{k: v for k, v in job.items() if k != "rtl"}, "pe": pe, "mh": mh, "family": family, **r.as_dict(),
@@ -112,9 +116,17 @@ def yosys_version() -> str:
 
 
 def git_blob(path: Path) -> str:
-    """git's blob id of a file: which sat_mvu.sv was measured."""
+    """git's blob id of a file: which source was measured."""
     data = path.read_bytes()
     return hashlib.sha1(b"blob %d\0" % len(data) + data).hexdigest()
+
+
+def source_note(folder: str | None) -> str:
+    """The measured sources, sat_mvu.sv first: ``rtl/sat_mvu.sv (git blob 0123456789), ...``
+    (``folder``: --rtl, None for the shipped rtl/)."""
+    where = Path(folder) if folder else resource_path("rtl")
+    return ", ".join(f"{folder or 'rtl'}/{p.name} (git blob {git_blob(p)[:10]})"
+                     for p in block_sources(where, "sat_mvu")[::-1])
 
 
 def tables(rows: list[dict], bits: list[int], version: str, rtl: str) -> str:
@@ -177,8 +189,8 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--bits", default="2,3,4,8", help="weight and activation bits, comma separated")
     ap.add_argument("--jobs", type=int, default=1, help="Yosys runs at once")
-    ap.add_argument("--rtl", help="the sat_mvu source to synthesize (default: rtl/sat_mvu.sv; "
-                    "name it sat_mvu.sv to share the cache)")
+    ap.add_argument("--rtl", help="the folder of the sat_mvu sources to synthesize (default: "
+                    "rtl/): its sat_mvu.sv and the files of the blocks that one instantiates")
     ap.add_argument("--kinds", help="only these variants, comma separated (k, signed-sat, "
                     "signed-any, dsp-e2, dsp-e1, dsp-e2-clean, full: the PE = lanes rows)")
     ap.add_argument("--out", default="benchmarks/results/mvu_yosys",
@@ -210,9 +222,7 @@ def main() -> None:
             print(f"[{i}/{len(jobs)}] {time.monotonic() - t0:.0f} s", flush=True)
     Path(a.out).parent.mkdir(parents=True, exist_ok=True)
     Path(a.out + ".json").write_text(json.dumps(rows, indent=1) + "\n")
-    src = Path(a.rtl) if a.rtl else rtl_sources("sat_mvu")[0]
-    md = tables(rows, bits, yosys_version(),
-                f"{a.rtl or 'rtl/sat_mvu.sv'} (git blob {git_blob(src)[:10]})")
+    md = tables(rows, bits, yosys_version(), source_note(a.rtl))
     Path(a.out + ".md").write_text(md)
     print(md)
     bad = [f"{r['kind']} {r['wbits']}x{r['abits']} PE={r['pe']}" for r in rows

@@ -18,16 +18,12 @@
 // value every lane's accumulator restarts from (instead of 0) in each fold, so the correction
 // costs no per-lane logic.
 //
-// MULT "lut": the products are shift-and-add logic (no `*`, so Yosys never maps them to DSPs).
-// MULT "dsp" (ENCODING "k" only): the products of one column (one activation a) and LANES rows
-// share one wide multiply a * (k_0 + k_1*2^o_1 + ...), unsigned, on a DSP_A_W x DSP_B_W signed
-// multiplier (27 x 18: DSP48E2, 25 x 18: DSP48E1). Fields of S = bits(max k*a) bits never carry
-// into each other, so each product is a slice of the result. With DSP_OVERLAP, where it packs
-// more lanes, fields start S-1 bits apart and overlap by one bit, made exact by a known LSB:
-// k_j*a - (k_j[0] & a[0]) is even, so the multiply takes k_j with its LSB cleared and the post-adder
-// adds (k_j[0] ? a>>1 : 0) << (o_j+1) (one AND per activation bit), which leaves bit o_j of field j
-// zero for the top bit of field j-1; the product is {field bits, a[0] & k_j[0]}. Products per
-// multiply on DSP48E2 (DSP48E1): 2x2 bits 9 (8), 3x3 5 (5), 4x4 4 (3), 8x8 2 (2).
+// MULT "lut": the products are shift-and-add logic (sat_mvu_lut). MULT "dsp" (ENCODING "k" only):
+// the products of one column (one activation a) and LANES rows share one wide multiply
+// a * (k_0 + k_1*2^o_1 + ...) on a DSP_A_W x DSP_B_W signed multiplier (27 x 18: DSP48E2,
+// 25 x 18: DSP48E1), fields never carrying into each other, with DSP_OVERLAP a one-bit overlap
+// made exact by a known LSB (sat_mvu_dsp). Products per multiply on DSP48E2 (DSP48E1): 2x2 bits
+// 9 (8), 3x3 5 (5), 4x4 4 (3), 8x8 2 (2). The adder trees over SIMD: sat_mvu_tree.
 //
 // Dataflow: a vector buffer of MW/SIMD words holds one input vector; every fold (MH/PE of them)
 // replays it, one beat per cycle. The next vector's beat s is written once the last fold has read
@@ -102,20 +98,10 @@ module sat_mvu #(
     localparam int ROOT = USE_DSP ? 3 + TS                  // stage of the lanes' beat sums
                                   : 1 + (LEVELS == 0 ? 1 : TS);
     localparam int AD = ROOT - 1;                           // stages of the code-sum path
-    localparam int NT = PE + (ENC_K ? 1 : 0);               // adder trees (+1: sum of codes)
     localparam int FW = NF > 1 ? $clog2(NF) : 1;
     localparam int SW = SF > 1 ? $clog2(SF) : 1;
     localparam int AW = DEPTH > 1 ? $clog2(DEPTH) : 1;
-    // DSP packing: S-bit fields, STEP apart (S-1 with the LSB repair), LANES products per multiply
-    localparam int S = PW;
     localparam int UA = DSP_A_W - 1;                        // unsigned bits of the wide port
-    localparam int L_CLEAN = 1 + (UA - WBITS) / S;
-    localparam int L_OVER = (WBITS >= 2 && S >= 3) ? 1 + (UA - WBITS) / (S - 1) : 0;
-    localparam bit CORR = DSP_OVERLAP && L_OVER > L_CLEAN;
-    localparam int STEP = CORR ? S - 1 : S;
-    localparam int LMAX = CORR ? L_OVER : L_CLEAN;
-    localparam int LANES = LMAX < PE ? LMAX : PE;           // products per multiply
-    localparam int NG = (PE + LANES - 1) / LANES;           // multiplies per column
     localparam int OUT_DEPTH = SF > 1 ? 1 : 2;              // output registers
 
     if (MH < 1 || PE < 1 || MH % PE != 0) begin : g_err_pe
@@ -142,25 +128,6 @@ module sat_mvu #(
     if (ACC_BITS < NEED || BOUND >= 64'd1 << 60) begin : g_err_acc
         $fatal(0, "ACC_BITS too small for MW/WBITS/ABITS (instance %m)");
     end
-
-    // adder-tree geometry: nodes at level l, their width, their offset in the tree's flat vector
-    function automatic int nodes(input int l);
-        int n;
-        n = SIMD;
-        for (int m = 0; m < l; m = m + 1) n = (n + 1) / 2;
-        nodes = n;
-    endfunction
-    function automatic int lvl_w(input logic [63:0] vmax, input int sgn, input int l);
-        logic [63:0] c;
-        c = (l >= 20 || (64'd1 << l) >= 64'(SIMD)) ? 64'(SIMD) : 64'd1 << l;
-        lvl_w = ubits(c * vmax) + sgn;
-    endfunction
-    function automatic int lvl_off(input logic [63:0] vmax, input int sgn, input int l);
-        int o;
-        o = 0;
-        for (int m = 0; m < l; m = m + 1) o = o + nodes(m) * lvl_w(vmax, sgn, m);
-        lvl_off = o;
-    endfunction
 
     // ---------------------------------------------------------------- vector buffer, issue
     // The buffer holds one vector. The filler writes entry ws of the next vector once the
@@ -235,94 +202,31 @@ module sat_mvu #(
     end
 
     // ---------------------------------------------------------------- products
-    // MULT "lut": shift-and-add of the stage-1 operands, not registered: ABC merges each product
-    // with the first adder level. Partial products are masked, not selected by an `if`: the same
-    // function, branch-free C++ under Verilator (the whole network simulates 1.9x faster), one
-    // source for simulation and synthesis. Yosys maps it differently: +1.1 % LUTs summed over
-    // W x A in {2,3,4,8}^2 at PE = SIMD = 8, -18 % to +25 % per pair (docs/hardware.md). MULT "dsp": slices of the packed multiplies, stage 3.
+    // MULT "lut": shift-and-add of the stage-1 operands, not registered (sat_mvu_lut: ABC merges
+    // each product with the first adder level). MULT "dsp": slices of the packed multiplies,
+    // registered twice (sat_mvu_dsp: multiply, stage 2; post-add, stage 3).
     logic [PE*SIMD*PW-1:0] leaf;          // product of lane (p, i) at [(p*SIMD + i)*PW +: PW]
 
-    function automatic logic [PW-1:0] mul_k(input logic [WB-1:0] k, input logic [ABITS-1:0] a);
-        logic [PW-1:0] s;
-        s = '0;
-        for (int b = 0; b < WB; b = b + 1) s = s + ((PW'(a) << b) & {PW{k[b]}});
-        mul_k = s;
-    endfunction
-    function automatic logic [PW-1:0] mul_s(input logic [WB-1:0] w, input logic [ABITS-1:0] a);
-        logic [PW-1:0] s;
-        s = '0;
-        for (int b = 0; b < WB - 1; b = b + 1) s = s + ((PW'(a) << b) & {PW{w[b]}});
-        s = s - ((PW'(a) << (WB - 1)) & {PW{w[WB-1]}});
-        mul_s = s;
-    endfunction
-
     if (!USE_DSP) begin : g_lut
-        for (genvar p = 0; p < PE; p++) begin : g_p
-            for (genvar i = 0; i < SIMD; i++) begin : g_i
-                if (ENC_K) begin : g_k
-                    assign leaf[(p*SIMD + i)*PW +: PW] =
-                        mul_k(w1[(p*SIMD + i)*WB +: WB], act1[i*ABITS +: ABITS]);
-                end else begin : g_s
-                    assign leaf[(p*SIMD + i)*PW +: PW] =
-                        mul_s(w1[(p*SIMD + i)*WB +: WB], act1[i*ABITS +: ABITS]);
-                end
-            end
-        end
+        sat_mvu_lut #(
+            .PE(PE), .SIMD(SIMD), .WBITS(WBITS), .ABITS(ABITS), .ENCODING(ENCODING)
+        ) u_mul (
+            .w(w1), .a(act1), .prod(leaf)
+        );
     end else begin : g_dsp
-        for (genvar i = 0; i < SIMD; i++) begin : g_i
-            for (genvar g = 0; g < NG; g++) begin : g_g
-                localparam int NL = PE - g*LANES < LANES ? PE - g*LANES : LANES;
-                localparam int BW = (NL - 1)*STEP + WBITS;   // packed operand
-                localparam int TW = (NL - 1)*STEP + S;       // packed product
-                logic [ABITS-1:0] a;
-                logic [BW-1:0] bpk;
-                logic [TW-1:0] cpk, m_q, c_q, p_q;
-                logic [NL-1:0] lsb, lsb_q, lsb_qq;
-                assign a = act1[i*ABITS +: ABITS];
-                always_comb begin
-                    logic [WBITS-1:0] kj;
-                    bpk = '0;
-                    cpk = '0;
-                    for (int j = 0; j < NL; j = j + 1) begin
-                        kj = w1[((g*LANES + j)*SIMD + i)*WB +: WBITS];
-                        lsb[j] = a[0] & kj[0];
-                        if (CORR && j > 0) begin
-                            // LSB left out of the multiply, the rest of a*k_j[0] through C
-                            if (kj[0]) cpk = cpk | (TW'(a >> 1) << (j*STEP + 1));
-                            kj[0] = 1'b0;
-                        end
-                        // OR, not a part-select assignment: at ABITS 1 a field is WBITS bits
-                        // (S = WBITS, STEP = WBITS-1), so k_j's cleared LSB shares its bit with
-                        // k_(j-1)'s MSB, which an assignment to bpk[j*STEP +: WBITS] would clear
-                        bpk = bpk | (BW'(kj) << (j*STEP));
-                    end
-                end
-                always_ff @(posedge clk) begin
-                    if (en) begin
-                        m_q <= TW'(a * bpk);
-                        c_q <= cpk;
-                        p_q <= m_q + c_q;
-                        lsb_q <= lsb;
-                        lsb_qq <= lsb_q;
-                    end
-                end
-                for (genvar j = 0; j < NL; j++) begin : g_x
-                    if (CORR && j > 0) begin : g_rep
-                        assign leaf[((g*LANES + j)*SIMD + i)*PW +: PW] =
-                            {p_q[j*STEP + 1 +: S - 1], lsb_qq[j]};
-                    end else begin : g_cut
-                        assign leaf[((g*LANES + j)*SIMD + i)*PW +: PW] = p_q[j*STEP +: S];
-                    end
-                end
-            end
-        end
+        sat_mvu_dsp #(
+            .PE(PE), .SIMD(SIMD), .WBITS(WBITS), .ABITS(ABITS), .DSP_A_W(DSP_A_W),
+            .DSP_B_W(DSP_B_W), .DSP_OVERLAP(DSP_OVERLAP)
+        ) u_mul (
+            .clk(clk), .en(en), .w(w1), .act(act1), .prod(leaf)
+        );
     end
 
     // ---------------------------------------------------------------- adder trees over SIMD
-    // registered after every odd level and at the root (TS stages; a lone LUT product, SIMD 1,
-    // is registered as the root). Tree p < PE: lane p's products. Tree PE ("k"): the codes of
-    // each input beat as it is written into the buffer, taken from s_axis_tdata and timed so
-    // that a vector's correction reaches the accumulators with its fold 0's first beat.
+    // sat_mvu_tree: registered after every odd level and at the root (TS stages; a lone LUT
+    // product, SIMD 1, is registered as the root). g_tree[p]: lane p's products. g_atree ("k"):
+    // the codes of each input beat as it is written into the buffer, taken from s_axis_tdata and
+    // timed so that a vector's correction reaches the accumulators with its fold 0's first beat.
     logic [PE*R-1:0] root;                // lane p's beat sum (mod 2^R) at [p*R +: R], stage ROOT
     logic [R-1:0] sum_a;                  // "k": sum of an input beat's codes, stage AD
     logic [AD:1] av, af, al;              // "k": that beat's flags: valid, first and last beat
@@ -347,87 +251,23 @@ module sat_mvu #(
         assign al = '0;
     end
 
-    for (genvar t = 0; t < NT; t++) begin : g_tree
-        localparam bit IS_A = t == PE;
-        localparam logic [63:0] TMAX = IS_A ? LA : PMAX;
-        localparam int SG = (!IS_A && !ENC_K) ? 1 : 0;
-        localparam int W0 = lvl_w(TMAX, SG, 0);
-        localparam int WR = lvl_w(TMAX, SG, LEVELS);
-        localparam int OR_ = lvl_off(TMAX, SG, LEVELS);
-        localparam int TOT = lvl_off(TMAX, SG, LEVELS + 1);
-        wire [TOT-1:0] tv;
-        if (IS_A) begin : g_la
-            assign tv[0 +: SIMD*W0] = s_axis_tdata;
-        end else begin : g_lp
-            assign tv[0 +: SIMD*W0] = leaf[t*SIMD*PW +: SIMD*PW];
-        end
-        for (genvar l = 1; l <= LEVELS; l++) begin : g_l
-            localparam int NP = nodes(l - 1);
-            localparam int N = nodes(l);
-            localparam int WP = lvl_w(TMAX, SG, l - 1);
-            localparam int WL = lvl_w(TMAX, SG, l);
-            localparam int OP = lvl_off(TMAX, SG, l - 1);
-            localparam int OL = lvl_off(TMAX, SG, l);
-            wire [N*WL-1:0] s;
-            for (genvar n = 0; n < N; n++) begin : g_n
-                wire [WL-1:0] x, y;
-                if (SG != 0) begin : g_s
-                    assign x = WL'($signed(tv[OP + 2*n*WP +: WP]));
-                    if (2*n + 1 < NP) begin : g_y
-                        assign y = WL'($signed(tv[OP + (2*n + 1)*WP +: WP]));
-                    end else begin : g_0
-                        assign y = '0;
-                    end
-                end else begin : g_u
-                    assign x = WL'(tv[OP + 2*n*WP +: WP]);
-                    if (2*n + 1 < NP) begin : g_y
-                        assign y = WL'(tv[OP + (2*n + 1)*WP +: WP]);
-                    end else begin : g_0
-                        assign y = '0;
-                    end
-                end
-                assign s[n*WL +: WL] = x + y;
-            end
-            if (l % 2 == 1 || l == LEVELS) begin : g_r
-                logic [N*WL-1:0] r;
-                always_ff @(posedge clk) begin
-                    if (en) r <= s;
-                end
-                assign tv[OL +: N*WL] = r;
-            end else begin : g_c
-                assign tv[OL +: N*WL] = s;
-            end
-        end
-        // the root, extended to R bits (mod 2^R), with the stages its path still needs
-        wire [R-1:0] rv;
-        if (SG != 0) begin : g_rs
-            assign rv = R'($signed(tv[OR_ +: WR]));
-        end else begin : g_ru
-            assign rv = R'(tv[OR_ +: WR]);
-        end
-        localparam int DLY = IS_A ? AD - TS : (!USE_DSP && LEVELS == 0) ? 1 : 0;
-        if (DLY > 0) begin : g_d
-            logic [R-1:0] d [DLY];
-            always_ff @(posedge clk) begin
-                if (en) begin
-                    d[0] <= rv;
-                    for (int k = 1; k < DLY; k = k + 1) d[k] <= d[k-1];
-                end
-            end
-            if (IS_A) begin : g_ra
-                assign sum_a = d[DLY-1];
-            end else begin : g_rl
-                assign root[t*R +: R] = d[DLY-1];
-            end
-        end else begin : g_nod
-            if (IS_A) begin : g_ra
-                assign sum_a = rv;
-            end else begin : g_rl
-                assign root[t*R +: R] = rv;
-            end
-        end
+    // lane p's products, at stage ROOT (MULT "lut", SIMD 1: one register after the product)
+    for (genvar p = 0; p < PE; p++) begin : g_tree
+        sat_mvu_tree #(
+            .N(SIMD), .VMAX(PMAX), .SIGNED(!ENC_K), .R(R),
+            .DELAY((!USE_DSP && LEVELS == 0) ? 1 : 0)
+        ) u_tree (
+            .clk(clk), .en(en), .x(leaf[p*SIMD*PW +: SIMD*PW]), .y(root[p*R +: R])
+        );
     end
-    if (!ENC_K) begin : g_nosum
+    // "k": an input beat's codes, at stage AD (the trees' TS stages and AD - TS more)
+    if (ENC_K) begin : g_atree
+        sat_mvu_tree #(
+            .N(SIMD), .VMAX(LA), .SIGNED(1'b0), .R(R), .DELAY(AD - TS)
+        ) u_tree (
+            .clk(clk), .en(en), .x(s_axis_tdata), .y(sum_a)
+        );
+    end else begin : g_nosum
         assign sum_a = '0;
     end
 

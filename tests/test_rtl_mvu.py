@@ -16,7 +16,9 @@ import dataclasses
 import numpy as np
 import pytest
 
+from sat_hw.base.resources import resource_path
 from sat_hw.codegen.layout import hex_lines, mvu_matrix, mvu_rom
+from sat_hw.codegen.library import block_files, block_sources
 from sat_hw.graph import golden, synthetic
 from sat_hw.graph.ir import acc_bits_for, acc_bound, levels
 from sat_hw.hw.fold import Fold
@@ -179,3 +181,16 @@ def test_mvu_dsp_one_bit_activations(wbits):
     extra = {"DSP_A_W": 25 if wbits % 2 else 27}
     r, params, n = run_mvu(node, 12, 4, "k", "dsp", extra)
     check_free_flow(r, params, n, "dsp")
+
+
+def test_mvu_sources():
+    """Issue 19: sat_mvu is four files, none over 500 lines (the products, LUT or DSP, and the
+    adder trees are submodules); a lone build gets them dependencies first and a design's file
+    list all four, sorted, with the blocks it always carries."""
+    rtl = resource_path("rtl")
+    parts = ["sat_mvu_dsp.sv", "sat_mvu_lut.sv", "sat_mvu_tree.sv"]
+    assert [p.name for p in block_sources(rtl, "sat_mvu")] == [*parts, "sat_mvu.sv"]
+    assert block_files({"sat_mvu", "sat_fifo"}) == sorted(
+        ["sat_fifo.sv", "sat_mvu.sv", *parts, "sat_skid.sv"])
+    assert block_files({"sat_swg"}) == ["sat_skid.sv", "sat_swg.sv"]
+    assert all(len((rtl / n).read_text().splitlines()) <= 500 for n in [*parts, "sat_mvu.sv"])

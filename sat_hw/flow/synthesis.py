@@ -29,6 +29,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
+from sat_hw.codegen.library import block_sources
 from sat_hw.hw.cost import Resources, network_cost, summary, yosys_resources
 from sat_hw.hw.devices import dsp_a_width, get_device
 from sat_hw.hw.fold import Fold
@@ -141,25 +142,6 @@ class BlockJob:
     files: dict[str, str]
     instances: list[tuple[str, str]]
     weight: float = 1.0  # the cost model's LUTs + FFs: the largest blocks start first
-
-
-def block_sources(rtl: Path, module: str) -> list[Path]:
-    """``rtl/<module>.sv`` and the blocks it instantiates (recursively), dependencies first."""
-    out: list[Path] = []
-
-    def visit(m: str) -> None:
-        p = rtl / f"{m}.sv"
-        if p in out:
-            return
-        if not p.is_file():
-            raise ValueError(f"{str(p)!r} does not exist (module {m})")
-        for d in sorted(set(re.findall(r"\b(sat_\w+)\s*#?\s*\(", p.read_text())) - {m}):
-            if (rtl / f"{d}.sv").is_file():
-                visit(d)
-        out.append(p)
-
-    visit(module)
-    return out
 
 
 def top_instances(text: str) -> dict[str, tuple[str, dict[str, str]]]:

@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from sat_hw.base.resources import resource_path
+from sat_hw.codegen.library import block_sources
 from sat_hw.tools.verilator import Build, SimError, build, cache_root, run_cocotb
 
 TAIL_CYCLES = 64
@@ -125,20 +126,29 @@ def _capacity(n: int) -> int:
     return max(1024, 1 << max(0, n - 1).bit_length())
 
 
-def rtl_sources(*modules: str) -> list[Path]:
-    """Paths of ``rtl/<module>.sv`` for each module name."""
-    return [resource_path("rtl") / f"{m}.sv" for m in modules]
+def rtl_sources(*modules: str, rtl_dir: str | Path | None = None) -> list[Path]:
+    """Paths of ``rtl/<module>.sv`` for each module name and of the blocks each instantiates
+    (:func:`sat_hw.codegen.library.block_sources`: ``sat_mvu`` with its submodules), each once,
+    dependencies first; from ``rtl_dir`` instead of the shipped ``rtl/`` if given."""
+    rtl = Path(rtl_dir) if rtl_dir is not None else resource_path("rtl")
+    out: list[Path] = []
+    for m in modules:
+        out += [p for p in block_sources(rtl, m) if p not in out]
+    return out
 
 
 def run_scenarios(module: str, params: dict, in_w: int, out_w: int,
                   scenarios: list[Scenario], deps: list[str] | None = None,
                   files: dict[str, str] | None = None, workdir: Path | None = None,
                   waves: bool = False,
-                  module_src: str | Path | None = None) -> tuple[list[Outcome], Build]:
-    """Build ``module`` (plus ``deps``, other rtl/ modules it instantiates) inside the wrapper
-    and run every scenario; ``files`` are written into the simulator's working folder first
-    (ROM images named by relative paths in ``params``). ``module_src`` is the file that defines
-    ``module`` when it is not ``rtl/<module>.sv`` (a test's own wrapper around several blocks)."""
+                  module_src: str | Path | None = None,
+                  rtl_dir: str | Path | None = None) -> tuple[list[Outcome], Build]:
+    """Build ``module`` (with the rtl/ blocks it instantiates, and ``deps``, other rtl/ modules a
+    ``module_src`` needs) inside the wrapper and run every scenario; ``files`` are written into
+    the simulator's working folder first (ROM images named by relative paths in ``params``).
+    ``module_src`` is the file that defines ``module`` when it is not ``rtl/<module>.sv`` (a
+    test's own wrapper around several blocks); ``rtl_dir`` a folder to take the blocks' sources
+    from instead of the shipped ``rtl/`` (another version of a block, to compare)."""
     max_in = _capacity(max(len(s.inputs) for s in scenarios))
     max_out = _capacity(max(s.n_out for s in scenarios))
     top = wrapper(module, params, in_w, out_w, max_in, max_out)
@@ -151,8 +161,8 @@ def run_scenarios(module: str, params: dict, in_w: int, out_w: int,
         top_path.write_text(top)
     hdl = resource_path("sim") / "hdl"
     srcs = [hdl / "sat_tb_source.sv", hdl / "sat_tb_sink.sv",
-            *rtl_sources(*(deps or [])),
-            *([Path(module_src)] if module_src else rtl_sources(module)), top_path]
+            *rtl_sources(*(deps or []), *([] if module_src else [module]), rtl_dir=rtl_dir),
+            *([Path(module_src)] if module_src else []), top_path]
     b = build(srcs, "tb_stream", waves=waves)
     work = Path(workdir) if workdir else gen / f"run_{top_path.stem}"
     work.mkdir(parents=True, exist_ok=True)
