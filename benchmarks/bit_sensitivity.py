@@ -20,11 +20,11 @@ import torch
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from sat_hw.flow.evaluate import evaluate
+from sat_hw.nn.checkpoint import load_checkpoint
 from sat_hw.nn.data import load_split
 from sat_hw.nn.ema import reestimate_bn
-from sat_hw.nn.checkpoint import load_checkpoint
 from sat_hw.nn.models import ConvLayer
-from sat_hw.flow.evaluate import evaluate
 
 
 def weights_to(op: str, bits: int):

@@ -32,12 +32,12 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from sat_hw.codegen.library import block_sources
+from sat_hw.flow.synthesis import DEFAULT_ROMS
 from sat_hw.graph.ir import acc_bits_for
 from sat_hw.hw import fit as fitmod
 from sat_hw.hw.cost import CALIBRATION, Block, block_memories, yosys_resources
 from sat_hw.hw.memory import memory
-from sat_hw.codegen.library import block_sources
-from sat_hw.flow.synthesis import DEFAULT_ROMS
 from sat_hw.tools.yosys import SynthError, synth
 
 DATA = ROOT / "benchmarks" / "results" / "calibration_data.json"

@@ -120,10 +120,12 @@ def _classify(e: Exception) -> tuple[str, str]:
 
 def _rtl(case, golden, digest: str, say, cfg: dict) -> dict:
     from sat_hw.codegen.rtl import render_rtl
+    from sat_hw.hw.plan import hardware_plan
     from sat_hw.tools.rtlsim import simulate
 
-    files = render_rtl(case.graph, case.folding, digest, family=case.family)
-    res = simulate(files, case.graph, case.folding, case.inputs, golden, progress=say or False,
+    plan = hardware_plan(case.graph, case.folding, case.family)
+    files = render_rtl(plan, digest)
+    res = simulate(files, plan, case.inputs, golden, progress=say or False,
                    valid_pct=case.valid_pct, ready_pct=case.ready_pct, make_vars=MAKE_VARS)
     bad = golden.size if res.outputs.shape != golden.shape else \
         int((res.outputs != golden).sum())
@@ -134,9 +136,10 @@ def _rtl(case, golden, digest: str, say, cfg: dict) -> dict:
 
 def _hls(case, golden, digest: str, say, cfg: dict) -> dict:
     from sat_hw.codegen.hls import render_hls
+    from sat_hw.hw.plan import hardware_plan
     from sat_hw.tools.hlssim import compile_csim, run_csim
 
-    src = render_hls(case.graph, case.folding, digest)
+    src = render_hls(hardware_plan(case.graph, case.folding, case.family), digest)
     flags = HLS_FLAGS + tuple(cfg.get("hls_pch", ()))
     exe, compile_s, _ = compile_csim(src, flags, jobs=1, say=say)
     y, run_s = run_csim(exe, case.inputs, golden.shape[1])
@@ -350,12 +353,13 @@ def one_case(seed: int, index: int, out: Path, images: int = 3) -> int:
     """``--case K``: the case verbosely, its rendered files kept under ``out/case-S-K/``."""
     from sat_hw.codegen.hls import render_hls
     from sat_hw.codegen.rtl import render_rtl
+    from sat_hw.hw.plan import hardware_plan
 
     cfg = config(images)
     case = draw_case(seed, index, images)
     keep = out / f"case-{seed}-{index}"
-    for sub, files in (("rtl", render_rtl(case.graph, case.folding, "fuzz", family=case.family)),
-                       ("hls", render_hls(case.graph, case.folding, "fuzz"))):
+    plan = hardware_plan(case.graph, case.folding, case.family)
+    for sub, files in (("rtl", render_rtl(plan, "fuzz")), ("hls", render_hls(plan, "fuzz"))):
         for rel, text in files.items():
             (keep / sub / rel).parent.mkdir(parents=True, exist_ok=True)
             (keep / sub / rel).write_text(text)

@@ -26,8 +26,8 @@ import numpy as np
 import torch
 
 from sat_hw.graph import agreement, graph_files, run_golden, verify
-from sat_hw.nn.lower import lower, torch_codes
 from sat_hw.nn.checkpoint import load_checkpoint
+from sat_hw.nn.lower import lower, torch_codes
 from sat_hw.nn.models import MobileNetV1, calibrate
 
 

@@ -49,8 +49,9 @@ from sat_hw.graph.ir import (
     conv_out,
     levels,
 )
-from sat_hw.tools.hlssim import hls_phase
+from sat_hw.hw.plan import hardware_plan
 from sat_hw.hw.planner import resolve_folding
+from sat_hw.tools.hlssim import hls_phase
 
 RESULTS = Path(__file__).resolve().parent / "results" / "hls4ml_crosscheck.json"
 # Two networks: (in_shape, [(c_out, kernel, stride, pad, wbits, abits, out_bits)], fc)
@@ -214,7 +215,7 @@ def main(argv: list[str] | None = None) -> int:
                       for n in graph.layers[1:]}
             out, comp, pred = hls4ml_outputs(graph, shifts, x, Path(d) / net)
             mism = int(np.count_nonzero(out != gold.outputs.astype(np.float64)))
-            _, ours = hls_phase(graph, resolve_folding(graph, {}, 64), x, gold.outputs, net)
+            _, ours = hls_phase(hardware_plan(graph, resolve_folding(graph, {}, 64)), x, gold.outputs, net)
             res["nets"][net] = {
                 "layers": [f"{n.name} {n.op} {'x'.join(map(str, n.out_shape))}"
                            for n in graph.layers],

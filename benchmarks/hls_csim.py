@@ -28,9 +28,10 @@ from sat_hw.codegen.hls import render_hls
 from sat_hw.flow.config import load_config, model_from_config
 from sat_hw.graph.golden import run_golden
 from sat_hw.graph.serialize import files_hash, graph_files
-from sat_hw.tools.hlssim import CXXFLAGS, compile_csim, run_csim
 from sat_hw.hw.fold import interval
+from sat_hw.hw.plan import hardware_plan
 from sat_hw.hw.planner import resolve_folding
+from sat_hw.tools.hlssim import CXXFLAGS, compile_csim, run_csim
 
 RESULTS = Path(__file__).resolve().parent / "results" / "hls_csim_mbv1_224.json"
 
@@ -67,7 +68,7 @@ def main() -> None:
     x = rng.integers(0, 256, (a.images, 3, 224, 224), dtype=np.uint8)
     gold = run_golden(graph, x).outputs
     t1 = time.perf_counter()
-    files = render_hls(graph, folding, files_hash(graph_files(graph)))
+    files = render_hls(hardware_plan(graph, folding), files_hash(graph_files(graph)))
     t2 = time.perf_counter()
     flags = tuple(a.opt if f.startswith("-O") else f for f in CXXFLAGS)
     with tempfile.TemporaryDirectory(prefix="sat_hw_hls_bench-") as cache:

@@ -36,6 +36,7 @@ from sat_hw.codegen.layout import hex_lines, mvu_matrix, mvu_rom
 from sat_hw.graph import synthetic
 from sat_hw.graph.ir import acc_bits_for, acc_bound, levels
 from sat_hw.hw.fold import Fold
+from sat_hw.hw.plan import layer_plan
 from sat_hw.tools import verilator
 from sat_hw.tools.streamtb import Scenario, rtl_sources, run_scenarios
 
@@ -117,14 +118,14 @@ def main() -> None:
     wb, ab = (int(x) for x in a.bits.split("x"))
     node = synthetic.linear(np.random.default_rng(0), "fc", a.mw, a.mh, wbits=wb, abits=ab)
     fold = Fold(a.pe, a.simd, a.mult)
-    words, width = mvu_rom(node, fold, "k")
+    words, width = mvu_rom(layer_plan(node, fold), "k")
     acc_bits = acc_bits_for(acc_bound(a.mw, wb, ab))
     params = {"MH": a.mh, "MW": a.mw, "PE": a.pe, "SIMD": a.simd, "WBITS": wb, "ABITS": ab,
               "ACC_BITS": acc_bits, "WEIGHT_FILE": "w.hex", "ENCODING": "k", "MULT": a.mult}
     files = {"w.hex": hex_lines(words, width)}
     rng = np.random.default_rng(1)
     x = rng.integers(0, levels(ab) + 1, (a.vectors, a.mw))
-    acc = x @ mvu_matrix(node, fold).T
+    acc = x @ mvu_matrix(layer_plan(node, fold)).T
     inp, exp = pack(x, a.simd, ab), pack(acc, a.pe, acc_bits)
     in_w, out_w = a.simd * ab, a.pe * acc_bits
     res = {"pe": a.pe, "simd": a.simd, "mh": a.mh, "mw": a.mw, "wbits": wb, "abits": ab,

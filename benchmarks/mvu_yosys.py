@@ -49,6 +49,7 @@ from sat_hw.codegen.library import block_sources
 from sat_hw.graph import synthetic
 from sat_hw.graph.ir import acc_bits_for, acc_bound
 from sat_hw.hw.fold import Fold
+from sat_hw.hw.plan import layer_plan
 from sat_hw.tools.yosys import _yosys, synth
 
 MH, MW, PE, SIMD = 64, 512, 8, 8
@@ -70,7 +71,7 @@ def one(job: dict) -> dict:
     node = synthetic.linear(np.random.default_rng(0), "fc", MW, mh, wbits=wb, abits=ab)
     enc = "signed" if kind.startswith("signed") else "k"
     mult = "dsp" if kind.startswith("dsp") else "lut"
-    words, width = mvu_rom(node, Fold(pe, SIMD, mult), enc)
+    words, width = mvu_rom(layer_plan(node, Fold(pe, SIMD, mult)), enc)
     if kind == "signed-any":
         rng = np.random.default_rng(1)
         words = [int.from_bytes(rng.bytes((width + 7) // 8), "little") & ((1 << width) - 1)

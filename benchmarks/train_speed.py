@@ -35,12 +35,12 @@ sys.path.insert(0, str(ROOT))
 import torch  # noqa: E402
 import torch.nn.functional as F  # noqa: E402
 
-from sat_hw.nn import fused, models, quant  # noqa: E402
 from sat_hw.flow.config import load_config, model_from_config  # noqa: E402
+from sat_hw.flow.evaluate import evaluate  # noqa: E402
+from sat_hw.nn import fused, models, quant  # noqa: E402
+from sat_hw.nn.batches import augment  # noqa: E402
 from sat_hw.nn.data import load_split  # noqa: E402
 from sat_hw.nn.models import calibrate  # noqa: E402
-from sat_hw.flow.evaluate import evaluate  # noqa: E402
-from sat_hw.nn.batches import augment  # noqa: E402
 
 VARIANTS = {  # name: (activation quantizer, fused kernels, weight quantizer)
     "reference": (quant._ActQuantReference, False, quant._weight_quant_reference),  # first landed

@@ -19,6 +19,7 @@ import numpy as np
 from sat_hw.codegen.layout import hex_lines, vvu_rom
 from sat_hw.graph import synthetic
 from sat_hw.hw.fold import Fold
+from sat_hw.hw.plan import layer_plan
 from sat_hw.tools.streamtb import rtl_sources
 from sat_hw.tools.yosys import synth
 
@@ -41,7 +42,7 @@ def main() -> None:
         node = synthetic.conv(np.random.default_rng(0), "dw", (a.ch, 4, 4), a.ch, groups=a.ch,
                               wbits=wb, abits=ab)
         for enc in ("k", "signed"):
-            words, width = vvu_rom(node, Fold(a.pe, a.simd), enc)
+            words, width = vvu_rom(layer_plan(node, Fold(a.pe, a.simd)), enc)
             r = synth(rtl_sources("sat_skid", "sat_vvu"), "sat_vvu",
                       {"CH": a.ch, "K2": 9, "PE": a.pe, "SIMD": a.simd, "WBITS": wb, "ABITS": ab,
                        "ACC_BITS": node.acc_bits, "WEIGHT_FILE": "w.hex", "ENCODING": enc},

@@ -307,8 +307,8 @@ def test_zoo_model_used_when_shape_and_bits_match(built: Path, tmp_path, monkeyp
 
 def test_shipped_zoo_matches_the_main_job():
     """`sat_hw build --model mbv1 --wbits 3 --abits 4` finds the zoo's W3A4 model."""
-    from sat_hw.nn import zoo
     from sat_hw.flow.config import load_config
+    from sat_hw.nn import zoo
     from sat_hw.nn.checkpoint import read_checkpoint
 
     rows = zoo.entries()

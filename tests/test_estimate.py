@@ -23,7 +23,6 @@ from sat_hw.hw.cost import (
     Resources,
     block_cost,
     dsp_count,
-    layer_blocks,
     mvu_packing,
     network_cost,
     summary,
@@ -31,7 +30,8 @@ from sat_hw.hw.cost import (
     yosys_resources,
 )
 from sat_hw.hw.devices import get_device
-from sat_hw.hw.fold import Fold, in_beat
+from sat_hw.hw.fold import Fold
+from sat_hw.hw.plan import hardware_plan
 
 ROOT = Path(__file__).resolve().parents[1]
 DATA = ROOT / "benchmarks" / "results" / "calibration_data.json"
@@ -119,27 +119,32 @@ def every_node_graph():
      "pool": Fold(16), "fc": Fold(5, 4)},
     {"conv0": Fold(8, 9, "dsp"), "max1": Fold(4), "dw2": Fold(8, 9), "pw2": Fold(1, 1),
      "pool": Fold(1), "fc": Fold(1, 16, "dsp")}])
-def test_blocks_mirror_the_rtl_generator(folds):
-    """Same modules and parameters, in the same order, as sat_hw.codegen.rtl instantiates (the
-    generator's file-name parameters aside)."""
-    from sat_hw.codegen.rtl import layer_stages
+def test_one_plan_for_the_renderers_and_the_cost_model(folds):
+    """The RTL top instantiates exactly the hardware plan's blocks (module, instance, every
+    parameter), the HLS top calls one function per block but the FIFOs (its streams) in the
+    same order, and the cost model prices those same blocks."""
+    import re
+
+    from sat_hw.codegen.hls import render_hls
+    from sat_hw.codegen.rtl import render_rtl, sv_value
 
     g = every_node_graph()
-    beat = None
-    for node in g.layers:
-        f = folds[node.name]
-        prev = in_beat(node, f) if beat is None else beat
-        mine = layer_blocks(node, f, prev)
-        theirs = layer_stages(node, f, prev, {})
-        skip = ("WEIGHT_FILE", "THRESH_PREFIX", "THRESH_FILE", "BIAS_FILE")
-        assert [b.module for b in mine[:-1]] == [s.module for s in theirs]
-        for b, s in zip(mine, theirs):
-            assert b.params == {k: v for k, v in s.params.items() if k not in skip}, node.name
-        assert mine[-1].module == "sat_fifo"
-        beat = f.pe
-    costs = network_cost(g, folds)
+    plan = hardware_plan(g, folds, "xcup")
+    top = render_rtl(plan, "test")["sat_accel.sv"]
+    inst = re.findall(r"^\s*(sat_\w+)\s*#\((.*?)\)\s*u_(\w+)", top, re.M | re.S)
+    assert [(m, n) for m, _, n in inst] == [(b.module, b.name) for b in plan.blocks]
+    for (_, params, _), b in zip(inst, plan.blocks):
+        got = dict(re.findall(r"\.(\w+)\(([^()]*)\)", params))
+        assert got == {k: sv_value(v) for k, v in b.params.items()}, b.name
+    calls = re.findall(r"^\s*sat::(\w+)<.*\);$", render_hls(plan, "test")["firmware/sat_top.cpp"],
+                       re.M)
+    assert calls[1:-1] == [b.module.removeprefix("sat_") for b in plan.blocks
+                           if b.module != "sat_fifo"]
+    assert (calls[0], calls[-1]) == ("unpack", "pack")  # the top's ports
+    costs = network_cost(plan)
+    assert [b for c in costs for b in c.blocks] == plan.blocks
     est = summary(g, costs, get_device("zcu104"), 200.0)
-    assert est["interval_cycles"] == max(c.cycles for c in costs)
+    assert est["interval_cycles"] == max(c.cycles for c in costs) == plan.interval
     assert Resources.of(est) == sum((c.resources for c in costs), Resources())
 
 
@@ -259,8 +264,9 @@ def test_dsp_packing_follows_the_device_family():
     folds = {"conv0": Fold(8, 9), "max1": Fold(4), "dw2": Fold(8, 9), "pw2": Fold(16, 8, "dsp"),
              "pool": Fold(16), "fc": Fold(5, 16)}
     for family, width in (("xc7", 25), ("xcup", 27)):
-        top = render_rtl(g, folds, "test", family)["sat_accel.sv"]
+        plan = hardware_plan(g, folds, family)
+        top = render_rtl(plan, "test")["sat_accel.sv"]
         assert f".DSP_A_W({width})" in top and top.count(".DSP_A_W(") == 1
-        blocks = network_cost(g, folds, family)[3].blocks
+        blocks = network_cost(plan)[3].blocks
         mvu = next(b for b in blocks if b.module == "sat_mvu")
         assert mvu.params["DSP_A_W"] == width

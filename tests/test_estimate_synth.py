@@ -9,12 +9,13 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from sat_hw.flow.cli import main
 from sat_hw.codegen.rtl import render_rtl
+from sat_hw.flow.cli import main
 from sat_hw.flow.config import load_config, to_toml
 from sat_hw.graph import synthetic as sy
 from sat_hw.graph.serialize import save_graph
 from sat_hw.hw.fold import Fold
+from sat_hw.hw.plan import hardware_plan
 
 
 def tiny_build(out: Path, micro: bool = False) -> None:
@@ -27,7 +28,7 @@ def tiny_build(out: Path, micro: bool = False) -> None:
     graph = sy.chain([f] if micro else [p, g, f])
     fold = {"pw1": Fold(2, 2), "pool": Fold(2), "fc": Fold(1, 2)}
     fold = {n.name: fold[n.name] for n in graph.layers}
-    for rel, text in render_rtl(graph, fold, "test").items():
+    for rel, text in render_rtl(hardware_plan(graph, fold), "test").items():
         (out / "rtl" / rel).parent.mkdir(parents=True, exist_ok=True)
         (out / "rtl" / rel).write_text(text)
     save_graph(graph, out / "graph")

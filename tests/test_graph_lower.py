@@ -6,10 +6,10 @@ import numpy as np
 import pytest
 import torch
 
-from sat_hw.nn import quant
 from sat_hw.graph import AvgPool, Conv, Linear, agreement, run_golden, run_naive, tie_analysis
-from sat_hw.nn.lower import float64_twin, lower, read_model, torch_codes
 from sat_hw.graph.passes import BIAS_FRAC_BITS
+from sat_hw.nn import quant
+from sat_hw.nn.lower import float64_twin, lower, read_model, torch_codes
 from sat_hw.nn.models import MobileNetV1, calibrate, default_bits, mbv1_specs
 
 RES, WIDTH = 16, 0.25

@@ -14,9 +14,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from sat_hw.base.errors import EXIT_TOOL, EXIT_USAGE, EXIT_VERIFY
 from sat_hw.flow import build as build_mod
 from sat_hw.flow.cli import main
-from sat_hw.base.errors import EXIT_TOOL, EXIT_USAGE, EXIT_VERIFY
 
 SMALL = ["--model", "mbv1", "--width", "0.25", "--resolution", "16", "--images", "2"]
 

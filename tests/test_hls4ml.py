@@ -12,8 +12,9 @@ import numpy as np
 import pytest
 
 from sat_hw.graph.golden import run_golden
-from sat_hw.tools.hlssim import hls_phase
+from sat_hw.hw.plan import hardware_plan
 from sat_hw.hw.planner import resolve_folding
+from sat_hw.tools.hlssim import hls_phase
 
 pytest.importorskip("hls4ml")
 _PATH = Path(__file__).resolve().parents[1] / "benchmarks" / "hls4ml_crosscheck.py"
@@ -42,7 +43,7 @@ def test_hls4ml_conv_net_equals_golden(tmp_path, one_torch_thread):
     graph, shifts, x, gold = _net("conv")
     out, _, _ = xc.hls4ml_outputs(graph, shifts, x, tmp_path / "conv")
     np.testing.assert_array_equal(out, gold.outputs.astype(np.float64))
-    _, rep = hls_phase(graph, resolve_folding(graph, {}, 64), x, gold.outputs, "xc")
+    _, rep = hls_phase(hardware_plan(graph, resolve_folding(graph, {}, 64)), x, gold.outputs, "xc")
     assert rep["mismatches"] == 0  # and our own C-simulation of the same graph
 
 

@@ -21,8 +21,9 @@ from sat_hw.codegen.hls import Chain, Layer, layer_blocks, library_files
 from sat_hw.graph import synthetic as syn
 from sat_hw.graph.golden import layer_acc, run_node, threshold_codes
 from sat_hw.graph.ir import levels
+from sat_hw.hw.fold import Fold, dwc_chain
+from sat_hw.hw.plan import layer_plan
 from sat_hw.tools.hlssim import STREAM_WARNING, compile_csim
-from sat_hw.hw.fold import Fold, in_beat
 
 BITS = range(1, 9)
 IMAGES = 2
@@ -83,9 +84,10 @@ def _layer_case(name: str, kind: str, node, fold: Fold, codes: np.ndarray, start
                 tap: str, expected: np.ndarray) -> Case:
     """A case over ``node``'s chain from its input (or ``start``) to ``tap``."""
     elem = f"ap_uint<{node.abits}>"
-    n0 = in_beat(node, fold)
+    lp = layer_plan(node, fold)
+    n0 = lp.in_beat
     chain = Chain(f"{node.name}_src", elem, n0)
-    layer = layer_blocks(node, fold, chain)
+    layer = layer_blocks(lp, chain)
     code = _cpp(name, layer, chain, (f"{node.name}_src", f"sat::vec<{elem}, {n0}>"),
                 start or f"{node.name}_src", tap)
     return Case(name, kind, codes, expected, code)
@@ -169,7 +171,8 @@ def _dwc_case() -> Case:
     layer = Layer("dwc", "dwc")
     total = 6 * 4 * 5
     for i, n in enumerate((4, 6, 2, 6, 3, 12, 5)):
-        chain.convert(layer, n, total, f"s{i}_")
+        for j, (a, b) in enumerate(dwc_chain(chain.n, n)):
+            chain.dwc(layer, f"s{i}_{j}", a, b, total)
     code = _cpp("dwc", layer, chain, ("dwc_src", "sat::vec<ap_uint<5>, 6>"), "dwc_src",
                 chain.cur)
     x = np.random.default_rng(3).integers(0, 32, (IMAGES, total)).astype(np.int64)

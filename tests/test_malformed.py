@@ -22,12 +22,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from sat_hw.flow import build as build_mod
 from sat_hw.base import writer
+from sat_hw.base.errors import EXIT_INTERRUPTED, EXIT_USAGE
+from sat_hw.flow import build as build_mod
 from sat_hw.flow import rtlphase
 from sat_hw.flow import train as train_mod
 from sat_hw.flow.cli import main
-from sat_hw.base.errors import EXIT_INTERRUPTED, EXIT_USAGE
 
 SMALL = ["--model", "mbv1", "--width", "0.25", "--resolution", "16", "--images", "2"]
 REPO = Path(__file__).resolve().parent.parent

@@ -22,6 +22,7 @@ from sat_hw.codegen.library import block_files, block_sources
 from sat_hw.graph import golden, synthetic
 from sat_hw.graph.ir import acc_bits_for, acc_bound, levels
 from sat_hw.hw.fold import Fold
+from sat_hw.hw.plan import layer_plan
 from sat_hw.tools.streamtb import rtl_sources, run_scenarios, standard_scenarios
 from sat_hw.tools.yosys import synth
 
@@ -88,9 +89,9 @@ def run_mvu(node, pe: int, simd: int, encoding: str = "k", mult: str = "lut",
     w = node.weights.astype(np.int64).copy()
     w[0], w[1] = lw, -lw
     node = with_weights(node, w)
-    words, width = mvu_rom(node, fold, encoding)
+    words, width = mvu_rom(layer_plan(node, fold), encoding)
     acc = reference(node, x)
-    np.testing.assert_array_equal(acc, x @ mvu_matrix(node, fold).T)
+    np.testing.assert_array_equal(acc, x @ mvu_matrix(layer_plan(node, fold)).T)
     assert acc[:, 0].max() == bound and acc[:, 1].min() == -bound
     inputs = pack(x, simd, node.abits)
     expected = pack(acc, pe, acc_bits)
@@ -156,7 +157,7 @@ def test_mvu_synth():
             "ACC_BITS": acc_bits_for(acc_bound(16, 3, 3)), "WEIGHT_FILE": "w.hex",
             "ENCODING": "k"}
     for mult, dsp in (("lut", 0), ("dsp", 4)):
-        words, width = mvu_rom(node, Fold(5, 4, mult), "k")
+        words, width = mvu_rom(layer_plan(node, Fold(5, 4, mult)), "k")
         r = synth(rtl_sources("sat_mvu"), "sat_mvu",
                   {**base, "MULT": mult, "DSP_A_W": 25}, family="xc7",
                   files={"w.hex": hex_lines(words, width)}, cache=True)

@@ -18,9 +18,9 @@ from sat_hw.flow.config import load_config, model_from_config
 from sat_hw.graph import synthetic as sy
 from sat_hw.graph.golden import run_golden
 from sat_hw.hw.fold import Fold
+from sat_hw.hw.plan import hardware_plan
 from sat_hw.hw.planner import resolve_folding
-from sat_hw.tools.rtlsim import simulate
-from sat_hw.tools.rtlsim import StallError
+from sat_hw.tools.rtlsim import StallError, simulate
 
 pytestmark = pytest.mark.rtl
 
@@ -57,7 +57,8 @@ def run(graph, folding, images: int = 4, seed: int = 1, **kw):
     rng = np.random.default_rng(seed)
     x = rng.integers(0, 256, (images, *graph.input.shape), dtype=np.uint8)
     golden = run_golden(graph, x, keep_codes=False).outputs
-    res = simulate(render_rtl(graph, folding, "test"), graph, folding, x, golden,
+    plan = hardware_plan(graph, folding)
+    res = simulate(render_rtl(plan, "test"), plan, x, golden,
                    progress=False, **kw)
     np.testing.assert_array_equal(res.outputs, golden)
     assert res.sim["mismatches"] == 0
@@ -90,7 +91,8 @@ def test_watchdog_names_the_stalled_layer():
     is told one pixel more than arrives, waits for it forever, and the watchdog names it."""
     g = every_node_graph(seed=2)
     f = resolve_folding(g, None, max_lanes=64)
-    files = render_rtl(g, f, "test")
+    plan = hardware_plan(g, f)
+    files = render_rtl(plan, "test")
     pixels = g.node("pool").in_shape[1] * g.node("pool").in_shape[2]
     top = files["sat_accel.sv"]
     assert top.count(f".PIXELS({pixels})") == 1
@@ -98,7 +100,7 @@ def test_watchdog_names_the_stalled_layer():
     x = np.random.default_rng(0).integers(0, 256, (2, *g.input.shape), dtype=np.uint8)
     golden = run_golden(g, x, keep_codes=False).outputs
     with pytest.raises(StallError, match="layer pool took all .* input beats but emitted"):
-        simulate(files, g, f, x, golden, progress=False, watchdog=2000)
+        simulate(files, plan, x, golden, progress=False, watchdog=2000)
 
 
 @pytest.mark.parametrize("explicit, needle", [

@@ -14,6 +14,7 @@ import pytest
 from sat_hw.codegen.layout import mvu_matrix
 from sat_hw.graph import golden, synthetic
 from sat_hw.hw.fold import Fold, window_simd
+from sat_hw.hw.plan import layer_plan
 from sat_hw.tools.streamtb import Scenario, rtl_sources, run_scenarios, standard_scenarios
 from sat_hw.tools.verilator import first_error, tool_env, verilator_root
 from sat_hw.tools.yosys import synth
@@ -96,7 +97,7 @@ def test_model_feeds_an_mvu():
         x = rng.integers(0, 16, (2, c, h, w)).astype(np.uint8)
         e = window_elems(x, k, s, p, g).astype(np.int64)
         n, oh, ow = e.shape[:3]
-        acc = e.reshape(n, oh, ow, -1) @ mvu_matrix(node, fold).T
+        acc = e.reshape(n, oh, ow, -1) @ mvu_matrix(layer_plan(node, fold)).T
         np.testing.assert_array_equal(acc.transpose(0, 3, 1, 2), golden.layer_acc(node, x))
 
 

@@ -18,6 +18,7 @@ from sat_hw.codegen.layout import hex_lines, pack_words, vvu_rom
 from sat_hw.graph import golden, synthetic
 from sat_hw.graph.ir import levels
 from sat_hw.hw.fold import Fold
+from sat_hw.hw.plan import layer_plan
 from sat_hw.tools.streamtb import rtl_sources, run_scenarios, standard_scenarios
 from sat_hw.tools.yosys import synth
 
@@ -82,7 +83,7 @@ def test_vvu_matches_golden(enc, ch, hw, k, stride, pad, pe, simd, wbits, abits)
         assert acc[1, 0].max() == node.acc_bound and acc[1, 1].min() == -node.acc_bound
     beats = vvu_beats(x, k, stride, pad, pe, simd, abits)
     expected = acc_beats(acc, pe, node.acc_bits)
-    words, width = vvu_rom(node, Fold(pe, simd), enc)
+    words, width = vvu_rom(layer_plan(node, Fold(pe, simd)), enc)
     params = {"CH": ch, "K2": k * k, "PE": pe, "SIMD": simd, "WBITS": wbits, "ABITS": abits,
               "ACC_BITS": node.acc_bits, "WEIGHT_FILE": "w.hex", "ENCODING": enc}
     res, _ = run_scenarios("sat_vvu", params, simd * pe * abits, pe * node.acc_bits,
@@ -100,7 +101,7 @@ def test_vvu_matches_golden(enc, ch, hw, k, stride, pad, pe, simd, wbits, abits)
 
 def test_vvu_synthesizes():
     node, _ = dw_node(5, 4, (3, 3), 3, 1, 1, 4, 4)
-    words, width = vvu_rom(node, Fold(2, 3), "k")
+    words, width = vvu_rom(layer_plan(node, Fold(2, 3)), "k")
     r = synth(rtl_sources("sat_skid", "sat_vvu"), "sat_vvu",
               {"CH": 4, "K2": 9, "PE": 2, "SIMD": 3, "WBITS": 4, "ABITS": 4,
                "ACC_BITS": node.acc_bits, "WEIGHT_FILE": "w.hex", "ENCODING": "k"},

@@ -16,8 +16,6 @@ import pytest
 import torch
 
 from sat_hw.flow import config
-from sat_hw.nn.batches import augment, epoch_batches
-from sat_hw.nn.checkpoint import load_checkpoint, read_checkpoint
 from sat_hw.flow.evaluate import evaluate, run_eval
 from sat_hw.flow.train import (
     _load_init,
@@ -26,6 +24,8 @@ from sat_hw.flow.train import (
     param_groups,
     run_training,
 )
+from sat_hw.nn.batches import augment, epoch_batches
+from sat_hw.nn.checkpoint import load_checkpoint, read_checkpoint
 
 ROOT = Path(__file__).resolve().parents[1]
 

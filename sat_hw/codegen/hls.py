@@ -1,4 +1,4 @@
-"""The HLS renderer: integer graph + folding -> Vitis-style HLS C++ (``{relative path: text}``).
+"""The HLS renderer: the hardware plan -> Vitis-style HLS C++ (``{relative path: text}``).
 
 Pure: no file I/O beyond reading the templates and the header library. The generated tree
 (written under ``<build>/hls/`` by the build's writer):
@@ -14,25 +14,23 @@ Pure: no file I/O beyond reading the templates and the header library. The gener
 - ``tb/sat_tb.cpp``: a C testbench that reads ``inputs.npy`` and writes ``outputs.npy``;
 - ``scripts/*.tcl`` and ``README.md``: Vitis HLS projects (csim, csynth, cosim, export).
 
-Block chains per layer are those of docs/hardware.md; a width converter (``sat::dwc``, two in a
-row through the least common multiple when neither width divides the other) joins two layers
-whose beats differ. Widths are the graph's: codes ``ap_uint<bits>``, accumulators
-``ap_int<acc_bits>`` (``acc_bits_for(acc_bound)`` for the fc accumulator before its bias), the
-output ``ap_int<Linear.acc_bits>``.
+Each layer is the chain of blocks of the hardware plan (:mod:`sat_hw.hw.plan`, the one the RTL
+instantiates), one call per block; the plan's FIFOs are the dataflow streams. Widths are the
+plan's: codes ``ap_uint<bits>``, accumulators ``ap_int<ACC_BITS>``, the output
+``ap_int<Linear.acc_bits>``.
 """
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass, field
+from itertools import groupby
 
 import jinja2
 import numpy as np
 
-from sat_hw.graph.ir import AvgPool, Conv, Graph, Linear, MaxPool, acc_bits_for
-from sat_hw.hw.fold import Fold, Folding, in_beat, needs_window, window_simd
 from sat_hw.base.resources import resource_path
 from sat_hw.codegen.layout import mvu_lanes, threshold_lanes, vvu_lanes
+from sat_hw.hw.plan import HardwarePlan, LayerPlan
 
 TOP = "sat_top"
 DEFAULT_PART = "xcu250-figd2104-2L-e"
@@ -89,19 +87,14 @@ class Chain:
         src, self.cur, self.elem, self.n = self.cur, name, elem, n
         return src, name
 
-    def convert(self, layer: Layer, to_n: int, beats_elems: int, tag: str) -> None:
-        """Width converters from the current beat to ``to_n`` elements (``beats_elems`` elements
-        per image); none if equal, two through the lcm if neither divides the other."""
-        n = self.n
-        if n == to_n:
-            return
-        steps = [to_n] if (n % to_n == 0 or to_n % n == 0) else [n * to_n // math.gcd(n, to_n),
-                                                                 to_n]
-        for i, m in enumerate(steps):
-            n_in = self.n
-            src, dst = self.new(f"{layer.name}_{tag}{i if len(steps) > 1 else ''}", self.elem, m)
-            layer.calls.append(f"sat::dwc<{self.elem}, {n_in}, {m}, {beats_elems // n_in}>"
-                               f"({src}, {dst});")
+    def dwc(self, layer: Layer, name: str, n_in: int, n_out: int, elems: int) -> None:
+        """A width converter from the current beat (``n_in`` elements) to ``n_out`` elements
+        into a new stream ``name``; ``elems`` elements per image pass through it."""
+        if n_in != self.n:
+            raise ValueError(f"stream {self.cur} carries {self.n} elements per beat, not {n_in}")
+        src, dst = self.new(name, self.elem, n_out)
+        layer.calls.append(f"sat::dwc<{self.elem}, {n_in}, {n_out}, {elems // n_in}>"
+                           f"({src}, {dst});")
 
 
 def _code(bits: int) -> str:
@@ -112,152 +105,119 @@ def _acc(bits: int) -> str:
     return f"ap_int<{bits}>"
 
 
-def _swg(layer: Layer, chain: Chain, node: Conv | MaxPool, s: int, bits: int) -> None:
-    c, h, w = node.in_shape
+def _swg(layer: Layer, chain: Chain, node, p: dict) -> None:
     _, ho, wo = node.out_shape
-    k = node.kernel
-    layer.structs.append(("swg", [("CH", c), ("IN_H", h), ("IN_W", w), ("OUT_H", ho),
-                                  ("OUT_W", wo), ("K", k), ("STRIDE", node.stride),
-                                  ("PAD", node.pad), ("SIMD", s), ("BITS", bits)]))
-    src, dst = chain.new(f"{node.name}_win", _code(bits), k * k * s)
+    layer.structs.append(("swg", [("CH", p["CH"]), ("IN_H", p["IN_H"]), ("IN_W", p["IN_W"]),
+                                  ("OUT_H", ho), ("OUT_W", wo), ("K", p["K"]),
+                                  ("STRIDE", p["STRIDE"]), ("PAD", p["PAD"]), ("SIMD", p["SIMD"]),
+                                  ("BITS", p["ELEM_W"])]))
+    src, dst = chain.new(f"{node.name}_win", _code(p["ELEM_W"]), p["K"] ** 2 * p["SIMD"])
     layer.calls.append(f"sat::swg<{node.name}_cfg::swg>({src}, {dst});")
 
 
-def _thresholds(layer: Layer, chain: Chain, node: Conv | AvgPool, pe: int, pixels: int) -> None:
+def _thresholds(layer: Layer, chain: Chain, node, p: dict) -> None:
+    pe = p["PE"]
     t, down = threshold_lanes(node.thresholds, node.direction, pe)
-    c = node.out_shape[0]
-    layer.structs.append(("thr", [("CH", c), ("PE", pe), ("PIXELS", pixels),
-                                  ("ACC_BITS", node.acc_bits), ("OUT_BITS", node.out_bits)]))
-    layer.tables += [Table(f"{node.name}_t", node.acc_bits, True, t),
+    layer.structs.append(("thr", [("CH", p["CH"]), ("PE", pe),
+                                  ("PIXELS", node.out_shape[1] * node.out_shape[2]),
+                                  ("ACC_BITS", p["ACC_BITS"]), ("OUT_BITS", p["OUT_BITS"])]))
+    layer.tables += [Table(f"{node.name}_t", p["ACC_BITS"], True, t),
                      Table(f"{node.name}_down", 1, False, down)]
-    src, dst = chain.new(f"{node.name}_out", _code(node.out_bits), pe)
+    src, dst = chain.new(f"{node.name}_out", _code(p["OUT_BITS"]), pe)
     layer.calls.append(f"sat::thresholds<{node.name}_cfg::thr>({src}, {dst}, {node.name}_t, "
                        f"{node.name}_down);")
 
 
-def _mvu(layer: Layer, chain: Chain, node: Conv | Linear, fold: Fold, acc_bits: int) -> None:
-    w, wb = mvu_lanes(node, fold, "k")
-    mh = node.out_shape[0]
+def _unit(layer: Layer, chain: Chain, lp: LayerPlan, p: dict, mvu: bool) -> None:
+    """``sat::mvu`` or ``sat::vvu`` and its weight table."""
+    node = lp.node
+    w, wb = (mvu_lanes if mvu else vvu_lanes)(lp, p["ENCODING"])
     pixels = node.out_shape[1] * node.out_shape[2]
-    layer.structs.append(("mvu", [("MH", mh), ("MW", node.fan_in), ("PE", fold.pe),
-                                  ("SIMD", fold.simd), ("PIXELS", pixels), ("WBITS", wb),
-                                  ("ABITS", node.abits), ("ACC_BITS", acc_bits),
-                                  ("DSP", "true" if fold.mult == "dsp" else "false")]))
+    shape = [("MH", p["MH"]), ("MW", p["MW"])] if mvu else [("CH", p["CH"]), ("K2", p["K2"])]
+    dsp = [("DSP", "true" if p["MULT"] == "dsp" else "false")] if mvu else []
+    kind = "mvu" if mvu else "vvu"
+    layer.structs.append((kind, shape + [("PE", p["PE"]), ("SIMD", p["SIMD"]),
+                                         ("PIXELS", pixels), ("WBITS", wb),
+                                         ("ABITS", p["ABITS"]), ("ACC_BITS", p["ACC_BITS"])]
+                          + dsp))
     layer.tables.append(Table(f"{node.name}_w", wb, False, w))
-    src, dst = chain.new(f"{node.name}_acc", _acc(acc_bits), fold.pe)
-    layer.calls.append(f"sat::mvu<{node.name}_cfg::mvu>({src}, {dst}, {node.name}_w);")
+    src, dst = chain.new(f"{node.name}_acc", _acc(p["ACC_BITS"]), p["PE"])
+    layer.calls.append(f"sat::{kind}<{node.name}_cfg::{kind}>({src}, {dst}, {node.name}_w);")
 
 
-def _conv(node: Conv, fold: Fold, chain: Chain) -> Layer:
-    layer = Layer(node.name, node.op)
-    c = node.in_shape[0]
-    k2 = node.kernel * node.kernel
-    if node.op == "dw":
-        if needs_window(node):
-            _swg(layer, chain, node, fold.pe, node.abits)
-            pixels = node.out_shape[1] * node.out_shape[2]
-            chain.convert(layer, fold.simd * fold.pe, pixels * c * k2, "split")
-        w_, wb = vvu_lanes(node, fold, "k")
-        layer.structs.append(("vvu", [("CH", c), ("K2", k2), ("PE", fold.pe),
-                                      ("SIMD", fold.simd),
-                                      ("PIXELS", node.out_shape[1] * node.out_shape[2]),
-                                      ("WBITS", wb), ("ABITS", node.abits),
-                                      ("ACC_BITS", node.acc_bits)]))
-        layer.tables.append(Table(f"{node.name}_w", wb, False, w_))
-        src, dst = chain.new(f"{node.name}_acc", _acc(node.acc_bits), fold.pe)
-        layer.calls.append(f"sat::vvu<{node.name}_cfg::vvu>({src}, {dst}, {node.name}_w);")
-    else:
-        if node.groups != 1:
-            raise ValueError(f"layer {node.name}: grouped conv (groups {node.groups}) has no "
-                             f"HLS block (conv, pw and dw only)")
-        if needs_window(node):
-            s = window_simd(node, fold)
-            _swg(layer, chain, node, s, node.abits)
-            pixels = node.out_shape[1] * node.out_shape[2]
-            chain.convert(layer, fold.simd, pixels * node.fan_in, "split")
-        _mvu(layer, chain, node, fold, node.acc_bits)
-    _thresholds(layer, chain, node, fold.pe, node.out_shape[1] * node.out_shape[2])
-    return layer
-
-
-def _maxpool(node: MaxPool, fold: Fold, chain: Chain) -> Layer:
-    layer = Layer(node.name, node.op)
-    _swg(layer, chain, node, fold.pe, node.abits)
-    pixels = node.out_shape[1] * node.out_shape[2]
-    layer.structs.append(("pool", [("CH", node.in_shape[0]), ("PE", fold.pe),
-                                   ("K2", node.kernel * node.kernel), ("PIXELS", pixels),
-                                   ("ABITS", node.abits)]))
-    src, dst = chain.new(f"{node.name}_out", _code(node.out_bits), fold.pe)
-    layer.calls.append(f"sat::maxpool<{node.name}_cfg::pool>({src}, {dst});")
-    return layer
-
-
-def _avgpool(node: AvgPool, fold: Fold, chain: Chain) -> Layer:
-    layer = Layer(node.name, node.op)
-    c, h, w = node.in_shape
-    layer.structs.append(("pool", [("CH", c), ("PE", fold.pe), ("PIXELS", h * w),
-                                   ("ABITS", node.abits), ("ACC_BITS", node.acc_bits)]))
-    src, dst = chain.new(f"{node.name}_acc", _acc(node.acc_bits), fold.pe)
+def _avgpool(layer: Layer, chain: Chain, node, p: dict) -> None:
+    layer.structs.append(("pool", [("CH", p["CH"]), ("PE", p["PE"]), ("PIXELS", p["PIXELS"]),
+                                   ("ABITS", p["ABITS"]), ("ACC_BITS", p["ACC_BITS"])]))
+    src, dst = chain.new(f"{node.name}_acc", _acc(p["ACC_BITS"]), p["PE"])
     layer.calls.append(f"sat::avgpool<{node.name}_cfg::pool>({src}, {dst});")
-    _thresholds(layer, chain, node, fold.pe, 1)
-    return layer
 
 
-def _linear(node: Linear, fold: Fold, chain: Chain) -> Layer:
-    layer = Layer(node.name, node.op)
-    acc_bits = acc_bits_for(node.acc_bound)
-    _mvu(layer, chain, node, fold, acc_bits)
-    classes = node.out_shape[0]
-    layer.structs.append(("bias", [("CH", classes), ("PE", fold.pe), ("IN_BITS", acc_bits),
-                                   ("OUT_BITS", node.acc_bits), ("FRAC", node.bias_frac_bits),
-                                   ("BIAS_BITS", node.bias_bits)]))
-    layer.tables.append(Table(f"{node.name}_b", node.bias_bits, True,
-                              np.asarray(node.bias, np.int64).reshape(-1, fold.pe)))
-    src, dst = chain.new(f"{node.name}_out", _acc(node.acc_bits), fold.pe)
+def _maxpool(layer: Layer, chain: Chain, node, p: dict) -> None:
+    pixels = node.out_shape[1] * node.out_shape[2]
+    layer.structs.append(("pool", [("CH", p["CH"]), ("PE", p["PE"]), ("K2", p["K2"]),
+                                   ("PIXELS", pixels), ("ABITS", p["ABITS"])]))
+    src, dst = chain.new(f"{node.name}_out", _code(node.out_bits), p["PE"])
+    layer.calls.append(f"sat::maxpool<{node.name}_cfg::pool>({src}, {dst});")
+
+
+def _bias(layer: Layer, chain: Chain, node, p: dict) -> None:
+    pe = p["PE"]
+    layer.structs.append(("bias", [("CH", p["CH"]), ("PE", pe), ("IN_BITS", p["IN_BITS"]),
+                                   ("OUT_BITS", p["OUT_BITS"]), ("FRAC", p["FRAC"]),
+                                   ("BIAS_BITS", p["BIAS_BITS"])]))
+    layer.tables.append(Table(f"{node.name}_b", p["BIAS_BITS"], True,
+                              np.asarray(node.bias, np.int64).reshape(-1, pe)))
+    src, dst = chain.new(f"{node.name}_out", _acc(p["OUT_BITS"]), pe)
     layer.calls.append(f"sat::bias<{node.name}_cfg::bias>({src}, {dst}, {node.name}_b);")
-    return layer
 
 
-def layer_blocks(node, fold: Fold, chain: Chain) -> Layer:
-    """The blocks of one layer appended to ``chain``: a width converter from the chain's beat to
-    the layer's input beat (if they differ), then the layer's chain of docs/hardware.md."""
+def layer_blocks(lp: LayerPlan, chain: Chain) -> Layer:
+    """The HLS calls of one layer of the hardware plan, appended to ``chain``: its blocks in
+    the plan's order (its FIFOs are the dataflow streams themselves). Width converters before
+    the window generator make streams ``<layer>_in``, after it ``<layer>_split`` (numbered when
+    two go through the lcm)."""
+    node = lp.node
+    layer = Layer(node.name, node.op)
     c, h, w = node.in_shape
-    head = Layer(node.name, node.op)
-    chain.convert(head, in_beat(node, fold), c * h * w, "in")
-    if isinstance(node, Conv):
-        layer = _conv(node, fold, chain)
-    elif isinstance(node, MaxPool):
-        layer = _maxpool(node, fold, chain)
-    elif isinstance(node, AvgPool):
-        layer = _avgpool(node, fold, chain)
-    elif isinstance(node, Linear):
-        layer = _linear(node, fold, chain)
-    else:
-        raise ValueError(f"layer {node.name}: no HLS block for {type(node).__name__}")
-    layer.calls[:0] = head.calls
+    _, ho, wo = node.out_shape
+    windowed = False
+    for is_dwc, run in groupby(lp.blocks, key=lambda b: b.module == "sat_dwc"):
+        run = list(run)
+        if is_dwc:  # elements per image through the converters: the input, or the windows
+            tag, elems = ("split", ho * wo * node.kernel ** 2 * c) if windowed else ("in", c * h * w)
+            for i, b in enumerate(run):
+                chain.dwc(layer, f"{node.name}_{tag}{i if len(run) > 1 else ''}",
+                          b.params["IN_N"], b.params["OUT_N"], elems)
+            continue
+        for b in run:
+            p = b.params
+            if b.module == "sat_swg":
+                _swg(layer, chain, node, p)
+                windowed = True
+            elif b.module in ("sat_mvu", "sat_vvu"):
+                _unit(layer, chain, lp, p, b.module == "sat_mvu")
+            elif b.module == "sat_thresholds":
+                _thresholds(layer, chain, node, p)
+            elif b.module == "sat_avgpool":
+                _avgpool(layer, chain, node, p)
+            elif b.module == "sat_maxpool":
+                _maxpool(layer, chain, node, p)
+            elif b.module == "sat_bias":
+                _bias(layer, chain, node, p)
+            elif b.module != "sat_fifo":
+                raise ValueError(f"layer {node.name}: no HLS block for {b.module}")
     return layer
 
 
-def _layers(graph: Graph, folding: Folding) -> tuple[list[Layer], Chain, dict]:
+def _layers(plan: HardwarePlan) -> tuple[list[Layer], Chain, dict]:
     """Every layer's blocks in order, the chain of streams, and the top's port widths."""
-    missing = [n.name for n in graph.layers if n.name not in folding]
-    if missing:
-        raise ValueError(f"folding has no entry for layer {missing[0]}")
-    inp = graph.input
-    first = graph.layers[0]
-    s0 = in_beat(first, folding[first.name])
-    chain = Chain("in_codes", _code(inp.bits), s0)
-    layers: list[Layer] = []
-    for node in graph.layers:
-        fold = folding[node.name]
-        if isinstance(node, Linear) and node is not graph.layers[-1]:
-            raise ValueError(f"layer {node.name}: Linear must be the last layer")
-        layers.append(layer_blocks(node, fold, chain))
-    last = graph.layers[-1]
-    pe_out = folding[last.name].pe
-    ports = {"in_bits": inp.bits, "in_n": s0, "in_beats": inp.shape[0] * inp.shape[1]
-             * inp.shape[2] // s0, "out_bits": last.acc_bits, "out_n": pe_out,
-             "out_beats": last.out_shape[0] // pe_out}
+    inp = plan.graph.input
+    iface = plan.interface()
+    chain = Chain("in_codes", _code(inp.bits), iface["in_channels_per_beat"])
+    layers = [layer_blocks(lp, chain) for lp in plan.layers]
+    ports = {"in_bits": inp.bits, "in_n": iface["in_channels_per_beat"],
+             "in_beats": iface["in_beats_per_image"], "out_bits": iface["out_bits"],
+             "out_n": iface["out_per_beat"], "out_beats": iface["out_beats_per_image"]}
     return layers, chain, ports
 
 
@@ -274,10 +234,11 @@ def library_files() -> dict[str, str]:
     return {f"lib/{n}": (lib / n).read_text() for n in LIB_FILES}
 
 
-def render_hls(graph: Graph, folding: Folding, graph_hash: str, part: str = DEFAULT_PART,
+def render_hls(plan: HardwarePlan, graph_hash: str, part: str = DEFAULT_PART,
                fclk_mhz: float = 333.0) -> dict[str, str]:
-    """``{path relative to hls/: text}`` for the graph at the given folding (see module doc)."""
-    layers, chain, ports = _layers(graph, folding)
+    """``{path relative to hls/: text}`` of the accelerator ``plan`` describes (module doc)."""
+    graph = plan.graph
+    layers, chain, ports = _layers(plan)
     inp = graph.input
     ctx = {
         "graph_hash": graph_hash, "top": TOP, "model": graph.name, "part": part,

@@ -15,19 +15,20 @@ from __future__ import annotations
 import numpy as np
 
 from sat_hw.graph.ir import Conv, Linear, levels
-from sat_hw.hw.fold import Fold, window_simd
+from sat_hw.hw.plan import LayerPlan
 
 
-def mvu_matrix(node: Conv | Linear, fold: Fold) -> np.ndarray:
-    """int64 ``(rows, fan_in)``: the weights a matrix-vector unit multiplies its input vector by,
-    columns in stream order."""
+def mvu_matrix(lp: LayerPlan) -> np.ndarray:
+    """int64 ``(rows, fan_in)``: the weights the layer's matrix-vector unit multiplies its input
+    vector by, columns in stream order (``lp.group`` channels per window word)."""
+    node = lp.node
     if isinstance(node, Linear):
         return node.weights.astype(np.int64)
     if node.groups != 1:
         raise ValueError(f"layer {node.name}: grouped conv (groups {node.groups}) has no "
                          f"matrix-vector form")
     co, ci, k, _ = node.weights.shape
-    s = window_simd(node, fold)
+    s = lp.group
     w = node.weights.astype(np.int64).reshape(co, ci // s, s, k * k)  # (co, g, c, t)
     return w.transpose(0, 1, 3, 2).reshape(co, ci * k * k)           # (co, g, t, c)
 
@@ -78,41 +79,41 @@ def _encode(w: np.ndarray, wbits: int, encoding: str) -> tuple[np.ndarray, int]:
     raise ValueError(f"encoding must be k or signed, got {encoding!r}")
 
 
-def mvu_lanes(node: Conv | Linear, fold: Fold, encoding: str = "k") -> tuple[np.ndarray, int]:
+def mvu_lanes(lp: LayerPlan, encoding: str = "k") -> tuple[np.ndarray, int]:
     """The MVU weights as int64 ``(depth, PE, SIMD)`` and their width ``WB``: entry ``[f*(MW/SIMD)
     + s, p, i]`` multiplies column ``s*SIMD + i`` into row ``f*PE + p``."""
-    w = mvu_matrix(node, fold)
+    w = mvu_matrix(lp)
     mh, mw = w.shape
-    pe, simd = fold.pe, fold.simd
-    vals, wb = _encode(w, node.wbits, encoding)
+    pe, simd = lp.fold.pe, lp.fold.simd
+    vals, wb = _encode(w, lp.node.wbits, encoding)
     # (f, p, s, i) -> (f, s, p, i)
     v = vals.reshape(mh // pe, pe, mw // simd, simd).transpose(0, 2, 1, 3)
     return v.reshape(-1, pe, simd), wb
 
 
-def mvu_rom(node: Conv | Linear, fold: Fold, encoding: str = "k") -> tuple[list[int], int]:
+def mvu_rom(lp: LayerPlan, encoding: str = "k") -> tuple[list[int], int]:
     """The MVU weight ROM: ``(words, word width)``; depth ``(MH/PE)*(MW/SIMD)``, word
     ``f*(MW/SIMD) + s``, lane ``(p, i)`` at ``(p*SIMD + i)*WB``."""
-    v, wb = mvu_lanes(node, fold, encoding)
-    return pack_words(v.reshape(v.shape[0], -1), wb), fold.pe * fold.simd * wb
+    v, wb = mvu_lanes(lp, encoding)
+    return pack_words(v.reshape(v.shape[0], -1), wb), lp.fold.pe * lp.fold.simd * wb
 
 
-def vvu_lanes(node: Conv, fold: Fold, encoding: str = "k") -> tuple[np.ndarray, int]:
+def vvu_lanes(lp: LayerPlan, encoding: str = "k") -> tuple[np.ndarray, int]:
     """The VVU weights as int64 ``(depth, SIMD, PE)`` and their width: entry ``[g*(K2/SIMD) + s,
     i, p]`` is tap ``s*SIMD + i`` of channel ``g*PE + p``."""
-    w = vvu_matrix(node)
+    w = vvu_matrix(lp.node)
     c, k2 = w.shape
-    pe, simd = fold.pe, fold.simd
-    vals, wb = _encode(w, node.wbits, encoding)
+    pe, simd = lp.fold.pe, lp.fold.simd
+    vals, wb = _encode(w, lp.node.wbits, encoding)
     v = vals.reshape(c // pe, pe, k2 // simd, simd).transpose(0, 2, 3, 1)  # (g, s, i, p)
     return v.reshape(-1, simd, pe), wb
 
 
-def vvu_rom(node: Conv, fold: Fold, encoding: str = "k") -> tuple[list[int], int]:
+def vvu_rom(lp: LayerPlan, encoding: str = "k") -> tuple[list[int], int]:
     """The VVU weight ROM: depth ``(C/PE)*(K2/SIMD)``, word ``g*(K2/SIMD) + s``, lane ``(i, p)``
     at ``(i*PE + p)*WB``."""
-    v, wb = vvu_lanes(node, fold, encoding)
-    return pack_words(v.reshape(v.shape[0], -1), wb), fold.pe * fold.simd * wb
+    v, wb = vvu_lanes(lp, encoding)
+    return pack_words(v.reshape(v.shape[0], -1), wb), lp.fold.pe * lp.fold.simd * wb
 
 
 def threshold_lanes(thresholds: np.ndarray, direction: np.ndarray,

@@ -27,15 +27,15 @@ from pathlib import Path
 
 import numpy as np
 
-from sat_hw.nn import zoo
-from sat_hw.flow.config import file_settings, layer_bits, model_from_config, to_toml
 from sat_hw.base.errors import VerificationError
+from sat_hw.base.writer import check_writable, npy_bytes, write_tree
+from sat_hw.flow.config import file_settings, layer_bits, model_from_config, to_toml
+from sat_hw.flow.report import make_report, render_markdown
 from sat_hw.graph.agreement import agreement
 from sat_hw.graph.golden import run_golden, run_node
-from sat_hw.nn.lower import lower, torch_codes
 from sat_hw.graph.serialize import files_hash, graph_files
-from sat_hw.flow.report import make_report, render_markdown
-from sat_hw.base.writer import check_writable, npy_bytes, write_tree
+from sat_hw.nn import zoo
+from sat_hw.nn.lower import lower, torch_codes
 
 MODEL_KEYS = ("name", "width", "resolution", "in_channels", "classes")
 EDGE_LAYERS = ("conv0", "pool", "fc")  # bits not set by --wbits/--abits
@@ -116,13 +116,13 @@ def build_folding(cfg: dict, graph):
                            fclk_mhz=hw["fclk_mhz"], device=hw["device"])
 
 
-def _hls(cfg: dict, graph, folding, inputs, golden, digest: str,
+def _hls(cfg: dict, hardware, inputs, golden, digest: str,
          no_sim: bool) -> tuple[dict, dict | None]:
     """The hls phase: ``hls/`` files (+ ``sim/hls_outputs.npy``) and the ``hls_csim`` entry."""
-    from sat_hw.tools.hlssim import hls_phase
     from sat_hw.hw.devices import get_device
+    from sat_hw.tools.hlssim import hls_phase
 
-    return hls_phase(graph, folding, inputs, golden.outputs, digest,
+    return hls_phase(hardware, inputs, golden.outputs, digest,
                      part=get_device(cfg["hw"]["device"]).part, fclk_mhz=cfg["hw"]["fclk_mhz"],
                      run=not no_sim, say=lambda m: _say(f"hls: {m}"))
 
@@ -417,23 +417,26 @@ def build(cfg: dict, checkpoint: Path | None = None, explicit: dict | None = Non
          f"{100 * agree['code_match_rate']:.3f} %, top-1 {100 * agree['top1_match_rate']:.1f} %; "
          f"layer by layer {100 * iso['code_match_rate']:.4f} % ({ties}); float64 model: codes "
          f"{100 * twin['code_match_rate']:.3f} %")
-    folding = None
+    folding = hardware = None
     if any(plan[p] is None for p in ("rtl", "hls", "estimate")):
+        from sat_hw.hw.devices import get_device
+        from sat_hw.hw.plan import hardware_plan
+
         folding = build_folding(cfg, graph)  # into flow.toml: the build reproduces exactly
         cfg["fold"] = {name: f.as_dict() for name, f in folding.items()}
-    hls_files, hls_csim = ({}, None) if plan["hls"] else _hls(cfg, graph, folding, inputs,
+        # the one hardware plan that the generators render and the cost model prices
+        hardware = hardware_plan(graph, folding, get_device(cfg["hw"]["device"]).family)
+    hls_files, hls_csim = ({}, None) if plan["hls"] else _hls(cfg, hardware, inputs,
                                                                golden, digest, no_sim)
     torch_out = run_node(graph.layers[-1], tcodes[graph.layers[-1].name])
     torch_top1 = np.argmax(tcodes["logits"], axis=1)
     rtl_files, sim, layer_sims = {}, None, None
     if plan["rtl"] is None:  # a stall comes back as sim["failed"]: the folder is still written
-        from sat_hw.hw.devices import get_device
         from sat_hw.flow.rtlphase import rtl_phase
 
         rtl_files, sim, layer_sims = rtl_phase(
-            graph, folding, digest, inputs, golden.outputs, torch_out, torch_top1,
-            cfg["hw"]["fclk_mhz"], run=plan["sim"] is None, say=lambda m: _say(f"rtl: {m}"),
-            family=get_device(cfg["hw"]["device"]).family)
+            hardware, digest, inputs, golden.outputs, torch_out, torch_top1,
+            cfg["hw"]["fclk_mhz"], run=plan["sim"] is None, say=lambda m: _say(f"rtl: {m}"))
     q = cfg["quant"]
     phases = [{"name": p.name, "what": p.what, "ran": plan[p.name] is None,
                "why": plan[p.name] or ""} for p in PHASES]
@@ -448,7 +451,7 @@ def build(cfg: dict, checkpoint: Path | None = None, explicit: dict | None = Non
     if plan["estimate"] is None:  # the cost model on the folding the generators use
         from sat_hw.flow.estimate import build_estimate
 
-        report["estimate"], rows = build_estimate(graph, folding, cfg["hw"])
+        report["estimate"], rows = build_estimate(hardware, cfg["hw"])
         for r, e in zip(report["layers"], rows):
             r["estimate"] = e
     if hls_csim is not None:

@@ -13,7 +13,6 @@ import json
 import sys
 from pathlib import Path
 
-from sat_hw.flow.config import defaults, load_config
 from sat_hw.base.errors import (
     EXIT_INTERRUPTED,
     EXIT_TOOL,
@@ -22,6 +21,7 @@ from sat_hw.base.errors import (
     ToolError,
     VerificationError,
 )
+from sat_hw.flow.config import defaults, load_config
 
 
 def _version() -> str:

@@ -258,15 +258,15 @@ def layers_png(plan, title: str) -> bytes:
     return out
 
 
-def build_estimate(graph: Graph, folding: dict, hw: dict) -> tuple[dict, list[dict]]:
-    """report.json ``estimate`` and each layer's ``estimate`` of a build (``hw``: the
-    configuration's ``[hw]``), from the same cost model as the sweep."""
+def build_estimate(hardware, hw: dict) -> tuple[dict, list[dict]]:
+    """report.json ``estimate`` and each layer's ``estimate`` of a build's hardware plan
+    (``hw``: the configuration's ``[hw]``), from the same cost model as the sweep."""
     from sat_hw.hw.cost import layer_rows, network_cost, summary
     from sat_hw.hw.devices import get_device
 
-    dev = get_device(hw["device"])
-    costs = network_cost(graph, folding, dev.family)
-    return summary(graph, costs, dev, hw["fclk_mhz"]), layer_rows(costs)
+    costs = network_cost(hardware)
+    return summary(hardware.graph, costs, get_device(hw["device"]), hw["fclk_mhz"]), \
+        layer_rows(costs)
 
 
 def run_estimate(cfg: dict, wbits: list[int], abits: list[int], out: Path | None,

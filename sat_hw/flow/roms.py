@@ -12,18 +12,16 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from sat_hw.graph.ir import Graph
-from sat_hw.hw.fold import Folding
+from sat_hw.hw.plan import HardwarePlan
 
 HEX = re.compile(r"[0-9a-fA-F]+")
 
 
-def expected_roms(graph: Graph, folding: Folding, family: str = "xcup") -> dict[str, str]:
-    """``{"mem/<name>.hex": text}`` that the generator writes for this graph and folding."""
-    from sat_hw.codegen.rtl import render_rtl
+def expected_roms(plan: HardwarePlan) -> dict[str, str]:
+    """``{"mem/<name>.hex": text}`` that the generator writes for this hardware plan."""
+    from sat_hw.codegen.rtl import layer_roms
 
-    return {k: v for k, v in render_rtl(graph, folding, "roms", family).items()
-            if k.startswith("mem/")}
+    return {k: v for lp in plan.layers for k, v in layer_roms(lp).items()}
 
 
 def check_roms(rtl_dir: Path, expected: dict[str, str]) -> list[str]:

@@ -14,13 +14,14 @@ from pathlib import Path
 
 import numpy as np
 
-from sat_hw.codegen.rtl import render_rtl
 from sat_hw.base.errors import VerificationError
+from sat_hw.base.writer import npy_bytes, replace_files
+from sat_hw.codegen.rtl import render_rtl
+from sat_hw.flow.plots import cycles_chart
 from sat_hw.graph.ir import Graph
 from sat_hw.hw.fold import Fold, Folding, check_fold
-from sat_hw.flow.plots import cycles_chart
+from sat_hw.hw.plan import HardwarePlan, hardware_plan
 from sat_hw.tools.rtlsim import SimResult, StallError, simulate
-from sat_hw.base.writer import npy_bytes, replace_files
 
 CHART = "report_cycles.png"
 
@@ -43,29 +44,29 @@ def summary(s: dict) -> str:
             f"latency {s['latency_cycles']:,} cycles; {s['sim_cycles_per_s'] / 1e3:,.0f} k cycles/s")
 
 
-def rtl_phase(graph: Graph, folding: Folding, digest: str, inputs: np.ndarray,
+def rtl_phase(plan: HardwarePlan, digest: str, inputs: np.ndarray,
               golden: np.ndarray, torch_outputs: np.ndarray | None = None,
               torch_top1: np.ndarray | None = None, fclk_mhz: float = 333.0,
-              run: bool = True, say=None, family: str = "xcup") -> tuple[dict[str, bytes | str], dict | None,
+              run: bool = True, say=None) -> tuple[dict[str, bytes | str], dict | None,
                                                    dict[str, dict] | None]:
     """``(files, sim, layer sims)``: ``rtl/*``, and with ``run`` ``sim/rtl_outputs.npy`` and the
     per-layer cycles chart; ``sim`` is report.json's entry (None without ``run``); ``family``
     is the target's (DSP packing)."""
-    rtl = render_rtl(graph, folding, digest, family)
+    rtl = render_rtl(plan, digest)
     files: dict[str, bytes | str] = {f"rtl/{k}": v for k, v in rtl.items()}
     if say:
         say(f"rendered {len(rtl)} files into rtl/ (top sat_accel, testbench sat_tb)")
     if not run:
         return files, None, None
     try:
-        res = simulate(rtl, graph, folding, inputs, golden, torch_outputs, torch_top1,
+        res = simulate(rtl, plan, inputs, golden, torch_outputs, torch_top1,
                        fclk_mhz=fclk_mhz, progress=say or False)
     except StallError as e:  # the build still writes its folder, the failure in its report
         if say:
             say(f"RTL simulation failed: {e}")
         return files, e.sim, e.layers
     files["sim/rtl_outputs.npy"] = npy_bytes(res.outputs.astype(np.int64))
-    files[CHART] = _chart(graph, res)
+    files[CHART] = _chart(plan.graph, res)
     if say:
         say(f"RTL simulation: {summary(res.sim)}")
     return files, res.sim, res.layers
@@ -78,9 +79,9 @@ def folding_of(cfg: dict) -> Folding:
 
 def load_build(folder: Path) -> tuple[dict, Graph, Folding]:
     """The resolved configuration, graph and folding of an RTL build folder (checked)."""
+    from sat_hw.base.writer import require_kind
     from sat_hw.flow.config import load_config
     from sat_hw.graph.serialize import load_graph
-    from sat_hw.base.writer import require_kind
 
     folder = require_kind(Path(folder), "build")
     for need in ("flow.toml", "graph/graph.json", "rtl/filelist.f", "sim/inputs.npy",
@@ -152,8 +153,8 @@ def resimulate(folder: Path, images: int | None = None, waves: bool = False, say
     figure of report.json/md that describes them (``sim``, ``layers[].sim``, the RTL's top-1 in
     ``accuracy``). A run that stalls writes its failure into the report and removes the outputs
     of the earlier run. Returns report.json's ``sim``."""
-    from sat_hw.hw.devices import get_device
     from sat_hw.flow.roms import check_roms, expected_roms
+    from sat_hw.hw.devices import get_device
 
     folder = Path(folder)
     cfg, graph, folding = load_build(folder)
@@ -168,15 +169,15 @@ def resimulate(folder: Path, images: int | None = None, waves: bool = False, say
     if not 1 <= n <= len(inputs):
         raise ValueError(f"--images must be 1..{len(inputs)} (the images in sim/inputs.npy), "
                          f"got {images}")
-    family = get_device(cfg["hw"]["device"]).family
-    differ = check_roms(folder / "rtl", expected_roms(graph, folding, family))
+    plan = hardware_plan(graph, folding, get_device(cfg["hw"]["device"]).family)
+    differ = check_roms(folder / "rtl", expected_roms(plan))
     if differ and say:
         say(f"{len(differ)} ROM image(s) differ from the graph's weights ({differ[0]}, ...): "
             f"expect outputs that differ from golden")
     rtl = {str(p.relative_to(folder / "rtl")): p.read_text()
            for p in sorted((folder / "rtl").rglob("*")) if p.is_file()}
     try:
-        res = simulate(rtl, graph, folding, inputs[:n], golden[:n],
+        res = simulate(rtl, plan, inputs[:n], golden[:n],
                        torch_out[:n] if torch_out is not None else None,
                        fclk_mhz=cfg["hw"]["fclk_mhz"], progress=say is not None,
                        waves=folder / "sim/waves.fst" if waves else None,

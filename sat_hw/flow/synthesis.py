@@ -7,7 +7,7 @@ Two ways to count (docs/estimates.md, "Yosys on a build", has the measurements):
   ``rtl/``. One Yosys run; large networks take it minutes and gigabytes: progress lines say each
   phase as it starts.
 - ``per-block``: each distinct block instance of the top (module, parameters, ROM images), as the
-  hardware plan lists them (:func:`sat_hw.codegen.rtl.network_stages` of ``DIR/graph/`` and the
+  hardware plan lists them (:func:`sat_hw.hw.plan.hardware_plan` of ``DIR/graph/`` and the
   ``[fold.<layer>]`` tables of ``DIR/flow.toml``, checked against ``rtl/sat_accel.sv``),
   synthesized alone, each cached by content, and summed; also per layer.
 
@@ -29,11 +29,12 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
+from sat_hw.base.writer import replace_file, require_kind
 from sat_hw.codegen.library import block_sources
 from sat_hw.hw.cost import Resources, network_cost, summary, yosys_resources
-from sat_hw.hw.devices import dsp_a_width, get_device
+from sat_hw.hw.devices import get_device
 from sat_hw.hw.fold import Fold
-from sat_hw.base.writer import replace_file, require_kind
+from sat_hw.hw.plan import hardware_plan
 
 TOP = "sat_accel"
 DEFAULT_ROMS = {"w.hex": "0\n", "bias.hex": "0\n", **{f"thresh_p0_s{j}.hex": "0\n"
@@ -89,8 +90,9 @@ def build_inputs(folder: Path) -> tuple[list[Path], dict[str, str], dict]:
     return sources, files, cfg
 
 
-def _plan(folder: Path, cfg: dict):
-    """The build's graph and folding, or None without a graph or a folding."""
+def _hardware(folder: Path, cfg: dict, family: str):
+    """The build's hardware plan (its graph and folding on a device of ``family``), or None
+    without a graph or a folding."""
     from sat_hw.graph.serialize import load_graph
 
     if not (folder / "graph").is_dir() or not cfg.get("fold"):
@@ -100,7 +102,8 @@ def _plan(folder: Path, cfg: dict):
     if missing:
         raise ValueError(f"{folder / 'flow.toml'} has no [fold.{missing[0]}]: not a build's "
                          f"resolved configuration")
-    return graph, {n.name: Fold(**cfg["fold"][n.name]) for n in graph.layers}
+    return hardware_plan(graph, {n.name: Fold(**cfg["fold"][n.name]) for n in graph.layers},
+                         family)
 
 
 def _check_roms(folder: Path, cfg: dict, family: str, say) -> None:
@@ -108,10 +111,10 @@ def _check_roms(folder: Path, cfg: dict, family: str, say) -> None:
     synthesize a ROM of zeros): each missing or corrupt one named with file and line."""
     from sat_hw.flow.roms import check_roms, expected_roms
 
-    plan = _plan(folder, cfg)
+    plan = _hardware(folder, cfg, family)
     if plan is None:
         return
-    differ = check_roms(folder / "rtl", expected_roms(*plan, family))
+    differ = check_roms(folder / "rtl", expected_roms(plan))
     if differ and say:
         say(f"{len(differ)} ROM image(s) differ from the graph's weights ({differ[0]}, ...)")
 
@@ -119,13 +122,12 @@ def _check_roms(folder: Path, cfg: dict, family: str, say) -> None:
 def estimate_of(folder: Path, cfg: dict) -> dict | None:
     """The cost model's estimate of the build (None without a graph or a folding), with
     ``layers``: each layer's name and resources."""
-    plan = _plan(Path(folder), cfg)
+    dev = get_device(cfg["hw"]["device"])
+    plan = _hardware(Path(folder), cfg, dev.family)
     if plan is None:
         return None
-    graph, folding = plan
-    dev = get_device(cfg["hw"]["device"])
-    costs = network_cost(graph, folding, dev.family)
-    return {**summary(graph, costs, dev, cfg["hw"]["fclk_mhz"]),
+    costs = network_cost(plan)
+    return {**summary(plan.graph, costs, dev, cfg["hw"]["fclk_mhz"]),
             "layers": [{"name": c.name, **c.resources.as_dict()} for c in costs]}
 
 
@@ -175,15 +177,15 @@ def _rom_images(params: dict, files: dict[str, str]) -> tuple[dict, dict[str, st
 def block_jobs(folder: Path, cfg: dict, files: dict[str, str], family: str) -> list[BlockJob]:
     """The distinct blocks of the build's top (:class:`BlockJob`), in stream order of their
     first instance."""
-    from sat_hw.codegen.rtl import network_stages, sv_value
+    from sat_hw.codegen.rtl import sv_value
 
-    plan = _plan(folder, cfg)
+    plan = _hardware(folder, cfg, family)
     if plan is None:
         raise ValueError(f"{folder}: per-block synthesis needs graph/ and the [fold.*] tables "
                          f"of flow.toml")
-    from sat_hw.hw.cost import Block, block_cost
+    from sat_hw.hw.cost import block_cost
 
-    stages = network_stages(*plan, dsp_a_width(family))[0]
+    stages = plan.blocks
     rtl = folder / "rtl"
     top = top_instances(_read(rtl / f"{TOP}.sv", "top level"))
     jobs: dict[str, BlockJob] = {}
@@ -195,8 +197,7 @@ def block_jobs(folder: Path, cfg: dict, files: dict[str, str], family: str) -> l
         params, roms = _rom_images(s.params, files)
         key = json.dumps([s.module, params, sorted(roms.items())], sort_keys=True)
         if key not in jobs:
-            mem = getattr(plan[1][s.layer], "mem", "auto") if s.role in ("mvu", "vvu") else "auto"
-            r = block_cost(Block(s.module, s.params, s.role, mem), family)
+            r = block_cost(s, family)
             jobs[key] = BlockJob(s.module, params, block_sources(rtl, s.module),
                                  {**DEFAULT_ROMS, **roms}, [], float(r.lut + r.ff + 1))
         jobs[key].instances.append((s.layer, s.name))

@@ -7,7 +7,14 @@ purpose by whoever has a model. Imports nothing of sat_hw outside ``graph``.
 
 from sat_hw.graph.agreement import agreement, tie_analysis
 from sat_hw.graph.checks import verify
-from sat_hw.graph.golden import GoldenResult, layer_acc, requantize, run_golden, run_node, threshold_codes
+from sat_hw.graph.golden import (
+    GoldenResult,
+    layer_acc,
+    requantize,
+    run_golden,
+    run_node,
+    threshold_codes,
+)
 from sat_hw.graph.ir import (
     FLOAT_EXACT_BOUND,
     AvgPool,

@@ -68,13 +68,19 @@ class Resources:
 
 @dataclass(frozen=True)
 class Block:
-    """One RTL block instance of a layer: module, its parameters, its role in the chain, and the
-    memory style of its main memory (weights of ``sat_mvu``/``sat_vvu``)."""
+    """One RTL block instance (:mod:`sat_hw.hw.plan` makes them): module, its parameters (those
+    of the RTL module), its role in the layer's chain, the memory style of its main memory
+    (weights of ``sat_mvu``/``sat_vvu``), its instance name, layer, output stream width in bits
+    and its extra output ports (``(port, wire)``; an empty wire leaves the port open)."""
 
     module: str
     params: dict
     role: str
     mem: str = "auto"
+    name: str = ""
+    layer: str = ""
+    out_w: int = 0
+    ports: tuple[tuple[str, str], ...] = ()
 
 
 # ---- per-block memories, logic features and DSPs -------------------------------------------

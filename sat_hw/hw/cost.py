@@ -1,10 +1,9 @@
 """Resources and cycles per layer, from the graph and its folding (numpy-free, torch-free).
 
-A layer is the chain of blocks the RTL generator instantiates for it (:func:`layer_blocks`
-mirrors ``sat_hw.codegen.rtl.layer_stages``; a test keeps the two equal): an input width
-converter when the producer's beat differs, the sliding-window generator, a splitting width
-converter, the compute block (``sat_mvu``, ``sat_vvu``, ``sat_avgpool``, ``sat_maxpool``), the
-thresholds or the bias, and the FIFO after it. Each block costs
+A layer is the chain of blocks of the hardware plan (:mod:`sat_hw.hw.plan`, the same list the
+RTL renderer instantiates): width converters, the sliding-window generator, the compute block
+(``sat_mvu``, ``sat_vvu``, ``sat_avgpool``, ``sat_maxpool``), the thresholds or the bias, and the
+FIFOs. Each block costs
 
 - logic: LUTs and flip-flops as a linear model in features of its parameters (lanes times bit
   widths, accumulator widths, ...), whose coefficients are fitted to Yosys ``synth_xilinx`` counts
@@ -25,7 +24,6 @@ from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
 
-from sat_hw.graph.ir import AvgPool, Conv, Layer, Linear, MaxPool, acc_bits_for
 from sat_hw.hw.blocks import (
     FIT_FEATURES,
     Block,
@@ -38,90 +36,12 @@ from sat_hw.hw.blocks import (
     vvu_dsp,
     yosys_resources,
 )
-from sat_hw.hw.devices import dsp_a_width
 from sat_hw.hw.cycles import block_delay, block_rate, network_latency, network_timeline, pipe_delay
-from sat_hw.hw.fold import (
-    FIFO_DEPTH,
-    Fold,
-    dwc_chain,
-    in_beat,
-    is_mvu,
-    needs_window,
-    vector_fifo_depth,
-    window_simd,
-)
+from sat_hw.hw.fold import Fold, lanes
 from sat_hw.hw.memory import memory
+from sat_hw.hw.plan import HardwarePlan, LayerPlan
 
-ENCODING = "k"
 CALIBRATION = Path(__file__).with_name("calibration.json")
-
-
-def _mvu_acc_bits(node: Conv | Linear) -> int:
-    return acc_bits_for(node.acc_bound) if isinstance(node, Linear) else node.acc_bits
-
-
-def _dwcs(elem_w: int, n_in: int, n_out: int, role: str) -> list[Block]:
-    return [Block("sat_dwc", {"ELEM_W": elem_w, "IN_N": a, "OUT_N": b}, role)
-            for a, b in dwc_chain(n_in, n_out)]
-
-
-def layer_blocks(node: Layer, fold: Fold, prev_beat: int,
-                 fifo_depth: int = FIFO_DEPTH, dsp_a_w: int = 27) -> list[Block]:
-    """The blocks of one layer in stream order, with the parameters the generator gives them
-    (``dsp_a_w``: the DSP's wide port, :func:`sat_hw.hw.devices.dsp_a_width`)."""
-    a = node.abits
-    out: list[Block] = _dwcs(a, prev_beat, in_beat(node, fold), "dwc")
-    vdepth = vector_fifo_depth(node, fold)
-    if vdepth is not None:  # the generator's whole-vector input buffer
-        out.append(Block("sat_fifo", {"DATA_W": fold.simd * a, "DEPTH": vdepth,
-                                      "RAM_STYLE": "distributed"}, "fifo"))
-    if needs_window(node):
-        s = window_simd(node, fold)
-        c, h, w = node.in_shape
-        k2 = node.kernel * node.kernel
-        out.append(Block("sat_swg", {"CH": c, "IN_H": h, "IN_W": w, "K": node.kernel,
-                                     "STRIDE": node.stride, "PAD": node.pad, "SIMD": s,
-                                     "ELEM_W": a, "ROWS": node.kernel + node.stride}, "swg"))
-        if isinstance(node, Conv):
-            n_out = fold.simd if is_mvu(node) else fold.simd * fold.pe
-            n_in = k2 * s if is_mvu(node) else k2 * fold.pe
-            out += _dwcs(a, n_in, n_out, "dwc")
-    mem = getattr(fold, "mem", "auto")
-    if is_mvu(node):
-        out.append(Block("sat_mvu", {"MH": node.out_shape[0], "MW": node.fan_in, "PE": fold.pe,
-                                     "SIMD": fold.simd, "WBITS": node.wbits, "ABITS": a,
-                                     "ACC_BITS": _mvu_acc_bits(node), "ENCODING": ENCODING,
-                                     "MULT": fold.mult,
-                                     **({"DSP_A_W": dsp_a_w} if fold.mult == "dsp" else {})},
-                          "mvu", mem))
-    elif isinstance(node, Conv):
-        out.append(Block("sat_vvu", {"CH": node.out_shape[0], "K2": node.kernel ** 2,
-                                     "PE": fold.pe, "SIMD": fold.simd, "WBITS": node.wbits,
-                                     "ABITS": a, "ACC_BITS": node.acc_bits,
-                                     "ENCODING": ENCODING}, "vvu", mem))
-    elif isinstance(node, AvgPool):
-        c, h, w = node.in_shape
-        out.append(Block("sat_avgpool", {"CH": c, "PIXELS": h * w, "PE": fold.pe, "ABITS": a,
-                                         "ACC_BITS": node.acc_bits}, "pool"))
-    elif isinstance(node, MaxPool):
-        out.append(Block("sat_maxpool", {"CH": node.in_shape[0], "PE": fold.pe,
-                                         "K2": node.kernel ** 2, "ABITS": a}, "max"))
-    if isinstance(node, (Conv, AvgPool)):
-        out.append(Block("sat_thresholds", {"CH": node.out_shape[0], "PE": fold.pe,
-                                            "ACC_BITS": node.acc_bits,
-                                            "OUT_BITS": node.out_bits}, "thr"))
-        width = fold.pe * node.out_bits
-    elif isinstance(node, Linear):
-        out.append(Block("sat_bias", {"CH": node.out_shape[0], "PE": fold.pe,
-                                      "IN_BITS": _mvu_acc_bits(node), "OUT_BITS": node.acc_bits,
-                                      "FRAC": node.bias_frac_bits,
-                                      "BIAS_BITS": node.bias_bits}, "bias"))
-        width = fold.pe * node.acc_bits
-    else:
-        width = fold.pe * a
-    out.append(Block("sat_fifo", {"DATA_W": width, "DEPTH": fifo_depth,
-                                  "RAM_STYLE": "distributed"}, "fifo"))
-    return out
 
 
 PRIORS: dict[str, dict[str, dict[str, float]]] = {
@@ -228,29 +148,18 @@ class LayerCost:
         return out
 
 
-def layer_cost(node: Layer, fold: Fold, prev_beat: int, family: str = "xcup",
-               fifo_depth: int = FIFO_DEPTH) -> LayerCost:
-    from sat_hw.hw.fold import lanes, layer_cycles
-
-    blocks = layer_blocks(node, fold, prev_beat, fifo_depth, dsp_a_width(family))
-    res = [block_cost(b, family) for b in blocks]
-    return LayerCost(node.name, node.op, fold, blocks, res, sum(res, Resources()),
-                     layer_cycles(node, fold), sum(block_delay(b) for b in blocks),
-                     int(node.macs), lanes(node, fold),
-                     int(node.weight_memory_bits + node.threshold_memory_bits))
+def layer_cost(lp: LayerPlan, family: str = "xcup") -> LayerCost:
+    """What the layer of the hardware plan costs on a device of ``family``."""
+    node, fold = lp.node, lp.fold
+    res = [block_cost(b, family) for b in lp.blocks]
+    return LayerCost(node.name, node.op, fold, list(lp.blocks), res, sum(res, Resources()),
+                     lp.cycles, sum(block_delay(b) for b in lp.blocks), int(node.macs),
+                     lanes(node, fold), int(node.weight_memory_bits + node.threshold_memory_bits))
 
 
-def network_cost(graph, folding: dict[str, Fold], family: str = "xcup",
-                 fifo_depth: int = FIFO_DEPTH) -> list[LayerCost]:
-    """:class:`LayerCost` of every layer in order (the first layer's input beat is its own)."""
-    out = []
-    beat = None
-    for node in graph.layers:
-        f = folding[node.name]
-        c = layer_cost(node, f, in_beat(node, f) if beat is None else beat, family, fifo_depth)
-        out.append(c)
-        beat = f.pe
-    return out
+def network_cost(plan: HardwarePlan) -> list[LayerCost]:
+    """:class:`LayerCost` of every layer of the plan in order, on the plan's device family."""
+    return [layer_cost(lp, plan.family) for lp in plan.layers]
 
 
 def summary(graph, costs: list[LayerCost], device, fclk_mhz: float) -> dict:
@@ -281,8 +190,6 @@ def layer_rows(costs: list[LayerCost]) -> list[dict]:
 
 __all__ = [
     "CALIBRATION",
-    "ENCODING",
-    "FIFO_DEPTH",
     "FIT_FEATURES",
     "PRIORS",
     "Block",
@@ -296,7 +203,6 @@ __all__ = [
     "calibration",
     "dsp_count",
     "is_calibrated",
-    "layer_blocks",
     "layer_cost",
     "layer_rows",
     "logic",

@@ -35,11 +35,10 @@ from sat_hw.hw.cost import (
     LayerCost,
     Resources,
     block_cost,
-    layer_blocks,
     network_cost,
     summary,
 )
-from sat_hw.hw.devices import Device, get_device
+from sat_hw.hw.devices import Device, dsp_a_width, get_device
 from sat_hw.hw.fold import (
     DEFAULT_LANES,
     MEMS,
@@ -50,11 +49,11 @@ from sat_hw.hw.fold import (
     divisors,
     fold_for_cycles,
     fold_limits,
-    in_beat,
     is_mvu,
     lanes,
     layer_cycles,
 )
+from sat_hw.hw.plan import hardware_plan, layer_plan
 
 LIMITS = {"lut": 0.70, "ff": 0.70, "bram18": 0.90, "uram": 0.90, "dsp": 0.90}
 KEYS = Resources.KEYS
@@ -121,7 +120,7 @@ def layer_candidates(node: Layer, device: Device, fixed: dict | None = None,
             check_fold(node, Fold(pe, simd, ms[0], mems[0]))
             for m in ms:
                 f = Fold(pe, simd, m, "none")
-                blocks = layer_blocks(node, f, in_beat(node, f))
+                blocks = layer_plan(node, f, dsp_a_w=dsp_a_width(fam)).blocks
                 c = layer_cycles(node, f)
                 for mem in mems:
                     # the compute block priced with its weights in ``mem`` (its logic can depend
@@ -237,8 +236,8 @@ class Planner:
         """The whole network's resources for ``picks``, width converters between layers
         included (which the candidates leave out)."""
         folding = {c.node.name: c.folds[i] for c, i in zip(self.cands, picks)}
-        total = sum((c.resources for c in network_cost(self.graph, folding,
-                                                       self.device.family)), Resources())
+        plan = hardware_plan(self.graph, folding, self.device.family)
+        total = sum((c.resources for c in network_cost(plan)), Resources())
         return np.array([getattr(total, k) for k in KEYS], np.float64)
 
     def _solve(self, target: int) -> tuple[list[int] | None, bool]:
@@ -288,7 +287,7 @@ class Planner:
         if fits:
             picks, changed = self._rebalance(picks)
         folding = {c.node.name: c.folds[i] for c, i in zip(self.cands, picks)}
-        costs = network_cost(self.graph, folding, self.device.family)
+        costs = network_cost(hardware_plan(self.graph, folding, self.device.family))
         est = summary(self.graph, costs, self.device, self.fclk_mhz)
         est["fits"] = fits
         why = {c.name: _why(c, k, target, est["interval_cycles"], c.name in changed)

@@ -20,8 +20,6 @@ import copy
 import numpy as np
 import torch
 
-from sat_hw.nn import quant
-from sat_hw.nn.models import ActQ, ConvLayer, FCLayer, MobileNetV1, PoolLayer, QConv2d, QLinear
 from sat_hw.graph.ir import Graph, levels
 from sat_hw.graph.passes import (
     LayerParams,
@@ -32,6 +30,8 @@ from sat_hw.graph.passes import (
     size_accumulators,
     to_graph,
 )
+from sat_hw.nn import quant
+from sat_hw.nn.models import ActQ, ConvLayer, FCLayer, MobileNetV1, PoolLayer, QConv2d, QLinear
 
 
 def _np(t: torch.Tensor) -> np.ndarray:

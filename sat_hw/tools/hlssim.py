@@ -27,11 +27,10 @@ from pathlib import Path
 import numpy as np
 
 from sat_hw.base import cache
-from sat_hw.codegen.hls import render_hls
 from sat_hw.base.errors import ToolError, VerificationError
-from sat_hw.graph.ir import Graph
-from sat_hw.hw.fold import Folding
 from sat_hw.base.writer import npy_bytes
+from sat_hw.codegen.hls import render_hls
+from sat_hw.hw.plan import HardwarePlan
 
 CXX = "g++"
 CXXFLAGS = ("-std=c++14", "-O1", "-DNDEBUG", "-w")
@@ -227,7 +226,7 @@ def csim(files: dict[str, str], inputs: np.ndarray, classes: int,
     return CsimResult(y, compile_s, run_s, cached)
 
 
-def hls_phase(graph: Graph, folding: Folding, inputs: np.ndarray, golden: np.ndarray,
+def hls_phase(plan: HardwarePlan, inputs: np.ndarray, golden: np.ndarray,
               graph_hash: str, part: str | None = None, fclk_mhz: float = 333.0,
               run: bool = True, say: Callable[[str], None] | None = None
               ) -> tuple[dict[str, str | bytes], dict | None]:
@@ -236,11 +235,11 @@ def hls_phase(graph: Graph, folding: Folding, inputs: np.ndarray, golden: np.nda
     ``hls_csim`` = ``{images, mismatches, compile_s, run_s, cached}`` (None when ``run`` is
     False); mismatches count output elements that differ from ``golden`` (int64 (N, classes))."""
     kw = {"fclk_mhz": fclk_mhz} | ({"part": part} if part else {})
-    src = render_hls(graph, folding, graph_hash, **kw)
+    src = render_hls(plan, graph_hash, **kw)
     files: dict[str, str | bytes] = {f"hls/{k}": v for k, v in src.items()}
     if not run:
         return files, None
-    classes = graph.layers[-1].out_shape[0]
+    classes = plan.graph.layers[-1].out_shape[0]
     res = csim(src, inputs, classes, say=say)
     gold = np.asarray(golden, np.int64)
     if gold.shape != res.outputs.shape:

@@ -1,7 +1,7 @@
 """Cycle-accurate simulation of a generated accelerator under Verilator, checked against golden.
 
-``simulate`` takes the rendered ``rtl/`` files (as a build holds them), the graph, its folding,
-the input codes and the golden outputs; it builds ``sat_tb`` (cached by content), streams the
+``simulate`` takes the rendered ``rtl/`` files (as a build holds them), the hardware plan they
+were rendered from (:mod:`sat_hw.hw.plan`), the input codes and the golden outputs; it builds ``sat_tb`` (cached by content), streams the
 images back to back through the HDL wrapper, and returns the outputs, the whole-run figures and
 each layer's counters. The cocotb test (``sim/cocotb_network.py``) compares every output with
 golden (``==``) and with the integers the PyTorch model implies, and fails naming the first
@@ -20,11 +20,10 @@ from pathlib import Path
 
 import numpy as np
 
-from sat_hw.codegen.rtl import TB, interface, out_beats
-from sat_hw.graph.ir import Graph
-from sat_hw.hw.fold import Folding, interval, layer_cycles
-from sat_hw.base.resources import resource_path
 from sat_hw.base.errors import VerificationError
+from sat_hw.base.resources import resource_path
+from sat_hw.codegen.rtl import TB
+from sat_hw.hw.plan import HardwarePlan
 from sat_hw.tools.verilator import Build, SimError, build, run_cocotb
 
 POLL_CYCLES = 200_000
@@ -151,14 +150,14 @@ def parse_images(path: Path) -> tuple[dict[int, int], dict[int, int]]:
     return ins, outs
 
 
-def _beats(graph: Graph, folding: Folding, n: int) -> dict[str, tuple[int, int]]:
+def _beats(plan: HardwarePlan, n: int) -> dict[str, tuple[int, int]]:
     """Per layer the beats of ``n`` images at its input stream (the producer's width, before
     any width converter) and at its output."""
-    out, beat = {}, interface(graph, folding)["in_channels_per_beat"]
-    for node in graph.layers:
-        c, h, w = node.in_shape
-        out[node.name] = (n * h * w * c // beat, n * out_beats(node, folding[node.name]))
-        beat = folding[node.name].pe
+    out, beat = {}, plan.layers[0].in_beat
+    for lp in plan.layers:
+        c, h, w = lp.node.in_shape
+        out[lp.name] = (n * h * w * c // beat, n * lp.out_beats)
+        beat = lp.fold.pe
     return out
 
 
@@ -189,7 +188,7 @@ def readmem_problems(log: str) -> list[str]:
             if "$readmem" in ln and ("%Warning" in ln or "%Error" in ln)]
 
 
-def simulate(rtl_files: dict[str, str], graph: Graph, folding: Folding, inputs: np.ndarray,
+def simulate(rtl_files: dict[str, str], plan: HardwarePlan, inputs: np.ndarray,
              golden: np.ndarray, torch_outputs: np.ndarray | None = None,
              torch_top1: np.ndarray | None = None, fclk_mhz: float = 333.0,
              waves: Path | None = None, progress=True, valid_pct: int = 100,
@@ -206,9 +205,9 @@ def simulate(rtl_files: dict[str, str], graph: Graph, folding: Folding, inputs: 
     shorter run of the same model, so the figures always come from the whole run."""
     say = progress if callable(progress) else _say  # progress: a bool or a print function
     n = len(inputs)
-    iface = interface(graph, folding)
-    last = graph.layers[-1]
-    expected = interval(graph, folding)
+    iface = plan.interface()
+    last = plan.graph.layers[-1]
+    expected = plan.interval
     wd = watchdog or 2 * expected + 10_000
     w_from, w_count = waves_window
     with tempfile.TemporaryDirectory(prefix="sat_hw_rtlsim_") as tmp:
@@ -244,7 +243,7 @@ def simulate(rtl_files: dict[str, str], graph: Graph, folding: Folding, inputs: 
         cfg = {"images": n, "watchdog": wd, "poll_cycles": POLL_CYCLES,
                "classes": last.out_shape[0], "out_per_beat": iface["out_per_beat"],
                "out_bits": iface["out_bits"], "valid_pct": valid_pct, "ready_pct": ready_pct,
-               "beats": _beats(graph, folding, n),
+               "beats": _beats(plan, n),
                "waves_from": w_from if waves is not None and w_count is None else NEVER}
         t1 = time.monotonic()
         try:
@@ -257,7 +256,7 @@ def simulate(rtl_files: dict[str, str], graph: Graph, folding: Folding, inputs: 
         if err is not None and (res["timed_out"] or res["outputs_received"] < n):
             raise StallError(res["stall"] or res["first_mismatch"] or str(err),
                              _failed_sim(res, stats, n, expected, fclk_mhz, build_s, b, wall),
-                             layer_figures(graph, folding, stats, n))
+                             layer_figures(plan, stats, n))
         ins, outs = parse_images(work / "images.txt")
         outputs = decode_outputs((work / "outputs.hex").read_text(), iface["out_per_beat"],
                                  iface["out_bits"], last.out_shape[0])
@@ -277,23 +276,23 @@ def simulate(rtl_files: dict[str, str], graph: Graph, folding: Folding, inputs: 
            "build_s": round(build_s, 3), "build_cached": b.cached, "run_s": round(wall, 3),
            "torch_mismatches": res.get("torch_mismatches"),
            "torch_top1_match_rate": res.get("torch_top1_match_rate")}
-    return SimResult(outputs, sim, layer_figures(graph, folding, stats, n))
+    return SimResult(outputs, sim, layer_figures(plan, stats, n))
 
 
-def layer_figures(graph: Graph, folding: Folding, stats: dict, n: int) -> dict[str, dict]:
+def layer_figures(plan: HardwarePlan, stats: dict, n: int) -> dict[str, dict]:
     """report.json ``layers[].sim`` from the wrapper's counters."""
     layers = {}
-    for node in graph.layers:
-        s = stats["layers"][node.name]
+    for lp in plan.layers:
+        s = stats["layers"][lp.name]
         window = s["last_out"] - s["first_in"] + 1
         busy = window - s["starved"] - s["blocked"]
-        layers[node.name] = {
+        layers[lp.name] = {
             "cycles_busy": busy, "cycles_stalled": s["starved"] + s["blocked"],
             "cycles_starved": s["starved"], "cycles_blocked": s["blocked"],
             "fifo_peak": s["fifo_peak"], "fifo_depth": s["fifo_depth"],
             "first_in": s["first_in"], "last_out": s["last_out"],
             "measured_cycles_per_image": busy / n if n else 0.0,
-            "expected_cycles_per_image": layer_cycles(node, folding[node.name])}
+            "expected_cycles_per_image": lp.cycles}
     return layers
 
 
