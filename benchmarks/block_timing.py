@@ -140,7 +140,9 @@ def _params_text(p: dict) -> str:
 def _deep(r: dict) -> str:
     """The path with the most LUT levels, where it is not the longest one."""
     d, w = r["xcup"].get("deepest"), r["xcup"]["worst"]
-    return "same" if d is None or d == w else f"{d['levels']} (`{d['start']}` -> `{d['end']}`)"
+    if d is None or w is None or d["levels"] == w["levels"]:
+        return "same"
+    return f"{d['levels']} ({_ends(d)})"
 
 
 def _ends(p: dict | None) -> str:
@@ -171,7 +173,11 @@ def markdown(res: dict) -> str:
                    f"{ref['fmax_mhz'] or '-'} |")
     for r in res.get("top", {}).values():
         x, e, ref = r["xcup"], r["ecp5"], r["reference"]
-        out += ["", f"## {r['name']} of {r['build']}: the worst path ending in each instance", "",
+        bm = r.get("build_model", {})
+        what = ", ".join(f"{k} {bm[k]}" for k in ("name", "width", "resolution", "wbits", "abits")
+                         if k in bm)
+        out += ["", (f"## {r['name']} of {r['build']} ({what}): the worst path ending in each "
+                "instance"), "",
                 (f"Whole design: {x['lut']} LUT / {x['ff']} FF (xcup); longest path "
                  f"{x['worst']['levels']} ({_ends(x['worst'])}); most LUT levels {_deep(r)}. "
                  f"ECP5 {e['device']}: Fmax {e['fmax_mhz']} MHz, critical path "
@@ -262,6 +268,11 @@ def main() -> None:
             sources, files, _ = build_inputs(Path(a.top))
             r = measure("sat_accel", "sat_accel", sources, {}, files, a.device, a.timeout, say)
             r["build"] = str(a.top)
+            rep = Path(a.top) / "report.json"
+            if rep.is_file():  # what the build is: model, bits, resolution, graph
+                b = json.loads(rep.read_text())
+                r["build_model"] = {**b.get("model", {}), **{k: b.get("build", {}).get(k) for k in
+                                                            ("wbits", "abits", "graph_hash")}}
             res["top"][str(a.top)] = r
         save()
     print(markdown(res))
