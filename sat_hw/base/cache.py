@@ -4,6 +4,7 @@ Yosys counts, the training kernels): ``$SAT_HW_CACHE``, else ``$XDG_CACHE_HOME/s
 
 from __future__ import annotations
 
+import hashlib
 import os
 from pathlib import Path
 
@@ -13,3 +14,18 @@ def cache_root() -> Path:
     if base:
         return Path(base)
     return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "sat_hw"
+
+
+def design_entry(kind: str, salt: str, top: str, params: dict | None, rest: tuple,
+                 sources, files: dict[str, str] | None) -> Path:
+    """``cache_root()/<kind>/<top>-<hash>.json`` of a tool run on a design: the hash over
+    ``salt`` (the tools' versions and anything else that changes the result), the top, its
+    parameters, ``rest`` (the run's options), the sources' names and contents and the extra
+    files (ROM images) written beside them."""
+    h = hashlib.sha256(salt.encode())
+    h.update(repr((top, sorted((params or {}).items()), *rest)).encode())
+    for s in sources:
+        h.update(Path(s).name.encode() + b"\0" + Path(s).read_bytes())
+    for name, text in sorted((files or {}).items()):
+        h.update(name.encode() + b"\0" + text.encode())
+    return cache_root() / kind / f"{top}-{h.hexdigest()[:20]}.json"

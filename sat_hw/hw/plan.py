@@ -96,10 +96,6 @@ class HardwarePlan:
         return [b for lp in self.layers for b in lp.blocks]
 
     @property
-    def folding(self) -> Folding:
-        return {lp.name: lp.fold for lp in self.layers}
-
-    @property
     def in_width(self) -> int:
         """Bits of the accelerator's input beat (``in_beat`` codes)."""
         return self.layers[0].in_beat * self.graph.input.bits
@@ -108,9 +104,6 @@ class HardwarePlan:
     def interval(self) -> int:
         """Cycles per image of the whole pipeline: its slowest layer."""
         return max(lp.cycles for lp in self.layers)
-
-    def layer(self, name: str) -> LayerPlan:
-        return next(lp for lp in self.layers if lp.name == name)
 
     def interface(self) -> dict:
         """What the top level's streams carry (for docs, the testbench and the report)."""

