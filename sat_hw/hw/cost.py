@@ -42,6 +42,13 @@ from sat_hw.hw.memory import memory
 from sat_hw.hw.plan import HardwarePlan, LayerPlan
 
 CALIBRATION = Path(__file__).with_name("calibration.json")
+CALIBRATION_ECP5 = Path(__file__).with_name("calibration_ecp5.json")
+"""The fits against ``synth_ecp5`` (LUT4 sites, ``TRELLIS_FF``) that an ECP5 part's estimate uses;
+Xilinx parts (``xc7``, ``xcup``) use :data:`CALIBRATION`."""
+
+
+def calibration_file(family: str = "xcup") -> Path:
+    return CALIBRATION_ECP5 if family == "ecp5" else CALIBRATION
 
 
 PRIORS: dict[str, dict[str, dict[str, float]]] = {
@@ -67,32 +74,33 @@ PRIORS: dict[str, dict[str, dict[str, float]]] = {
 
 
 @cache
-def calibration(path: str | None = None) -> dict:
-    """The fitted coefficients ``{module: {"lut": {feature: c}, "ff": {...}}}`` (empty when the
-    file is absent)."""
-    p = Path(path) if path else CALIBRATION
+def calibration(path: str | None = None, family: str = "xcup") -> dict:
+    """The fitted coefficients ``{module: {"lut": {feature: c}, "ff": {...}}}`` of ``family``
+    (empty when the file is absent)."""
+    p = Path(path) if path else calibration_file(family)
     if not p.is_file():
         return {"modules": {}}
     return json.loads(p.read_text())
 
 
-def is_calibrated(module: str) -> bool:
-    return module in calibration()["modules"]
+def is_calibrated(module: str, family: str = "xcup") -> bool:
+    return module in calibration(family=family)["modules"]
 
 
-def _coef(module: str, what: str, coefs: dict | None = None) -> dict[str, float]:
-    fitted = (coefs or calibration())["modules"].get(module)
+def _coef(module: str, what: str, coefs: dict | None = None,
+          family: str = "xcup") -> dict[str, float]:
+    fitted = (coefs or calibration(family=family))["modules"].get(module)
     if fitted is not None:
         return fitted[what]["coef"]
     return PRIORS[module][what]
 
 
-def logic(b: Block, coefs: dict | None = None) -> tuple[float, float]:
-    """(LUT, FF) of the block's logic from the fitted linear model (``coefs``: a calibration
-    dict in place of the shipped one)."""
+def logic(b: Block, coefs: dict | None = None, family: str = "xcup") -> tuple[float, float]:
+    """(LUT, FF) of the block's logic from the fitted linear model of ``family`` (``coefs``: a
+    calibration dict in place of the shipped one)."""
     f = block_features(b)
-    lut = sum(c * f.get(k, 0.0) for k, c in _coef(b.module, "lut", coefs).items())
-    ff = sum(c * f.get(k, 0.0) for k, c in _coef(b.module, "ff", coefs).items())
+    lut = sum(c * f.get(k, 0.0) for k, c in _coef(b.module, "lut", coefs, family).items())
+    ff = sum(c * f.get(k, 0.0) for k, c in _coef(b.module, "ff", coefs, family).items())
     return max(lut, 0.0), max(ff, 0.0)
 
 
@@ -109,7 +117,7 @@ def _cached_cost(module: str, params: tuple, mem: str, family: str) -> Resources
 
 
 def _block_cost(b: Block, family: str, coefs: dict | None) -> Resources:
-    lut, ff = logic(b, coefs)
+    lut, ff = logic(b, coefs, family)
     total = {"lut": lut, "ff": ff, "bram18": 0, "uram": 0, "dsp": dsp_count(b, family)}
     for _, depth, width, rom, style, n in memory_groups(b):
         for k, v in memory(depth, width, style, rom, family).items():
@@ -176,7 +184,8 @@ def summary(graph, costs: list[LayerCost], device, fclk_mhz: float) -> dict:
             "fps": fclk_mhz * 1e6 / interval, "macs": macs, "mac_lanes": lanes,
             "balance": macs / (lanes * interval) if lanes else 0.0,
             "weight_bits": sum(c.weight_bits for c in costs),
-            "calibrated": all(is_calibrated(b.module) for c in costs for b in c.blocks)}
+            "calibrated": all(is_calibrated(b.module, device.family) for c in costs
+                              for b in c.blocks)}
 
 
 def layer_rows(costs: list[LayerCost]) -> list[dict]:
@@ -190,6 +199,7 @@ def layer_rows(costs: list[LayerCost]) -> list[dict]:
 
 __all__ = [
     "CALIBRATION",
+    "CALIBRATION_ECP5",
     "FIT_FEATURES",
     "PRIORS",
     "Block",
@@ -201,6 +211,7 @@ __all__ = [
     "block_memories",
     "block_rate",
     "calibration",
+    "calibration_file",
     "dsp_count",
     "is_calibrated",
     "layer_cost",

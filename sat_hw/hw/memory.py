@@ -25,6 +25,18 @@ two, as Yosys sizes the address) per RAMB18 its block-RAM form would take (128x5
 its LUTRAM form costs at most ``RAM_LUT_LUTS_PER_BRAM18`` per RAMB18 of its block-RAM form
 (304x8, 512x4, 192x16, 64x128 LUTRAM; 96x32, 128x32, 256x16, 512x8, 128x88 block RAM). ``auto`` never picks URAM: synthesis infers it only when asked
 (``ram_style = "ultra"``), so a URAM memory is always an explicit choice.
+
+On an ECP5 (``family="ecp5"``, ``synth_ecp5``; LUTs are LUT4 sites as
+:data:`sat_hw.hw.blocks.ECP5_LUTS` counts them) the same rules hold with its primitives: a ROM of
+arbitrary content is one LUT4 per bit per 16 words (the slices' PFUMX/L6MUX21 combine up to four
+for free, deeper ones ``DEEP_ROM_FACTOR`` as above: 256x8 is 176 LUT4); a RAM is TRELLIS_DPR16X4
+(16 words x 4 bits, six sites each) with a LUT4 read mux per bit per further 16 words and a
+write decode per 16 words (measured: 32x16 66 sites, 64x16 164, 128x8 152); block RAM is the
+DP16KD, 18 Kb (16Kx1 .. 1Kx18, 512x36 pseudo dual port), no 36 Kb form and no URAM. ``auto``
+(Yosys's choices on the same ROMs and RAMs): a ROM stays in LUT4s up to
+``ECP5_ROM_LUT_BITS_PER_BRAM18`` bits per DP16KD (256x8 stays; 512x8, 128x64, 2048x4 go to block
+RAM), a RAM up to ``ECP5_RAM_LUT_LUTS_PER_BRAM18`` (half its RAM sites plus its mux and decode
+LUT4s) per DP16KD (32x16, 64x16, 128x8 LUTRAM; 256x16, 512x8, 64x128 block RAM).
 """
 
 from __future__ import annotations
@@ -45,6 +57,8 @@ choices: 304x8 (40 + 21 per RAMB18), 512x4 (52), 192x16 (55) stay LUTRAM; 256x16
 128x32 (74), 128x88 (194 for 3) go to block RAM."""
 RAM_LUT_MAX_DEPTH = 64
 """Kept for callers: the deepest RAM that is LUTRAM whatever its width (one slice deep)."""
+ECP5_ROM_LUT_BITS_PER_BRAM18 = 2048
+ECP5_RAM_LUT_LUTS_PER_BRAM18 = 128
 DEEP_ROM_FACTOR = 1.36
 """LUTs per bit per 64 words of a distributed ROM deeper than 256 words (mux LUTs included)."""
 
@@ -54,11 +68,13 @@ def cdiv(a: int, b: int) -> int:
 
 
 @cache
-def bram18(depth: int, width: int) -> int:
-    """RAMB18 halves for ``depth x width`` (0 for an empty memory)."""
+def bram18(depth: int, width: int, family: str = "xcup") -> int:
+    """RAMB18 halves (DP16KD blocks on an ECP5) for ``depth x width`` (0 for an empty memory)."""
     if depth <= 0 or width <= 0:
         return 0
     best = min(cdiv(depth, d) * cdiv(width, w) for d, w in BRAM18_SHAPES)
+    if family == "ecp5":
+        return best
     return min(best, min(2 * cdiv(depth, d) * cdiv(width, w) for d, w in BRAM36_SHAPES))
 
 
@@ -68,11 +84,11 @@ def uram(depth: int, width: int) -> int:
     return cdiv(depth, URAM_SHAPE[0]) * cdiv(width, URAM_SHAPE[1])
 
 
-def lut_rom(depth: int, width: int) -> int:
-    """LUTs of a ROM of arbitrary content in distributed form."""
+def lut_rom(depth: int, width: int, family: str = "xcup") -> int:
+    """LUTs (LUT4s on an ECP5) of a ROM of arbitrary content in distributed form."""
     if depth <= 0 or width <= 0:
         return 0
-    slices = cdiv(depth, 64)
+    slices = cdiv(depth, 16 if family == "ecp5" else 64)
     if slices <= 4:
         return width * slices
     return round(width * slices * DEEP_ROM_FACTOR)
@@ -82,6 +98,9 @@ def _lut_ram_parts(depth: int, width: int, family: str = "xcup") -> tuple[int, i
     """(LUTs in RAM primitives, read-mux and write-decode LUTs) of a distributed RAM."""
     if depth <= 0 or width <= 0:
         return 0, 0
+    if family == "ecp5":  # TRELLIS_DPR16X4: 16 x 4 in six LUT4 sites
+        s16 = cdiv(depth, 16)
+        return 6 * cdiv(width, 4) * s16, 0 if s16 == 1 else width * (s16 - 1) + s16
     b32, b64, luts = (6, 3, 4) if family == "xc7" else (14, 7, 8)
     if depth <= 32:
         return luts * cdiv(width, b32), 0
@@ -108,12 +127,15 @@ def auto_style(depth: int, width: int, rom: bool = True, family: str = "xcup") -
     """The style ``auto`` resolves to (see the module doc)."""
     if depth <= 1:
         return "reg"
+    ecp5 = family == "ecp5"
     if rom:
         words = 1 << (int(depth) - 1).bit_length()
-        lut = words * width <= ROM_LUT_BITS_PER_BRAM18 * bram18(depth, width)
+        per = ECP5_ROM_LUT_BITS_PER_BRAM18 if ecp5 else ROM_LUT_BITS_PER_BRAM18
+        lut = words * width <= per * bram18(depth, width, family)
     else:
         prim, mux = _lut_ram_parts(depth, width, family)
-        lut = prim / 2 + mux <= RAM_LUT_LUTS_PER_BRAM18 * bram18(depth, width)
+        per = ECP5_RAM_LUT_LUTS_PER_BRAM18 if ecp5 else RAM_LUT_LUTS_PER_BRAM18
+        lut = prim / 2 + mux <= per * bram18(depth, width, family)
     return "lut" if lut else "bram"
 
 
@@ -129,13 +151,15 @@ def memory(depth: int, width: int, style: str = "auto", rom: bool = True,
     if style == "auto":
         style = auto_style(depth, width, rom, family)
     if style == "lut":
-        out["lut"] = lut_rom(depth, width) if rom else lut_ram(depth, width, family)
+        out["lut"] = lut_rom(depth, width, family) if rom else lut_ram(depth, width, family)
         out["ff"] = width
     elif style == "reg":
         out["lut"] = reg_luts(depth, width)
         out["ff"] = (0 if rom else depth * width) + width
     elif style == "bram":
-        out["bram18"] = bram18(depth, width)
+        out["bram18"] = bram18(depth, width, family)
+    elif family == "ecp5":
+        raise ValueError(f"memory style uram: an ECP5 has no UltraRAM ({depth}x{width})")
     else:
         out["uram"] = uram(depth, width)
     return out
@@ -149,6 +173,6 @@ def efficiency(depth: int, width: int, style: str) -> float:
     return bits / cap if cap else 1.0
 
 
-__all__ = ["RAM_LUT_LUTS_PER_BRAM18", "RAM_LUT_MAX_DEPTH", "ROM_LUT_BITS_PER_BRAM18", "STYLES",
+__all__ = ["ECP5_RAM_LUT_LUTS_PER_BRAM18", "ECP5_ROM_LUT_BITS_PER_BRAM18", "RAM_LUT_LUTS_PER_BRAM18", "RAM_LUT_MAX_DEPTH", "ROM_LUT_BITS_PER_BRAM18", "STYLES",
            "auto_style", "bram18", "cdiv", "efficiency", "lut_ram", "lut_rom", "memory",
            "reg_luts", "uram"]

