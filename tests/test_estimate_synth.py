@@ -18,9 +18,11 @@ from sat_hw.hw.fold import Fold
 from sat_hw.hw.plan import hardware_plan
 
 
-def tiny_build(out: Path, micro: bool = False) -> None:
+def tiny_build(out: Path, micro: bool = False, device: str = "zcu104") -> None:
     """rtl/, graph/, flow.toml and report.json as a build leaves them (pw -> pool -> fc; with
-    ``micro`` the fc alone)."""
+    ``micro`` the fc alone) for ``device``."""
+    from sat_hw.hw.devices import get_device
+
     rng = np.random.default_rng(0)
     p = sy.conv(rng, "pw1", (4, 2, 2), 4, kernel=1, wbits=2, abits=8, out_bits=2)
     g = sy.avgpool(rng, "pool", p.out_shape, abits=2, out_bits=2)
@@ -28,11 +30,12 @@ def tiny_build(out: Path, micro: bool = False) -> None:
     graph = sy.chain([f] if micro else [p, g, f])
     fold = {"pw1": Fold(2, 2), "pool": Fold(2), "fc": Fold(1, 2)}
     fold = {n.name: fold[n.name] for n in graph.layers}
-    for rel, text in render_rtl(hardware_plan(graph, fold), "test").items():
+    for rel, text in render_rtl(hardware_plan(graph, fold, get_device(device).family),
+                                "test").items():
         (out / "rtl" / rel).parent.mkdir(parents=True, exist_ok=True)
         (out / "rtl" / rel).write_text(text)
     save_graph(graph, out / "graph")
-    cfg = load_config(None, {"hw": {"device": "zcu104"}})
+    cfg = load_config(None, {"hw": {"device": device}})
     cfg["fold"] = {k: v.as_dict() for k, v in fold.items()}
     (out / "flow.toml").write_text(to_toml(cfg))
     (out / "report.json").write_text(json.dumps({"model": {"name": "synthetic"}}))

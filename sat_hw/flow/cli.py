@@ -146,7 +146,7 @@ def _parser() -> tuple[argparse.ArgumentParser, dict[str, argparse.ArgumentParse
                    + _d("build", "images"))
     b.add_argument("--no-sim", action="store_true", help="skip simulation")
     b.add_argument("--device", help="target FPGA for estimates: xc7z020 (pynq-z1), xczu7ev "
-                   "(zcu104), xcu250 (u250)" + _d("hw", "device"))
+                   "(zcu104), xcu250 (u250), ecp5-25k/45k/85k (Lattice ECP5, see sat_hw pnr)" + _d("hw", "device"))
     b.add_argument("--fclk", type=float, help="clock in MHz" + _d("hw", "fclk_mhz"))
     b.add_argument("--fps", type=float, help="target frames/s for folding" + _d("hw", "fps"))
 
@@ -160,7 +160,7 @@ def _parser() -> tuple[argparse.ArgumentParser, dict[str, argparse.ArgumentParse
         s.add_argument(flag, type=kind, help=key.replace("_", " ") + _d("model", key))
     s.add_argument("--config", type=Path, help="flow.toml to merge over the defaults")
     s.add_argument("--device", help="target FPGA: xc7z020 (pynq-z1), xczu7ev (zcu104), xcu250 "
-                   "(u250)" + _d("hw", "device"))
+                   "(u250), ecp5-25k/45k/85k" + _d("hw", "device"))
     s.add_argument("--fclk", type=float, help="clock in MHz" + _d("hw", "fclk_mhz"))
     s.add_argument("--fps", type=float, help="target frames/s: the cheapest folding that meets "
                    "it (default: the fastest folding that fits the device budget)")
@@ -186,7 +186,22 @@ def _parser() -> tuple[argparse.ArgumentParser, dict[str, argparse.ArgumentParse
                    "of the whole design in one run (docs/estimates.md compares the two)")
     y.add_argument("--jobs", type=int, help="with --per-block: Yosys runs at a time "
                    "(default: the CPUs available, at most 8)")
-    return ap, {"train": t, "eval": e, "build": b, "estimate": s, "sim": m, "synth": y}
+    g = add("timing", "logic levels of every block of a build, per layer, and the clock they "
+            "support")
+    g.add_argument("dir", type=Path, help="build folder (with rtl/, graph/ and flow.toml)")
+    g.add_argument("--jobs", type=int, help="Yosys runs at a time (default: the CPUs available, "
+                   "at most 8)")
+    g.add_argument("--timeout", type=float, default=3600, help="seconds (default: 3600)")
+    r = add("pnr", "place and route a build for an ECP5 part with nextpnr: Fmax, utilisation")
+    r.add_argument("dir", type=Path, help="build folder made with --device ecp5-25k/45k/85k")
+    r.add_argument("--seed", type=int, default=1, help="placer seed (default: 1)")
+    r.add_argument("--freq", type=float, help="target MHz for the timing-driven placer "
+                   "(default: nextpnr's)")
+    r.add_argument("--bitstream", action="store_true", help="place and route in context (pins "
+                   "where nextpnr puts them) and write pnr/sat_accel.bit with ecppack")
+    r.add_argument("--timeout", type=float, default=7200, help="seconds (default: 7200)")
+    return ap, {"train": t, "eval": e, "build": b, "estimate": s, "sim": m, "synth": y,
+                "timing": g, "pnr": r}
 
 
 def _parse(argv: list[str] | None) -> argparse.Namespace:
@@ -270,6 +285,24 @@ def _run(a: argparse.Namespace) -> int:
         synth_build(a.dir, a.timeout, mode="per-block" if a.per_block else "whole",
                     jobs=a.jobs, say=lambda m: print(f"sat_hw synth: {m}", file=sys.stderr,
                                                      flush=True))
+        return 0
+    if a.command == "timing":
+        from sat_hw.flow.levels import timing_build
+
+        if a.jobs is not None and a.jobs < 1:
+            raise ValueError(f"--jobs must be >= 1, got {a.jobs}")
+        if not a.timeout > 0:
+            raise ValueError(f"--timeout must be above 0 seconds, got {a.timeout:g}")
+        timing_build(a.dir, a.jobs, a.timeout, say=lambda m: print(f"sat_hw timing: {m}",
+                                                                   file=sys.stderr, flush=True))
+        return 0
+    if a.command == "pnr":
+        from sat_hw.flow.pnr import pnr_build
+
+        if not a.timeout > 0:
+            raise ValueError(f"--timeout must be above 0 seconds, got {a.timeout:g}")
+        pnr_build(a.dir, a.seed, a.freq, a.bitstream, a.timeout,
+                  say=lambda m: print(f"sat_hw pnr: {m}", file=sys.stderr, flush=True))
         return 0
     raise AssertionError(a.command)
 

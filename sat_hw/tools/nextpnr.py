@@ -141,6 +141,23 @@ def _follow(cmd: list[str], work: Path, log: str, phases, first: str, what: str,
     return proc.returncode
 
 
+def _pack(work: Path, out: Path, deadline: float, what: str) -> None:
+    """``yowasp-ecppack`` of nextpnr's text configuration into the bitstream ``out``."""
+    exe = shutil.which("yowasp-ecppack") or str(Path(sys.executable).parent / "yowasp-ecppack")
+    try:
+        proc = subprocess.run([exe, "out.config", "out.bit"], cwd=work, capture_output=True,
+                              text=True, timeout=max(1.0, deadline - time.monotonic()))
+    except (OSError, subprocess.TimeoutExpired) as e:
+        raise ToolError(f"{what}: {e}") from None
+    if proc.returncode or not (work / "out.bit").is_file():
+        tail = (proc.stderr or proc.stdout).strip().splitlines()
+        raise ToolError(f"{what} failed: {tail[-1] if tail else f'exit {proc.returncode}'}")
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = out.with_name(out.name + ".tmp")
+    shutil.copyfile(work / "out.bit", tmp)
+    os.replace(tmp, out)
+
+
 def _cache_path(sources, top, params, files, key) -> Path:
     from importlib.metadata import version
 
@@ -151,18 +168,23 @@ def _cache_path(sources, top, params, files, key) -> Path:
 def place_route(sources: list[str | Path], top: str, params: dict | None = None,
                 files: dict[str, str] | None = None, device: str = "85k",
                 freq: float | None = None, seed: int = 1, timeout: float = 3600,
-                cache: bool = True, progress=None, gap: float = 10.0) -> PnrResult:
+                cache: bool = True, progress=None, gap: float = 10.0,
+                bitstream: str | Path | None = None) -> PnrResult:
     """``top`` of ``sources`` (``params`` by ``chparam``, ``files``: ROM images beside them)
     through ``synth_ecp5`` and nextpnr-ecp5 on an LFE5U-``device`` (:data:`DEVICES`), target
     ``freq`` MHz (None: nextpnr's default, 12 MHz; the achieved figure is reported either way,
     a target only steers the timing-driven placer). Cached by content under
     ``$SAT_HW_CACHE/nextpnr`` (sources, parameters, files, device, target, seed, both tools'
-    versions). ``progress(line)`` hears the phase every ``gap`` seconds."""
+    versions). ``progress(line)`` hears the phase every ``gap`` seconds.
+
+    ``bitstream``: place and route in context instead (IO buffers on every port, placed where
+    nextpnr likes: there is no pin constraint file, so the bitstream is for no particular board)
+    and write ``yowasp-ecppack``'s bitstream there; never from the cache."""
     if device not in DEVICES:
         raise ValueError(f"device must be one of {', '.join(DEVICES)}, got {device!r}")
     t0 = time.monotonic()
     key = (device, freq, seed, "CABGA381")
-    kept = _cache_path(sources, top, params, files, key) if cache else None
+    kept = _cache_path(sources, top, params, files, key) if cache and not bitstream else None
     if kept is not None and kept.is_file():
         d = json.loads(kept.read_text())
         return PnrResult(**{**d, "seconds": time.monotonic() - t0, "cached": True})
@@ -172,7 +194,8 @@ def place_route(sources: list[str | Path], top: str, params: dict | None = None,
         names = _prepare(work, sources, files)
         chparam = (f"chparam {' '.join(f'-set {k} {_param(v)}' for k, v in params.items())} "
                    f"{top}; " if params else "")
-        script = (f"read_verilog -sv {' '.join(names)}; {chparam}synth_ecp5 -noiopad -top {top}; "
+        pads = "" if bitstream else "-noiopad "
+        script = (f"read_verilog -sv {' '.join(names)}; {chparam}synth_ecp5 {pads}-top {top}; "
                   f"tee -q -o stat.json stat -json; write_json net.json")
         rc = _follow([*_yosys(), "-q", "-l", "synth.log", "-p", script], work, "synth.log", (),
                      "synth", f"nextpnr-ecp5 {top}", t0, deadline, progress, gap, spent)
@@ -180,7 +203,8 @@ def place_route(sources: list[str | Path], top: str, params: dict | None = None,
             raise _first_error(work, ("synth.log", "synth.log.out"), f"yosys synth_ecp5 on {top}")
         cells = json.loads((work / "stat.json").read_text())["design"]["num_cells_by_type"]
         cmd = [*_nextpnr(), f"--{device}", "--package", "CABGA381", "--json", "net.json",
-               "--out-of-context", "--report", "report.json", "--seed", str(seed),
+               *(["--textcfg", "out.config"] if bitstream else ["--out-of-context"]),
+               "--report", "report.json", "--seed", str(seed),
                "--timing-allow-fail", "-q", "-l", "pnr.log"]
         if freq:
             cmd += ["--freq", f"{freq:g}"]
@@ -189,6 +213,8 @@ def place_route(sources: list[str | Path], top: str, params: dict | None = None,
         if rc or not (work / "report.json").exists():
             raise _first_error(work, ("pnr.log", "pnr.log.out"), f"nextpnr-ecp5 on {top}")
         parsed = parse_report(json.loads((work / "report.json").read_text()))
+        if bitstream:
+            _pack(work, Path(bitstream), deadline, f"ecppack {top}")
     secs = round(time.monotonic() - t0, 1)
     r = PnrResult(device, **parsed, cells=dict(cells), seconds=secs, run_seconds=secs,
                   phases=spent)
