@@ -72,3 +72,11 @@ def test_pnr_refuses_a_xilinx_build_and_bad_flags(tmp_path, capsys):
     assert main(["pnr", str(tmp_path / "e"), "--freq", "0"]) == 2
     assert "--freq 0" in capsys.readouterr().err
     assert not (tmp_path / "e" / "pnr.json").exists()
+
+
+def test_a_build_reports_its_assumed_clock_until_evidence_comes(built):
+    rep = json.loads((built / "report.json").read_text())
+    c = rep["clock"]
+    assert c["assumed_mhz"] == rep["estimate"]["fclk_mhz"] and c["evidence_mhz"] is None
+    assert c["interval"] == "simulated" and c["fps_assumed"] > 0
+    assert "- clock: assumed" in (built / "report.md").read_text()

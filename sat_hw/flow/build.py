@@ -30,7 +30,7 @@ import numpy as np
 from sat_hw.base.errors import VerificationError
 from sat_hw.base.writer import check_writable, npy_bytes, write_tree
 from sat_hw.flow.config import file_settings, layer_bits, model_from_config, to_toml
-from sat_hw.flow.report import make_report, render_markdown
+from sat_hw.flow.report import add_hardware, make_report, render_markdown
 from sat_hw.graph.agreement import agreement
 from sat_hw.graph.golden import run_golden, run_node
 from sat_hw.graph.serialize import files_hash, graph_files
@@ -443,23 +443,13 @@ def build(cfg: dict, checkpoint: Path | None = None, explicit: dict | None = Non
     info = {"wbits": q["wbits"], "abits": q["abits"], "mixed": mixed_label(cfg),
             "method": q["method"], "weights": weights, "inputs": source, "graph_hash": digest,
             "seed": cfg["build"]["seed"], "phases": phases}
-    report = make_report(graph, agree, info)
-    if folding is not None:
-        for r in report["layers"]:
-            r.update(pe=folding[r["name"]].pe, simd=folding[r["name"]].simd,
-                     mult=folding[r["name"]].mult)
+    estimate = None
     if plan["estimate"] is None:  # the cost model on the folding the generators use
         from sat_hw.flow.estimate import build_estimate
 
-        report["estimate"], rows = build_estimate(hardware, cfg["hw"])
-        for r, e in zip(report["layers"], rows):
-            r["estimate"] = e
-    if hls_csim is not None:
-        report["hls_csim"] = hls_csim
-    if sim is not None:
-        report["sim"] = sim
-        for r in report["layers"]:
-            r["sim"] = (layer_sims or {}).get(r["name"], {})
+        estimate = build_estimate(hardware, cfg["hw"])
+    report = add_hardware(make_report(graph, agree, info), folding, estimate, hls_csim, sim,
+                          layer_sims, cfg["hw"]["fclk_mhz"])
     if labels is not None:
         report["accuracy"] = accuracy(labels, tcodes["logits"], golden.outputs,
                                       rtl_files.get("sim/rtl_outputs.npy"), hls_files)

@@ -70,9 +70,10 @@ def clock_entry(report: dict, assumed_mhz: float) -> dict:
             "fps_assumed": fps(assumed_mhz), "fps_evidence": fps(mhz)}
 
 
-def update_report(folder: Path, key: str, entry: dict) -> dict | None:
-    """Put ``entry`` under ``key`` of ``folder/report.json`` and recompute its ``clock``;
-    returns the clock (None without a report)."""
+def update_report(folder: Path, key: str, entry: dict, render=None) -> dict | None:
+    """Put ``entry`` under ``key`` of ``folder/report.json`` and recompute its ``clock`` (and
+    ``report.md`` by ``render(report)`` where it is a build's full report); returns the clock
+    (None without a report)."""
     rep = Path(folder) / "report.json"
     if not rep.is_file():
         return None
@@ -81,6 +82,8 @@ def update_report(folder: Path, key: str, entry: dict) -> dict | None:
     assumed = (report.get("estimate") or {}).get("fclk_mhz") or report.get("fclk_mhz") or 0
     report["clock"] = clock_entry(report, assumed)
     replace_file(rep, json.dumps(report, indent=1) + "\n")
+    if render is not None and {"model", "torch", "build", "layers"} <= report.keys():
+        replace_file(Path(folder) / "report.md", render(report))
     return report["clock"]
 
 

@@ -22,6 +22,7 @@ from pathlib import Path
 
 from sat_hw.base.writer import replace_file, require_kind
 from sat_hw.flow.clock import clock_line, depth_mhz, update_report
+from sat_hw.flow.report import render_markdown
 from sat_hw.flow.synthesis import block_jobs, build_inputs, default_jobs
 from sat_hw.hw.devices import get_device
 
@@ -100,7 +101,8 @@ def timing_build(folder: str | Path, jobs: int | None = None, timeout: float = 3
              "layers": per_layer, "blocks": blocks,
              "seconds": round(time.monotonic() - t0, 1)}
     replace_file(folder / "timing.json", json.dumps(entry, indent=1) + "\n")
-    clock = update_report(folder, "timing", {k: v for k, v in entry.items() if k != "blocks"})
+    clock = update_report(folder, "timing", {k: v for k, v in entry.items() if k != "blocks"},
+                          render_markdown)
     replace_file(folder / "timing.md", markdown(entry, clock))
     if say:
         say(f"worst {w['levels']} in {top['slowest']} ({top['name']}); "

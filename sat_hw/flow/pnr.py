@@ -19,6 +19,7 @@ from pathlib import Path
 
 from sat_hw.base.writer import replace_file, require_kind
 from sat_hw.flow.clock import clock_line, update_report
+from sat_hw.flow.report import render_markdown
 from sat_hw.flow.synthesis import TOP, build_inputs
 from sat_hw.hw.devices import get_device, pnr_device
 
@@ -65,7 +66,7 @@ def pnr_build(folder: str | Path, seed: int = 1, freq: float | None = None,
              "wall_seconds": round(time.monotonic() - t0, 1),
              "bitstream": str(bit.relative_to(folder)) if bit else None}
     replace_file(folder / "pnr.json", json.dumps({**entry, "cells": r.cells}, indent=1) + "\n")
-    clock = update_report(folder, "pnr", entry)
+    clock = update_report(folder, "pnr", entry, render_markdown)
     replace_file(folder / "pnr.md", markdown(entry, clock))
     if say:
         say(f"Fmax {entry['fmax_mhz']} MHz; "

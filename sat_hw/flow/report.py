@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from sat_hw.flow.clock import clock_entry, clock_line
 from sat_hw.graph.ir import Graph, Input
 
 
@@ -68,6 +69,29 @@ def make_report(graph: Graph, agreement: dict, build: dict) -> dict:
     return {"model": model, "layers": layers, "torch": torch, "build": build, "phases": phases}
 
 
+def add_hardware(report: dict, folding, estimate, hls_csim: dict | None, sim: dict | None,
+                 layer_sims: dict | None, fclk_mhz: float) -> dict:
+    """The hardware parts of the report: each layer's folding, the estimate (``(summary,
+    per-layer rows)``), HLS C-sim, RTL simulation, and ``clock`` (assumed, and evidence-backed
+    once ``sat_hw timing`` or ``sat_hw pnr`` has run: :mod:`sat_hw.flow.clock`)."""
+    if folding is not None:
+        for r in report["layers"]:
+            f = folding[r["name"]]
+            r.update(pe=f.pe, simd=f.simd, mult=f.mult)
+    if estimate is not None:
+        report["estimate"], rows = estimate
+        for r, e in zip(report["layers"], rows):
+            r["estimate"] = e
+    if hls_csim is not None:
+        report["hls_csim"] = hls_csim
+    if sim is not None:
+        report["sim"] = sim
+        for r in report["layers"]:
+            r["sim"] = (layer_sims or {}).get(r["name"], {})
+    report["clock"] = clock_entry(report, fclk_mhz)
+    return report
+
+
 def _shape(s: list[int]) -> str:
     return "x".join(str(v) for v in s)
 
@@ -120,6 +144,10 @@ def _estimate_lines(e: dict | None) -> list[str]:
             f"image, latency {e['latency_cycles']:,}), LUT {e['lut']:,}, FF {e['ff']:,}, "
             f"BRAM18 {e['bram18']:,}, URAM {e['uram']:,}, DSP {e['dsp']:,}; "
             f"{e['mac_lanes']:,} MAC lanes, balance {e['balance']:.3f}"]
+
+
+def _clock_lines(c: dict | None) -> list[str]:
+    return [f"- clock: {clock_line(c)}"] if c else []
 
 
 def _sim_lines(s: dict | None) -> list[str]:
@@ -185,7 +213,7 @@ def render_markdown(report: dict) -> str:
     out = [f"# sat_hw build: {m['name']} W{b['wbits']}A{b['abits']}{mixed}", "",
            *_phase_lines(report.get("phases", [])), *_sim_lines(report.get("sim")),
            *_hls_lines(report.get("hls_csim")), *_accuracy_lines(report.get("accuracy")),
-           *_estimate_lines(report.get("estimate")),
+           *_estimate_lines(report.get("estimate")), *_clock_lines(report.get("clock")),
            f"- model: {m['name']} width {m['width']}, {m['resolution']} px, {m['in_channels']} "
            f"input channel(s), {m['classes']} classes; {m['params']:,} parameters, "
            f"{m['macs']:,} MACs per image",
