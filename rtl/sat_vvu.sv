@@ -12,21 +12,40 @@
 //
 // Weights: one ROM ($readmemh WEIGHT_FILE), depth (CH/PE)*(K2/SIMD), word g*(K2/SIMD) + s, lane
 // (i, p) at [(i*PE + p)*WB +: WB] (sat_hw.codegen.layout.vvu_rom). ENCODING "signed" stores the odd
-// weight w in WB = WBITS+1 bits and multiplies signed x unsigned. ENCODING "k" stores SAT's code
+// weight w in WB = WBITS+1 bits (taken as u = w + 2^WBITS, see Pipeline). ENCODING "k" stores SAT's code
 // k = (w + 2^WBITS-1)/2 in WB = WBITS bits and computes sum w*a = 2*sum k*a - (2^WBITS-1)*sum a:
 // every product is an unsigned WBITS x ABITS one, and each lane adds the sum of its own codes
 // (in a depthwise unit every lane has its own activations, so sum a is per lane, not shared).
-// Yosys synth_xilinx -nodsp puts "k" below "signed" in LUTs (benchmarks/vvu_yosys.py, e.g. PE=8,
-// SIMD=9, W4A4: 3443 vs 4242 LUTs; W3A4: 2618 vs 3119), so "k" is the default.
+// Yosys synth_xilinx -nodsp put "k" below "signed" in LUTs in the former single-cycle design
+// (benchmarks/vvu_yosys.py, e.g. PE=8, SIMD=9, W4A4: 3443 vs 4242 LUTs; W3A4: 2618 vs 3119), so
+// "k" is the default (one partial product fewer per tap here too).
 //
-// Pipeline: the ROM word of the next expected beat is read ahead (registered ROM output), so an
-// input beat goes straight into the multipliers; stage 1 registers each lane's SIMD-term dot
-// product, stage 2 accumulates over the K2/SIMD tap groups, and a sat_skid holds the result.
-// The pipeline advances whenever the skid's (registered) s_axis_tready is high, and that is
-// s_axis_tready: no combinational path from m_axis_tready to s_axis_tready.
-// Throughput: one input beat per cycle; cycles per pixel (CH/PE)*(K2/SIMD) input beats, CH/PE
-// output beats. Latency: when the last input beat of a channel group is taken in cycle n, its
-// output beat is valid in cycle n+3 (free flowing).
+// Pipeline, free running (no register has a stall enable; m_axis_tready reaches no register of
+// the data path):
+//   stage 0   the input beat and its ROM word, both registered; the ROM is read at the address
+//             register alone (the word of the next beat to take), so it may map to block RAM;
+//   1..TS     per lane two sat_mvu_tree adder trees, two adder levels per stage: the SIMD*UB
+//             partial products of sum u*a (u the weight as unsigned: k, or w + 2^WBITS for
+//             "signed"; partial product (i, b) = a_i if bit b of u_i, shifted by b) and the SIMD
+//             codes, whose sum times M is registered one stage after that tree's root
+//             (sum w*a = 2*sum k*a - (2^WBITS-1)*sum a, or sum u*a - 2^WBITS*sum a);
+//   TS+1      the beat's dot product, registered; TS+2 the accumulator over the K2/SIMD tap
+//             groups of a channel group;
+//   output    sat_outq: a sat_fifo of QD beats and QD credits. A beat is taken only while a
+//             credit is free (s_axis_tready is sat_outq's registered `credit`), and a beat that
+//             ends a channel group takes one, so the queue always has room for what the pipeline
+//             holds and backpressure stops only the input.
+// TS = max(TSP, TSA + 1), a tree of N values having TSx = floor(ceil(log2 N)/2) + 1 stages (0 for
+// N = 1): TSP over N = SIMD*UB partial products, UB = WBITS ("k") or WBITS+1 ("signed"), TSA
+// over the SIMD codes. The longest register-to-register path is two adder levels (a LUT and a
+// carry chain each, the first LUT also masking the partial product), the accumulator's select
+// and add, or the ROM read.
+// Throughput: one input beat per cycle in free flow; cycles per pixel (CH/PE)*(K2/SIMD) input
+// beats, CH/PE output beats. QD = max(3, ceil(LAT/(K2/SIMD)) + 1) credits keep it so (a credit
+// taken in cycle t is free again in t + LAT + 1).
+// Latency: when the last input beat of a channel group is taken in cycle n, its output beat is
+// offered in cycle n + LAT, LAT = TS + 5 (sat_hw.hw.cycles.vvu_latency); e.g. SIMD 9 W4 "k": TSP
+// 4 (36 partial products), TSA 3, LAT 9; SIMD 3 W3: TSP 3, TSA 2, LAT 8.
 module sat_vvu #(
     parameter int    CH = 8,                // channels
     parameter int    K2 = 9,                // taps per channel (k*k)
