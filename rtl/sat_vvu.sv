@@ -12,21 +12,40 @@
 //
 // Weights: one ROM ($readmemh WEIGHT_FILE), depth (CH/PE)*(K2/SIMD), word g*(K2/SIMD) + s, lane
 // (i, p) at [(i*PE + p)*WB +: WB] (sat_hw.codegen.layout.vvu_rom). ENCODING "signed" stores the odd
-// weight w in WB = WBITS+1 bits and multiplies signed x unsigned. ENCODING "k" stores SAT's code
+// weight w in WB = WBITS+1 bits (taken as u = w + 2^WBITS, see Pipeline). ENCODING "k" stores SAT's code
 // k = (w + 2^WBITS-1)/2 in WB = WBITS bits and computes sum w*a = 2*sum k*a - (2^WBITS-1)*sum a:
 // every product is an unsigned WBITS x ABITS one, and each lane adds the sum of its own codes
 // (in a depthwise unit every lane has its own activations, so sum a is per lane, not shared).
-// Yosys synth_xilinx -nodsp puts "k" below "signed" in LUTs (benchmarks/vvu_yosys.py, e.g. PE=8,
-// SIMD=9, W4A4: 3443 vs 4242 LUTs; W3A4: 2618 vs 3119), so "k" is the default.
+// Yosys synth_xilinx -nodsp put "k" below "signed" in LUTs in the former single-cycle design
+// (benchmarks/vvu_yosys.py, e.g. PE=8, SIMD=9, W4A4: 3443 vs 4242 LUTs; W3A4: 2618 vs 3119), so
+// "k" is the default (one partial product fewer per tap here too).
 //
-// Pipeline: the ROM word of the next expected beat is read ahead (registered ROM output), so an
-// input beat goes straight into the multipliers; stage 1 registers each lane's SIMD-term dot
-// product, stage 2 accumulates over the K2/SIMD tap groups, and a sat_skid holds the result.
-// The pipeline advances whenever the skid's (registered) s_axis_tready is high, and that is
-// s_axis_tready: no combinational path from m_axis_tready to s_axis_tready.
-// Throughput: one input beat per cycle; cycles per pixel (CH/PE)*(K2/SIMD) input beats, CH/PE
-// output beats. Latency: when the last input beat of a channel group is taken in cycle n, its
-// output beat is valid in cycle n+3 (free flowing).
+// Pipeline, free running (no register has a stall enable; m_axis_tready reaches no register of
+// the data path):
+//   stage 0   the input beat and its ROM word, both registered; the ROM is read at the address
+//             register alone (the word of the next beat to take), so it may map to block RAM;
+//   1..TS     per lane two sat_mvu_tree adder trees, two adder levels per stage: the SIMD*UB
+//             partial products of sum u*a (u the weight as unsigned: k, or w + 2^WBITS for
+//             "signed"; partial product (i, b) = a_i if bit b of u_i, shifted by b) and the SIMD
+//             codes, whose sum times M is registered one stage after that tree's root
+//             (sum w*a = 2*sum k*a - (2^WBITS-1)*sum a, or sum u*a - 2^WBITS*sum a);
+//   TS+1      the beat's dot product, registered; TS+2 the accumulator over the K2/SIMD tap
+//             groups of a channel group;
+//   output    sat_outq: a sat_fifo of QD beats and QD credits. A beat is taken only while a
+//             credit is free (s_axis_tready is sat_outq's registered `credit`), and a beat that
+//             ends a channel group takes one, so the queue always has room for what the pipeline
+//             holds and backpressure stops only the input.
+// TS = max(TSP, TSA + 1), a tree of N values having TSx = floor(ceil(log2 N)/2) + 1 stages (0 for
+// N = 1): TSP over N = SIMD*UB partial products, UB = WBITS ("k") or WBITS+1 ("signed"), TSA
+// over the SIMD codes. The longest register-to-register path is two adder levels (a LUT and a
+// carry chain each, the first LUT also masking the partial product), the accumulator's select
+// and add, or the ROM read.
+// Throughput: one input beat per cycle in free flow; cycles per pixel (CH/PE)*(K2/SIMD) input
+// beats, CH/PE output beats. QD = max(3, ceil(LAT/(K2/SIMD)) + 1) credits keep it so (a credit
+// taken in cycle t is free again in t + LAT + 1).
+// Latency: when the last input beat of a channel group is taken in cycle n, its output beat is
+// offered in cycle n + LAT, LAT = TS + 5 (sat_hw.hw.cycles.vvu_latency); e.g. SIMD 9 W4 "k": TSP
+// 4 (36 partial products), TSA 3, LAT 9; SIMD 3 W3: TSP 3, TSA 2, LAT 8.
 module sat_vvu #(
     parameter int    CH = 8,                // channels
     parameter int    K2 = 9,                // taps per channel (k*k)
@@ -49,6 +68,7 @@ module sat_vvu #(
 );
     localparam bit  ENC_K = ENCODING == 64'("k");
     localparam int  WB = ENC_K ? WBITS : WBITS + 1;         // stored weight width
+    localparam int  UB = WB;                                // bits of the unsigned weight u
     localparam int  NS = K2 / SIMD;                         // tap groups per channel group
     localparam int  DEPTH = (CH / PE) * NS;                 // ROM words, input beats per pixel
     localparam int  AW = DEPTH > 1 ? $clog2(DEPTH) : 1;
@@ -56,6 +76,17 @@ module sat_vvu #(
     localparam int  DOT_W = WBITS + ABITS + $clog2(SIMD) + 2;  // one beat's dot product, signed
     localparam longint BOUND = longint'(K2) * ((64'd1 << WBITS) - 1) * ((64'd1 << ABITS) - 1);
     localparam int  NEED = $clog2(BOUND + 2) + 1;           // sat_hw.graph.ir.acc_bits_for
+    // the adder trees (sat_mvu_tree): partial products u[b] ? a << b, and the codes
+    localparam int  NP = SIMD * UB;                         // partial products per lane
+    localparam logic [63:0] PMAX = ((64'd1 << ABITS) - 1) << (UB - 1);
+    localparam logic [63:0] AMAX = (64'd1 << ABITS) - 1;
+    localparam int  PW = $clog2(PMAX + 64'd1);              // bits of a partial product
+    localparam int  LP = $clog2(NP), LA = $clog2(SIMD);     // tree levels
+    localparam int  TSP = LP == 0 ? 0 : LP / 2 + 1;         // tree stages (sat_mvu_tree)
+    localparam int  TSA = LA == 0 ? 0 : LA / 2 + 1;
+    localparam int  TS = TSP > TSA + 1 ? TSP : TSA + 1;     // the code sum has one more stage
+    localparam int  LAT = TS + 5;                           // take to offer (header: Latency)
+    localparam int  QD = (LAT + NS - 1) / NS + 1 < 3 ? 3 : (LAT + NS - 1) / NS + 1;  // credits
 
     initial begin
         if (CH < 1 || PE < 1 || CH % PE != 0) $fatal(0, "PE must divide CH (instance %m)");
@@ -68,94 +99,104 @@ module sat_vvu #(
             $fatal(0, "ACC_BITS must be %0d..62 for this K2/WBITS/ABITS (instance %m)", NEED);
     end
 
-    // ---- weight ROM, read one beat ahead: w_q is always rom[addr] ----
+    // ---- stage 0: the input beat and its ROM word, both registered; the ROM is read at the
+    // address register alone (the word of the next beat to take) ----
     logic [SIMD*PE*WB-1:0] rom [0:DEPTH-1];
     initial $readmemh(WEIGHT_FILE, rom);
 
-    logic [AW-1:0] addr, addr_d;          // word of the next input beat
+    logic [AW-1:0] addr;                  // word of the next input beat
     logic [SW-1:0] tap;                   // its tap group s
     logic [SIMD*PE*WB-1:0] w_q;
-    logic ce, take;
+    logic [SIMD*PE*ABITS-1:0] a_q;
+    logic credit, take;
+    logic v0_q, first0_q, last0_q;
 
-    assign s_axis_tready = ce;
-    assign take = s_axis_tvalid && ce;
-    always_comb begin
-        addr_d = addr;
-        if (rst) addr_d = '0;
-        else if (take) addr_d = (addr == AW'(DEPTH - 1)) ? '0 : addr + 1'b1;
-    end
+    assign s_axis_tready = credit;
+    assign take = s_axis_tvalid && credit;
 
     always_ff @(posedge clk) begin
-        w_q <= rom[addr_d];
-        addr <= addr_d;
-        if (take) tap <= (tap == SW'(NS - 1)) ? '0 : tap + 1'b1;
-        if (rst) tap <= '0;
-    end
-
-    // ---- stage 1: each lane's dot product over the beat's SIMD taps ----
-    logic signed [DOT_W-1:0] dot [PE];
-    logic signed [DOT_W-1:0] dot_q [PE];
-    logic v1_q, first1_q, last1_q;
-
-    for (genvar p = 0; p < PE; p++) begin : g_lane
-        always_comb begin
-            logic signed [DOT_W-1:0] sw, sa;  // sum of products, sum of codes
-            logic signed [ABITS:0] a;           // a code, zero-extended
-            logic signed [WB:0] w;              // a weight: k zero- or w sign-extended
-            logic signed [WB+ABITS+1:0] prod;
-            sw = '0;
-            sa = '0;
-            for (int i = 0; i < SIMD; i++) begin
-                a = {1'b0, s_axis_tdata[(i*PE + p)*ABITS +: ABITS]};
-                w = ENC_K ? {1'b0, w_q[(i*PE + p)*WB +: WB]}
-                          : {w_q[(i*PE + p)*WB + WB-1], w_q[(i*PE + p)*WB +: WB]};
-                prod = w * a;
-                sw = sw + DOT_W'(prod);
-                sa = sa + DOT_W'(a);
-            end
-            // k: sum w*a = 2*sum k*a - (2^WBITS-1)*sum a (exact modulo 2^DOT_W, and it fits)
-            dot[p] = ENC_K ? (sw <<< 1) - (sa <<< WBITS) + sa : sw;
+        w_q <= rom[addr];
+        a_q <= s_axis_tdata;
+        v0_q <= take;
+        first0_q <= tap == '0;
+        last0_q <= tap == SW'(NS - 1);
+        if (take) begin
+            addr <= (addr == AW'(DEPTH - 1)) ? '0 : addr + 1'b1;
+            tap <= (tap == SW'(NS - 1)) ? '0 : tap + 1'b1;
+        end
+        if (rst) begin
+            addr <= '0;
+            tap <= '0;
+            v0_q <= 1'b0;
         end
     end
 
-    // ---- stage 2: accumulate the K2/SIMD tap groups of a channel group ----
-    logic signed [ACC_BITS-1:0] acc_q [PE];
-    logic signed [ACC_BITS-1:0] acc_d [PE];
-    logic v2_q;
+    // ---- stages 1..TS: per lane, the sum of the SIMD products w*a as partial products, and
+    // the sum of the codes times the correction ----
+    // A weight is taken as unsigned u: k itself ("k"), or w + 2^WBITS = w with its sign bit
+    // flipped ("signed"). sum w*a = SH-shifted sum u*a - M*sum a: "k" SH 1, M 2^WBITS-1;
+    // "signed" SH 0, M 2^WBITS. Partial product (i, b) = a_i if bit b of u_i, else 0, shifted
+    // by b, at tree input b*SIMD + i (the terms of one shift side by side).
+    logic signed [DOT_W-1:0] dot_q [PE];
+    for (genvar p = 0; p < PE; p++) begin : g_lane
+        logic [NP*PW-1:0] terms;
+        logic [SIMD*ABITS-1:0] codes;
+        always_comb begin
+            for (int i = 0; i < SIMD; i++) begin
+                logic [ABITS-1:0] a;
+                logic [UB-1:0] u;
+                a = a_q[(i*PE + p)*ABITS +: ABITS];
+                u = w_q[(i*PE + p)*WB +: WB];
+                if (!ENC_K) u[UB-1] = !u[UB-1];
+                codes[i*ABITS +: ABITS] = a;
+                for (int b = 0; b < UB; b++)
+                    terms[(b*SIMD + i)*PW +: PW] = PW'({a & {ABITS{u[b]}}}) << b;
+            end
+        end
+        logic [DOT_W-1:0] sk, sa;         // sum u*a (mod 2^DOT_W), sum a
+        sat_mvu_tree #(.N(NP), .VMAX(PMAX), .SIGNED(1'b0), .R(DOT_W), .DELAY(TS - TSP)) u_sk (
+            .clk, .en(1'b1), .x(terms), .y(sk));
+        sat_mvu_tree #(.N(SIMD), .VMAX(AMAX), .SIGNED(1'b0), .R(DOT_W), .DELAY(TS - TSA - 1))
+            u_sa (.clk, .en(1'b1), .x(codes), .y(sa));
+        // M*sum a, registered (stage TS); then the beat's dot product (stage TS+1)
+        logic [DOT_W-1:0] c_q;
+        always_ff @(posedge clk) begin
+            c_q <= ENC_K ? (sa << WBITS) - sa : sa << WBITS;
+            dot_q[p] <= ENC_K ? (sk << 1) - c_q : sk - c_q;
+        end
+    end
 
-    always_comb begin
+    // the beat's flags, beside its data: v/first/last of stage TS+1 (the dot products)
+    logic [TS:0] v_sr, first_sr, last_sr;
+    always_ff @(posedge clk) begin
+        v_sr <= {v_sr[TS-1:0], v0_q};
+        first_sr <= {first_sr[TS-1:0], first0_q};
+        last_sr <= {last_sr[TS-1:0], last0_q};
+        if (rst) v_sr <= '0;
+    end
+
+    // ---- stage TS+2: accumulate the K2/SIMD tap groups of a channel group ----
+    logic signed [ACC_BITS-1:0] acc_q [PE];
+    logic v_acc_q;
+    always_ff @(posedge clk) begin
         for (int p = 0; p < PE; p++) begin
             logic signed [ACC_BITS+DOT_W-1:0] d;  // sign-extended, then taken modulo 2^ACC_BITS
             d = {{ACC_BITS{dot_q[p][DOT_W-1]}}, dot_q[p]};
-            acc_d[p] = (first1_q ? '0 : acc_q[p]) + d[ACC_BITS-1:0];
+            if (v_sr[TS]) acc_q[p] <= (first_sr[TS] ? '0 : acc_q[p]) + d[ACC_BITS-1:0];
         end
+        // a channel group's sum is complete with its last tap group
+        v_acc_q <= v_sr[TS] && last_sr[TS];
+        if (rst) v_acc_q <= 1'b0;
     end
 
-    always_ff @(posedge clk) begin
-        if (ce) begin
-            // stage 1: take the beat (or a bubble)
-            v1_q <= take;
-            first1_q <= tap == '0;
-            last1_q <= tap == SW'(NS - 1);
-            for (int p = 0; p < PE; p++) dot_q[p] <= dot[p];
-            // stage 2: accumulate; a channel group's sum is complete with its last tap group
-            v2_q <= v1_q && last1_q;
-            if (v1_q) acc_q <= acc_d;
-        end
-        if (rst) begin
-            v1_q <= 1'b0;
-            v2_q <= 1'b0;
-        end
-    end
-
-    // ---- output: a skid buffer whose registered ready runs the pipeline ----
+    // ---- output: a queue with credits; a beat that ends a channel group takes one ----
     logic [PE*ACC_BITS-1:0] acc_flat;
     always_comb
         for (int p = 0; p < PE; p++) acc_flat[p*ACC_BITS +: ACC_BITS] = acc_q[p];
 
-    sat_skid #(.DATA_W(PE*ACC_BITS)) u_out (
-        .clk, .rst,
-        .s_axis_tdata(acc_flat), .s_axis_tvalid(v2_q), .s_axis_tready(ce),
+    sat_outq #(.DATA_W(PE*ACC_BITS), .DEPTH(QD)) u_out (
+        .clk, .rst, .credit, .take(take && tap == SW'(NS - 1)),
+        .s_data(acc_flat), .s_valid(v_acc_q),
         .m_axis_tdata, .m_axis_tvalid, .m_axis_tready);
 endmodule
 

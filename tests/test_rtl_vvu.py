@@ -24,8 +24,16 @@ from sat_hw.tools.yosys import synth
 
 pytestmark = pytest.mark.rtl
 
-LATENCY = 3
-"""sat_vvu: an input beat taken in cycle n completes its channel group's output in cycle n+3."""
+
+
+def latency(simd: int, wbits: int, enc: str) -> int:
+    """sat_vvu (its header): an input beat taken in cycle n completes its channel group's output
+    in cycle n + 5 + TS, TS the adder trees' register stages (partial products, or the codes'
+    sum and its correction, whichever is longer)."""
+    def stages(n: int) -> int:
+        lv = (n - 1).bit_length()
+        return lv // 2 + 1 if lv else 0
+    return 5 + max(stages(simd * (wbits + (enc != "k"))), stages(simd) + 1)
 
 
 def vvu_beats(x: np.ndarray, k: int, stride: int, pad: int, pe: int, simd: int,
@@ -88,7 +96,7 @@ def test_vvu_matches_golden(enc, ch, hw, k, stride, pad, pe, simd, wbits, abits)
               "ACC_BITS": node.acc_bits, "WEIGHT_FILE": "w.hex", "ENCODING": enc}
     res, _ = run_scenarios("sat_vvu", params, simd * pe * abits, pe * node.acc_bits,
                            standard_scenarios(beats, len(expected), seed=wbits * 10 + abits),
-                           deps=["sat_skid"], files={"w.hex": hex_lines(words, width)})
+                           files={"w.hex": hex_lines(words, width)})
     for r in res:
         assert not r.timed_out and r.extra == 0
         assert r.outputs == expected
@@ -96,13 +104,13 @@ def test_vvu_matches_golden(enc, ch, hw, k, stride, pad, pe, simd, wbits, abits)
     ns = k * k // simd
     free = res[0]
     assert free.last_out - free.first_out == (len(expected) - 1) * ns
-    assert free.first_out == ns - 1 + LATENCY
+    assert free.first_out == ns - 1 + latency(simd, wbits, enc)
 
 
 def test_vvu_synthesizes():
     node, _ = dw_node(5, 4, (3, 3), 3, 1, 1, 4, 4)
     words, width = vvu_rom(layer_plan(node, Fold(2, 3)), "k")
-    r = synth(rtl_sources("sat_skid", "sat_vvu"), "sat_vvu",
+    r = synth(rtl_sources("sat_skid", "sat_fifo", "sat_outq", "sat_mvu_tree", "sat_vvu"), "sat_vvu",
               {"CH": 4, "K2": 9, "PE": 2, "SIMD": 3, "WBITS": 4, "ABITS": 4,
                "ACC_BITS": node.acc_bits, "WEIGHT_FILE": "w.hex", "ENCODING": "k"},
               extra="-nodsp", files={"w.hex": hex_lines(words, width)})

@@ -24,17 +24,31 @@ def _mvu_latency(p: dict) -> int:
     return 5 + ts if p.get("MULT") == "dsp" else 3 + max(ts, 1)
 
 
+def vvu_latency(p: dict) -> int:
+    """sat_vvu's LAT: 5 + TS, TS = max(tree stages of the SIMD * UB partial products, tree
+    stages of the SIMD codes + 1), a tree of N values having L // 2 + 1 stages (0 for N = 1),
+    L = ceil(log2(N)); UB = WBITS ("k") or WBITS + 1 ("signed") (the block's localparams: the
+    input register, the trees, the dot product, the accumulator and sat_outq's 2)."""
+    def stages(n: int) -> int:
+        lv = (n - 1).bit_length()
+        return lv // 2 + 1 if lv else 0
+    ub = p["WBITS"] + (p.get("ENCODING", "k") != "k")
+    return 5 + max(stages(p["SIMD"] * ub), stages(p["SIMD"]) + 1)
+
+
 def pipe_delay(b) -> int:
     """Cycles from the input beat that completes an output to that output, free flowing (the
     blocks' preambles: "a beat taken in cycle t is offered in cycle t + d")."""
     p, m = b.params, b.module
     if m == "sat_mvu":
         return _mvu_latency(p)
+    if m == "sat_vvu":
+        return vvu_latency(p)
     if m == "sat_thresholds":
         return p["OUT_BITS"] + 1
     if m == "sat_dwc":
         return 0 if p["IN_N"] == p["OUT_N"] else 1
-    return {"sat_fifo": 2, "sat_bias": 2, "sat_vvu": 3, "sat_avgpool": 2, "sat_maxpool": 1,
+    return {"sat_fifo": 2, "sat_bias": 2, "sat_avgpool": 2, "sat_maxpool": 1,
             "sat_skid": 1, "sat_swg": 2}.get(m, 1)
 
 
