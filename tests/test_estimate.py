@@ -22,11 +22,11 @@ from sat_hw.hw.cost import (
     Block,
     Resources,
     block_cost,
+    block_memories,
     dsp_count,
     mvu_packing,
     network_cost,
     summary,
-    vvu_dsp,
     yosys_resources,
 )
 from sat_hw.hw.devices import get_device
@@ -71,13 +71,15 @@ def test_memory_auto_style(kind, depth, width, style, lut):
     assert mem.memory(depth, width, "auto", kind == "rom")["lut"] == lut
 
 
-@pytest.mark.parametrize("w, a, dsp", [(4, 4, False), (5, 4, True), (8, 8, True), (3, 5, False),
-                                       (8, 1, False), (6, 3, True)])
-def test_vvu_products_on_dsps_as_yosys_maps_them(w, a, dsp):
+@pytest.mark.parametrize("w, a", [(4, 4), (5, 4), (8, 8), (8, 1)])
+def test_vvu_sums_partial_products_without_dsps(w, a):
+    """Issue 20: the pipelined sat_vvu adds partial products in LUTs (no multiply for Yosys to
+    map onto a DSP); its output queue is a distributed memory of the model."""
     p = {"CH": 32, "K2": 9, "PE": 4, "SIMD": 3, "WBITS": w, "ABITS": a, "ACC_BITS": 20,
          "ENCODING": "k"}
-    assert vvu_dsp(p) is dsp
-    assert dsp_count(Block("sat_vvu", p, "vvu")) == (12 if dsp else 0)
+    b = Block("sat_vvu", p, "vvu")
+    assert dsp_count(b) == 0
+    assert [g[0] for g in block_memories(b)] == ["weights", "output queue"]
 
 
 def test_memory_styles_and_errors():

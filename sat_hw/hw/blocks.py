@@ -9,6 +9,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
+from sat_hw.hw.cycles import vvu_latency
 from sat_hw.hw.devices import dsp_a_width
 from sat_hw.hw.memory import memory
 
@@ -111,8 +112,10 @@ def memory_groups(b: Block) -> list[tuple[str, int, int, bool, str, int]]:
     if m == "sat_vvu":
         wb = p["WBITS"] + (p.get("ENCODING", "k") != "k")
         depth = (p["CH"] // p["PE"]) * (p["K2"] // p["SIMD"])
-        return [] if b.mem == "none" else [("weights", depth, p["PE"] * p["SIMD"] * wb, True,
-                                            b.mem, 1)]
+        out = [] if b.mem == "none" else [("weights", depth, p["PE"] * p["SIMD"] * wb, True,
+                                           b.mem, 1)]
+        qd = outq_depth(vvu_latency(p), p["K2"] // p["SIMD"])
+        return out + [outq_group(p["PE"] * p["ACC_BITS"], qd)]
     if m == "sat_thresholds":
         # a binary search: per lane and stage j, (CH/PE)*2^j thresholds (stage 0: + direction)
         g = p["CH"] // p["PE"]
@@ -202,24 +205,25 @@ def block_features(b: Block) -> dict[str, float]:
             f["mul"] = lanes * p["WBITS"] * p["ABITS"]
         return f
     if m == "sat_vvu":
-        # per lane: its product (LUT logic unless Yosys maps it to a DSP), its term of the lane's
-        # dot-product tree and of the sum of codes; per PE: the k correction and the accumulator
-        # (K2 = SIMD: every beat starts a channel group, the accumulator is a sign-extended copy
-        # of the dot product and Yosys merges its duplicate bits: no adder, DOT_W bits a lane)
-        lanes = p["PE"] * p["SIMD"]
-        levels = (p["SIMD"] - 1).bit_length()
-        dot = p["WBITS"] + p["ABITS"] + levels + 2  # DOT_W
-        acc = p["ACC_BITS"] if p["K2"] > p["SIMD"] else 0
-        f = {"tree": lanes * dot, "sa": lanes * (p["ABITS"] + levels), "dot": p["PE"] * dot,
-             "acc": p["PE"] * acc, "accq": p["PE"] * (acc or dot),
-             "dotq": p["PE"] * dot if acc else 0, "one": 1.0}
-        if vvu_dsp(p):
-            f["dsp"] = lanes * (p["WBITS"] + p["ABITS"])
-        elif (p["CH"] // p["PE"]) * (p["K2"] // p["SIMD"]) == 1:
-            f["cmul"] = lanes * p["WBITS"] * p["ABITS"]  # one weight word: constant products
-        else:
-            f["mul"] = lanes * p["WBITS"] * p["ABITS"]
-        return f
+        # per lane p: the SIMD*UB partial products (an AND each, into the first adders) and
+        # their pipelined tree, the tree of its SIMD codes, the correction and the dot product;
+        # the accumulator (K2 = SIMD: every beat starts a channel group, a copy of the dot
+        # product); registers: the input beat and ROM word, the trees' stages, correction, dot
+        # product, accumulator and the output queue's output register (its memory is priced
+        # by memory_groups)
+        pe, simd, ab = p["PE"], p["SIMD"], p["ABITS"]
+        ub = p["WBITS"] + (p.get("ENCODING", "k") != "k")
+        dot = p["WBITS"] + ab + (simd - 1).bit_length() + 2  # DOT_W
+        pmax = ((1 << ab) - 1) << (ub - 1)
+        ts = vvu_latency(p) - 5
+        pa, pr = tree_bits(simd * ub, pmax, dot, ts - tree_stages(simd * ub))
+        sa, sr = tree_bits(simd, (1 << ab) - 1, dot, ts - tree_stages(simd) - 1)
+        acc = p["ACC_BITS"] if p["K2"] > simd else 0
+        in_one_word = (p["CH"] // pe) * (p["K2"] // simd) == 1  # constant weights
+        return {"pp": 0 if in_one_word else pe * simd * ub * ab, "tree": pe * (pa + sa),
+                "dot": pe * dot, "acc": pe * acc, "treeq": pe * (pr + sr),
+                "inq": pe * simd * (ab + (0 if in_one_word else ub)),
+                "dotq": 2 * pe * dot, "accq": pe * p["ACC_BITS"], "one": 1.0}
     if m == "sat_thresholds":
         return {"cmp": p["PE"] * p["OUT_BITS"] * p["ACC_BITS"],
                 "out": p["PE"] * p["OUT_BITS"] ** 2, "one": 1.0}
@@ -263,28 +267,51 @@ FIT_FEATURES: dict[str, dict[str, tuple[str, ...]]] = {
     # The features a block's LUT or FF model may use (all of block_features where absent): the
     # registers a block has are known from its RTL, and a free choice among logic features
     # there fits noise.
-    "sat_vvu": {"ff": ("accq", "dotq", "one")},
+    "sat_vvu": {"lut": ("pp", "tree", "dot", "acc", "one"),
+                "ff": ("treeq", "inq", "dotq", "accq", "one")},
     "sat_bias": {"ff": ("add", "one")},
     "sat_maxpool": {"lut": ("sel", "out", "one")},
 }
 
-def vvu_dsp(p: dict) -> bool:
-    """Whether Yosys maps ``sat_vvu``'s lane products (``w * a``, unsigned WBITS x ABITS once
-    ``wreduce`` drops the zero sign bits) onto DSP slices: ``synth_xilinx``'s ``mul2dsp`` takes a
-    multiply with both operands at least 2 bits and a product of at least 9 bits
-    (``DSP_A_MINWIDTH=2 DSP_B_MINWIDTH=2 DSP_Y_MINWIDTH=9``): WBITS + ABITS >= 9."""
-    return (p.get("ENCODING", "k") == "k" and min(p["WBITS"], p["ABITS"]) >= 2
-            and p["WBITS"] + p["ABITS"] >= 9)
+def tree_stages(n: int) -> int:
+    """Register stages of ``sat_mvu_tree`` over ``n`` values: floor(L/2) + 1, L = ceil(log2 n)
+    (0 for n = 1)."""
+    lv = (n - 1).bit_length()
+    return lv // 2 + 1 if lv else 0
+
+
+def tree_bits(n: int, vmax: int, r: int, delay: int = 0, signed: bool = False) -> tuple[int, int]:
+    """(adder bits, register bits) of ``sat_mvu_tree`` summing ``n`` values of at most ``vmax``
+    into ``r`` bits with ``delay`` registers after the root: level l has ceil(n / 2^l) nodes of
+    bits(min(n, 2^l) * vmax) (+1 signed) bits, registered after every odd level and the root."""
+    levels = (n - 1).bit_length()
+    add = reg = 0
+    nodes = n
+    for lv in range(1, levels + 1):
+        nodes = -(-nodes // 2)
+        w = (min(n, 1 << lv) * vmax).bit_length() + signed
+        add += nodes * w
+        if lv % 2 == 1 or lv == levels:
+            reg += nodes * w
+    return add, reg + max(0, delay) * r
+
+
+def outq_depth(latency: int, period: int) -> int:
+    """``sat_outq``'s credits for full throughput: max(3, ceil(LAT / T) + 1), T the cycles
+    between output beats in free flow."""
+    return max(3, -(-latency // max(1, period)) + 1)
+
+
+def outq_group(width: int, depth: int) -> tuple[str, int, int, bool, str, int]:
+    """The memory of a ``sat_outq`` of ``depth`` beats (its ``sat_fifo``, distributed)."""
+    return ("output queue", max(depth - 1, 2), width, False, "lut", 1)
 
 
 def dsp_count(b: Block, family: str = "xcup") -> int:
     """DSP slices of a block: ``sat_mvu`` with ``MULT = "dsp"`` uses one multiply per column per
     group of :func:`mvu_packing` rows, ``ceil(PE / LANES) * SIMD`` (Yosys maps each to one
-    DSP48E2 / DSP48E1); ``sat_vvu`` one per lane where Yosys maps its products (:func:`vvu_dsp`);
-    every other block none."""
+    DSP48E2 / DSP48E1); every other block none (``sat_vvu`` sums partial products in LUTs)."""
     p = b.params
-    if b.module == "sat_vvu":  # one DSP per lane where Yosys maps the products (vvu_dsp)
-        return p["PE"] * p["SIMD"] if vvu_dsp(p) else 0
     if b.module != "sat_mvu" or p.get("MULT") != "dsp":
         return 0
     lanes = mvu_packing(p["WBITS"], p["ABITS"], p["PE"], p.get("DSP_A_W", dsp_a_width(family)))

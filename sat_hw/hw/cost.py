@@ -33,7 +33,6 @@ from sat_hw.hw.blocks import (
     dsp_count,
     memory_groups,
     mvu_packing,
-    vvu_dsp,
     yosys_resources,
 )
 from sat_hw.hw.cycles import block_delay, block_rate, network_latency, network_timeline, pipe_delay
@@ -57,8 +56,8 @@ PRIORS: dict[str, dict[str, dict[str, float]]] = {
     "sat_mvu": {"lut": {"mul": 1.0, "tree": 1.0, "acc": 1.0, "sum": 1.0, "dsp": 0.5,
                         "one": 40.0},
                 "ff": {"tree": 0.5, "acc": 2.0, "in": 2.0, "dsp": 1.0, "one": 40.0}},
-    "sat_vvu": {"lut": {"mul": 1.0, "tree": 1.0, "acc": 1.0, "one": 40.0},
-                "ff": {"tree": 0.2, "acc": 3.0, "one": 40.0}},
+    "sat_vvu": {"lut": {"pp": 0.5, "tree": 1.0, "dot": 2.0, "acc": 1.0, "one": 40.0},
+                "ff": {"treeq": 1.0, "inq": 1.0, "dotq": 1.0, "accq": 1.0, "one": 40.0}},
     "sat_thresholds": {"lut": {"cmp": 1.0, "out": 1.0, "one": 20.0},
                        "ff": {"cmp": 1.0, "out": 1.0, "one": 20.0}},
     "sat_bias": {"lut": {"add": 1.0, "one": 10.0}, "ff": {"add": 3.0, "one": 10.0}},
@@ -224,6 +223,5 @@ __all__ = [
     "network_timeline",
     "pipe_delay",
     "summary",
-    "vvu_dsp",
     "yosys_resources",
 ]
