@@ -91,7 +91,7 @@ module sat_mvu #(
     localparam int LS = $clog2(SIMD);
     localparam int TSA = LS == 0 ? 0 : LS / 2 + 1;          // stages of the code-sum tree
     localparam int TD = !USE_DSP && TS == 0 ? 1 : 0;        // a lone partial product: registered
-    localparam int ROOT = (USE_DSP ? 4 : 1) + TS + TD;      // stage of the lanes' beat sums
+    localparam int ROOT = (USE_DSP ? 5 : 2) + TS + TD;      // stage of the lanes' beat sums
     localparam int AD = ROOT - 1;                           // stages of the code-sum path
     localparam int AIN = AD - TSA >= 2 ? 1 : 0;             // the input beat registered for it
     localparam int LAT = ROOT + 3;                          // issue to offer (header: Latency)
@@ -185,16 +185,19 @@ module sat_mvu #(
 
     // ---------------------------------------------------------------- stage 1: operands
     // Free running from here on: no register of the data path has an enable.
-    logic [SIMD*ABITS-1:0] act1;          // the beat's codes
-    logic [PE*SIMD*WB-1:0] w1;            // its weights
+    logic [SIMD*ABITS-1:0] act0, act1;    // the beat's codes (stages 1, 2)
+    logic [AW-1:0] raddr;                 // its ROM word (stage 1)
+    logic [PE*SIMD*WB-1:0] w1;            // its weights (stage 2)
     logic [PE*SIMD*WB-1:0] rom [0:DEPTH-1];
     logic [SIMD*ABITS-1:0] vbuf [0:SF-1];
     initial $readmemh(WEIGHT_FILE, rom);
 
     always_ff @(posedge clk) begin
         if (fill) vbuf[ws] <= s_axis_tdata;
-        w1 <= rom[waddr];
-        act1 <= vbuf[sf];
+        raddr <= waddr;
+        w1 <= rom[raddr];
+        act0 <= vbuf[sf];
+        act1 <= act0;
     end
 
     // beat flags along the pipeline: valid, first and last beat of a fold, vector parity

@@ -23,13 +23,14 @@ def _stages(n: int) -> int:
 
 def _mvu_latency(p: dict) -> int:
     """sat_mvu's LAT, cycles from issuing a fold's last beat to its output beat offered: ROOT + 3
-    (the accumulator and sat_outq's 2), ROOT = 1 + max(TS, 1) for MULT "lut", TS the stages of
-    the tree over the SIMD * WB partial products (WB = WBITS, +1 for "signed"), and 4 + TS for
-    MULT "dsp", TS the stages of the tree over the SIMD products (the block's localparams)."""
+    (the accumulator and sat_outq's 2), ROOT = 2 + max(TS, 1) for MULT "lut", TS the stages of
+    the tree over the SIMD * WB partial products (WB = WBITS, +1 for "signed"), and 5 + TS for
+    MULT "dsp", TS the stages of the tree over the SIMD products (the block's localparams: the
+    ROM address and the operands, 2; the DSP's 3)."""
     if p.get("MULT") == "dsp":
-        return 7 + _stages(p["SIMD"])
+        return 8 + _stages(p["SIMD"])
     wb = p["WBITS"] + (p.get("ENCODING", "k") != "k")
-    return 4 + max(_stages(p["SIMD"] * wb), 1)
+    return 5 + max(_stages(p["SIMD"] * wb), 1)
 
 
 def vvu_latency(p: dict) -> int:
