@@ -11,38 +11,63 @@
 //
 // Weights: one ROM ($readmemh WEIGHT_FILE; sat_hw.codegen.layout.mvu_rom), depth (MH/PE)*(MW/SIMD),
 // word f*(MW/SIMD) + s, lane (p, i) at [(p*SIMD + i)*WB +: WB]. ENCODING "signed" stores the odd
-// weight w in WB = WBITS+1 bits and multiplies signed x unsigned (the baseline). ENCODING "k" stores
-// SAT's code k = (w + 2^WBITS-1)/2 in WB = WBITS bits: every product is an unsigned WBITS x ABITS
-// one, and sum w*a = 2*sum k*a - (2^WBITS-1)*sum a. One adder tree, shared by all PE lanes, sums
-// each input beat's codes as it arrives; at the end of the vector nc = -(2^WBITS-1)*sum a is the
-// value every lane's accumulator restarts from (instead of 0) in each fold, so the correction
-// costs no per-lane logic.
+// weight w in WB = WBITS+1 bits, taken as u = w + 2^WBITS (its sign bit flipped); ENCODING "k"
+// stores SAT's code u = k = (w + 2^WBITS-1)/2 in WB = WBITS bits. Every product is then an
+// unsigned one, and sum w*a = (sum u*a << SH) - M*sum a, SH 1 and M 2^WBITS-1 ("k"), SH 0 and M
+// 2^WBITS ("signed"). One adder tree, shared by all PE lanes, sums each input beat's codes as it
+// arrives; at the end of the vector nc = -M*sum a is the value every lane's accumulator restarts
+// from (instead of 0) in each fold, so the correction costs no per-lane logic.
 //
-// MULT "lut": the products are shift-and-add logic (sat_mvu_lut). MULT "dsp" (ENCODING "k" only):
+// MULT "lut": each product is WB partial products (a if bit b of u, shifted by b; sat_mvu_lut)
+// and one adder tree per lane sums the beat's SIMD*WB of them. MULT "dsp" (ENCODING "k" only):
 // the products of one column (one activation a) and LANES rows share one wide multiply
 // a * (k_0 + k_1*2^o_1 + ...) on a DSP_A_W x DSP_B_W signed multiplier (27 x 18: DSP48E2,
 // 25 x 18: DSP48E1), fields never carrying into each other, with DSP_OVERLAP a one-bit overlap
 // made exact by a known LSB (sat_mvu_dsp). Products per multiply on DSP48E2 (DSP48E1): 2x2 bits
-// 9 (8), 3x3 5 (5), 4x4 4 (3), 8x8 2 (2). The adder trees over SIMD: sat_mvu_tree.
+// 9 (8), 3x3 5 (5), 4x4 4 (3), 8x8 2 (2); then one adder tree per lane over its SIMD products.
+// The adder trees: sat_mvu_tree.
 //
 // Dataflow: a vector buffer of MW/SIMD words holds one input vector; every fold (MH/PE of them)
 // replays it, one beat per cycle. The next vector's beat s is written once the last fold has read
 // entry s (in the same cycle at the earliest: the read is registered, old data), so the next
-// vector is complete as the last fold ends and vectors run back to back: free flowing, cycles per
-// vector = (MH/PE)*(MW/SIMD) exactly. The first vector after reset (or after a gap) is buffered
-// whole before its fold 0 starts.
-// Pipeline (one enable for all stages): stage 1 operands (registered ROM and buffer reads);
-// MULT "lut": products and the adder trees over SIMD (L = ceil(log2(SIMD)) levels), registered
-// after every odd level and at the root (TS = floor(L/2) + 1 stages, 1 for SIMD = 1, where the
-// product itself is registered); MULT "dsp": multiply (stage 2),
-// post-add (stage 3), then the trees (TS stages, none for SIMD = 1); the accumulators; an output
-// register. LATENCY = cycles from issuing a fold's last beat to its output beat being valid:
-// 3 + TS (MULT "dsp": 5 + TS). Free flowing, first input beat (cycle 0) to first output beat:
-// 2*(MW/SIMD) - 1 + LATENCY cycles; the last output of a vector leaves (MH/PE - 1)*(MW/SIMD)
-// cycles after its first.
-// Backpressure: the pipeline (and the input) stops only when an output is due and the output
-// register is full (MW/SIMD = 1: two registers); both are registers, so there is no
-// combinational path from m_axis_tready to s_axis_tready.
+// vector is complete as the last fold ends and vectors run back to back. The first vector after
+// reset (or after a gap) is buffered whole before its fold 0 starts.
+// Pipeline, free running (no register of the data path has a stall enable; m_axis_tready reaches
+// no register of the data path), stages counted from the cycle a beat issues (0: its ROM word
+// and buffer entry in the counters):
+//   1         the ROM address (a copy of the word counter, so that no logic precedes the ROM
+//             read) and the buffer entry, registered;
+//   2         the ROM word, read at that address register (block RAM or distributed ROM), and
+//             the codes, registered;
+//   MULT "lut": 3..2+TS  the adder tree over the SIMD*WB partial products, the mask in the first
+//             level's LUT, registered after level 1 and then every 2 levels and at the root
+//             (TS = floor(L/2) + 1 stages, L = ceil(log2(SIMD*WB)) levels; a lone partial
+//             product, SIMD*WB = 1, is registered once: TS 1);
+//   MULT "dsp": 3 the multiplier's operands (the DSP's A/B registers, one copy per multiply),
+//             4 the product (M), 5 the post-adder (P, the LSB repair through C), then
+//             6..5+TS the adder tree over the SIMD products (TS stages as above, 0 for SIMD 1);
+//   ROOT+1    the accumulators (ROOT = 2 + TS, or 5 + TS), restarting at nc with each fold;
+//   output    sat_outq: a sat_fifo of QD beats and QD credits. A beat issues only while a
+//             credit is free (sat_outq's registered `credit`), and the last beat of a fold takes
+//             one, so the queue always has room for what the pipeline holds; backpressure stops
+//             the issue (and, once the buffer is full, the input), never a pipeline register.
+// The code sum ("k" and "signed"): the input beat registered (when the tree has a stage to
+// spare, else the tree's first level takes s_axis_tdata), a tree over SIMD (TSA stages),
+// delayed to stage ROOT - 1 after the beat's write, accumulated per vector, times -M per vector.
+// Throughput: one beat per cycle, cycles per vector (MH/PE)*(MW/SIMD) exactly in free flow.
+// QD = max(3, ceil(LAT/(MW/SIMD)) + 1) credits keep it so (a credit taken in cycle t is free
+// again in t + LAT + 1, and output beats are MW/SIMD cycles apart).
+// Latency: when a fold's last beat issues in cycle n, its output beat is offered in cycle
+// n + LAT, LAT = ROOT + 3: MULT "lut" 5 + TS, MULT "dsp" 8 + TS (sat_hw.hw.cycles._mvu_latency).
+// Free flowing, first input beat (cycle 0) to first output beat: 2*(MW/SIMD) - 1 + LAT cycles;
+// the last output of a vector leaves (MH/PE - 1)*(MW/SIMD) cycles after its first.
+// Longest register-to-register path: two adder levels of a tree (a LUT and a carry chain each,
+// the first LUT also masking the partial product), the accumulator's select and add (a carry
+// chain of R bits), or the issue control (s_axis_tready: the buffer's `sf >= ws` compare, the
+// credit and two flags; at most 4 LUT levels on xcup). The DSP's A/B, M and P registers pack
+// into a DSP48E1 with Yosys (synth_xilinx -family xc7); Yosys 0.70 packs no DSP48E2 register
+// (xcu/xcup: its xilinx_dsp matches DSP48E1 cells only), so there the multiply shows as a
+// combinational DSP between the fabric's operand and product registers.
 module sat_mvu #(
     parameter int          MH = 8,                // rows (output channels / outputs)
     parameter int          MW = 8,                // columns (fan-in)
@@ -251,7 +276,7 @@ module sat_mvu #(
 
     // ---------------------------------------------------------------- the correction
     // per vector: nc = -M * sum a (mod 2^R), M = 2^WBITS-1 ("k") or 2^WBITS ("signed"), from
-    // the codes of each input beat as it is written into the buffer: registered (stage 1),
+    // the codes of each input beat as it is written into the buffer: registered (AIN, stage 1),
     // summed by a tree (TSA stages) and delayed to stage AD = ROOT - 1, accumulated over the
     // vector, then nc, one register per vector parity. A vector's nc is visible ROOT + 1
     // cycles after its last input beat is written, exactly when the first beat of its fold 0
