@@ -116,7 +116,7 @@ module sat_mvu #(
     localparam int LS = $clog2(SIMD);
     localparam int TSA = LS == 0 ? 0 : LS / 2 + 1;          // stages of the code-sum tree
     localparam int TD = !USE_DSP && TS == 0 ? 1 : 0;        // a lone partial product: registered
-    localparam int ROOT = (USE_DSP ? 5 : 2) + TS + TD;      // stage of the lanes' beat sums
+    localparam int ROOT = (USE_DSP ? 6 : 3) + TS + TD;      // stage of the lanes' beat sums
     localparam int AD = ROOT - 1;                           // stages of the code-sum path
     localparam int AIN = AD - TSA >= 2 ? 1 : 0;             // the input beat registered for it
     localparam int LAT = ROOT + 3;                          // issue to offer (header: Latency)
@@ -210,9 +210,9 @@ module sat_mvu #(
 
     // ---------------------------------------------------------------- stage 1: operands
     // Free running from here on: no register of the data path has an enable.
-    logic [SIMD*ABITS-1:0] act0, act1;    // the beat's codes (stages 1, 2)
+    logic [SIMD*ABITS-1:0] act0, act1, act2;  // the beat's codes (stages 1, 2, 3)
     logic [AW-1:0] raddr;                 // its ROM word (stage 1)
-    logic [PE*SIMD*WB-1:0] w1;            // its weights (stage 2)
+    logic [PE*SIMD*WB-1:0] w1, w2;        // its weights (stages 2, 3)
     logic [PE*SIMD*WB-1:0] rom [0:DEPTH-1];
     logic [SIMD*ABITS-1:0] vbuf [0:SF-1];
     initial $readmemh(WEIGHT_FILE, rom);
@@ -221,8 +221,10 @@ module sat_mvu #(
         if (fill) vbuf[ws] <= s_axis_tdata;
         raddr <= waddr;
         w1 <= rom[raddr];
+        w2 <= w1;
         act0 <= vbuf[sf];
         act1 <= act0;
+        act2 <= act1;
     end
 
     // beat flags along the pipeline: valid, first and last beat of a fold, vector parity
@@ -252,7 +254,7 @@ module sat_mvu #(
         sat_mvu_lut #(
             .PE(PE), .SIMD(SIMD), .WBITS(WBITS), .ABITS(ABITS), .ENCODING(ENCODING)
         ) u_mul (
-            .w(w1), .a(act1), .pp(terms)
+            .w(w2), .a(act2), .pp(terms)
         );
         for (genvar p = 0; p < PE; p++) begin : g_tree
             sat_mvu_tree #(.N(NT), .VMAX(TMAX), .SIGNED(1'b0), .R(R), .DELAY(TD)) u_tree (
@@ -265,7 +267,7 @@ module sat_mvu #(
             .PE(PE), .SIMD(SIMD), .WBITS(WBITS), .ABITS(ABITS), .DSP_A_W(DSP_A_W),
             .DSP_B_W(DSP_B_W), .DSP_OVERLAP(DSP_OVERLAP)
         ) u_mul (
-            .clk(clk), .w(w1), .act(act1), .prod(prod)
+            .clk(clk), .w(w2), .act(act2), .prod(prod)
         );
         for (genvar p = 0; p < PE; p++) begin : g_tree
             sat_mvu_tree #(.N(SIMD), .VMAX(PMAX), .SIGNED(1'b0), .R(R), .DELAY(0)) u_tree (

@@ -23,14 +23,14 @@ def _stages(n: int) -> int:
 
 def _mvu_latency(p: dict) -> int:
     """sat_mvu's LAT, cycles from issuing a fold's last beat to its output beat offered: ROOT + 3
-    (the accumulator and sat_outq's 2), ROOT = 2 + max(TS, 1) for MULT "lut", TS the stages of
-    the tree over the SIMD * WB partial products (WB = WBITS, +1 for "signed"), and 5 + TS for
+    (the accumulator and sat_outq's 2), ROOT = 3 + max(TS, 1) for MULT "lut", TS the stages of
+    the tree over the SIMD * WB partial products (WB = WBITS, +1 for "signed"), and 6 + TS for
     MULT "dsp", TS the stages of the tree over the SIMD products (the block's localparams: the
-    ROM address and the operands, 2; the DSP's 3)."""
+    ROM address, the ROM word and its copy, 3; the DSP's 3)."""
     if p.get("MULT") == "dsp":
-        return 8 + _stages(p["SIMD"])
+        return 9 + _stages(p["SIMD"])
     wb = p["WBITS"] + (p.get("ENCODING", "k") != "k")
-    return 5 + max(_stages(p["SIMD"] * wb), 1)
+    return 6 + max(_stages(p["SIMD"] * wb), 1)
 
 
 def vvu_latency(p: dict) -> int:
