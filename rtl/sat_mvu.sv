@@ -36,17 +36,18 @@
 // no register of the data path), stages counted from the cycle a beat issues (0: its ROM word
 // and buffer entry in the counters):
 //   1         the ROM address (a copy of the word counter, so that no logic precedes the ROM
-//             read) and the buffer entry, registered;
-//   2         the ROM word, read at that address register (block RAM or distributed ROM), and
-//             the codes, registered;
-//   MULT "lut": 3..2+TS  the adder tree over the SIMD*WB partial products, the mask in the first
+//             read) and the buffer entry (the buffer's registered read);
+//   2         the ROM word, read at that address register (block RAM or distributed ROM);
+//   3         the ROM word and the codes registered again, so no logic follows a memory read
+//             (ECP5 maps both memories to DP16KD, whose unregistered output is slow);
+//   MULT "lut": 4..3+TS  the adder tree over the SIMD*WB partial products, the mask in the first
 //             level's LUT, registered after level 1 and then every 2 levels and at the root
 //             (TS = floor(L/2) + 1 stages, L = ceil(log2(SIMD*WB)) levels; a lone partial
 //             product, SIMD*WB = 1, is registered once: TS 1);
-//   MULT "dsp": 3 the multiplier's operands (the DSP's A/B registers, one copy per multiply),
-//             4 the product (M), 5 the post-adder (P, the LSB repair through C), then
-//             6..5+TS the adder tree over the SIMD products (TS stages as above, 0 for SIMD 1);
-//   ROOT+1    the accumulators (ROOT = 2 + TS, or 5 + TS), restarting at nc with each fold;
+//   MULT "dsp": 4 the multiplier's operands (the DSP's A/B registers, one copy per multiply),
+//             5 the product (M), 6 the post-adder (P, the LSB repair through C), then
+//             7..6+TS the adder tree over the SIMD products (TS stages as above, 0 for SIMD 1);
+//   ROOT+1    the accumulators (ROOT = 3 + TS, or 6 + TS), restarting at nc with each fold;
 //   output    sat_outq: a sat_fifo of QD beats and QD credits. A beat issues only while a
 //             credit is free (sat_outq's registered `credit`), and the last beat of a fold takes
 //             one, so the queue always has room for what the pipeline holds; backpressure stops
@@ -58,7 +59,8 @@
 // QD = max(3, ceil(LAT/(MW/SIMD)) + 1) credits keep it so (a credit taken in cycle t is free
 // again in t + LAT + 1, and output beats are MW/SIMD cycles apart).
 // Latency: when a fold's last beat issues in cycle n, its output beat is offered in cycle
-// n + LAT, LAT = ROOT + 3: MULT "lut" 5 + TS, MULT "dsp" 8 + TS (sat_hw.hw.cycles._mvu_latency).
+// n + LAT, LAT = ROOT + 3: MULT "lut" 6 + TS, MULT "dsp" 9 + TS (sat_hw.hw.cycles._mvu_latency);
+// e.g. SIMD 8 W4A4: "lut" TS 3 (32 partial products), LAT 9; "dsp" TS 2, LAT 11.
 // Free flowing, first input beat (cycle 0) to first output beat: 2*(MW/SIMD) - 1 + LAT cycles;
 // the last output of a vector leaves (MH/PE - 1)*(MW/SIMD) cycles after its first.
 // Longest register-to-register path: two adder levels of a tree (a LUT and a carry chain each,
