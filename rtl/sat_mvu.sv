@@ -11,38 +11,65 @@
 //
 // Weights: one ROM ($readmemh WEIGHT_FILE; sat_hw.codegen.layout.mvu_rom), depth (MH/PE)*(MW/SIMD),
 // word f*(MW/SIMD) + s, lane (p, i) at [(p*SIMD + i)*WB +: WB]. ENCODING "signed" stores the odd
-// weight w in WB = WBITS+1 bits and multiplies signed x unsigned (the baseline). ENCODING "k" stores
-// SAT's code k = (w + 2^WBITS-1)/2 in WB = WBITS bits: every product is an unsigned WBITS x ABITS
-// one, and sum w*a = 2*sum k*a - (2^WBITS-1)*sum a. One adder tree, shared by all PE lanes, sums
-// each input beat's codes as it arrives; at the end of the vector nc = -(2^WBITS-1)*sum a is the
-// value every lane's accumulator restarts from (instead of 0) in each fold, so the correction
-// costs no per-lane logic.
+// weight w in WB = WBITS+1 bits, taken as u = w + 2^WBITS (its sign bit flipped); ENCODING "k"
+// stores SAT's code u = k = (w + 2^WBITS-1)/2 in WB = WBITS bits. Every product is then an
+// unsigned one, and sum w*a = (sum u*a << SH) - M*sum a, SH 1 and M 2^WBITS-1 ("k"), SH 0 and M
+// 2^WBITS ("signed"). One adder tree, shared by all PE lanes, sums each input beat's codes as it
+// arrives; at the end of the vector nc = -M*sum a is the value every lane's accumulator restarts
+// from (instead of 0) in each fold, so the correction costs no per-lane logic.
 //
-// MULT "lut": the products are shift-and-add logic (sat_mvu_lut). MULT "dsp" (ENCODING "k" only):
+// MULT "lut": each product is WB partial products (a if bit b of u, shifted by b; sat_mvu_lut)
+// and one adder tree per lane sums the beat's SIMD*WB of them. MULT "dsp" (ENCODING "k" only):
 // the products of one column (one activation a) and LANES rows share one wide multiply
 // a * (k_0 + k_1*2^o_1 + ...) on a DSP_A_W x DSP_B_W signed multiplier (27 x 18: DSP48E2,
 // 25 x 18: DSP48E1), fields never carrying into each other, with DSP_OVERLAP a one-bit overlap
 // made exact by a known LSB (sat_mvu_dsp). Products per multiply on DSP48E2 (DSP48E1): 2x2 bits
-// 9 (8), 3x3 5 (5), 4x4 4 (3), 8x8 2 (2). The adder trees over SIMD: sat_mvu_tree.
+// 9 (8), 3x3 5 (5), 4x4 4 (3), 8x8 2 (2); then one adder tree per lane over its SIMD products.
+// The adder trees: sat_mvu_tree.
 //
 // Dataflow: a vector buffer of MW/SIMD words holds one input vector; every fold (MH/PE of them)
 // replays it, one beat per cycle. The next vector's beat s is written once the last fold has read
 // entry s (in the same cycle at the earliest: the read is registered, old data), so the next
-// vector is complete as the last fold ends and vectors run back to back: free flowing, cycles per
-// vector = (MH/PE)*(MW/SIMD) exactly. The first vector after reset (or after a gap) is buffered
-// whole before its fold 0 starts.
-// Pipeline (one enable for all stages): stage 1 operands (registered ROM and buffer reads);
-// MULT "lut": products and the adder trees over SIMD (L = ceil(log2(SIMD)) levels), registered
-// after every odd level and at the root (TS = floor(L/2) + 1 stages, 1 for SIMD = 1, where the
-// product itself is registered); MULT "dsp": multiply (stage 2),
-// post-add (stage 3), then the trees (TS stages, none for SIMD = 1); the accumulators; an output
-// register. LATENCY = cycles from issuing a fold's last beat to its output beat being valid:
-// 3 + TS (MULT "dsp": 5 + TS). Free flowing, first input beat (cycle 0) to first output beat:
-// 2*(MW/SIMD) - 1 + LATENCY cycles; the last output of a vector leaves (MH/PE - 1)*(MW/SIMD)
-// cycles after its first.
-// Backpressure: the pipeline (and the input) stops only when an output is due and the output
-// register is full (MW/SIMD = 1: two registers); both are registers, so there is no
-// combinational path from m_axis_tready to s_axis_tready.
+// vector is complete as the last fold ends and vectors run back to back. The first vector after
+// reset (or after a gap) is buffered whole before its fold 0 starts.
+// Pipeline, free running (no register of the data path has a stall enable; m_axis_tready reaches
+// no register of the data path), stages counted from the cycle a beat issues (0: its ROM word
+// and buffer entry in the counters):
+//   1         the ROM address (a copy of the word counter, so that no logic precedes the ROM
+//             read) and the buffer entry (the buffer's registered read);
+//   2         the ROM word, read at that address register (block RAM or distributed ROM);
+//   3         the ROM word and the codes registered again, so no logic follows a memory read
+//             (ECP5 maps both memories to DP16KD, whose unregistered output is slow);
+//   MULT "lut": 4..3+TS  the adder tree over the SIMD*WB partial products, the mask in the first
+//             level's LUT, registered after level 1 and then every 2 levels and at the root
+//             (TS = floor(L/2) + 1 stages, L = ceil(log2(SIMD*WB)) levels; a lone partial
+//             product, SIMD*WB = 1, is registered once: TS 1);
+//   MULT "dsp": 4 the multiplier's operands (the DSP's A/B registers, one copy per multiply),
+//             5 the product (M), 6 the post-adder (P, the LSB repair through C), then
+//             7..6+TS the adder tree over the SIMD products (TS stages as above, 0 for SIMD 1);
+//   ROOT+1    the accumulators (ROOT = 3 + TS, or 6 + TS), restarting at nc with each fold;
+//   output    sat_outq: a sat_fifo of QD beats and QD credits. A beat issues only while a
+//             credit is free (sat_outq's registered `credit`), and the last beat of a fold takes
+//             one, so the queue always has room for what the pipeline holds; backpressure stops
+//             the issue (and, once the buffer is full, the input), never a pipeline register.
+// The code sum ("k" and "signed"): the input beat registered (when the tree has a stage to
+// spare, else the tree's first level takes s_axis_tdata), a tree over SIMD (TSA stages),
+// delayed to stage ROOT - 1 after the beat's write, accumulated per vector, times -M per vector.
+// Throughput: one beat per cycle, cycles per vector (MH/PE)*(MW/SIMD) exactly in free flow.
+// QD = max(3, ceil(LAT/(MW/SIMD)) + 1) credits keep it so (a credit taken in cycle t is free
+// again in t + LAT + 1, and output beats are MW/SIMD cycles apart).
+// Latency: when a fold's last beat issues in cycle n, its output beat is offered in cycle
+// n + LAT, LAT = ROOT + 3: MULT "lut" 6 + TS, MULT "dsp" 9 + TS (sat_hw.hw.cycles._mvu_latency);
+// e.g. SIMD 8 W4A4: "lut" TS 3 (32 partial products), LAT 9; "dsp" TS 2, LAT 11.
+// Free flowing, first input beat (cycle 0) to first output beat: 2*(MW/SIMD) - 1 + LAT cycles;
+// the last output of a vector leaves (MH/PE - 1)*(MW/SIMD) cycles after its first.
+// Longest register-to-register path: two adder levels of a tree (a LUT and a carry chain each,
+// the first LUT also masking the partial product), the accumulator's select and add (a carry
+// chain of R bits), or the issue control (s_axis_tready: the buffer's `sf >= ws` compare, the
+// credit and two flags; at most 4 LUT levels on xcup). The DSP's A/B, M and P registers pack
+// into a DSP48E1 with Yosys (synth_xilinx -family xc7); Yosys 0.70 packs no DSP48E2 register
+// (xcu/xcup: its xilinx_dsp matches DSP48E1 cells only), so there the multiply shows as a
+// combinational DSP between the fabric's operand and product registers.
 module sat_mvu #(
     parameter int          MH = 8,                // rows (output channels / outputs)
     parameter int          MW = 8,                // columns (fan-in)
@@ -67,19 +94,6 @@ module sat_mvu #(
     output logic                          m_axis_tvalid,
     input  wire logic                     m_axis_tready
 );
-    // bits that hold 0..v
-    function automatic int ubits(input logic [63:0] v);
-        int n;
-        logic [63:0] x;
-        n = 0;
-        x = v;
-        while (x != 0) begin
-            n = n + 1;
-            x = x >> 1;
-        end
-        ubits = n == 0 ? 1 : n;
-    endfunction
-
     localparam bit ENC_K = ENCODING == 64'("k");
     localparam bit USE_DSP = MULT == 64'("dsp");
     localparam int WB = ENC_K ? WBITS : WBITS + 1;          // stored weight bits
@@ -91,18 +105,28 @@ module sat_mvu #(
     localparam logic [63:0] PMAX = LW * LA;                 // max |product|
     localparam logic [63:0] BOUND = 64'(MW) * PMAX;         // max |acc|
     localparam int NEED = $clog2(BOUND + 2) + 1;            // sat_hw.graph.ir.acc_bits_for
-    localparam int R = ubits(BOUND) + 1;                    // exact signed result width
-    localparam int PW = ubits(PMAX) + (ENC_K ? 0 : 1);      // product bits ("signed": signed)
-    localparam int LEVELS = $clog2(SIMD);                   // adder tree levels
-    localparam int TS = LEVELS == 0 ? 0 : LEVELS / 2 + 1;   // tree stages (odd levels, root)
-    localparam int ROOT = USE_DSP ? 3 + TS                  // stage of the lanes' beat sums
-                                  : 1 + (LEVELS == 0 ? 1 : TS);
+    localparam int R = $clog2(BOUND + 64'd1) + 1;           // exact signed result width
+    localparam int SH = ENC_K ? 1 : 0;                      // sum w*a = (sum u*a << SH) - M*sum a
+    localparam int TW = ABITS + WB - 1;                     // MULT "lut": partial product bits
+    localparam logic [63:0] TMAX = LA << (WB - 1);          // its max
+    localparam int PW = $clog2(PMAX + 64'd1);               // MULT "dsp": product bits
+    // adder trees (sat_mvu_tree, L levels, floor(L/2) + 1 stages, none for one value): MULT
+    // "lut" over each lane's SIMD*WB partial products, MULT "dsp" over its SIMD products
+    localparam int NT = USE_DSP ? SIMD : SIMD * WB;         // values per lane's tree
+    localparam int LT = $clog2(NT);
+    localparam int TS = LT == 0 ? 0 : LT / 2 + 1;           // its stages
+    localparam int LS = $clog2(SIMD);
+    localparam int TSA = LS == 0 ? 0 : LS / 2 + 1;          // stages of the code-sum tree
+    localparam int TD = !USE_DSP && TS == 0 ? 1 : 0;        // a lone partial product: registered
+    localparam int ROOT = (USE_DSP ? 6 : 3) + TS + TD;      // stage of the lanes' beat sums
     localparam int AD = ROOT - 1;                           // stages of the code-sum path
+    localparam int AIN = AD - TSA >= 2 ? 1 : 0;             // the input beat registered for it
+    localparam int LAT = ROOT + 3;                          // issue to offer (header: Latency)
+    localparam int QD = (LAT + SF - 1) / SF + 1 < 3 ? 3 : (LAT + SF - 1) / SF + 1;  // credits
     localparam int FW = NF > 1 ? $clog2(NF) : 1;
     localparam int SW = SF > 1 ? $clog2(SF) : 1;
     localparam int AW = DEPTH > 1 ? $clog2(DEPTH) : 1;
     localparam int UA = DSP_A_W - 1;                        // unsigned bits of the wide port
-    localparam int OUT_DEPTH = SF > 1 ? 1 : 2;              // output registers
 
     if (MH < 1 || PE < 1 || MH % PE != 0) begin : g_err_pe
         $fatal(0, "PE must divide MH (instance %m)");
@@ -132,191 +156,186 @@ module sat_mvu #(
     // ---------------------------------------------------------------- vector buffer, issue
     // The buffer holds one vector. The filler writes entry ws of the next vector once the
     // held vector's last fold has read entry ws (or reads it in the same cycle: the read is
-    // registered, old data), so the next vector is complete when the last fold ends.
-    logic en;                    // every pipeline register moves (and the filler may write)
+    // registered, old data), so the next vector is complete when the last fold ends. A beat
+    // issues only while a credit is free; the last beat of a fold takes one.
+    logic credit;                // sat_outq: a credit is free (a register)
     logic held;                  // the buffer holds a complete vector not yet fully issued
     logic issue;                 // a beat enters stage 1
+    logic take;                  // the last beat of a fold issues: it takes a credit
     logic fill;                  // an input beat is written into the buffer
     logic [SW-1:0] ws;           // entry the next input beat goes to
+    logic wl;                    // ws == SF - 1
     logic [FW-1:0] nf;           // fold of the next beat issued
     logic [SW-1:0] sf;           // its beat within the fold
+    logic fl, sl;                // nf == NF - 1, sf == SF - 1
     logic [AW-1:0] waddr;        // its ROM word
     logic cpar;                  // parity of the vector being issued
     logic last_issue, last_fill;
-    logic done;                  // the accumulators hold a finished fold
-    logic full;                  // the output registers cannot take it
 
-    assign en = !(done && full);
-    assign issue = en && held;
-    assign s_axis_tready = en && (!held || (nf == FW'(NF - 1) && sf >= ws));
+    assign issue = held && credit;
+    assign take = issue && sl;
+    assign last_issue = take && fl;
+    assign s_axis_tready = !held || (credit && fl && sf >= ws);
     assign fill = s_axis_tready && s_axis_tvalid;
-    assign last_issue = issue && nf == FW'(NF - 1) && sf == SW'(SF - 1);
-    assign last_fill = fill && ws == SW'(SF - 1);
+    assign last_fill = fill && wl;
 
     always_ff @(posedge clk) begin
-        if (fill) ws <= last_fill ? '0 : ws + 1'b1;
+        if (fill) begin
+            ws <= wl ? '0 : ws + 1'b1;
+            wl <= SF == 1 || (!wl && ws == SW'(SF - 2));
+        end
         if (issue) begin
-            // next beat, next fold, next vector
-            waddr <= waddr == AW'(DEPTH - 1) ? '0 : waddr + 1'b1;
-            sf <= sf == SW'(SF - 1) ? '0 : sf + 1'b1;
-            if (sf == SW'(SF - 1)) nf <= nf == FW'(NF - 1) ? '0 : nf + 1'b1;
+            // next beat, next fold, next vector (the ROM word wraps with the vector)
+            waddr <= last_issue ? '0 : waddr + 1'b1;
+            sf <= sl ? '0 : sf + 1'b1;
+            sl <= SF == 1 || (!sl && sf == SW'(SF - 2));
+            if (sl) begin
+                nf <= fl ? '0 : nf + 1'b1;
+                fl <= NF == 1 || (!fl && nf == FW'(NF - 2));
+            end
         end
         if (last_issue) cpar <= !cpar;
         // the held vector ends with its last beat; a completed fill is the next one
         held <= (held && !last_issue) || last_fill;
         if (rst) begin
             ws <= '0;
+            wl <= SF == 1;
             waddr <= '0;
             sf <= '0;
+            sl <= SF == 1;
             nf <= '0;
+            fl <= NF == 1;
             cpar <= 1'b0;
             held <= 1'b0;
         end
     end
 
     // ---------------------------------------------------------------- stage 1: operands
-    logic [SIMD*ABITS-1:0] act1;          // the beat's codes
-    logic [PE*SIMD*WB-1:0] w1;            // its weights
+    // Free running from here on: no register of the data path has an enable.
+    logic [SIMD*ABITS-1:0] act0, act1, act2;  // the beat's codes (stages 1, 2, 3)
+    logic [AW-1:0] raddr;                 // its ROM word (stage 1)
+    logic [PE*SIMD*WB-1:0] w1, w2;        // its weights (stages 2, 3)
     logic [PE*SIMD*WB-1:0] rom [0:DEPTH-1];
     logic [SIMD*ABITS-1:0] vbuf [0:SF-1];
     initial $readmemh(WEIGHT_FILE, rom);
 
     always_ff @(posedge clk) begin
         if (fill) vbuf[ws] <= s_axis_tdata;
-        if (en) begin
-            w1 <= rom[waddr];
-            act1 <= vbuf[sf];
-        end
+        raddr <= waddr;
+        w1 <= rom[raddr];
+        w2 <= w1;
+        act0 <= vbuf[sf];
+        act1 <= act0;
+        act2 <= act1;
     end
 
     // beat flags along the pipeline: valid, first and last beat of a fold, vector parity
     logic [ROOT:1] pv, pf, pl, pp;
     always_ff @(posedge clk) begin
-        if (en) begin
-            pv <= {pv[ROOT-1:1], issue};
-            pf <= {pf[ROOT-1:1], sf == '0};
-            pl <= {pl[ROOT-1:1], sf == SW'(SF - 1)};
-            pp <= {pp[ROOT-1:1], cpar};
+        pv[1] <= issue;
+        pf[1] <= sf == '0;
+        pl[1] <= sl;
+        pp[1] <= cpar;
+        for (int d = 2; d <= ROOT; d++) begin
+            pv[d] <= pv[d-1];
+            pf[d] <= pf[d-1];
+            pl[d] <= pl[d-1];
+            pp[d] <= pp[d-1];
         end
         if (rst) pv <= '0;
     end
 
-    // ---------------------------------------------------------------- products
-    // MULT "lut": shift-and-add of the stage-1 operands, not registered (sat_mvu_lut: ABC merges
-    // each product with the first adder level). MULT "dsp": slices of the packed multiplies,
-    // registered twice (sat_mvu_dsp: multiply, stage 2; post-add, stage 3).
-    logic [PE*SIMD*PW-1:0] leaf;          // product of lane (p, i) at [(p*SIMD + i)*PW +: PW]
-
+    // ---------------------------------------------------------------- products, adder trees
+    // MULT "lut": each lane's SIMD*WB partial products (sat_mvu_lut, the mask merges with the
+    // tree's first level) summed by one tree; MULT "dsp": the packed multiplies (sat_mvu_dsp,
+    // three registers: stages 2..4), then a tree over SIMD. Root: lane p's sum u*a of the beat
+    // (mod 2^R) at stage ROOT.
+    logic [PE*R-1:0] root;
     if (!USE_DSP) begin : g_lut
+        logic [PE*NT*TW-1:0] terms;
         sat_mvu_lut #(
             .PE(PE), .SIMD(SIMD), .WBITS(WBITS), .ABITS(ABITS), .ENCODING(ENCODING)
         ) u_mul (
-            .w(w1), .a(act1), .prod(leaf)
+            .w(w2), .a(act2), .pp(terms)
         );
+        for (genvar p = 0; p < PE; p++) begin : g_tree
+            sat_mvu_tree #(.N(NT), .VMAX(TMAX), .SIGNED(1'b0), .R(R), .DELAY(TD)) u_tree (
+                .clk(clk), .en(1'b1), .x(terms[p*NT*TW +: NT*TW]), .y(root[p*R +: R])
+            );
+        end
     end else begin : g_dsp
+        logic [PE*SIMD*PW-1:0] prod;      // product of lane (p, i) at [(p*SIMD + i)*PW +: PW]
         sat_mvu_dsp #(
             .PE(PE), .SIMD(SIMD), .WBITS(WBITS), .ABITS(ABITS), .DSP_A_W(DSP_A_W),
             .DSP_B_W(DSP_B_W), .DSP_OVERLAP(DSP_OVERLAP)
         ) u_mul (
-            .clk(clk), .en(en), .w(w1), .act(act1), .prod(leaf)
+            .clk(clk), .w(w2), .act(act2), .prod(prod)
         );
-    end
-
-    // ---------------------------------------------------------------- adder trees over SIMD
-    // sat_mvu_tree: registered after every odd level and at the root (TS stages; a lone LUT
-    // product, SIMD 1, is registered as the root). g_tree[p]: lane p's products. g_atree ("k"):
-    // the codes of each input beat as it is written into the buffer, taken from s_axis_tdata and
-    // timed so that a vector's correction reaches the accumulators with its fold 0's first beat.
-    logic [PE*R-1:0] root;                // lane p's beat sum (mod 2^R) at [p*R +: R], stage ROOT
-    logic [R-1:0] sum_a;                  // "k": sum of an input beat's codes, stage AD
-    logic [AD:1] av, af, al;              // "k": that beat's flags: valid, first and last beat
-
-    if (ENC_K) begin : g_aflags
-        always_ff @(posedge clk) begin
-            if (en) begin
-                av[1] <= fill;
-                af[1] <= ws == '0;
-                al[1] <= ws == SW'(SF - 1);
-                for (int d = 2; d <= AD; d = d + 1) begin
-                    av[d] <= av[d-1];
-                    af[d] <= af[d-1];
-                    al[d] <= al[d-1];
-                end
-            end
-            if (rst) av <= '0;
+        for (genvar p = 0; p < PE; p++) begin : g_tree
+            sat_mvu_tree #(.N(SIMD), .VMAX(PMAX), .SIGNED(1'b0), .R(R), .DELAY(0)) u_tree (
+                .clk(clk), .en(1'b1), .x(prod[p*SIMD*PW +: SIMD*PW]), .y(root[p*R +: R])
+            );
         end
-    end else begin : g_noaflags
-        assign av = '0;
-        assign af = '0;
-        assign al = '0;
     end
 
-    // lane p's products, at stage ROOT (MULT "lut", SIMD 1: one register after the product)
-    for (genvar p = 0; p < PE; p++) begin : g_tree
-        sat_mvu_tree #(
-            .N(SIMD), .VMAX(PMAX), .SIGNED(!ENC_K), .R(R),
-            .DELAY((!USE_DSP && LEVELS == 0) ? 1 : 0)
-        ) u_tree (
-            .clk(clk), .en(en), .x(leaf[p*SIMD*PW +: SIMD*PW]), .y(root[p*R +: R])
-        );
-    end
-    // "k": an input beat's codes, at stage AD (the trees' TS stages and AD - TS more)
-    if (ENC_K) begin : g_atree
-        sat_mvu_tree #(
-            .N(SIMD), .VMAX(LA), .SIGNED(1'b0), .R(R), .DELAY(AD - TS)
-        ) u_tree (
-            .clk(clk), .en(en), .x(s_axis_tdata), .y(sum_a)
-        );
-    end else begin : g_nosum
-        assign sum_a = '0;
-    end
-
-    // ---------------------------------------------------------------- "k": the correction
-    // per vector: nc = -(2^WBITS-1) * sum a (mod 2^R), one register per vector parity. A
-    // vector's nc is visible ROOT + 1 cycles after its last input beat is written, exactly when
-    // the first beat of its fold 0 (issued the next cycle at the earliest) reaches the
-    // accumulators; the next vector of the same parity cannot be complete before that vector's
-    // last fold has started, so nc is never overwritten before its last use (all counts in
-    // enabled cycles: the input stops with the pipeline).
+    // ---------------------------------------------------------------- the correction
+    // per vector: nc = -M * sum a (mod 2^R), M = 2^WBITS-1 ("k") or 2^WBITS ("signed"), from
+    // the codes of each input beat as it is written into the buffer: registered (AIN, stage 1),
+    // summed by a tree (TSA stages) and delayed to stage AD = ROOT - 1, accumulated over the
+    // vector, then nc, one register per vector parity. A vector's nc is visible ROOT + 1
+    // cycles after its last input beat is written, exactly when the first beat of its fold 0
+    // (issued the next cycle at the earliest) reaches the accumulators; the next vector of the
+    // same parity cannot be complete before that vector's last fold has started, so nc is never
+    // overwritten before its last use.
+    logic [SIMD*ABITS-1:0] ain;           // the input beat, registered
+    logic [AD:1] av, af, al;              // its flags: valid, first and last beat of a vector
+    logic [R-1:0] sum_a;                  // its codes' sum, stage AD
     logic [2*R-1:0] nc;                   // vector parity v at [v*R +: R]
-    if (ENC_K) begin : g_nc
-        logic [R-1:0] asum;
-        logic adone, fpar;
-        always_ff @(posedge clk) begin
-            if (en) begin
-                if (av[AD]) asum <= (af[AD] ? R'(0) : asum) + sum_a;
-                adone <= av[AD] && al[AD];
-                if (adone) begin
-                    nc[fpar*R +: R] <= asum - (asum << WBITS);
-                    fpar <= !fpar;
-                end
-            end
-            if (rst) begin
-                adone <= 1'b0;
-                fpar <= 1'b0;
-            end
+    logic [R-1:0] asum;
+    logic adone, fpar;
+
+    always_ff @(posedge clk) begin
+        ain <= s_axis_tdata;
+        av[1] <= fill;
+        af[1] <= ws == '0;
+        al[1] <= wl;
+        for (int d = 2; d <= AD; d++) begin
+            av[d] <= av[d-1];
+            af[d] <= af[d-1];
+            al[d] <= al[d-1];
         end
-    end else begin : g_nonc
-        assign nc = '0;
+        if (av[AD]) asum <= (af[AD] ? R'(0) : asum) + sum_a;
+        adone <= av[AD] && al[AD];
+        if (adone) begin
+            nc[fpar*R +: R] <= ENC_K ? asum - (asum << WBITS) : R'(0) - (asum << WBITS);
+            fpar <= !fpar;
+        end
+        if (rst) begin
+            av <= '0;
+            adone <= 1'b0;
+            fpar <= 1'b0;
+        end
     end
+
+    sat_mvu_tree #(.N(SIMD), .VMAX(LA), .SIGNED(1'b0), .R(R), .DELAY(AD - AIN - TSA)) u_atree (
+        .clk(clk), .en(1'b1), .x(AIN != 0 ? ain : s_axis_tdata), .y(sum_a)
+    );
 
     // ---------------------------------------------------------------- accumulators
-    // "k": acc = nc + sum 2*(k*a) = sum w*a; "signed": acc = sum w*a (both mod 2^R: exact,
-    // |acc| < 2^(R-1)). The restart value costs nothing: the LUT that selects restart or
-    // feedback is the adder's own.
+    // acc = nc + (sum u*a << SH) = sum w*a (mod 2^R: exact, |acc| < 2^(R-1)). The restart value
+    // costs nothing: the LUT that selects restart or feedback is the adder's own.
     logic [PE*R-1:0] acc;
+    logic done;                           // acc holds a finished fold
     logic [PE*ACC_BITS-1:0] result;       // the finished fold, sign-extended lanes
 
     always_ff @(posedge clk) begin
-        if (en) begin
-            if (pv[ROOT]) begin
-                // the first beat of a fold restarts the sums
-                for (int p = 0; p < PE; p = p + 1)
-                    acc[p*R +: R] <= (pf[ROOT] ? nc[pp[ROOT]*R +: R] : acc[p*R +: R])
-                                     + (ENC_K ? root[p*R +: R] << 1 : root[p*R +: R]);
-            end
-            done <= pv[ROOT] && pl[ROOT];
+        if (pv[ROOT]) begin
+            // the first beat of a fold restarts the sums
+            for (int p = 0; p < PE; p = p + 1)
+                acc[p*R +: R] <= (pf[ROOT] ? nc[pp[ROOT]*R +: R] : acc[p*R +: R])
+                                 + (root[p*R +: R] << SH);
         end
+        done <= pv[ROOT] && pl[ROOT];
         if (rst) done <= 1'b0;
     end
 
@@ -325,44 +344,12 @@ module sat_mvu #(
             result[p*ACC_BITS +: ACC_BITS] = ACC_BITS'($signed(acc[p*R +: R]));
     end
 
-    // ---------------------------------------------------------------- output registers
-    if (OUT_DEPTH == 1) begin : g_out1
-        always_ff @(posedge clk) begin
-            if (m_axis_tvalid && m_axis_tready) m_axis_tvalid <= 1'b0;
-            if (en && done) begin
-                // never full here: en is low while a finished fold waits for a full register
-                m_axis_tdata <= result;
-                m_axis_tvalid <= 1'b1;
-            end
-            if (rst) m_axis_tvalid <= 1'b0;
-        end
-        assign full = m_axis_tvalid;
-    end else begin : g_out2
-        // two registers in turn: one output per cycle with a registered stop
-        logic [PE*ACC_BITS-1:0] ob0, ob1;
-        logic wp, rp;
-        logic [1:0] cnt;
-        logic wr, rd;
-        assign wr = en && done;
-        assign rd = m_axis_tvalid && m_axis_tready;
-        always_ff @(posedge clk) begin
-            if (wr) begin
-                if (wp) ob1 <= result;
-                else ob0 <= result;
-                wp <= !wp;
-            end
-            if (rd) rp <= !rp;
-            cnt <= cnt + 2'(wr) - 2'(rd);
-            if (rst) begin
-                wp <= 1'b0;
-                rp <= 1'b0;
-                cnt <= '0;
-            end
-        end
-        assign m_axis_tvalid = cnt != '0;
-        assign m_axis_tdata = rp ? ob1 : ob0;
-        assign full = cnt == 2'd2;
-    end
+    // ---------------------------------------------------------------- output queue
+    sat_outq #(.DATA_W(PE*ACC_BITS), .DEPTH(QD)) u_out (
+        .clk(clk), .rst(rst), .credit(credit), .take(take),
+        .s_data(result), .s_valid(done),
+        .m_axis_tdata(m_axis_tdata), .m_axis_tvalid(m_axis_tvalid), .m_axis_tready(m_axis_tready)
+    );
 endmodule
 
 `resetall

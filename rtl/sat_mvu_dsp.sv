@@ -17,8 +17,10 @@
 //
 // Input: k of lane (p, i) at w[(p*SIMD + i)*WBITS +: WBITS], a(i) at a[i*ABITS +: ABITS].
 // Output: the product of lane (p, i) at prod[(p*SIMD + i)*PW +: PW], PW = S (unsigned).
-// Latency (enabled cycles, one enable for every register): 2, the multiply's register and the
-// post-adder's; no reset.
+// Latency: 3, free running (no enable, no reset): the operands (one copy per multiply: the
+// DSP's A and B registers), the product (M) and the post-adder (P), so that Yosys packs all
+// three into the DSP48E2/E1 (AREG/BREG, MREG, PREG); the post-adder's repair term takes the C
+// port (its second register is CREG) and the LSBs stay in the fabric.
 module sat_mvu_dsp #(
     parameter int          PE = 2,              // rows
     parameter int          SIMD = 2,            // columns
@@ -30,7 +32,6 @@ module sat_mvu_dsp #(
     localparam int         PW = $clog2(((64'd1 << WBITS) - 1) * ((64'd1 << ABITS) - 1) + 64'd1)
 ) (
     input  wire logic                     clk,
-    input  wire logic                     en,   // every register moves
     input  wire logic [PE*SIMD*WBITS-1:0] w,
     input  wire logic [SIMD*ABITS-1:0]    act,
     output logic [PE*SIMD*PW-1:0]         prod
@@ -60,8 +61,10 @@ module sat_mvu_dsp #(
             localparam int TW = (NL - 1)*STEP + S;       // packed product
             logic [ABITS-1:0] a;
             logic [BW-1:0] bpk;
-            logic [TW-1:0] cpk, m_q, c_q, p_q;
-            logic [NL-1:0] lsb, lsb_q, lsb_qq;
+            logic [ABITS-1:0] a_r;
+            logic [BW-1:0] b_r;
+            logic [TW-1:0] cpk, c_r, m_q, c_q, p_q;
+            logic [NL-1:0] lsb, lsb_r, lsb_q, lsb_qq;
             assign a = act[i*ABITS +: ABITS];
             always_comb begin
                 logic [WBITS-1:0] kj;
@@ -82,13 +85,15 @@ module sat_mvu_dsp #(
                 end
             end
             always_ff @(posedge clk) begin
-                if (en) begin
-                    m_q <= TW'(a * bpk);
-                    c_q <= cpk;
-                    p_q <= m_q + c_q;
-                    lsb_q <= lsb;
-                    lsb_qq <= lsb_q;
-                end
+                a_r <= a;
+                b_r <= bpk;
+                c_r <= cpk;
+                lsb_r <= lsb;
+                m_q <= TW'(a_r * b_r);
+                c_q <= c_r;
+                lsb_q <= lsb_r;
+                p_q <= m_q + c_q;
+                lsb_qq <= lsb_q;
             end
             for (genvar j = 0; j < NL; j++) begin : g_x
                 if (CORR && j > 0) begin : g_rep

@@ -21,6 +21,8 @@ from sat_hw.codegen.layout import hex_lines, mvu_matrix, mvu_rom
 from sat_hw.codegen.library import block_files, block_sources
 from sat_hw.graph import golden, synthetic
 from sat_hw.graph.ir import acc_bits_for, acc_bound, levels
+from sat_hw.hw.blocks import Block
+from sat_hw.hw.cycles import pipe_delay
 from sat_hw.hw.fold import Fold
 from sat_hw.hw.plan import layer_plan
 from sat_hw.tools.streamtb import rtl_sources, run_scenarios, standard_scenarios
@@ -29,13 +31,10 @@ from sat_hw.tools.yosys import synth
 pytestmark = pytest.mark.rtl
 
 
-def mvu_latency(simd: int, mult: str) -> int:
+def mvu_latency(params: dict) -> int:
     """Cycles from the cycle that issues a fold's last beat to the cycle its output beat is
-    valid, free flowing (the preamble's LATENCY)."""
-    lv = (simd - 1).bit_length()                  # adder tree levels, ceil(log2(SIMD))
-    ts = lv // 2 + 1 if lv else 0                 # tree register stages
-    root = 3 + ts if mult == "dsp" else 1 + (ts if lv else 1)
-    return root + 2
+    offered, free flowing (the preamble's LAT, the cost model's)."""
+    return pipe_delay(Block("sat_mvu", params, ""))
 
 
 def make_node(rng, kind: str, mh: int, mw: int, wbits: int, abits: int):
@@ -110,7 +109,7 @@ def check_free_flow(r, params, n_vec: int, mult: str) -> None:
     issues in cycles SF .. 2*SF-1, and its output follows the fixed latency later."""
     sf, nf = params["MW"] // params["SIMD"], params["MH"] // params["PE"]
     assert r.last_out - r.first_out == (n_vec * nf - 1) * sf
-    assert r.first_out == (2 * sf - 1) + mvu_latency(params["SIMD"], mult)
+    assert r.first_out == (2 * sf - 1) + mvu_latency(params)
 
 
 # (kind, MH, MW, PE, SIMD, wbits, abits, encoding, extra RTL parameters, ACC_BITS padding)
@@ -186,12 +185,13 @@ def test_mvu_dsp_one_bit_activations(wbits):
 
 def test_mvu_sources():
     """Issue 19: sat_mvu is four files, none over 500 lines (the products, LUT or DSP, and the
-    adder trees are submodules); a lone build gets them dependencies first and a design's file
-    list all four, sorted, with the blocks it always carries."""
+    adder trees are submodules); issue 20: its output leaves through sat_outq (a sat_fifo, which
+    holds a sat_skid). A lone build gets them dependencies first and a design's file list all of
+    them, sorted, with the blocks it always carries."""
     rtl = resource_path("rtl")
     parts = ["sat_mvu_dsp.sv", "sat_mvu_lut.sv", "sat_mvu_tree.sv"]
-    assert [p.name for p in block_sources(rtl, "sat_mvu")] == [*parts, "sat_mvu.sv"]
-    assert block_files({"sat_mvu", "sat_fifo"}) == sorted(
-        ["sat_fifo.sv", "sat_mvu.sv", *parts, "sat_skid.sv"])
+    queue = ["sat_skid.sv", "sat_fifo.sv", "sat_outq.sv"]
+    assert [p.name for p in block_sources(rtl, "sat_mvu")] == [*parts, *queue, "sat_mvu.sv"]
+    assert block_files({"sat_mvu", "sat_fifo"}) == sorted([*parts, *queue, "sat_mvu.sv"])
     assert block_files({"sat_swg"}) == ["sat_skid.sv", "sat_swg.sv"]
     assert all(len((rtl / n).read_text().splitlines()) <= 500 for n in [*parts, "sat_mvu.sv"])

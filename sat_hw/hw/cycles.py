@@ -14,14 +14,23 @@ from sat_hw.graph.ir import AvgPool, Layer
 from sat_hw.hw.fold import needs_window
 
 
+def _stages(n: int) -> int:
+    """Register stages of a ``sat_mvu_tree`` over ``n`` values: L // 2 + 1, L = ceil(log2 n)
+    adder levels (0 for one value)."""
+    lv = (n - 1).bit_length()
+    return lv // 2 + 1 if lv else 0
+
+
 def _mvu_latency(p: dict) -> int:
-    """sat_mvu's LATENCY: MULT "lut" 3 + TS (4 for SIMD 1, where the lone product is registered
-    as the root), MULT "dsp" 5 + TS; TS = 0 for SIMD 1 else LEVELS // 2 + 1 adder tree register
-    stages, LEVELS = ceil(log2(SIMD)) (the block's localparams TS and ROOT, plus the accumulator
-    and the output register)."""
-    levels = (p["SIMD"] - 1).bit_length()
-    ts = levels // 2 + 1 if levels else 0
-    return 5 + ts if p.get("MULT") == "dsp" else 3 + max(ts, 1)
+    """sat_mvu's LAT, cycles from issuing a fold's last beat to its output beat offered: ROOT + 3
+    (the accumulator and sat_outq's 2), ROOT = 3 + max(TS, 1) for MULT "lut", TS the stages of
+    the tree over the SIMD * WB partial products (WB = WBITS, +1 for "signed"), and 6 + TS for
+    MULT "dsp", TS the stages of the tree over the SIMD products (the block's localparams: the
+    ROM address, the ROM word and its copy, 3; the DSP's 3)."""
+    if p.get("MULT") == "dsp":
+        return 9 + _stages(p["SIMD"])
+    wb = p["WBITS"] + (p.get("ENCODING", "k") != "k")
+    return 6 + max(_stages(p["SIMD"] * wb), 1)
 
 
 def vvu_latency(p: dict) -> int:
@@ -29,11 +38,8 @@ def vvu_latency(p: dict) -> int:
     stages of the SIMD codes + 1), a tree of N values having L // 2 + 1 stages (0 for N = 1),
     L = ceil(log2(N)); UB = WBITS ("k") or WBITS + 1 ("signed") (the block's localparams: the
     input register, the trees, the dot product, the accumulator and sat_outq's 2)."""
-    def stages(n: int) -> int:
-        lv = (n - 1).bit_length()
-        return lv // 2 + 1 if lv else 0
     ub = p["WBITS"] + (p.get("ENCODING", "k") != "k")
-    return 5 + max(stages(p["SIMD"] * ub), stages(p["SIMD"]) + 1)
+    return 5 + max(_stages(p["SIMD"] * ub), _stages(p["SIMD"]) + 1)
 
 
 def pipe_delay(b) -> int:
