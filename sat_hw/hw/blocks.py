@@ -9,7 +9,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-from sat_hw.hw.cycles import vvu_latency
+from sat_hw.hw.cycles import mvu_latency, vvu_latency
 from sat_hw.hw.devices import dsp_a_width
 from sat_hw.hw.memory import memory
 
@@ -108,7 +108,7 @@ def memory_groups(b: Block) -> list[tuple[str, int, int, bool, str, int]]:
                                           b.mem, 1)]
         if nf > 1:  # vector buffer: fold 0 writes the input vector, later folds replay it
             out.append(("vector buffer", sf, p["SIMD"] * p["ABITS"], False, "auto", 1))
-        return out
+        return out + [outq_group(p["PE"] * p["ACC_BITS"], outq_depth(mvu_latency(p), sf))]
     if m == "sat_vvu":
         wb = p["WBITS"] + (p.get("ENCODING", "k") != "k")
         depth = (p["CH"] // p["PE"]) * (p["K2"] // p["SIMD"])
@@ -187,22 +187,34 @@ def block_features(b: Block) -> dict[str, float]:
     """Features of the block's logic (memories excluded); LUT and FF models are linear in them."""
     p, m = b.params, b.module
     if m == "sat_mvu":
-        lanes = p["PE"] * p["SIMD"]
-        pw = (((1 << p["WBITS"]) - 1) * ((1 << p["ABITS"]) - 1)).bit_length()
-        f = {"tree": lanes * pw, "acc": p["PE"] * p["ACC_BITS"],
-             "sum": p["SIMD"] * (p["ABITS"] + _clog2(p["SIMD"])), "in": p["SIMD"] * p["ABITS"],
-             "lanes": lanes, "one": 1.0}
+        # per lane: its adder tree (sat_mvu_tree geometry) over the SIMD*WB partial products
+        # (MULT "lut": an AND each, into the first adders) or the SIMD products of the packed
+        # DSPs; the accumulator; shared: the code-sum tree, the input beat. Registers: the
+        # trees' stages, the ROM word's second copy and the codes' (issue 20), the DSPs' operand,
+        # product and post-adder registers (in the fabric where Yosys packs none: DSP48E2), the
+        # accumulators and the output queue's output register (its memory: memory_groups)
+        pe, simd, ab = p["PE"], p["SIMD"], p["ABITS"]
+        lanes = pe * simd
+        wb = p["WBITS"] + (p.get("ENCODING", "k") != "k")
+        pw = (((1 << p["WBITS"]) - 1) * ((1 << ab) - 1)).bit_length()
+        dsp = p.get("MULT") == "dsp"
+        n, vmax = (simd, (1 << pw) - 1) if dsp else (simd * wb, ((1 << ab) - 1) << (wb - 1))
+        ta, tr = tree_bits(n, vmax, p["ACC_BITS"])
+        sa, sr = tree_bits(simd, (1 << ab) - 1, p["ACC_BITS"])
+        f = {"tree": pe * ta, "treeq": pe * tr + sr, "acc": pe * p["ACC_BITS"], "sum": sa,
+             "in": simd * ab, "wq": lanes * wb, "one": 1.0}
         # a weight ROM in LUTs costs Yosys more inside the block than alone (the memory model's
         # count): a fitted share of its LUTs on top
         w = [g for g in memory_groups(b) if g[0] == "weights"]
         if w:
             _, depth, width, rom, style, _ = w[0]
             f["wrom"] = memory(depth, width, style, rom)["lut"]
-        if p.get("MULT") == "dsp":  # plain adder trees over the DSPs' product slices
-            f["dsp"] = dsp_count(b) * (pw + p["ABITS"])
-            f["dtree"] = f.pop("tree")
+        if dsp:
+            nd = dsp_count(b)
+            f["dsp"] = nd * (pw + ab)
+            f["dspq"] = nd * (p.get("DSP_A_W", 27) + ab) + lanes * pw  # operands, products
         else:
-            f["mul"] = lanes * p["WBITS"] * p["ABITS"]
+            f["pp"] = lanes * wb * ab
         return f
     if m == "sat_vvu":
         # per lane p: the SIMD*UB partial products (an AND each, into the first adders) and
@@ -267,6 +279,8 @@ FIT_FEATURES: dict[str, dict[str, tuple[str, ...]]] = {
     # The features a block's LUT or FF model may use (all of block_features where absent): the
     # registers a block has are known from its RTL, and a free choice among logic features
     # there fits noise.
+    "sat_mvu": {"lut": ("tree", "pp", "acc", "sum", "wrom", "dsp", "one"),
+                "ff": ("treeq", "acc", "in", "wq", "dspq", "one")},
     "sat_vvu": {"lut": ("pp", "tree", "dot", "acc", "one"),
                 "ff": ("treeq", "inq", "dotq", "accq", "one")},
     "sat_bias": {"ff": ("add", "one")},

@@ -21,7 +21,7 @@ def _stages(n: int) -> int:
     return lv // 2 + 1 if lv else 0
 
 
-def _mvu_latency(p: dict) -> int:
+def mvu_latency(p: dict) -> int:
     """sat_mvu's LAT, cycles from issuing a fold's last beat to its output beat offered: ROOT + 3
     (the accumulator and sat_outq's 2), ROOT = 3 + max(TS, 1) for MULT "lut", TS the stages of
     the tree over the SIMD * WB partial products (WB = WBITS, +1 for "signed"), and 6 + TS for
@@ -47,7 +47,7 @@ def pipe_delay(b) -> int:
     blocks' preambles: "a beat taken in cycle t is offered in cycle t + d")."""
     p, m = b.params, b.module
     if m == "sat_mvu":
-        return _mvu_latency(p)
+        return mvu_latency(p)
     if m == "sat_vvu":
         return vvu_latency(p)
     if m == "sat_thresholds":
