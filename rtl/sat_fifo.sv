@@ -6,8 +6,11 @@
 // memory of DEPTH-1 entries (RAM_STYLE picks registers, LUTRAM or BRAM) whose synchronous read
 // port is the output register: m_axis_tdata comes straight from a flip-flop (the BRAM's own
 // output latch when RAM_STYLE = "block"). `count` is the number of beats held (memory plus output
-// register); s_axis_tready is the registered `count < DEPTH`, so m_axis_tready never reaches
-// s_axis_tready in the same cycle. The memory never reads and writes one address in the same
+// register); s_axis_tready is the registered `count < DEPTH` (exact: DEPTH beats are held), so
+// m_axis_tready never reaches s_axis_tready in the same cycle. The register's input is one LUT
+// from m_axis_tready and s_axis_tvalid (`pop || count <= DEPTH-2 || count == DEPTH-1 && !push`,
+// the compares of the count register alone), not the adder of the count, so a combinational
+// ready of the consumer (sat_dwc's pack) adds one LUT level before it. The memory never reads and writes one address in the same
 // cycle, so any read-during-write mode of the target memory is safe. DEPTH 2 is a skid buffer
 // (sat_skid, registers whatever RAM_STYLE says).
 //
@@ -66,13 +69,14 @@ module sat_fifo #(
         logic [AW-1:0] wr_ptr, rd_ptr;
         logic [CW-1:0] mem_count;        // beats in the memory (not counting the output register)
         logic          push, pop, rd;
-        logic [CW-1:0] count_next;
+        logic          room2, room1;     // count <= DEPTH-2, count == DEPTH-1 (of the register)
 
         assign push = s_axis_tvalid && s_axis_tready;
         assign pop = m_axis_tvalid && m_axis_tready;
         // the output register is empty or leaves now, and the memory has the next beat
         assign rd = mem_count != 0 && (!m_axis_tvalid || m_axis_tready);
-        assign count_next = count + CW'(push) - CW'(pop);
+        assign room2 = count <= CW'(DEPTH - 2);
+        assign room1 = count == CW'(DEPTH - 1);
 
         // memory: write port and synchronous read port, nothing else (so every RAM_STYLE maps)
         always_ff @(posedge clk) begin
@@ -91,8 +95,11 @@ module sat_fifo #(
                 // the last beat left and the memory is empty
                 m_axis_tvalid <= 1'b0;
             end
-            count <= count_next;
-            s_axis_tready <= count_next < CW'(DEPTH);
+            count <= count + CW'(push) - CW'(pop);
+            // count + push - pop < DEPTH, without the adder: a beat leaves, or there is room
+            // for this cycle's beat and one more (one LUT from m_axis_tready, whose pop always
+            // frees a place: s_axis_tready is low while the FIFO is full)
+            s_axis_tready <= pop || room2 || (room1 && !push);
             if (rst) begin
                 wr_ptr <= '0;
                 rd_ptr <= '0;
