@@ -51,7 +51,9 @@ module sat_thresholds #(
     localparam int B = OUT_BITS;                      // search stages
     localparam int GW = G > 1 ? $clog2(G) : 1;        // group index width
     localparam bit PARALLEL = G == 1 && OUT_BITS <= 4;  // compare with all NT at once
-    localparam int L = PARALLEL ? 1 : B;              // pipeline stages before the skid
+    localparam int PIPE = PARALLEL ? 2 : 2 * B;       // take to the queue's input
+    localparam int LAT = PIPE + 2;                    // take to offer (header: Latency)
+    localparam int QD = LAT + 1;                      // credits: one output beat per input
 
     // elaboration checks
     if (PE < 1 || CH < 1 || CH % PE != 0) begin : g_bad_pe
@@ -83,65 +85,75 @@ module sat_thresholds #(
 
     // Per-stage registers are flat vectors (stage j at [j*W +: W]): Yosys reads those in
     // generate blocks where it rejects packed arrays.
-    logic               adv;         // every stage moves (the skid buffer takes a beat)
+    logic               credit;      // a place in the output queue is free (sat_outq, registered)
+    logic               take;        // an input beat is taken
     logic [GW-1:0]      group_reg;   // group of the next input beat
-    logic [L-1:0]       valid_reg;   // a beat is in stage j
-    logic [B*GW-1:0]    grp_reg;     // its group
-    logic [PE*B-1:0]    code;        // stage B-1's result, lane p at [p*B +: B]
+    logic [PIPE-1:0]    v_sr;        // a beat is in pipeline cycle k (taken k+1 cycles ago)
+    logic [B*GW-1:0]    grp_a;       // its group, read sub-stage j
+    logic [B*GW-1:0]    grp_c;       //                compare sub-stage j
+    logic [PE*B-1:0]    code;        // the last stage's result, lane p at [p*B +: B]
 
-    assign s_axis_tready = adv;
+    assign s_axis_tready = credit;
+    assign take = s_axis_tvalid && credit;
 
     always_ff @(posedge clk) begin
-        if (adv) begin
-            if (s_axis_tvalid) group_reg <= group_reg == GW'(G - 1) ? '0 : group_reg + 1'b1;
-            valid_reg <= L'({valid_reg, s_axis_tvalid});
-            grp_reg <= (B*GW)'({grp_reg, group_reg});
-        end
+        if (take) group_reg <= group_reg == GW'(G - 1) ? '0 : group_reg + 1'b1;
+        v_sr <= PIPE'({v_sr, take});
+        grp_a <= (B*GW)'({grp_c, group_reg});     // read j+1 from compare j; read 0 the input's
+        grp_c <= grp_a;
         if (rst) begin
             group_reg <= '0;
-            valid_reg <= '0;
+            v_sr <= '0;
         end
     end
 
     for (genvar p = 0; p < PE; p++) begin : g_lane
         if (PARALLEL) begin : g_parallel
-            // one channel per lane: compare with every threshold (constants after synthesis)
+            // one channel per lane: compare with every threshold (constants after synthesis),
+            // registered; the ascending thresholds make the compares a thermometer code t
+            // (t_k = 1 for k <= code), whose bit b of the count is the XOR of t_k over the k
+            // that are multiples of 2^b
+            localparam int NT = (1 << B) - 1;
             logic [ACC_BITS-1:0] acc_reg;
-            wire  [B*B-1:0]      count;      // stage file j's share of the count
+            logic [NT-1:0]       t_reg;      // t_k at [k-1]
             wire                 dir;
+            logic [NT-1:0]       t_next;
             logic [B-1:0]        total;
 
             for (genvar j = 0; j < B; j++) begin : g_stage
                 localparam int W = j == 0 ? ACC_BITS + 1 : ACC_BITS;
                 logic [W-1:0] mem [1 << j];
-                logic [B-1:0] c;
 
                 initial $readmemh({THRESH_PREFIX, "_p", dec(p), "_s", dec(j), ".hex"}, mem);
                 if (j == 0) begin : g_dir
                     assign dir = mem[0][ACC_BITS];
                 end
-                always_comb begin
-                    c = '0;
-                    for (int m = 0; m < (1 << j); m++)
-                        c = c + B'($signed({acc_reg, 1'b0})
-                                   >= $signed({mem[m][ACC_BITS-1:0], dir}));
+                // stage j's word m is T_k, k = (2m+1) * 2^(B-1-j)
+                for (genvar m = 0; m < (1 << j); m++) begin : g_k
+                    assign t_next[((2*m + 1) << (B - 1 - j)) - 1] =
+                        $signed({acc_reg, 1'b0}) >= $signed({mem[m][ACC_BITS-1:0], dir});
                 end
-                assign count[j*B +: B] = c;
             end
 
             always_ff @(posedge clk) begin
-                if (adv) acc_reg <= s_axis_tdata[p*ACC_BITS +: ACC_BITS];
+                acc_reg <= s_axis_tdata[p*ACC_BITS +: ACC_BITS];
+                t_reg <= t_next;
             end
             always_comb begin
-                total = '0;
-                for (int j = 0; j < B; j++) total = total + count[j*B +: B];
+                for (int b = 0; b < B; b++) begin
+                    total[b] = 1'b0;
+                    for (int k = 1 << b; k <= NT; k += 1 << b) total[b] = total[b] ^ t_reg[k-1];
+                end
             end
             assign code[p*B +: B] = total ^ {B{dir}};
         end else begin : g_search
-            logic [B*ACC_BITS-1:0] acc_reg;    // the accumulator in stage j
-            logic [B*B-1:0]        found_reg;  // code bits found before stage j (j of them)
-            logic [B-1:0]          dir_reg;    // direction flag in stage j > 0
-            logic [B-1:0]          dir, ge;    // stage j's direction, and its comparison
+            // read sub-stage j (registers *_a, the memory output q): the threshold of bit j and
+            // the beat; compare sub-stage j (registers *_c): the comparison ge_c[j] and the beat
+            logic [B*ACC_BITS-1:0] acc_a, acc_c;    // the accumulator
+            logic [B*B-1:0]        found_a, found_c;  // code bits found before stage j (j of them)
+            logic [B-1:0]          dir_a, dir_c;    // direction (dir_a of stage 0: from q)
+            logic [B-1:0]          ge_c;            // acc >= T (direction +1), acc > T (-1)
+            logic [B-1:0]          dir;             // stage j's direction in its read sub-stage
 
             for (genvar j = 0; j < B; j++) begin : g_stage
                 localparam int D = G << j;                    // words
@@ -154,45 +166,47 @@ module sat_thresholds #(
                 initial $readmemh({THRESH_PREFIX, "_p", dec(p), "_s", dec(j), ".hex"}, mem);
 
                 if (j == 0) begin : g_first
+                    // the group of the next beat to take (a register)
                     assign addr = AW'(group_reg);
                     assign dir[j] = q[ACC_BITS];
                 end else begin : g_next
-                    // {group, bits found so far, the previous stage's bit}
-                    assign addr = AW'((64'(grp_reg[(j-1)*GW +: GW]) << j)
-                                      | (64'({found_reg[(j-1)*B +: B], ge[j-1]})
+                    // {group, bits found so far, the previous stage's bit}: registers only
+                    assign addr = AW'((64'(grp_c[(j-1)*GW +: GW]) << j)
+                                      | (64'({found_c[(j-1)*B +: B], ge_c[j-1]})
                                          & ((64'd1 << j) - 1)));
-                    assign dir[j] = dir_reg[j];
+                    assign dir[j] = dir_a[j];
                 end
 
                 always_ff @(posedge clk) begin
-                    if (adv) q <= mem[addr];
-                end
-
-                // acc >= T (direction +1) or acc > T (direction -1): {acc, 0} >= {T, dir}
-                assign ge[j] = $signed({acc_reg[j*ACC_BITS +: ACC_BITS], 1'b0})
+                    q <= mem[addr];
+                    // {acc, 0} >= {T, dir}: one carry chain, registered
+                    ge_c[j] <= $signed({acc_a[j*ACC_BITS +: ACC_BITS], 1'b0})
                                >= $signed({q[ACC_BITS-1:0], dir[j]});
+                end
             end
 
             always_ff @(posedge clk) begin
-                if (adv) begin
-                    acc_reg <= (B*ACC_BITS)'({acc_reg, s_axis_tdata[p*ACC_BITS +: ACC_BITS]});
-                    for (int j = 1; j < B; j++) begin
-                        found_reg[j*B +: B] <= B'({found_reg[(j-1)*B +: B], ge[j-1]});
-                        dir_reg[j] <= dir[j-1];
-                    end
-                    found_reg[B-1:0] <= '0;
-                    dir_reg[0] <= 1'b0;
+                acc_a <= (B*ACC_BITS)'({acc_c, s_axis_tdata[p*ACC_BITS +: ACC_BITS]});
+                acc_c <= acc_a;
+                for (int j = 1; j < B; j++) begin
+                    found_a[j*B +: B] <= B'({found_c[(j-1)*B +: B], ge_c[j-1]});
+                    dir_a[j] <= dir_c[j-1];
                 end
+                found_a[B-1:0] <= '0;
+                dir_a[0] <= 1'b0;
+                found_c <= found_a;
+                dir_c <= dir;
             end
 
             // the search result, complemented for direction -1
-            assign code[p*B +: B] = B'({found_reg[(B-1)*B +: B], ge[B-1]}) ^ {B{dir[B-1]}};
+            assign code[p*B +: B] = B'({found_c[(B-1)*B +: B], ge_c[B-1]}) ^ {B{dir_c[B-1]}};
         end
     end
 
-    sat_skid #(.DATA_W(PE * B)) u_out (
-        .clk, .rst,
-        .s_axis_tdata(code), .s_axis_tvalid(valid_reg[L-1]), .s_axis_tready(adv),
+    // ---- output: a queue with credits; every beat taken takes one ----
+    sat_outq #(.DATA_W(PE * B), .DEPTH(QD)) u_out (
+        .clk, .rst, .credit, .take,
+        .s_data(code), .s_valid(v_sr[PIPE-1]),
         .m_axis_tdata, .m_axis_tvalid, .m_axis_tready);
 endmodule
 

@@ -36,6 +36,15 @@ def vvu_latency(p: dict) -> int:
     return 5 + max(stages(p["SIMD"] * ub), stages(p["SIMD"]) + 1)
 
 
+def thresholds_latency(p: dict) -> int:
+    """sat_thresholds' LAT: 2*OUT_BITS + 2 for the binary search (a memory read and a compare
+    cycle per code bit, sat_outq's 2), 4 for the parallel compare (CH == PE and OUT_BITS <= 4:
+    the input register, the compares, sat_outq's 2)."""
+    if p["CH"] == p["PE"] and p["OUT_BITS"] <= 4:
+        return 4
+    return 2 * p["OUT_BITS"] + 2
+
+
 def pipe_delay(b) -> int:
     """Cycles from the input beat that completes an output to that output, free flowing (the
     blocks' preambles: "a beat taken in cycle t is offered in cycle t + d")."""
@@ -45,7 +54,7 @@ def pipe_delay(b) -> int:
     if m == "sat_vvu":
         return vvu_latency(p)
     if m == "sat_thresholds":
-        return p["OUT_BITS"] + 1
+        return thresholds_latency(p)
     if m == "sat_dwc":
         return 0 if p["IN_N"] == p["OUT_N"] else 1
     return {"sat_fifo": 2, "sat_bias": 2, "sat_avgpool": 2, "sat_maxpool": 1,
