@@ -12,11 +12,31 @@
 // instead of 255 at 8 bits), and each threshold memory is narrow and deep (a stage-j memory
 // holds CH/PE * 2^j thresholds of ACC_BITS), so large sets map to BRAM and small ones to LUTs.
 // With c = #{k : acc > T_k} for direction -1 (the same search with `>`), the code is NT - c,
-// the bitwise complement of the search result. Each cycle's path is one memory read, one
-// comparator and the next stage's memory address (the bit just found completes it). Where every
-// lane has one channel (CH == PE) and OUT_BITS <= 4, the thresholds are constants and the lane
-// compares with all NT at once (fewer LUTs and flip-flops there, measured with Yosys:
-// benchmarks/thresholds_yosys.py).
+// the bitwise complement of the search result. Where every lane has one channel (CH == PE) and
+// OUT_BITS <= 4, the thresholds are constants and the lane compares with all NT at once (fewer
+// LUTs and flip-flops there, measured with Yosys: benchmarks/thresholds_yosys.py).
+//
+// Pipeline, free running (no register has a stall enable; m_axis_tready reaches no register of
+// the data path):
+//   search    stage j is two cycles: a read cycle, the memory read at an address of registers
+//             only ({group, found bits, the previous stage's registered bit}; stage 0 at the
+//             group register of the next beat to take, so the read happens in the cycle the
+//             beat is taken, beside the input register) into the registered output q; then a
+//             compare cycle, {acc, 0} >= {T, dir} (one ACC_BITS+1 carry chain) into a register.
+//             The code (the found bits, complemented for direction -1: one LUT) goes to the
+//             output queue. PIPE = 2*OUT_BITS.
+//   parallel  the input register, then the NT compares registered: with ascending thresholds
+//             they form a thermometer code t (t_k = 1 for k <= code), and code bit b is the XOR
+//             of t_k over the k that are multiples of 2^b (two LUT levels at 15 compares),
+//             complemented for direction -1, into the queue. PIPE = 2.
+//   output    sat_outq: a sat_fifo of QD = LAT + 1 beats and QD credits; a beat is taken only
+//             while a credit is free (s_axis_tready is sat_outq's registered `credit`) and every
+//             beat takes one, so the queue always has room for what the pipeline holds and
+//             backpressure stops only the input.
+// Longest register-to-register path: a compare's carry chain (with its LUT), a memory read from
+// its address registers (a LUT ROM's mux tree where the memory is not block RAM), or the
+// thermometer decode.
+// Requires: each channel's thresholds ascending (the graph's order), as the search does.
 //
 // Memory files (one word per line, docs/hardware.md; written by
 // sat_hw.codegen.layout.threshold_files): `<THRESH_PREFIX>_p<lane>_s<stage>.hex`, lane and stage
@@ -25,10 +45,10 @@
 // stage 0 adds the direction flag (1 = count acc <= T) at bit ACC_BITS.
 //
 // Input: PE accumulators per beat, channel groups g = 0..CH/PE-1 in turn (lane p of group g is
-// channel g*PE + p). Output: PE codes per beat in the same order. The stages move together while
-// the output skid buffer (sat_skid) takes beats, so s_axis_tready is that buffer's registered
-// ready. Latency: a beat taken in cycle t is offered in cycle t + OUT_BITS + 1 (t + 2 with the
-// parallel compare). Throughput: one beat per cycle, CH/PE beats per pixel.
+// channel g*PE + p). Output: PE codes per beat in the same order. Latency: a beat taken in cycle
+// t is offered in cycle t + LAT, LAT = PIPE + 2 = 2*OUT_BITS + 2 (search) or 4 (parallel
+// compare) (sat_hw.hw.cycles.thresholds_latency). Throughput: one beat per cycle, CH/PE beats
+// per pixel.
 module sat_thresholds #(
     parameter int CH = 4,                  // channels; Requires PE divides CH
     parameter int PE = 1,                  // channels per beat (lanes)
