@@ -71,7 +71,13 @@ module sat_thresholds #(
     localparam int B = OUT_BITS;                      // search stages
     localparam int GW = G > 1 ? $clog2(G) : 1;        // group index width
     localparam bit PARALLEL = G == 1 && OUT_BITS <= 4;  // compare with all NT at once
-    localparam int PIPE = PARALLEL ? 2 : 2 * B;       // take to the queue's input
+    // a stage's memory deeper than 64 words (more than one LUT6 per bit: block RAM or a mux
+    // tree) has a second output register, so its read takes two cycles
+    function automatic int deep_stages();
+        deep_stages = 0;
+        for (int j = 0; j < OUT_BITS; j++) if ((G << j) > 64) deep_stages++;
+    endfunction
+    localparam int PIPE = PARALLEL ? 2 : 2 * B + deep_stages();  // take to the queue's input
     localparam int LAT = PIPE + 2;                    // take to offer (header: Latency)
     localparam int QD = LAT + 1;                      // credits: one output beat per input
 
@@ -109,8 +115,8 @@ module sat_thresholds #(
     logic               take;        // an input beat is taken
     logic [GW-1:0]      group_reg;   // group of the next input beat
     logic [PIPE-1:0]    v_sr;        // a beat is in pipeline cycle k (taken k+1 cycles ago)
-    logic [B*GW-1:0]    grp_a;       // its group, read sub-stage j
-    logic [B*GW-1:0]    grp_c;       //                compare sub-stage j
+    logic [B*GW-1:0]    grp_in;      // the group of the beat entering stage j's read
+    logic [B*GW-1:0]    grp_c;       // its group in stage j's compare cycle
     logic [PE*B-1:0]    code;        // the last stage's result, lane p at [p*B +: B]
 
     assign s_axis_tready = credit;
@@ -119,11 +125,24 @@ module sat_thresholds #(
     always_ff @(posedge clk) begin
         if (take) group_reg <= group_reg == GW'(G - 1) ? '0 : group_reg + 1'b1;
         v_sr <= PIPE'({v_sr, take});
-        grp_a <= (B*GW)'({grp_c, group_reg});     // read j+1 from compare j; read 0 the input's
-        grp_c <= grp_a;
         if (rst) begin
             group_reg <= '0;
             v_sr <= '0;
+        end
+    end
+
+    // the group beside the search: stage j's read cycles (RD(j)), then its compare cycle
+    for (genvar j = 0; j < B; j++) begin : g_grp
+        localparam int RD = (G << j) > 64 ? 2 : 1;
+        logic [RD*GW-1:0] d;
+        if (j == 0) begin : g_first
+            assign grp_in[GW-1:0] = group_reg;
+        end else begin : g_next
+            assign grp_in[j*GW +: GW] = grp_c[(j-1)*GW +: GW];
+        end
+        always_ff @(posedge clk) begin
+            d <= (RD*GW)'({d, grp_in[j*GW +: GW]});
+            grp_c[j*GW +: GW] <= d[(RD-1)*GW +: GW];
         end
     end
 
@@ -167,55 +186,68 @@ module sat_thresholds #(
             end
             assign code[p*B +: B] = total ^ {B{dir}};
         end else begin : g_search
-            // read sub-stage j (registers *_a, the memory output q): the threshold of bit j and
-            // the beat; compare sub-stage j (registers *_c): the comparison ge_c[j] and the beat
-            logic [B*ACC_BITS-1:0] acc_a, acc_c;    // the accumulator
-            logic [B*B-1:0]        found_a, found_c;  // code bits found before stage j (j of them)
-            logic [B-1:0]          dir_a, dir_c;    // direction (dir_a of stage 0: from q)
-            logic [B-1:0]          ge_c;            // acc >= T (direction +1), acc > T (-1)
-            logic [B-1:0]          dir;             // stage j's direction in its read sub-stage
+            // stage j: RD read cycles (the memory output q, q2 where RD is 2, and the beat
+            // delayed beside it), then the compare cycle (registers *_c)
+            logic [B*ACC_BITS-1:0] acc_c;             // the accumulator
+            logic [B*B-1:0]        found_c;           // code bits found before stage j (j)
+            logic [B-1:0]          dir_c;             // the direction
+            logic [B-1:0]          ge_c;              // acc >= T (direction +1), acc > T (-1)
 
             for (genvar j = 0; j < B; j++) begin : g_stage
                 localparam int D = G << j;                    // words
+                localparam int RD = D > 64 ? 2 : 1;           // read cycles
                 localparam int AW = D > 1 ? $clog2(D) : 1;
                 localparam int W = j == 0 ? ACC_BITS + 1 : ACC_BITS;
                 logic [W-1:0]  mem [D];
-                logic [W-1:0]  q;                             // the threshold (+ flag in stage 0)
+                logic [W-1:0]  q, t;                          // the threshold (+ flag in stage 0)
                 logic [AW-1:0] addr;
+                logic [ACC_BITS-1:0] acc_in;                  // the beat entering the read
+                logic [B-1:0]  found_in;
+                logic          dir_in, dir;
+                logic [RD*ACC_BITS-1:0] acc_d;                // ... and after RD cycles
+                logic [RD*B-1:0] found_d;
+                logic [RD-1:0] dir_d;
 
                 initial $readmemh({THRESH_PREFIX, "_p", dec(p), "_s", dec(j), ".hex"}, mem);
 
                 if (j == 0) begin : g_first
-                    // the group of the next beat to take (a register)
+                    // the group of the next beat to take (a register): read as it is taken
                     assign addr = AW'(group_reg);
-                    assign dir[j] = q[ACC_BITS];
+                    assign acc_in = s_axis_tdata[p*ACC_BITS +: ACC_BITS];
+                    assign found_in = '0;
+                    assign dir_in = 1'b0;
+                    assign dir = t[ACC_BITS];
                 end else begin : g_next
                     // {group, bits found so far, the previous stage's bit}: registers only
+                    assign found_in = B'({found_c[(j-1)*B +: B], ge_c[j-1]});
                     assign addr = AW'((64'(grp_c[(j-1)*GW +: GW]) << j)
-                                      | (64'({found_c[(j-1)*B +: B], ge_c[j-1]})
-                                         & ((64'd1 << j) - 1)));
-                    assign dir[j] = dir_a[j];
+                                      | (64'(found_in) & ((64'd1 << j) - 1)));
+                    assign acc_in = acc_c[(j-1)*ACC_BITS +: ACC_BITS];
+                    assign dir_in = dir_c[j-1];
+                    assign dir = dir_d[RD-1];
+                end
+
+                if (RD == 2) begin : g_oreg
+                    // block RAM's output register, or the end of a LUT ROM's mux tree
+                    logic [W-1:0] q2;
+                    always_ff @(posedge clk) q2 <= q;
+                    assign t = q2;
+                end else begin : g_q
+                    assign t = q;
                 end
 
                 always_ff @(posedge clk) begin
                     q <= mem[addr];
+                    acc_d <= (RD*ACC_BITS)'({acc_d, acc_in});
+                    found_d <= (RD*B)'({found_d, found_in});
+                    dir_d <= RD'({dir_d, dir_in});
                     // {acc, 0} >= {T, dir}: one carry chain, registered
-                    ge_c[j] <= $signed({acc_a[j*ACC_BITS +: ACC_BITS], 1'b0})
-                               >= $signed({q[ACC_BITS-1:0], dir[j]});
+                    ge_c[j] <= $signed({acc_d[(RD-1)*ACC_BITS +: ACC_BITS], 1'b0})
+                               >= $signed({t[ACC_BITS-1:0], dir});
+                    acc_c[j*ACC_BITS +: ACC_BITS] <= acc_d[(RD-1)*ACC_BITS +: ACC_BITS];
+                    found_c[j*B +: B] <= found_d[(RD-1)*B +: B];
+                    dir_c[j] <= dir;
                 end
-            end
-
-            always_ff @(posedge clk) begin
-                acc_a <= (B*ACC_BITS)'({acc_c, s_axis_tdata[p*ACC_BITS +: ACC_BITS]});
-                acc_c <= acc_a;
-                for (int j = 1; j < B; j++) begin
-                    found_a[j*B +: B] <= B'({found_c[(j-1)*B +: B], ge_c[j-1]});
-                    dir_a[j] <= dir_c[j-1];
-                end
-                found_a[B-1:0] <= '0;
-                dir_a[0] <= 1'b0;
-                found_c <= found_a;
-                dir_c <= dir;
             end
 
             // the search result, complemented for direction -1

@@ -37,12 +37,14 @@ def vvu_latency(p: dict) -> int:
 
 
 def thresholds_latency(p: dict) -> int:
-    """sat_thresholds' LAT: 2*OUT_BITS + 2 for the binary search (a memory read and a compare
-    cycle per code bit, sat_outq's 2), 4 for the parallel compare (CH == PE and OUT_BITS <= 4:
-    the input register, the compares, sat_outq's 2)."""
-    if p["CH"] == p["PE"] and p["OUT_BITS"] <= 4:
+    """sat_thresholds' LAT: 2*OUT_BITS + 2 + DEEP for the binary search (a memory read and a
+    compare cycle per code bit, one more read cycle for each of the DEEP stages j whose memory
+    has more than 64 words, (CH/PE) * 2^j > 64, and sat_outq's 2); 4 for the parallel compare
+    (CH == PE and OUT_BITS <= 4: the input register, the compares, sat_outq's 2)."""
+    g, b = p["CH"] // p["PE"], p["OUT_BITS"]
+    if g == 1 and b <= 4:
         return 4
-    return 2 * p["OUT_BITS"] + 2
+    return 2 * b + 2 + sum((g << j) > 64 for j in range(b))
 
 
 def pipe_delay(b) -> int:
