@@ -21,10 +21,13 @@
 //   search    stage j is two cycles: a read cycle, the memory read at an address of registers
 //             only ({group, found bits, the previous stage's registered bit}; stage 0 at the
 //             group register of the next beat to take, so the read happens in the cycle the
-//             beat is taken, beside the input register) into the registered output q; then a
-//             compare cycle, {acc, 0} >= {T, dir} (one ACC_BITS+1 carry chain) into a register.
-//             The code (the found bits, complemented for direction -1: one LUT) goes to the
-//             output queue. PIPE = 2*OUT_BITS.
+//             beat is taken, beside the input register) into the registered output q, and
+//             where the stage's memory has more than 64 words ((CH/PE)*2^j > 64: block RAM, or
+//             a LUT ROM's mux tree) a second read cycle into q2 (the block RAM's output goes
+//             to a register, not into the compare); then a compare cycle, {acc, 0} >= {T, dir}
+//             (one ACC_BITS+1 carry chain) into a register. The code (the found bits,
+//             complemented for direction -1: one LUT) goes to the output queue.
+//             PIPE = 2*OUT_BITS + DEEP, DEEP the number of stages with more than 64 words.
 //   parallel  the input register, then the NT compares registered: with ascending thresholds
 //             they form a thermometer code t (t_k = 1 for k <= code), and code bit b is the XOR
 //             of t_k over the k that are multiples of 2^b (two LUT levels at 15 compares),
@@ -34,8 +37,10 @@
 //             beat takes one, so the queue always has room for what the pipeline holds and
 //             backpressure stops only the input.
 // Longest register-to-register path: a compare's carry chain (with its LUT), a memory read from
-// its address registers (a LUT ROM's mux tree where the memory is not block RAM), or the
-// thermometer decode.
+// its address registers (a LUT ROM where the memory is not block RAM: 1 LUT level up to 64
+// words; Yosys/ABC maps 256-512-word threshold ROMs to 4-6 xcup LUT levels), or the thermometer
+// decode (2 LUT levels). Measured alone (benchmarks/block_timing.py, ECP5 85k): parallel CH 8
+// PE 8 206 MHz, search CH 64 PE 8 196 MHz, CH 1024 PE 8 146 MHz (a DP16KD read).
 // Requires: each channel's thresholds ascending (the graph's order), as the search does.
 //
 // Memory files (one word per line, docs/hardware.md; written by
@@ -46,7 +51,7 @@
 //
 // Input: PE accumulators per beat, channel groups g = 0..CH/PE-1 in turn (lane p of group g is
 // channel g*PE + p). Output: PE codes per beat in the same order. Latency: a beat taken in cycle
-// t is offered in cycle t + LAT, LAT = PIPE + 2 = 2*OUT_BITS + 2 (search) or 4 (parallel
+// t is offered in cycle t + LAT, LAT = PIPE + 2 = 2*OUT_BITS + 2 + DEEP (search) or 4 (parallel
 // compare) (sat_hw.hw.cycles.thresholds_latency). Throughput: one beat per cycle, CH/PE beats
 // per pixel.
 module sat_thresholds #(
