@@ -93,10 +93,10 @@ module sat_dwc #(
         localparam int HOLD_W = (R - 1) * IN_W;
         logic [HOLD_W-1:0] hold_reg;     // input beats 0..n-1 of the output beat being built
         logic [CW-1:0]     beat_reg;     // input beats held
-        logic              push, last, last_next;
+        logic              last;         // beat_reg == R-1, registered
+        logic              push, last_next;
 
         assign push = s_axis_tvalid && s_axis_tready;
-        assign last = beat_reg == CW'(R - 1);
         // the next cycle's `last`: the beat before the closing one arrives, or none does
         assign last_next = push ? beat_reg == CW'(R - 2) : last;
 
@@ -105,6 +105,7 @@ module sat_dwc #(
             // registered !(last && m_axis_tvalid) of the next cycle (a closing beat taken now
             // leaves last_next low)
             s_axis_tready <= !(last_next && m_axis_tvalid && !m_axis_tready);
+            last <= last_next;
             if (m_axis_tready) m_axis_tvalid <= 1'b0;
             if (push) begin
                 if (last) begin
@@ -120,6 +121,7 @@ module sat_dwc #(
             end
             if (rst) begin
                 beat_reg <= '0;
+                last <= 1'b0;
                 m_axis_tvalid <= 1'b0;
                 s_axis_tready <= 1'b1;
             end

@@ -69,12 +69,13 @@ module sat_fifo #(
         logic [AW-1:0] wr_ptr, rd_ptr;
         logic [CW-1:0] mem_count;        // beats in the memory (not counting the output register)
         logic          push, pop, rd;
+        logic          mem_nz;           // mem_count != 0, registered
         logic          room2, room1;     // count <= DEPTH-2, count == DEPTH-1 (of the register)
 
         assign push = s_axis_tvalid && s_axis_tready;
         assign pop = m_axis_tvalid && m_axis_tready;
         // the output register is empty or leaves now, and the memory has the next beat
-        assign rd = mem_count != 0 && (!m_axis_tvalid || m_axis_tready);
+        assign rd = mem_nz && (!m_axis_tvalid || m_axis_tready);
         assign room2 = count <= CW'(DEPTH - 2);
         assign room1 = count == CW'(DEPTH - 1);
 
@@ -88,6 +89,9 @@ module sat_fifo #(
             if (push) wr_ptr <= wr_ptr == AW'(MEM_D - 1) ? '0 : wr_ptr + 1'b1;
             if (rd) rd_ptr <= rd_ptr == AW'(MEM_D - 1) ? '0 : rd_ptr + 1'b1;
             mem_count <= mem_count + CW'(push) - CW'(rd);
+            // mem_count + push - rd != 0, without the adder (a push never meets rd of an
+            // empty memory)
+            mem_nz <= push || mem_count > CW'(1) || (mem_count == CW'(1) && !rd);
             if (rd) begin
                 // the next beat moves into the output register
                 m_axis_tvalid <= 1'b1;
@@ -104,6 +108,7 @@ module sat_fifo #(
                 wr_ptr <= '0;
                 rd_ptr <= '0;
                 mem_count <= '0;
+                mem_nz <= 1'b0;
                 m_axis_tvalid <= 1'b0;
                 count <= '0;
                 s_axis_tready <= 1'b1;
