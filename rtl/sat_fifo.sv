@@ -17,6 +17,10 @@
 // Latency: a beat taken in cycle t is offered in cycle t+2 (t+1 at DEPTH 2). Throughput: one
 // beat per cycle on both sides; only a full FIFO costs its input one idle cycle after an output
 // beat.
+// Longest path: a pointer's or a count's increment (a LUT and a carry chain of $clog2(DEPTH)
+// bits); m_axis_tready reaches s_axis_tready through one LUT and the memory's read enable through
+// one LUT (`memory not empty` is a register too). Measured alone (benchmarks/block_timing.py,
+// DATA_W 64, DEPTH 32): xcup 2+2, ECP5 85k ~200 MHz.
 module sat_fifo #(
     parameter int DATA_W = 8,        // beat width in bits
     parameter int DEPTH = 16,        // capacity in beats; Requires DEPTH >= 2 (any value, not
