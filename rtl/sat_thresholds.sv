@@ -38,8 +38,10 @@
 //             backpressure stops only the input.
 // Longest register-to-register path: a compare's carry chain (with its LUT), a memory read from
 // its address registers (a LUT ROM where the memory is not block RAM: 1 LUT level up to 64
-// words; Yosys/ABC maps 256-512-word threshold ROMs to 4-6 xcup LUT levels), or the thermometer
-// decode (2 LUT levels). Measured alone (benchmarks/block_timing.py, ECP5 85k): parallel CH 8
+// words), or the thermometer decode (2 LUT levels). Known: where Yosys maps a memory to LUTs it
+// may move the output register(s) to the address side, so the ROM shares a cycle with the group
+// counter's increment or the previous compare (xcup: 6 LUT levels alone at CH 1024, 5-9 in the
+// whole mbv1 W3A4 16 px accelerator; ECP5 maps those memories to DP16KD and meets 146 MHz). Measured alone (benchmarks/block_timing.py, ECP5 85k): parallel CH 8
 // PE 8 206 MHz, search CH 64 PE 8 196 MHz, CH 1024 PE 8 146 MHz (a DP16KD read).
 // Requires: each channel's thresholds ascending (the graph's order), as the search does.
 //
