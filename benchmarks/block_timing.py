@@ -86,6 +86,7 @@ ROWS = {  # name: (module, () -> (parameters, ROM files))
                                  "PAD": 1, "SIMD": 8, "ELEM_W": 4}, {})),
     "thresholds parallel": ("sat_thresholds", lambda: _thresholds(8, 8, 16)),
     "thresholds search": ("sat_thresholds", lambda: _thresholds(64, 8, 24)),
+    "thresholds search G128": ("sat_thresholds", lambda: _thresholds(1024, 8, 20)),
     "avgpool": ("sat_avgpool", lambda: ({"CH": 256, "PIXELS": 49, "PE": 8, "ABITS": 4,
                                          "ACC_BITS": acc_bits_for(acc_bound(49, 0, 4))}, {})),
     "dwc": ("sat_dwc", lambda: ({"ELEM_W": 4, "IN_N": 18, "OUT_N": 6}, {})),

@@ -6,14 +6,21 @@
 // memory of DEPTH-1 entries (RAM_STYLE picks registers, LUTRAM or BRAM) whose synchronous read
 // port is the output register: m_axis_tdata comes straight from a flip-flop (the BRAM's own
 // output latch when RAM_STYLE = "block"). `count` is the number of beats held (memory plus output
-// register); s_axis_tready is the registered `count < DEPTH`, so m_axis_tready never reaches
-// s_axis_tready in the same cycle. The memory never reads and writes one address in the same
+// register); s_axis_tready is the registered `count < DEPTH` (exact: DEPTH beats are held), so
+// m_axis_tready never reaches s_axis_tready in the same cycle. The register's input is one LUT
+// from m_axis_tready and s_axis_tvalid (`pop || count <= DEPTH-2 || count == DEPTH-1 && !push`,
+// the compares of the count register alone), not the adder of the count, so a combinational
+// ready of the consumer (sat_dwc's pack) adds one LUT level before it. The memory never reads and writes one address in the same
 // cycle, so any read-during-write mode of the target memory is safe. DEPTH 2 is a skid buffer
 // (sat_skid, registers whatever RAM_STYLE says).
 //
 // Latency: a beat taken in cycle t is offered in cycle t+2 (t+1 at DEPTH 2). Throughput: one
 // beat per cycle on both sides; only a full FIFO costs its input one idle cycle after an output
 // beat.
+// Longest path: a pointer's or a count's increment (a LUT and a carry chain of $clog2(DEPTH)
+// bits); m_axis_tready reaches s_axis_tready through one LUT and the memory's read enable through
+// one LUT (`memory not empty` is a register too). Measured alone (benchmarks/block_timing.py,
+// DATA_W 64, DEPTH 32): xcup 2+2, ECP5 85k ~200 MHz.
 module sat_fifo #(
     parameter int DATA_W = 8,        // beat width in bits
     parameter int DEPTH = 16,        // capacity in beats; Requires DEPTH >= 2 (any value, not
@@ -66,13 +73,15 @@ module sat_fifo #(
         logic [AW-1:0] wr_ptr, rd_ptr;
         logic [CW-1:0] mem_count;        // beats in the memory (not counting the output register)
         logic          push, pop, rd;
-        logic [CW-1:0] count_next;
+        logic          mem_nz;           // mem_count != 0, registered
+        logic          room2, room1;     // count <= DEPTH-2, count == DEPTH-1 (of the register)
 
         assign push = s_axis_tvalid && s_axis_tready;
         assign pop = m_axis_tvalid && m_axis_tready;
         // the output register is empty or leaves now, and the memory has the next beat
-        assign rd = mem_count != 0 && (!m_axis_tvalid || m_axis_tready);
-        assign count_next = count + CW'(push) - CW'(pop);
+        assign rd = mem_nz && (!m_axis_tvalid || m_axis_tready);
+        assign room2 = count <= CW'(DEPTH - 2);
+        assign room1 = count == CW'(DEPTH - 1);
 
         // memory: write port and synchronous read port, nothing else (so every RAM_STYLE maps)
         always_ff @(posedge clk) begin
@@ -84,6 +93,9 @@ module sat_fifo #(
             if (push) wr_ptr <= wr_ptr == AW'(MEM_D - 1) ? '0 : wr_ptr + 1'b1;
             if (rd) rd_ptr <= rd_ptr == AW'(MEM_D - 1) ? '0 : rd_ptr + 1'b1;
             mem_count <= mem_count + CW'(push) - CW'(rd);
+            // mem_count + push - rd != 0, without the adder (a push never meets rd of an
+            // empty memory)
+            mem_nz <= push || mem_count > CW'(1) || (mem_count == CW'(1) && !rd);
             if (rd) begin
                 // the next beat moves into the output register
                 m_axis_tvalid <= 1'b1;
@@ -91,12 +103,16 @@ module sat_fifo #(
                 // the last beat left and the memory is empty
                 m_axis_tvalid <= 1'b0;
             end
-            count <= count_next;
-            s_axis_tready <= count_next < CW'(DEPTH);
+            count <= count + CW'(push) - CW'(pop);
+            // count + push - pop < DEPTH, without the adder: a beat leaves, or there is room
+            // for this cycle's beat and one more (one LUT from m_axis_tready, whose pop always
+            // frees a place: s_axis_tready is low while the FIFO is full)
+            s_axis_tready <= pop || room2 || (room1 && !push);
             if (rst) begin
                 wr_ptr <= '0;
                 rd_ptr <= '0;
                 mem_count <= '0;
+                mem_nz <= 1'b0;
                 m_axis_tvalid <= 1'b0;
                 count <= '0;
                 s_axis_tready <= 1'b1;

@@ -12,11 +12,38 @@
 // instead of 255 at 8 bits), and each threshold memory is narrow and deep (a stage-j memory
 // holds CH/PE * 2^j thresholds of ACC_BITS), so large sets map to BRAM and small ones to LUTs.
 // With c = #{k : acc > T_k} for direction -1 (the same search with `>`), the code is NT - c,
-// the bitwise complement of the search result. Each cycle's path is one memory read, one
-// comparator and the next stage's memory address (the bit just found completes it). Where every
-// lane has one channel (CH == PE) and OUT_BITS <= 4, the thresholds are constants and the lane
-// compares with all NT at once (fewer LUTs and flip-flops there, measured with Yosys:
-// benchmarks/thresholds_yosys.py).
+// the bitwise complement of the search result. Where every lane has one channel (CH == PE) and
+// OUT_BITS <= 4, the thresholds are constants and the lane compares with all NT at once (fewer
+// LUTs and flip-flops there, measured with Yosys: benchmarks/thresholds_yosys.py).
+//
+// Pipeline, free running (no register has a stall enable; m_axis_tready reaches no register of
+// the data path):
+//   search    stage j is two cycles: a read cycle, the memory read at an address of registers
+//             only ({group, found bits, the previous stage's registered bit}; stage 0 at the
+//             group register of the next beat to take, so the read happens in the cycle the
+//             beat is taken, beside the input register) into the registered output q, and
+//             where the stage's memory has more than 64 words ((CH/PE)*2^j > 64: block RAM, or
+//             a LUT ROM's mux tree) a second read cycle into q2 (the block RAM's output goes
+//             to a register, not into the compare); then a compare cycle, {acc, 0} >= {T, dir}
+//             (one ACC_BITS+1 carry chain) into a register. The code (the found bits,
+//             complemented for direction -1: one LUT) goes to the output queue.
+//             PIPE = 2*OUT_BITS + DEEP, DEEP the number of stages with more than 64 words.
+//   parallel  the input register, then the NT compares registered: with ascending thresholds
+//             they form a thermometer code t (t_k = 1 for k <= code), and code bit b is the XOR
+//             of t_k over the k that are multiples of 2^b (two LUT levels at 15 compares),
+//             complemented for direction -1, into the queue. PIPE = 2.
+//   output    sat_outq: a sat_fifo of QD = LAT + 1 beats and QD credits; a beat is taken only
+//             while a credit is free (s_axis_tready is sat_outq's registered `credit`) and every
+//             beat takes one, so the queue always has room for what the pipeline holds and
+//             backpressure stops only the input.
+// Longest register-to-register path: a compare's carry chain (with its LUT), a memory read from
+// its address registers (a LUT ROM where the memory is not block RAM: 1 LUT level up to 64
+// words), or the thermometer decode (2 LUT levels). Known: where Yosys maps a memory to LUTs it
+// may move the output register(s) to the address side, so the ROM shares a cycle with the group
+// counter's increment or the previous compare (xcup: 6 LUT levels alone at CH 1024, 5-9 in the
+// whole mbv1 W3A4 16 px accelerator; ECP5 maps those memories to DP16KD and meets 146 MHz). Measured alone (benchmarks/block_timing.py, ECP5 85k): parallel CH 8
+// PE 8 206 MHz, search CH 64 PE 8 196 MHz, CH 1024 PE 8 146 MHz (a DP16KD read).
+// Requires: each channel's thresholds ascending (the graph's order), as the search does.
 //
 // Memory files (one word per line, docs/hardware.md; written by
 // sat_hw.codegen.layout.threshold_files): `<THRESH_PREFIX>_p<lane>_s<stage>.hex`, lane and stage
@@ -25,10 +52,10 @@
 // stage 0 adds the direction flag (1 = count acc <= T) at bit ACC_BITS.
 //
 // Input: PE accumulators per beat, channel groups g = 0..CH/PE-1 in turn (lane p of group g is
-// channel g*PE + p). Output: PE codes per beat in the same order. The stages move together while
-// the output skid buffer (sat_skid) takes beats, so s_axis_tready is that buffer's registered
-// ready. Latency: a beat taken in cycle t is offered in cycle t + OUT_BITS + 1 (t + 2 with the
-// parallel compare). Throughput: one beat per cycle, CH/PE beats per pixel.
+// channel g*PE + p). Output: PE codes per beat in the same order. Latency: a beat taken in cycle
+// t is offered in cycle t + LAT, LAT = PIPE + 2 = 2*OUT_BITS + 2 + DEEP (search) or 4 (parallel
+// compare) (sat_hw.hw.cycles.thresholds_latency). Throughput: one beat per cycle, CH/PE beats
+// per pixel.
 module sat_thresholds #(
     parameter int CH = 4,                  // channels; Requires PE divides CH
     parameter int PE = 1,                  // channels per beat (lanes)
@@ -51,7 +78,15 @@ module sat_thresholds #(
     localparam int B = OUT_BITS;                      // search stages
     localparam int GW = G > 1 ? $clog2(G) : 1;        // group index width
     localparam bit PARALLEL = G == 1 && OUT_BITS <= 4;  // compare with all NT at once
-    localparam int L = PARALLEL ? 1 : B;              // pipeline stages before the skid
+    // a stage's memory deeper than 64 words (more than one LUT6 per bit: block RAM or a mux
+    // tree) has a second output register, so its read takes two cycles
+    function automatic int deep_stages();
+        deep_stages = 0;
+        for (int j = 0; j < OUT_BITS; j++) if ((G << j) > 64) deep_stages++;
+    endfunction
+    localparam int PIPE = PARALLEL ? 2 : 2 * B + deep_stages();  // take to the queue's input
+    localparam int LAT = PIPE + 2;                    // take to offer (header: Latency)
+    localparam int QD = LAT + 1;                      // credits: one output beat per input
 
     // elaboration checks
     if (PE < 1 || CH < 1 || CH % PE != 0) begin : g_bad_pe
@@ -83,116 +118,154 @@ module sat_thresholds #(
 
     // Per-stage registers are flat vectors (stage j at [j*W +: W]): Yosys reads those in
     // generate blocks where it rejects packed arrays.
-    logic               adv;         // every stage moves (the skid buffer takes a beat)
+    logic               credit;      // a place in the output queue is free (sat_outq, registered)
+    logic               take;        // an input beat is taken
     logic [GW-1:0]      group_reg;   // group of the next input beat
-    logic [L-1:0]       valid_reg;   // a beat is in stage j
-    logic [B*GW-1:0]    grp_reg;     // its group
-    logic [PE*B-1:0]    code;        // stage B-1's result, lane p at [p*B +: B]
+    logic [PIPE-1:0]    v_sr;        // a beat is in pipeline cycle k (taken k+1 cycles ago)
+    logic [B*GW-1:0]    grp_in;      // the group of the beat entering stage j's read
+    logic [B*GW-1:0]    grp_c;       // its group in stage j's compare cycle
+    logic [PE*B-1:0]    code;        // the last stage's result, lane p at [p*B +: B]
 
-    assign s_axis_tready = adv;
+    assign s_axis_tready = credit;
+    assign take = s_axis_tvalid && credit;
 
     always_ff @(posedge clk) begin
-        if (adv) begin
-            if (s_axis_tvalid) group_reg <= group_reg == GW'(G - 1) ? '0 : group_reg + 1'b1;
-            valid_reg <= L'({valid_reg, s_axis_tvalid});
-            grp_reg <= (B*GW)'({grp_reg, group_reg});
-        end
+        if (take) group_reg <= group_reg == GW'(G - 1) ? '0 : group_reg + 1'b1;
+        v_sr <= PIPE'({v_sr, take});
         if (rst) begin
             group_reg <= '0;
-            valid_reg <= '0;
+            v_sr <= '0;
+        end
+    end
+
+    // the group beside the search: stage j's read cycles (RD(j)), then its compare cycle
+    for (genvar j = 0; j < B; j++) begin : g_grp
+        localparam int RD = (G << j) > 64 ? 2 : 1;
+        logic [RD*GW-1:0] d;
+        if (j == 0) begin : g_first
+            assign grp_in[GW-1:0] = group_reg;
+        end else begin : g_next
+            assign grp_in[j*GW +: GW] = grp_c[(j-1)*GW +: GW];
+        end
+        always_ff @(posedge clk) begin
+            d <= (RD*GW)'({d, grp_in[j*GW +: GW]});
+            grp_c[j*GW +: GW] <= d[(RD-1)*GW +: GW];
         end
     end
 
     for (genvar p = 0; p < PE; p++) begin : g_lane
         if (PARALLEL) begin : g_parallel
-            // one channel per lane: compare with every threshold (constants after synthesis)
+            // one channel per lane: compare with every threshold (constants after synthesis),
+            // registered; the ascending thresholds make the compares a thermometer code t
+            // (t_k = 1 for k <= code), whose bit b of the count is the XOR of t_k over the k
+            // that are multiples of 2^b
+            localparam int NT = (1 << B) - 1;
             logic [ACC_BITS-1:0] acc_reg;
-            wire  [B*B-1:0]      count;      // stage file j's share of the count
+            logic [NT-1:0]       t_reg;      // t_k at [k-1]
             wire                 dir;
+            logic [NT-1:0]       t_next;
             logic [B-1:0]        total;
 
             for (genvar j = 0; j < B; j++) begin : g_stage
                 localparam int W = j == 0 ? ACC_BITS + 1 : ACC_BITS;
                 logic [W-1:0] mem [1 << j];
-                logic [B-1:0] c;
 
                 initial $readmemh({THRESH_PREFIX, "_p", dec(p), "_s", dec(j), ".hex"}, mem);
                 if (j == 0) begin : g_dir
                     assign dir = mem[0][ACC_BITS];
                 end
-                always_comb begin
-                    c = '0;
-                    for (int m = 0; m < (1 << j); m++)
-                        c = c + B'($signed({acc_reg, 1'b0})
-                                   >= $signed({mem[m][ACC_BITS-1:0], dir}));
+                // stage j's word m is T_k, k = (2m+1) * 2^(B-1-j)
+                for (genvar m = 0; m < (1 << j); m++) begin : g_k
+                    assign t_next[((2*m + 1) << (B - 1 - j)) - 1] =
+                        $signed({acc_reg, 1'b0}) >= $signed({mem[m][ACC_BITS-1:0], dir});
                 end
-                assign count[j*B +: B] = c;
             end
 
             always_ff @(posedge clk) begin
-                if (adv) acc_reg <= s_axis_tdata[p*ACC_BITS +: ACC_BITS];
+                acc_reg <= s_axis_tdata[p*ACC_BITS +: ACC_BITS];
+                t_reg <= t_next;
             end
             always_comb begin
-                total = '0;
-                for (int j = 0; j < B; j++) total = total + count[j*B +: B];
+                for (int b = 0; b < B; b++) begin
+                    total[b] = 1'b0;
+                    for (int k = 1 << b; k <= NT; k += 1 << b) total[b] = total[b] ^ t_reg[k-1];
+                end
             end
             assign code[p*B +: B] = total ^ {B{dir}};
         end else begin : g_search
-            logic [B*ACC_BITS-1:0] acc_reg;    // the accumulator in stage j
-            logic [B*B-1:0]        found_reg;  // code bits found before stage j (j of them)
-            logic [B-1:0]          dir_reg;    // direction flag in stage j > 0
-            logic [B-1:0]          dir, ge;    // stage j's direction, and its comparison
+            // stage j: RD read cycles (the memory output q, q2 where RD is 2, and the beat
+            // delayed beside it), then the compare cycle (registers *_c)
+            logic [B*ACC_BITS-1:0] acc_c;             // the accumulator
+            logic [B*B-1:0]        found_c;           // code bits found before stage j (j)
+            logic [B-1:0]          dir_c;             // the direction
+            logic [B-1:0]          ge_c;              // acc >= T (direction +1), acc > T (-1)
 
             for (genvar j = 0; j < B; j++) begin : g_stage
                 localparam int D = G << j;                    // words
+                localparam int RD = D > 64 ? 2 : 1;           // read cycles
                 localparam int AW = D > 1 ? $clog2(D) : 1;
                 localparam int W = j == 0 ? ACC_BITS + 1 : ACC_BITS;
                 logic [W-1:0]  mem [D];
-                logic [W-1:0]  q;                             // the threshold (+ flag in stage 0)
+                logic [W-1:0]  q, t;                          // the threshold (+ flag in stage 0)
                 logic [AW-1:0] addr;
+                logic [ACC_BITS-1:0] acc_in;                  // the beat entering the read
+                logic [B-1:0]  found_in;
+                logic          dir_in, dir;
+                logic [RD*ACC_BITS-1:0] acc_d;                // ... and after RD cycles
+                logic [RD*B-1:0] found_d;
+                logic [RD-1:0] dir_d;
 
                 initial $readmemh({THRESH_PREFIX, "_p", dec(p), "_s", dec(j), ".hex"}, mem);
 
                 if (j == 0) begin : g_first
+                    // the group of the next beat to take (a register): read as it is taken
                     assign addr = AW'(group_reg);
-                    assign dir[j] = q[ACC_BITS];
+                    assign acc_in = s_axis_tdata[p*ACC_BITS +: ACC_BITS];
+                    assign found_in = '0;
+                    assign dir_in = 1'b0;
+                    assign dir = t[ACC_BITS];
                 end else begin : g_next
-                    // {group, bits found so far, the previous stage's bit}
-                    assign addr = AW'((64'(grp_reg[(j-1)*GW +: GW]) << j)
-                                      | (64'({found_reg[(j-1)*B +: B], ge[j-1]})
-                                         & ((64'd1 << j) - 1)));
-                    assign dir[j] = dir_reg[j];
+                    // {group, bits found so far, the previous stage's bit}: registers only
+                    assign found_in = B'({found_c[(j-1)*B +: B], ge_c[j-1]});
+                    assign addr = AW'((64'(grp_c[(j-1)*GW +: GW]) << j)
+                                      | (64'(found_in) & ((64'd1 << j) - 1)));
+                    assign acc_in = acc_c[(j-1)*ACC_BITS +: ACC_BITS];
+                    assign dir_in = dir_c[j-1];
+                    assign dir = dir_d[RD-1];
+                end
+
+                if (RD == 2) begin : g_oreg
+                    // block RAM's output register, or the end of a LUT ROM's mux tree
+                    logic [W-1:0] q2;
+                    always_ff @(posedge clk) q2 <= q;
+                    assign t = q2;
+                end else begin : g_q
+                    assign t = q;
                 end
 
                 always_ff @(posedge clk) begin
-                    if (adv) q <= mem[addr];
-                end
-
-                // acc >= T (direction +1) or acc > T (direction -1): {acc, 0} >= {T, dir}
-                assign ge[j] = $signed({acc_reg[j*ACC_BITS +: ACC_BITS], 1'b0})
-                               >= $signed({q[ACC_BITS-1:0], dir[j]});
-            end
-
-            always_ff @(posedge clk) begin
-                if (adv) begin
-                    acc_reg <= (B*ACC_BITS)'({acc_reg, s_axis_tdata[p*ACC_BITS +: ACC_BITS]});
-                    for (int j = 1; j < B; j++) begin
-                        found_reg[j*B +: B] <= B'({found_reg[(j-1)*B +: B], ge[j-1]});
-                        dir_reg[j] <= dir[j-1];
-                    end
-                    found_reg[B-1:0] <= '0;
-                    dir_reg[0] <= 1'b0;
+                    q <= mem[addr];
+                    acc_d <= (RD*ACC_BITS)'({acc_d, acc_in});
+                    found_d <= (RD*B)'({found_d, found_in});
+                    dir_d <= RD'({dir_d, dir_in});
+                    // {acc, 0} >= {T, dir}: one carry chain, registered
+                    ge_c[j] <= $signed({acc_d[(RD-1)*ACC_BITS +: ACC_BITS], 1'b0})
+                               >= $signed({t[ACC_BITS-1:0], dir});
+                    acc_c[j*ACC_BITS +: ACC_BITS] <= acc_d[(RD-1)*ACC_BITS +: ACC_BITS];
+                    found_c[j*B +: B] <= found_d[(RD-1)*B +: B];
+                    dir_c[j] <= dir;
                 end
             end
 
             // the search result, complemented for direction -1
-            assign code[p*B +: B] = B'({found_reg[(B-1)*B +: B], ge[B-1]}) ^ {B{dir[B-1]}};
+            assign code[p*B +: B] = B'({found_c[(B-1)*B +: B], ge_c[B-1]}) ^ {B{dir_c[B-1]}};
         end
     end
 
-    sat_skid #(.DATA_W(PE * B)) u_out (
-        .clk, .rst,
-        .s_axis_tdata(code), .s_axis_tvalid(valid_reg[L-1]), .s_axis_tready(adv),
+    // ---- output: a queue with credits; every beat taken takes one ----
+    sat_outq #(.DATA_W(PE * B), .DEPTH(QD)) u_out (
+        .clk, .rst, .credit, .take,
+        .s_data(code), .s_valid(v_sr[PIPE-1]),
         .m_axis_tdata, .m_axis_tvalid, .m_axis_tready);
 endmodule
 

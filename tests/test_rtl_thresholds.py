@@ -26,6 +26,7 @@ import pytest
 from sat_hw.codegen.layout import bias_rom, hex_lines, pack_words, threshold_files
 from sat_hw.graph import golden, synthetic
 from sat_hw.graph.ir import acc_bits_for, levels
+from sat_hw.hw.cycles import thresholds_latency
 from sat_hw.tools.streamtb import rtl_sources, run_scenarios, standard_scenarios
 from sat_hw.tools.verilator import cache_root
 from sat_hw.tools.yosys import synth
@@ -34,15 +35,18 @@ pytestmark = pytest.mark.rtl
 
 
 def thr_latency(ch: int, pe: int, out_bits: int) -> int:
-    """sat_thresholds: a beat taken in cycle t is offered in cycle t + OUT_BITS + 1 (the binary
-    search), t + 2 where CH == PE and OUT_BITS <= 4 (the parallel compare)."""
-    return 2 if ch == pe and out_bits <= 4 else out_bits + 1
+    """sat_thresholds: a beat taken in cycle t is offered in cycle t + 2*OUT_BITS + 2 (the binary
+    search, a read and a compare cycle per bit, and sat_outq's 2), t + 4 where CH == PE and
+    OUT_BITS <= 4 (the parallel compare) (``sat_hw.hw.cycles.thresholds_latency``)."""
+    return thresholds_latency({"CH": ch, "PE": pe, "OUT_BITS": out_bits})
 
 
 BIAS_LATENCY = 2
 """sat_bias: a beat taken in cycle t is offered in cycle t+2."""
-JOIN_FIFO = 16
-"""Depth of the FIFO after each instance in the joined wrapper (latency 2)."""
+JOIN_FIFO = 32
+"""Depth of the FIFO after each instance in the joined wrapper (latency 2): it holds a fast
+case's beats while the slowest case (thresholds at OUT_BITS 8, latency 18) fills, so the join
+flows at one beat per cycle."""
 
 # (CH, PE, OUT_BITS, bound): ACC_BITS = acc_bits_for(bound)
 THR = [(3, 1, 1, 200), (6, 2, 2, 1000), (12, 3, 3, 5000), (16, 4, 4, 30000), (12, 2, 8, 1 << 20),

@@ -42,6 +42,17 @@ def vvu_latency(p: dict) -> int:
     return 5 + max(_stages(p["SIMD"] * ub), _stages(p["SIMD"]) + 1)
 
 
+def thresholds_latency(p: dict) -> int:
+    """sat_thresholds' LAT: 2*OUT_BITS + 2 + DEEP for the binary search (a memory read and a
+    compare cycle per code bit, one more read cycle for each of the DEEP stages j whose memory
+    has more than 64 words, (CH/PE) * 2^j > 64, and sat_outq's 2); 4 for the parallel compare
+    (CH == PE and OUT_BITS <= 4: the input register, the compares, sat_outq's 2)."""
+    g, b = p["CH"] // p["PE"], p["OUT_BITS"]
+    if g == 1 and b <= 4:
+        return 4
+    return 2 * b + 2 + sum((g << j) > 64 for j in range(b))
+
+
 def pipe_delay(b) -> int:
     """Cycles from the input beat that completes an output to that output, free flowing (the
     blocks' preambles: "a beat taken in cycle t is offered in cycle t + d")."""
@@ -51,7 +62,7 @@ def pipe_delay(b) -> int:
     if m == "sat_vvu":
         return vvu_latency(p)
     if m == "sat_thresholds":
-        return p["OUT_BITS"] + 1
+        return thresholds_latency(p)
     if m == "sat_dwc":
         return 0 if p["IN_N"] == p["OUT_N"] else 1
     return {"sat_fifo": 2, "sat_bias": 2, "sat_avgpool": 2, "sat_maxpool": 1,
