@@ -17,6 +17,12 @@ path ending in each block instance, and the whole design's ECP5 Fmax. Make one w
         [--rtl DIR | --rev REV] [--top BUILD] [--device 85k] [--out benchmarks/results/block_timing]
 
 ``--rev REV`` measures ``git show REV:rtl/*.sv`` (e.g. HEAD while rtl/ is being edited).
+``--before FILE``: a results file of an earlier RTL (benchmarks/results/block_timing_before.json:
+issue 20's "before", the RTL of 5b108ce) whose levels, LUT/FF and Fmax the table shows beside
+each row of the same name. The committed table:
+
+    nice -n 5 .venv/bin/python benchmarks/block_timing.py --jobs 2 \
+        --before benchmarks/results/block_timing_before.json --top BUILD
 """
 
 from __future__ import annotations
@@ -49,10 +55,10 @@ REFERENCE = {  # issue 20's table, measured by its author on the RTL before the 
     "skid": (None, 413), "fifo": (None, 213), "sat_accel": ("13", 45)}
 
 
-def _mvu(wb: int, ab: int, mult: str):
+def _mvu(wb: int, ab: int, mult: str, pe: int = 8, simd: int = 8):
     node = synthetic.linear(np.random.default_rng(0), "fc", 512, 64, wbits=wb, abits=ab)
-    words, width = mvu_rom(layer_plan(node, Fold(8, 8, mult)), "k")
-    p = {"MH": 64, "MW": 512, "PE": 8, "SIMD": 8, "WBITS": wb, "ABITS": ab,
+    words, width = mvu_rom(layer_plan(node, Fold(pe, simd, mult)), "k")
+    p = {"MH": 64, "MW": 512, "PE": pe, "SIMD": simd, "WBITS": wb, "ABITS": ab,
          "ACC_BITS": acc_bits_for(acc_bound(512, wb, ab)), "WEIGHT_FILE": "w.hex",
          "ENCODING": "k", "MULT": mult}
     if mult == "dsp":
@@ -60,11 +66,11 @@ def _mvu(wb: int, ab: int, mult: str):
     return p, {"w.hex": hex_lines(words, width)}
 
 
-def _vvu():
-    node = synthetic.conv(np.random.default_rng(0), "dw", (64, 4, 4), 64, groups=64, wbits=4,
-                          abits=4)
+def _vvu(wb: int = 4, ab: int = 4):
+    node = synthetic.conv(np.random.default_rng(0), "dw", (64, 4, 4), 64, groups=64, wbits=wb,
+                          abits=ab)
     words, width = vvu_rom(layer_plan(node, Fold(8, 9)), "k")
-    return ({"CH": 64, "K2": 9, "PE": 8, "SIMD": 9, "WBITS": 4, "ABITS": 4,
+    return ({"CH": 64, "K2": 9, "PE": 8, "SIMD": 9, "WBITS": wb, "ABITS": ab,
              "ACC_BITS": node.acc_bits, "WEIGHT_FILE": "w.hex", "ENCODING": "k"},
             {"w.hex": hex_lines(words, width)})
 
@@ -87,6 +93,12 @@ ROWS = {  # name: (module, () -> (parameters, ROM files))
     "thresholds parallel": ("sat_thresholds", lambda: _thresholds(8, 8, 16)),
     "thresholds search": ("sat_thresholds", lambda: _thresholds(64, 8, 24)),
     "thresholds search G128": ("sat_thresholds", lambda: _thresholds(1024, 8, 20)),
+    "vvu W8A8": ("sat_vvu", lambda: _vvu(8, 8)),
+    "mvu W1A1 LUT": ("sat_mvu", lambda: _mvu(1, 1, "lut", 16, 32)),
+    "swg stride 2": ("sat_swg", lambda: ({"CH": 64, "IN_H": 14, "IN_W": 14, "K": 3, "STRIDE": 2,
+                                          "PAD": 1, "SIMD": 8, "ELEM_W": 4}, {})),
+    "swg 256 ch": ("sat_swg", lambda: ({"CH": 256, "IN_H": 7, "IN_W": 7, "K": 3, "STRIDE": 1,
+                                        "PAD": 1, "SIMD": 32, "ELEM_W": 3}, {})),
     "avgpool": ("sat_avgpool", lambda: ({"CH": 256, "PIXELS": 49, "PE": 8, "ABITS": 4,
                                          "ACC_BITS": acc_bits_for(acc_bound(49, 0, 4))}, {})),
     "dwc": ("sat_dwc", lambda: ({"ELEM_W": 4, "IN_N": 18, "OUT_N": 6}, {})),
@@ -150,6 +162,16 @@ def _ends(p: dict | None) -> str:
     return f"`{p['start']}` -> `{p['end']}`" if p else "-"
 
 
+def _before(res: dict, name: str) -> str:
+    """"levels, LUT/FF, MHz" of the row of the same name in the --before file."""
+    b = res.get("before", {}).get("rows", {}).get(name)
+    if b is None:
+        return "-"
+    w = b["xcup"]["worst"]
+    return (f"{w['levels'] if w else '-'}, {b['xcup']['lut']} / {b['xcup']['ff']}, "
+            f"{b['ecp5']['fmax_mhz'] or '-'}")
+
+
 def markdown(res: dict) -> str:
     m = res["meta"]
     out = ["# Block timing: logic levels (Yosys, xcup) and ECP5 Fmax (nextpnr)", "",
@@ -161,16 +183,19 @@ def markdown(res: dict) -> str:
             "it is another. Ends named by the register they drive (or the port). Fmax: "
             f"nextpnr-ecp5 --{m['device']} --out-of-context, seed 1, default target; its "
             "critical path's delay and logic cells (a CCU2C carry cell counts each time it is "
-            "crossed). Reference: issue 20's table (its author's measurement)."), "",
+            "crossed). Reference: issue 20's table (its author's measurement). Before: "
+            f"{res.get('before', {}).get('meta', {}).get('rtl', '-')} (levels, LUT / FF, ECP5 "
+            "MHz)."), "",
            ("| block | parameters | LUT / FF (xcup) | levels L+C | longest path | most LUT "
-            "levels | ECP5 Fmax MHz | ECP5 critical path | reference levels, MHz |"),
-           "|---|---|---|---|---|---|---|---|---|"]
+            "levels | ECP5 Fmax MHz | ECP5 critical path | before | reference levels, MHz |"),
+           "|---|---|---|---|---|---|---|---|---|---|"]
     for r in res["rows"].values():
         w, c, ref = r["xcup"]["worst"], r["ecp5"]["critical"], r["reference"]
         cp = f"{c['delay_ns']:.2f} ns, {c['logic']} cells, {_ends(c)}" if c else "-"
         out.append(f"| {r['name']} | {_params_text(r['params'])} | {r['xcup']['lut']} / "
                    f"{r['xcup']['ff']} | {w['levels'] if w else '-'} | {_ends(w)} | {_deep(r)} "
-                   f"| {r['ecp5']['fmax_mhz'] or '-'} | {cp} | {ref['levels'] or '-'}, "
+                   f"| {r['ecp5']['fmax_mhz'] or '-'} | {cp} | {_before(res, r['name'])} "
+                   f"| {ref['levels'] or '-'}, "
                    f"{ref['fmax_mhz'] or '-'} |")
     for r in res.get("top", {}).values():
         x, e, ref = r["xcup"], r["ecp5"], r["reference"]
@@ -218,11 +243,15 @@ def main() -> None:
     ap.add_argument("--timeout", type=float, default=7200, help="seconds per tool run")
     ap.add_argument("--out", default="benchmarks/results/block_timing",
                     help="writes OUT.json and OUT.md")
+    ap.add_argument("--before", help="an earlier results file to show beside each row")
     a = ap.parse_args()
     out = Path(a.out)
     res = {"rows": {}, "top": {}}
     if out.with_suffix(".json").is_file():
         res |= json.loads(out.with_suffix(".json").read_text())
+    if a.before:
+        old = json.loads(Path(a.before).read_text())
+        res["before"] = {"meta": old["meta"], "rows": old["rows"]}
     lock, t0 = threading.Lock(), time.monotonic()
 
     def say(line):
