@@ -71,19 +71,14 @@ module sat_swg #(
     localparam int RW = ROWS > 1 ? $clog2(ROWS) : 1;
     localparam int XW = $clog2(IN_W + 1);
     localparam int OXW = $clog2(OUT_W + 1);
-    localparam int YPW = $clog2(IN_H + 2 * PAD + K + STRIDE + 1);  // top row + PAD, one ahead
+    localparam int OYW = $clog2(OUT_H + 1);                    // output row, one ahead
     localparam int HW = $clog2(NBLK + 1) + 1;                  // signed blocks left in a bank
     localparam int CW = $clog2(IN_H + ROWS + K + 2) + 2;       // signed row counters
     localparam int M0_INIT = (K - PAD) % K;                    // x0 = -PAD: x0 mod K
     localparam int S_DIV = STRIDE / K, S_MOD = STRIDE % K;
     localparam int C0 = S_DIV * G - (G - 1);                   // bank address step to the next
     localparam int C1 = C0 + G;                                // window: its block + S_DIV or +1
-    localparam int YL = (OUT_H - 1) * STRIDE;                  // top row + PAD of the last row
     localparam int NEED0 = (K < IN_H + PAD ? K : IN_H + PAD) - PAD;  // rows window row 0 needs
-    localparam int HI_L = YL + K < IN_H + PAD ? YL + K : IN_H + PAD;  // last row's bottom + PAD
-    localparam int LO_L = YL > PAD ? YL : PAD;                 // last row's first image row + PAD
-    localparam int REL_END = IN_H + PAD - LO_L;                // released after an image
-    localparam int DSUB_END = IN_H + PAD - HI_L + NEED0;       // avail drop into the next image
 
     // ---- elaboration checks ----
     if (CH < 1 || SIMD < 1 || CH % SIMD != 0) begin : g_chk_simd
@@ -102,38 +97,64 @@ module sat_swg #(
         $fatal(0, "ROWS must be >= K (instance %m)");
     end
 
+    // (a + c) mod ROWS, a in 0..ROWS-1: a table (no adder), one LUT per bit
     function automatic logic [RW-1:0] addmod(input logic [RW-1:0] a, input int c);
-        int s;
-        s = int'(a) + c % ROWS;
-        addmod = RW'(s >= ROWS ? s - ROWS : s);
+        addmod = '0;
+        for (int v = 0; v < ROWS; v++)
+            if (a == RW'(v)) addmod = RW'((v + c % ROWS) % ROWS);
     endfunction
 
-    // Per output row with top row y - PAD (y = top row + PAD), `last` the image's last row:
-    // rows released after its last window, and the rows the next window row needs beyond its
-    // own (hi(y + STRIDE) - hi(y), hi the last row + 1 + PAD a window needs; after an image's
-    // last row, the rows left of it plus the first window row's of the next image).
-    function automatic logic signed [CW-1:0] rel_of(input int y, input logic last);
-        int lo, nxt;
+    // (m + c) mod K, m in 0..K-1: a table
+    function automatic logic [KW-1:0] kmod(input logic [KW-1:0] m, input int c);
+        kmod = '0;
+        for (int v = 0; v < K; v++)
+            if (m == KW'(v)) kmod = KW'((v + c % K) % K);
+    endfunction
+
+    // Per output row o (top row o*STRIDE - PAD), what the reader loads when it moves to it:
+    // which = 0: rows released after its last window, minus 1; 1: minus the drop of `avail`
+    // at its end (the rows the next window row needs beyond its own: hi(o + 1) - hi(o), hi the
+    // last row + 1 a window needs; after the image's last row, the rows left of the image plus
+    // those the next image's first window row needs); 2: it releases any; 3: it is the image's
+    // last; 4 + t: its tap row t falls in the padding. Read from tables indexed by the row
+    // (row_tbl), so no adder or comparator lies between a row counter and these registers.
+    function automatic int row_val(input int o, input int which);
+        int y, lo, nxt, hi, room;
+        logic last;
+        y = o * STRIDE;                              // top row + PAD
+        last = o == OUT_H - 1;
         lo = y > PAD ? y : PAD;
         nxt = y + STRIDE > PAD ? y + STRIDE : PAD;
-        rel_of = CW'(last ? REL_END : nxt - lo);
-    endfunction
-
-    function automatic logic signed [CW-1:0] dsub_of(input int y, input logic last);
-        int room;
+        hi = y + K < IN_H + PAD ? y + K : IN_H + PAD;
         room = IN_H + PAD - K - y;
-        dsub_of = CW'(last ? DSUB_END : room < 0 ? 0 : room > STRIDE ? STRIDE : room);
+        case (which)
+            0: row_val = (last ? IN_H + PAD - lo : nxt - lo) - 1;
+            1: row_val = -(last ? IN_H + PAD - hi + NEED0 : room < 0 ? 0 : room > STRIDE ? STRIDE : room);
+            2: row_val = (last ? IN_H + PAD - lo : nxt - lo) > 0 ? 1 : 0;
+            3: row_val = last ? 1 : 0;
+            default: row_val = !(y + which - 4 >= PAD && y + which - 4 < IN_H + PAD) ? 1 : 0;
+        endcase
     endfunction
 
-    // tap rows of the output row with top row y - PAD that fall in the padding
-    function automatic logic [K-1:0] pad_of(input int y);
-        for (int t = 0; t < K; t++) pad_of[t] = !(y + t >= PAD && y + t < IN_H + PAD);
+    // bit j of row_val(o, which) for o = 0..OUT_H (entry OUT_H unused)
+    function automatic logic [OUT_H:0] row_tbl(input int which, input int j);
+        for (int o = 0; o <= OUT_H; o++)
+            row_tbl[o] = o < OUT_H ? 1'((row_val(o, which) >> j) & 1) : 1'b0;
     endfunction
+
+    function automatic logic [K-1:0] row0_pad();
+        for (int t = 0; t < K; t++) row0_pad[t] = row_val(0, 4 + t) != 0;
+    endfunction
+
+    localparam int REL0_M1 = row_val(0, 0), NDSUB0 = row_val(0, 1);  // row 0's entries
+    localparam logic REL0_POS = row_val(0, 2) != 0;
+    localparam logic [K-1:0] PAD0 = row0_pad();
 
     // ---- writer ----
     logic [GW-1:0] wg;        // channel group of the next input beat
     logic [XW-1:0] wx;        // its column
     logic wg_last, wx_last;   // wg == G-1, wx == IN_W-1
+    logic w_end;              // both: the beat ends a row
     logic [K-1:0] wb;         // its column bank (wx mod K), one-hot
     logic [ROWS-1:0] ws;      // the row slot being written, one-hot
     logic [AW-1:0] waddr;     // its word: (wx / K) * G + wg
@@ -147,7 +168,7 @@ module sat_swg #(
     logic rel_pos;                  // it releases any
 
     assign wr = s_axis_tvalid && s_axis_tready;
-    assign row_done = wr && wg_last && wx_last;
+    assign row_done = wr && w_end;
     assign free = !fm[CW-1];
     // claim the next row at the last beat of this one (or while idle) if a slot is free, or
     // one is released in this cycle (so a slot changes hands without a bubble)
@@ -169,6 +190,7 @@ module sat_swg #(
                 // next channel group of this pixel
                 wg <= wg + 1'b1;
                 wg_last <= int'(wg) == G - 2;
+                w_end <= int'(wg) == G - 2 && wx_last;
                 waddr <= waddr + 1'b1;
             end else if (!wx_last) begin
                 // next column: the next bank, the next block after the last bank
@@ -176,6 +198,7 @@ module sat_swg #(
                 wg_last <= G == 1;
                 wx <= wx + 1'b1;
                 wx_last <= int'(wx) == IN_W - 2;
+                w_end <= G == 1 && int'(wx) == IN_W - 2;
                 for (int b = 0; b < K; b++) wb[b] <= wb[(b + K - 1) % K];
                 waddr <= waddr + (wb[K-1] ? AW'(1) : AW'(1 - G));
             end else begin
@@ -184,6 +207,7 @@ module sat_swg #(
                 wg_last <= G == 1;
                 wx <= '0;
                 wx_last <= IN_W == 1;
+                w_end <= G == 1 && IN_W == 1;
                 wb <= K'(1);
                 waddr <= '0;
                 for (int r = 0; r < ROWS; r++) ws[r] <= ws[(r + ROWS - 1) % ROWS];
@@ -196,6 +220,7 @@ module sat_swg #(
             wg_last <= G == 1;
             wx <= '0;
             wx_last <= IN_W == 1;
+            w_end <= G == 1 && IN_W == 1;
             wb <= K'(1);
             waddr <= '0;
             ws <= ROWS'(1);
@@ -207,26 +232,38 @@ module sat_swg #(
     logic [GW-1:0] rg;        // channel group of the next window
     logic [OXW-1:0] ox;
     logic g_last, x_last;     // rg == G-1, ox == OUT_W-1
+    logic r_end;              // both: the window ends an output row
     logic [KW-1:0] m0;        // left column mod K
-    logic [YPW-1:0] yn;       // top row + PAD of the next output row
+    logic [OYW-1:0] on;       // the next output row (OUT_H after the last: unused)
     logic y_last;             // this output row is the image's last
     logic [K-1:0] vt;         // tap rows of this output row in the padding
     logic [RW-1:0] rs;        // slot of the top row
-    logic [RW-1:0] base;      // slot of row 0 of the image
+    logic [RW-1:0] rsi;       // slot of the next image's top row (row -PAD)
     logic signed [CW-1:0] avail;    // rows complete - rows the next window needs
     logic signed [CW-1:0] ndsub;    // -(drop of avail at the end of this output row)
 
-    logic issue, step_x, last_new;
-    logic [YPW-1:0] y_new;
-    logic [RW-1:0] base_next;
+    logic issue;
+    // the tables' entries of output row `on`: rel - 1, -dsub, rel > 0, last, padding taps
+    logic [CW-1:0] t_rel_m1, t_ndsub;
+    logic t_rel_pos, t_last;
+    logic [K-1:0] t_pad;
+    for (genvar j = 0; j < CW; j++) begin : g_tbl_cw
+        localparam logic [OUT_H:0] T_REL = row_tbl(0, j);
+        localparam logic [OUT_H:0] T_DSUB = row_tbl(1, j);
+        assign t_rel_m1[j] = T_REL[on];
+        assign t_ndsub[j] = T_DSUB[on];
+    end
+    localparam logic [OUT_H:0] T_REL_POS = row_tbl(2, 0);
+    localparam logic [OUT_H:0] T_LAST = row_tbl(3, 0);
+    assign t_rel_pos = T_REL_POS[on];
+    assign t_last = T_LAST[on];
+    for (genvar t = 0; t < K; t++) begin : g_tbl_pad
+        localparam logic [OUT_H:0] T_PAD = row_tbl(4 + t, 0);
+        assign t_pad[t] = T_PAD[on];
+    end
 
     assign issue = en && !avail[CW-1];
-    assign step_row = issue && g_last && x_last;
-    assign step_x = issue && g_last && !x_last;
-    assign base_next = addmod(base, IN_H);
-    // the output row after this one: top row + PAD, and whether it is the image's last
-    assign y_new = y_last ? '0 : yn;
-    assign last_new = y_last ? OUT_H == 1 : int'(yn) == YL;
+    assign step_row = issue && r_end;
 
     always_ff @(posedge clk) begin
         logic [CW:0] av_sum;
@@ -238,6 +275,7 @@ module sat_swg #(
                 // next channel group, same window
                 rg <= rg + 1'b1;
                 g_last <= int'(rg) == G - 2;
+                r_end <= int'(rg) == G - 2 && x_last;
             end else begin
                 rg <= '0;
                 g_last <= G == 1;
@@ -245,22 +283,30 @@ module sat_swg #(
                     // window one STRIDE to the right
                     ox <= ox + 1'b1;
                     x_last <= int'(ox) == OUT_W - 2;
-                    m0 <= KW'(int'(m0) + S_MOD >= K ? int'(m0) + S_MOD - K : int'(m0) + S_MOD);
+                    r_end <= G == 1 && int'(ox) == OUT_W - 2;
+                    m0 <= kmod(m0, S_MOD);
                 end else begin
                     ox <= '0;
                     x_last <= OUT_W == 1;
+                    r_end <= G == 1 && OUT_W == 1;
                     m0 <= KW'(M0_INIT);
-                    // window row one STRIDE down, or the next image
-                    yn <= y_last ? YPW'(STRIDE) : yn + YPW'(STRIDE);
-                    y_last <= last_new;
-                    vt <= pad_of(int'(y_new));
-                    rel_m1 <= rel_of(int'(y_new), last_new) - CW'(1);
-                    rel_pos <= rel_of(int'(y_new), last_new) != '0;
-                    ndsub <= -dsub_of(int'(y_new), last_new);
+                    // window row one STRIDE down (row `on`), or the next image's row 0
                     if (y_last) begin
-                        base <= base_next;
-                        rs <= addmod(base_next, ROWS - PAD);
+                        on <= OYW'(1);
+                        y_last <= OUT_H == 1;
+                        vt <= PAD0;
+                        rel_m1 <= CW'(REL0_M1);
+                        ndsub <= CW'(NDSUB0);
+                        rel_pos <= REL0_POS;
+                        rs <= rsi;
+                        rsi <= addmod(rsi, IN_H);
                     end else begin
+                        on <= on + 1'b1;
+                        y_last <= t_last;
+                        vt <= t_pad;
+                        rel_m1 <= t_rel_m1;
+                        ndsub <= t_ndsub;
+                        rel_pos <= t_rel_pos;
                         rs <= addmod(rs, STRIDE);
                     end
                 end
@@ -272,14 +318,15 @@ module sat_swg #(
             g_last <= G == 1;
             ox <= '0;
             x_last <= OUT_W == 1;
+            r_end <= G == 1 && OUT_W == 1;
             m0 <= KW'(M0_INIT);
-            yn <= YPW'(STRIDE);
+            on <= OYW'(1);
             y_last <= OUT_H == 1;
-            vt <= pad_of(0);
-            rel_m1 <= rel_of(0, OUT_H == 1) - CW'(1);
-            rel_pos <= rel_of(0, OUT_H == 1) != '0;
-            ndsub <= -dsub_of(0, OUT_H == 1);
-            base <= '0;
+            vt <= PAD0;
+            rel_m1 <= CW'(REL0_M1);
+            ndsub <= CW'(NDSUB0);
+            rel_pos <= REL0_POS;
+            rsi <= addmod('0, IN_H + ROWS - PAD);
             rs <= addmod('0, ROWS - PAD);
         end
     end
@@ -296,11 +343,11 @@ module sat_swg #(
         logic neg;                    // block < 0 (left of the image)
         logic signed [HW-1:0] hi;     // NB - 1 - block (< 0: right of the image)
         logic wrap;                   // the next window's column here is a block further
-        int tb;
         always_comb begin
-            tb = b - int'(m0);
-            if (tb < 0) tb = tb + K;
-            wrap = tb < S_MOD;
+            // the bank's tap column (b - m0) mod K is below S_MOD: a table of m0
+            wrap = 1'b0;
+            for (int v = 0; v < K; v++)
+                if (m0 == KW'(v) && (b - v + K) % K < S_MOD) wrap = 1'b1;
         end
         always_ff @(posedge clk) begin
             if (issue) begin
@@ -372,7 +419,7 @@ module sat_swg #(
             rd_valid <= issue;
             for (int t = 0; t < K; t++) begin
                 row_slot[t*RW +: RW] <= addmod(rs, t);
-                cb_n[t*KW +: KW] = KW'((int'(m0) + t) % K);
+                cb_n[t*KW +: KW] = kmod(m0, t);
             end
         end
         col_bank <= cb_n;
@@ -389,30 +436,43 @@ module sat_swg #(
         end
     end
 
+    // Each bit through a multiplexer indexed by the select register (a balanced tree of
+    // LUTs and MUXF, not a chain of comparisons). The words are set one at a time: a '0 over all
+    // K*K*WORD_W bits is a replication past the limit of Verilator (8192 bits) for wide folds
+    // (K 3, SIMD 128, 8 bits: 9,216 bits).
+    // (No comment line may start with that tool's name: it reads one as a pragma.)
     logic [K*K*WORD_W-1:0] row_word;  // [(ty*K + b)*WORD_W]: bank b of tap row ty
     logic [WIN_W-1:0] win, out_d;     // the rotated window; the output register's next value
     always_comb begin
-        // cleared one word at a time: a '0 over all K*K*WORD_W bits is a replication past the
-        // limit of Verilator (8192 bits) for wide folds (K 3, SIMD 128, 8 bits: 9,216 bits).
-        // (No comment line may start with that tool's name: it reads one as a pragma.)
         for (int ty = 0; ty < K; ty++)
-            for (int b = 0; b < K; b++) begin
-                row_word[(ty*K + b)*WORD_W +: WORD_W] = '0;
-                for (int r = 0; r < ROWS; r++)
-                    if (row_slot[ty*RW +: RW] == RW'(r))
-                        row_word[(ty*K + b)*WORD_W +: WORD_W] = rd[(r*K + b)*WORD_W +: WORD_W];
-            end
-        for (int ty = 0; ty < K; ty++)
-            for (int tx = 0; tx < K; tx++) begin
-                win[(ty*K + tx)*WORD_W +: WORD_W] = '0;
-                out_d[(ty*K + tx)*WORD_W +: WORD_W] = skid_q[(ty*K + tx)*WORD_W +: WORD_W];
-                for (int b = 0; b < K; b++) begin
-                    if (col_bank[tx*KW +: KW] == KW'(b))
-                        win[(ty*K + tx)*WORD_W +: WORD_W] = row_word[(ty*K + b)*WORD_W +: WORD_W];
-                    if (csel[tx*CSW +: CSW] == CSW'(b))
-                        out_d[(ty*K + tx)*WORD_W +: WORD_W] = row_word[(ty*K + b)*WORD_W +: WORD_W];
+            for (int b = 0; b < K; b++)
+                if (ROWS <= 4) begin
+                    // one LUT6 a bit either way; Yosys packs this form tighter (measured)
+                    row_word[(ty*K + b)*WORD_W +: WORD_W] = '0;
+                    for (int r = 0; r < ROWS; r++)
+                        if (row_slot[ty*RW +: RW] == RW'(r))
+                            row_word[(ty*K + b)*WORD_W +: WORD_W] = rd[(r*K + b)*WORD_W +: WORD_W];
+                end else begin
+                    for (int i = 0; i < WORD_W; i++) begin : b_row
+                        logic [(1 << RW)-1:0] v;  // bit i of bank b of every slot
+                        v = '0;
+                        for (int r = 0; r < ROWS; r++) v[r] = rd[(r*K + b)*WORD_W + i];
+                        row_word[(ty*K + b)*WORD_W + i] = v[row_slot[ty*RW +: RW]];
+                    end
                 end
-            end
+        for (int ty = 0; ty < K; ty++)
+            for (int tx = 0; tx < K; tx++)
+                for (int i = 0; i < WORD_W; i++) begin : b_col
+                    logic [(1 << KW)-1:0] v;      // bit i of every bank of tap row ty
+                    logic [(1 << CSW)-1:0] u;     // and of the parked beat
+                    v = '0;
+                    u = '0;
+                    for (int b = 0; b < K; b++) v[b] = row_word[(ty*K + b)*WORD_W + i];
+                    u[K-1:0] = v[K-1:0];
+                    u[K] = skid_q[(ty*K + tx)*WORD_W + i];
+                    win[(ty*K + tx)*WORD_W + i] = v[col_bank[tx*KW +: KW]];
+                    out_d[(ty*K + tx)*WORD_W + i] = u[csel[tx*CSW +: CSW]];
+                end
     end
 
     always_ff @(posedge clk) begin
