@@ -16,25 +16,46 @@
 // of every bank gives a whole window each cycle; a row rotation (slot -> tap row) and a column
 // rotation (bank -> tap column) order the words, and taps outside the image are zeroed.
 //
-// Flow control by whole rows. `held` counts rows the writer has claimed minus rows the reader
-// has released; the writer claims the next row (eagerly, at the last beat of the current one)
-// while fewer than ROWS are held. `ready` counts rows written completely minus rows released;
-// output row oy starts once the rows it needs (through min(oy*STRIDE-PAD+K-1, IN_H-1)) are
-// complete. After its last window the reader releases the rows no later window of the image
-// needs, and after the image's last window all the rest, possibly before the writer has
-// written them (rows no window uses): both counters are signed. The eager claim sees the
-// release of the same cycle, so a row slot is handed from reader to writer without a bubble;
-// the first write into a released slot lands on the edge after the slot's last read.
+// Flow control by whole rows, kept in two signed counters whose sign bits are the decisions
+// (registers, so no comparator lies before a decision). `avail` = rows written completely -
+// rows the next window needs (counted across images): a window issues while avail >= 0 and the
+// output stage has room; +1 when a row is complete, and at the end of an output row - (the
+// rows the next window row needs beyond this one's; after the image's last row, the rows left
+// of the image plus those the next image's first window row needs). `fm` = free row slots - 1:
+// the writer claims the next row (eagerly, at the last beat of the current one, or while idle)
+// if a slot is free or one is released in the same cycle, so a slot changes hands without a
+// bubble; the reader releases, after an output row's last window, the rows no later window of
+// the image needs, and after the image's last window all the rest, possibly before the writer
+// has claimed them (rows no window uses). The first write into a released slot lands on the
+// edge after the slot's last read. What a new output row loads (its releases, its drop of
+// avail, its padding tap rows, whether it is the image's last) comes from constant tables
+// indexed by the row counter; the read address of each column bank (block * CH/SIMD + group),
+// and whether its column is padding, step with the window by constants, never computed from
+// the window's position.
 //
-// Output pipeline: issue (read address) -> bank registers (zeroed where the slot or bank holds
-// padding) -> row and column rotation -> output register. Both registers advance when the next
-// one is empty or moving, so m_axis_tready reaches the read enables and the row release, but
-// s_axis_tready is a register (the row claim) and m_axis_tdata/tvalid are registers: there is
-// no combinational path from m_axis_tready to s_axis_tready, nor from any input to an output.
+// Pipeline: issue (the bank address registers) -> bank registers (zeroed where the slot or
+// bank holds padding) -> row and column rotation -> output stage, a skid buffer (as sat_skid):
+// the output register m_axis_tdata/tvalid and one parked beat. Issue, the bank registers and
+// the rotation selects advance on `en`, the skid's registered "empty"; m_axis_tready reaches
+// only the output stage (its register enable, the skid's state and the rotation's select
+// register), so the window logic runs from registers alone and there is no combinational path
+// from m_axis_tready to anything but those registers, nor from any input to an output.
+// The skid's two-way choice is folded into the column rotation: the output register's tap
+// column t takes bank csel[t] of the row-rotated words, or csel[t] = K, the parked beat, csel
+// being a register (the column rotation select while the skid is empty, K while it is full).
+// Why a skid and not a credit queue (sat_outq): a window beat is wide (K*K*SIMD*ELEM_W bits,
+// up to 12,800) and a queue covering the issue -> output round trip needs 3 or more beats, the
+// skid 2 (the output register and the parked beat); what it costs over the former unbuffered
+// design is one register and about one LUT per output bit.
+// Longest register-to-register paths (Yosys synth_xilinx xcup): 2-4 LUT levels, the row
+// counters' carry chains with two LUT levels before them, the rotation ROWS:1 then (K+1):1
+// (two levels at K 3, five at K 5 with ROWS 8), the bank read LUTRAM -> bank register.
 //
 // Timing (one beat per cycle on both sides when the neighbours allow):
 //   latency, first input beat taken to first output beat: R*IN_W*CH/SIMD + 2 cycles, with
-//   R = min(K-PAD, IN_H) the rows the first window needs, input one beat per cycle;
+//   R = min(K-PAD, IN_H) the rows the first window needs, input one beat per cycle (pipeline:
+//   the window issues the cycle after its last row is complete, bank registers, output
+//   register: a window issued in cycle t is offered in cycle t + 2);
 //   cycles per image, back-to-back images in steady state: max(IN_H*IN_W, OUT_H*OUT_W)*CH/SIMD
 //   with no fill (default ROWS = K + STRIDE: a row slot changes hands without a bubble);
 //   s_axis_tready is low for the first cycle after reset.
@@ -228,7 +249,7 @@ module sat_swg #(
     end
 
     // ---- reader ----
-    logic en;                 // the output stage takes a beat (a register: sat_skid's ready)
+    logic en;                 // the output stage takes a beat: its skid is empty (a register)
     logic [GW-1:0] rg;        // channel group of the next window
     logic [OXW-1:0] ox;
     logic g_last, x_last;     // rg == G-1, ox == OUT_W-1
