@@ -33,10 +33,12 @@
 // and whether its column is padding, step with the window by constants, never computed from
 // the window's position.
 //
-// Pipeline: issue (the bank address registers) -> bank registers (zeroed where the slot or
-// bank holds padding) -> row and column rotation -> output stage, a skid buffer (as sat_skid):
-// the output register m_axis_tdata/tvalid and one parked beat. Issue, the bank registers and
-// the rotation selects advance on `en`, the skid's registered "empty"; m_axis_tready reaches
+// Pipeline: issue (the bank address registers) -> the memories' read registers (q1: a block
+// RAM's own, whose clock-to-out is slow, so nothing but a wire follows it) -> bank registers
+// (q, zeroed where the slot or bank holds padding) -> row and column rotation -> output stage,
+// a skid buffer (as sat_skid): the output register m_axis_tdata/tvalid and one parked beat.
+// Issue, both bank register stages and the rotation selects advance on `en`, the skid's
+// registered "empty"; m_axis_tready reaches
 // only the output stage (its register enable, the skid's state and the rotation's select
 // register), so the window logic runs from registers alone and there is no combinational path
 // from m_axis_tready to anything but those registers, nor from any input to an output.
@@ -49,13 +51,17 @@
 // design is one register and about one LUT per output bit.
 // Longest register-to-register paths (Yosys synth_xilinx xcup): 2-4 LUT levels, the row
 // counters' carry chains with two LUT levels before them, the rotation ROWS:1 then (K+1):1
-// (two levels at K 3, five at K 5 with ROWS 8), the bank read LUTRAM -> bank register.
+// (two levels at K 3, five at K 5 with ROWS 8), the bank read LUTRAM -> read register.
+// The second bank register stage costs ROWS*K*SIMD*ELEM_W flip-flops and one cycle; without
+// it a block RAM's read (nextpnr-ecp5, DP16KD) went straight into the rotation (77 MHz at
+// CH 64, 56 x 56, K 3, stride 2, SIMD 8).
 //
 // Timing (one beat per cycle on both sides when the neighbours allow):
-//   latency, first input beat taken to first output beat: R*IN_W*CH/SIMD + 2 cycles, with
+//   latency, first input beat taken to first output beat: R*IN_W*CH/SIMD + 3 cycles, with
 //   R = min(K-PAD, IN_H) the rows the first window needs, input one beat per cycle (pipeline:
-//   the window issues the cycle after its last row is complete, bank registers, output
-//   register: a window issued in cycle t is offered in cycle t + 2);
+//   the window issues the cycle after its last row is complete, read registers, bank
+//   registers, output register: a window issued in cycle t is offered in cycle t + 3,
+//   sat_hw.hw.cycles.pipe_delay 3);
 //   cycles per image, back-to-back images in steady state: max(IN_H*IN_W, OUT_H*OUT_W)*CH/SIMD
 //   with no fill (default ROWS = K + STRIDE: a row slot changes hands without a bubble);
 //   s_axis_tready is low for the first cycle after reset.
@@ -150,7 +156,8 @@ module sat_swg #(
         room = IN_H + PAD - K - y;
         case (which)
             0: row_val = (last ? IN_H + PAD - lo : nxt - lo) - 1;
-            1: row_val = -(last ? IN_H + PAD - hi + NEED0 : room < 0 ? 0 : room > STRIDE ? STRIDE : room);
+            1: row_val = -(last ? IN_H + PAD - hi + NEED0
+                                : room < 0 ? 0 : room > STRIDE ? STRIDE : room);
             2: row_val = (last ? IN_H + PAD - lo : nxt - lo) > 0 ? 1 : 0;
             3: row_val = last ? 1 : 0;
             default: row_val = !(y + which - 4 >= PAD && y + which - 4 < IN_H + PAD) ? 1 : 0;
@@ -394,8 +401,11 @@ module sat_swg #(
         assign zero_col[b] = neg || hi[HW-1];
     end
 
-    // ---- row buffer: ROWS x K banks, read into registers ----
-    logic rd_valid;                   // the bank registers hold a window
+    // ---- row buffer: ROWS x K banks, read into registers, then registered again ----
+    logic v1, rd_valid;               // the read registers / the bank registers hold a window
+    logic [ROWS*K-1:0] zero1;         // bank (r, b) of the read registers reads 0 (padding)
+    logic [K*RW-1:0] row_slot1;       // the rotation selects of the read registers' window
+    logic [K*KW-1:0] col_bank1;
     logic [ROWS-1:0] zero_row;        // slot r holds no row of the window (padding): read 0
     logic [ROWS*K*WORD_W-1:0] rd;     // bank (r, b) at (r*K + b)*WORD_W
 
@@ -409,10 +419,14 @@ module sat_swg #(
     for (genvar r = 0; r < ROWS; r++) begin : g_row
         for (genvar b = 0; b < K; b++) begin : g_col
             logic [WORD_W-1:0] mem [0:DEPTH-1];
-            logic [WORD_W-1:0] q;
+            logic [WORD_W-1:0] q1, q;         // the memory's read register; the bank register
             always_ff @(posedge clk) begin
                 if (wr && ws[r] && wb[b]) mem[waddr] <= s_axis_tdata;
-                if (en) q <= zero_row[r] || zero_col[b] ? '0 : mem[raddr[b*AW +: AW]];
+                if (en) begin
+                    q1 <= mem[raddr[b*AW +: AW]];
+                    zero1[r*K + b] <= zero_row[r] || zero_col[b];
+                    q <= zero1[r*K + b] ? '0 : q1;
+                end
             end
             assign rd[(r*K + b)*WORD_W +: WORD_W] = q;
         end
@@ -437,10 +451,13 @@ module sat_swg #(
         en_n = en ? !(m_axis_tvalid && !m_axis_tready && rd_valid) : m_axis_tready;
         cb_n = col_bank;
         if (en) begin
-            rd_valid <= issue;
+            v1 <= issue;
+            rd_valid <= v1;
+            row_slot <= row_slot1;
+            cb_n = col_bank1;
             for (int t = 0; t < K; t++) begin
-                row_slot[t*RW +: RW] <= addmod(rs, t);
-                cb_n[t*KW +: KW] = kmod(m0, t);
+                row_slot1[t*RW +: RW] <= addmod(rs, t);
+                col_bank1[t*KW +: KW] <= kmod(m0, t);
             end
         end
         col_bank <= cb_n;
@@ -448,6 +465,7 @@ module sat_swg #(
             csel[t*CSW +: CSW] <= en_n ? CSW'(cb_n[t*KW +: KW]) : CSW'(K);
         en <= en_n;
         if (rst) begin
+            v1 <= 1'b0;
             rd_valid <= 1'b0;
             en <= 1'b1;
             for (int t = 0; t < K; t++) begin
