@@ -16,25 +16,52 @@
 // of every bank gives a whole window each cycle; a row rotation (slot -> tap row) and a column
 // rotation (bank -> tap column) order the words, and taps outside the image are zeroed.
 //
-// Flow control by whole rows. `held` counts rows the writer has claimed minus rows the reader
-// has released; the writer claims the next row (eagerly, at the last beat of the current one)
-// while fewer than ROWS are held. `ready` counts rows written completely minus rows released;
-// output row oy starts once the rows it needs (through min(oy*STRIDE-PAD+K-1, IN_H-1)) are
-// complete. After its last window the reader releases the rows no later window of the image
-// needs, and after the image's last window all the rest, possibly before the writer has
-// written them (rows no window uses): both counters are signed. The eager claim sees the
-// release of the same cycle, so a row slot is handed from reader to writer without a bubble;
-// the first write into a released slot lands on the edge after the slot's last read.
+// Flow control by whole rows, kept in two signed counters whose sign bits are the decisions
+// (registers, so no comparator lies before a decision). `avail` = rows written completely -
+// rows the next window needs (counted across images): a window issues while avail >= 0 and the
+// output stage has room; +1 when a row is complete, and at the end of an output row - (the
+// rows the next window row needs beyond this one's; after the image's last row, the rows left
+// of the image plus those the next image's first window row needs). `fm` = free row slots - 1:
+// the writer claims the next row (eagerly, at the last beat of the current one, or while idle)
+// if a slot is free or one is released in the same cycle, so a slot changes hands without a
+// bubble; the reader releases, after an output row's last window, the rows no later window of
+// the image needs, and after the image's last window all the rest, possibly before the writer
+// has claimed them (rows no window uses). The first write into a released slot lands on the
+// edge after the slot's last read. What a new output row loads (its releases, its drop of
+// avail, its padding tap rows, whether it is the image's last) comes from constant tables
+// indexed by the row counter; the read address of each column bank (block * CH/SIMD + group),
+// and whether its column is padding, step with the window by constants, never computed from
+// the window's position.
 //
-// Output pipeline: issue (read address) -> bank registers (zeroed where the slot or bank holds
-// padding) -> row and column rotation -> output register. Both registers advance when the next
-// one is empty or moving, so m_axis_tready reaches the read enables and the row release, but
-// s_axis_tready is a register (the row claim) and m_axis_tdata/tvalid are registers: there is
-// no combinational path from m_axis_tready to s_axis_tready, nor from any input to an output.
+// Pipeline: issue (the bank address registers) -> the memories' read registers (q1: a block
+// RAM's own, whose clock-to-out is slow, so nothing but a wire follows it) -> bank registers
+// (q, zeroed where the slot or bank holds padding) -> row and column rotation -> output stage,
+// a skid buffer (as sat_skid): the output register m_axis_tdata/tvalid and one parked beat.
+// Issue, both bank register stages and the rotation selects advance on `en`, the skid's
+// registered "empty"; m_axis_tready reaches
+// only the output stage (its register enable, the skid's state and the rotation's select
+// register), so the window logic runs from registers alone and there is no combinational path
+// from m_axis_tready to anything but those registers, nor from any input to an output.
+// The skid's two-way choice is folded into the column rotation: the output register's tap
+// column t takes bank csel[t] of the row-rotated words, or csel[t] = K, the parked beat, csel
+// being a register (the column rotation select while the skid is empty, K while it is full).
+// Why a skid and not a credit queue (sat_outq): a window beat is wide (K*K*SIMD*ELEM_W bits,
+// up to 12,800) and a queue covering the issue -> output round trip needs 3 or more beats, the
+// skid 2 (the output register and the parked beat); what it costs over the former unbuffered
+// design is one register and about one LUT per output bit.
+// Longest register-to-register paths (Yosys synth_xilinx xcup): 2-4 LUT levels, the row
+// counters' carry chains with two LUT levels before them, the rotation ROWS:1 then (K+1):1
+// (two levels at K 3, five at K 5 with ROWS 8), the bank read LUTRAM -> read register.
+// The second bank register stage costs ROWS*K*SIMD*ELEM_W flip-flops and one cycle; without
+// it a block RAM's read (nextpnr-ecp5, DP16KD) went straight into the rotation (77 MHz at
+// CH 64, 56 x 56, K 3, stride 2, SIMD 8).
 //
 // Timing (one beat per cycle on both sides when the neighbours allow):
-//   latency, first input beat taken to first output beat: R*IN_W*CH/SIMD + 2 cycles, with
-//   R = min(K-PAD, IN_H) the rows the first window needs, input one beat per cycle;
+//   latency, first input beat taken to first output beat: R*IN_W*CH/SIMD + 3 cycles, with
+//   R = min(K-PAD, IN_H) the rows the first window needs, input one beat per cycle (pipeline:
+//   the window issues the cycle after its last row is complete, read registers, bank
+//   registers, output register: a window issued in cycle t is offered in cycle t + 3,
+//   sat_hw.hw.cycles.pipe_delay 3);
 //   cycles per image, back-to-back images in steady state: max(IN_H*IN_W, OUT_H*OUT_W)*CH/SIMD
 //   with no fill (default ROWS = K + STRIDE: a row slot changes hands without a bubble);
 //   s_axis_tready is low for the first cycle after reset.
@@ -66,19 +93,19 @@ module sat_swg #(
     localparam int NBLK = (IN_W + K - 1) / K;                  // column blocks per bank
     localparam int DEPTH = NBLK * G;                           // words per bank
     localparam int AW = DEPTH > 1 ? $clog2(DEPTH) : 1;
-    localparam int QW = $clog2((NBLK + 2) * G + 1) + 1;        // column address base (+G)
     localparam int GW = G > 1 ? $clog2(G) : 1;
     localparam int KW = K > 1 ? $clog2(K) : 1;
     localparam int RW = ROWS > 1 ? $clog2(ROWS) : 1;
     localparam int XW = $clog2(IN_W + 1);
     localparam int OXW = $clog2(OUT_W + 1);
-    localparam int OYW = $clog2(OUT_H + 1);
-    localparam int YPW = $clog2(IN_H + 2 * PAD + K + STRIDE + 1);  // y0 + PAD and taps
-    localparam int XPW = $clog2(IN_W + 2 * PAD + K + STRIDE + 1);  // x0 + PAD and taps
+    localparam int OYW = $clog2(OUT_H + 1);                    // output row, one ahead
+    localparam int HW = $clog2(NBLK + 1) + 1;                  // signed blocks left in a bank
     localparam int CW = $clog2(IN_H + ROWS + K + 2) + 2;       // signed row counters
-    localparam int M0_INIT = (K - PAD) % K;                    // x0 = -PAD: x0 + K = q*K + m0
-    localparam int QP_INIT = (K - PAD) / K * G;                // (q + 1) * G at x0 = -PAD
+    localparam int M0_INIT = (K - PAD) % K;                    // x0 = -PAD: x0 mod K
     localparam int S_DIV = STRIDE / K, S_MOD = STRIDE % K;
+    localparam int C0 = S_DIV * G - (G - 1);                   // bank address step to the next
+    localparam int C1 = C0 + G;                                // window: its block + S_DIV or +1
+    localparam int NEED0 = (K < IN_H + PAD ? K : IN_H + PAD) - PAD;  // rows window row 0 needs
 
     // ---- elaboration checks ----
     if (CH < 1 || SIMD < 1 || CH % SIMD != 0) begin : g_chk_simd
@@ -97,48 +124,89 @@ module sat_swg #(
         $fatal(0, "ROWS must be >= K (instance %m)");
     end
 
-    // rows the window with top row y0 = y0p - PAD needs beyond those released before it
-    function automatic logic signed [CW-1:0] need_of(input int y0p);
-        int hi, lo;
-        hi = y0p + K < IN_H + PAD ? y0p + K : IN_H + PAD;
-        lo = y0p > PAD ? y0p : PAD;
-        need_of = CW'(hi - lo);
-    endfunction
-
-    // rows released after the last window of the output row with top row y0p - PAD
-    function automatic logic signed [CW-1:0] rel_of(input int y0p, input logic last);
-        int lo, nxt;
-        lo = y0p > PAD ? y0p : PAD;
-        nxt = y0p + STRIDE > PAD ? y0p + STRIDE : PAD;
-        rel_of = CW'(last ? IN_H + PAD - lo : nxt - lo);
-    endfunction
-
+    // (a + c) mod ROWS, a in 0..ROWS-1: a table (no adder), one LUT per bit
     function automatic logic [RW-1:0] addmod(input logic [RW-1:0] a, input int c);
-        int s;
-        s = int'(a) + c % ROWS;
-        addmod = RW'(s >= ROWS ? s - ROWS : s);
+        addmod = '0;
+        for (int v = 0; v < ROWS; v++)
+            if (a == RW'(v)) addmod = RW'((v + c % ROWS) % ROWS);
     endfunction
+
+    // (m + c) mod K, m in 0..K-1: a table
+    function automatic logic [KW-1:0] kmod(input logic [KW-1:0] m, input int c);
+        kmod = '0;
+        for (int v = 0; v < K; v++)
+            if (m == KW'(v)) kmod = KW'((v + c % K) % K);
+    endfunction
+
+    // Per output row o (top row o*STRIDE - PAD), what the reader loads when it moves to it:
+    // which = 0: rows released after its last window, minus 1; 1: minus the drop of `avail`
+    // at its end (the rows the next window row needs beyond its own: hi(o + 1) - hi(o), hi the
+    // last row + 1 a window needs; after the image's last row, the rows left of the image plus
+    // those the next image's first window row needs); 2: it releases any; 3: it is the image's
+    // last; 4 + t: its tap row t falls in the padding. Read from tables indexed by the row
+    // (row_tbl), so no adder or comparator lies between a row counter and these registers.
+    function automatic int row_val(input int o, input int which);
+        int y, lo, nxt, hi, room;
+        logic last;
+        y = o * STRIDE;                              // top row + PAD
+        last = o == OUT_H - 1;
+        lo = y > PAD ? y : PAD;
+        nxt = y + STRIDE > PAD ? y + STRIDE : PAD;
+        hi = y + K < IN_H + PAD ? y + K : IN_H + PAD;
+        room = IN_H + PAD - K - y;
+        case (which)
+            0: row_val = (last ? IN_H + PAD - lo : nxt - lo) - 1;
+            1: row_val = -(last ? IN_H + PAD - hi + NEED0
+                                : room < 0 ? 0 : room > STRIDE ? STRIDE : room);
+            2: row_val = (last ? IN_H + PAD - lo : nxt - lo) > 0 ? 1 : 0;
+            3: row_val = last ? 1 : 0;
+            default: row_val = !(y + which - 4 >= PAD && y + which - 4 < IN_H + PAD) ? 1 : 0;
+        endcase
+    endfunction
+
+    // bit j of row_val(o, which) for o = 0..OUT_H (entry OUT_H unused)
+    function automatic logic [OUT_H:0] row_tbl(input int which, input int j);
+        for (int o = 0; o <= OUT_H; o++)
+            row_tbl[o] = o < OUT_H ? 1'((row_val(o, which) >> j) & 1) : 1'b0;
+    endfunction
+
+    function automatic logic [K-1:0] row0_pad();
+        for (int t = 0; t < K; t++) row0_pad[t] = row_val(0, 4 + t) != 0;
+    endfunction
+
+    localparam int REL0_M1 = row_val(0, 0), NDSUB0 = row_val(0, 1);  // row 0's entries
+    localparam logic REL0_POS = row_val(0, 2) != 0;
+    localparam logic [K-1:0] PAD0 = row0_pad();
 
     // ---- writer ----
     logic [GW-1:0] wg;        // channel group of the next input beat
     logic [XW-1:0] wx;        // its column
-    logic [KW-1:0] wb;        // its column bank (wx mod K)
-    logic [AW-1:0] wbase;     // (wx / K) * G
-    logic [RW-1:0] ws;        // the row slot being written
-    logic signed [CW-1:0] held, ready;
+    logic wg_last, wx_last;   // wg == G-1, wx == IN_W-1
+    logic w_end;              // both: the beat ends a row
+    logic [K-1:0] wb;         // its column bank (wx mod K), one-hot
+    logic [ROWS-1:0] ws;      // the row slot being written, one-hot
+    logic [AW-1:0] waddr;     // its word: (wx / K) * G + wg
 
     logic wr, row_done, claim;
-    logic signed [CW-1:0] rel_now, held_eff;
+    logic signed [CW-1:0] fm;       // free row slots - 1 (slots claimed minus released)
+    logic free;                     // fm >= 0: a slot is free
+    // from the reader:
+    logic step_row;                 // the last window of an output row issues now
+    logic signed [CW-1:0] rel_m1;   // rows it releases - 1
+    logic rel_pos;                  // it releases any
 
     assign wr = s_axis_tvalid && s_axis_tready;
-    assign row_done = wr && wg == GW'(G - 1) && wx == XW'(IN_W - 1);
-    assign held_eff = held - rel_now;
-    // claim the next row at the last beat of this one (or while idle) if a slot is free
-    assign claim = (!s_axis_tready || row_done) && held_eff < CW'(ROWS);
+    assign row_done = wr && w_end;
+    assign free = !fm[CW-1];
+    // claim the next row at the last beat of this one (or while idle) if a slot is free, or
+    // one is released in this cycle (so a slot changes hands without a bubble)
+    assign claim = (!s_axis_tready || row_done) && (free || (step_row && rel_pos));
 
     always_ff @(posedge clk) begin
-        held <= held_eff + (claim ? CW'(1) : CW'(0));
-        ready <= ready - rel_now + (row_done ? CW'(1) : CW'(0));
+        logic [CW:0] fm_sum;
+        // fm + released - claimed, the claim as the carry in: fm + (rel - 1) + !claim
+        fm_sum = {fm, 1'b1} + {step_row ? rel_m1 : {CW{1'b1}}, !claim};
+        fm <= fm_sum[CW:1];
         if (claim) begin
             s_axis_tready <= 1'b1;
         end else if (row_done) begin
@@ -146,205 +214,311 @@ module sat_swg #(
             s_axis_tready <= 1'b0;
         end
         if (wr) begin
-            if (wg != GW'(G - 1)) begin
+            if (!wg_last) begin
                 // next channel group of this pixel
                 wg <= wg + 1'b1;
-            end else if (wx != XW'(IN_W - 1)) begin
-                // next column
+                wg_last <= int'(wg) == G - 2;
+                w_end <= int'(wg) == G - 2 && wx_last;
+                waddr <= waddr + 1'b1;
+            end else if (!wx_last) begin
+                // next column: the next bank, the next block after the last bank
                 wg <= '0;
+                wg_last <= G == 1;
                 wx <= wx + 1'b1;
-                if (wb == KW'(K - 1)) begin
-                    wb <= '0;
-                    wbase <= wbase + AW'(G);
-                end else begin
-                    wb <= wb + 1'b1;
-                end
+                wx_last <= int'(wx) == IN_W - 2;
+                w_end <= G == 1 && int'(wx) == IN_W - 2;
+                for (int b = 0; b < K; b++) wb[b] <= wb[(b + K - 1) % K];
+                waddr <= waddr + (wb[K-1] ? AW'(1) : AW'(1 - G));
             end else begin
                 // next row, next slot
                 wg <= '0;
+                wg_last <= G == 1;
                 wx <= '0;
-                wb <= '0;
-                wbase <= '0;
-                ws <= addmod(ws, 1);
+                wx_last <= IN_W == 1;
+                w_end <= G == 1 && IN_W == 1;
+                wb <= K'(1);
+                waddr <= '0;
+                for (int r = 0; r < ROWS; r++) ws[r] <= ws[(r + ROWS - 1) % ROWS];
             end
         end
         if (rst) begin
-            held <= '0;
-            ready <= '0;
+            fm <= CW'(ROWS - 1);
             s_axis_tready <= 1'b0;
             wg <= '0;
+            wg_last <= G == 1;
             wx <= '0;
-            wb <= '0;
-            wbase <= '0;
-            ws <= '0;
+            wx_last <= IN_W == 1;
+            w_end <= G == 1 && IN_W == 1;
+            wb <= K'(1);
+            waddr <= '0;
+            ws <= ROWS'(1);
         end
     end
 
     // ---- reader ----
+    logic en;                 // the output stage takes a beat: its skid is empty (a register)
     logic [GW-1:0] rg;        // channel group of the next window
     logic [OXW-1:0] ox;
-    logic [OYW-1:0] oy;
-    logic [XPW-1:0] x0p;      // left column + PAD
+    logic g_last, x_last;     // rg == G-1, ox == OUT_W-1
+    logic r_end;              // both: the window ends an output row
     logic [KW-1:0] m0;        // left column mod K
-    logic [QW-1:0] qp;        // (left column div K + 1) * G
-    logic [YPW-1:0] y0p;      // top row + PAD
+    logic [OYW-1:0] on;       // the next output row (OUT_H after the last: unused)
+    logic y_last;             // this output row is the image's last
+    logic [K-1:0] vt;         // tap rows of this output row in the padding
     logic [RW-1:0] rs;        // slot of the top row
-    logic [RW-1:0] base;      // slot of row 0 of the image
-    logic signed [CW-1:0] need, rel;  // rows this output row needs / releases at its end
+    logic [RW-1:0] rsi;       // slot of the next image's top row (row -PAD)
+    logic signed [CW-1:0] avail;    // rows complete - rows the next window needs
+    logic signed [CW-1:0] ndsub;    // -(drop of avail at the end of this output row)
 
-    logic adv, issue, last_g, last_x, last_y, s_carry;
-    logic [KW:0] s_sum;
-    logic [RW-1:0] base_next;
+    logic issue;
+    // the tables' entries of output row `on`: rel - 1, -dsub, rel > 0, last, padding taps
+    logic [CW-1:0] t_rel_m1, t_ndsub;
+    logic t_rel_pos, t_last;
+    logic [K-1:0] t_pad;
+    for (genvar j = 0; j < CW; j++) begin : g_tbl_cw
+        localparam logic [OUT_H:0] T_REL = row_tbl(0, j);
+        localparam logic [OUT_H:0] T_DSUB = row_tbl(1, j);
+        assign t_rel_m1[j] = T_REL[on];
+        assign t_ndsub[j] = T_DSUB[on];
+    end
+    localparam logic [OUT_H:0] T_REL_POS = row_tbl(2, 0);
+    localparam logic [OUT_H:0] T_LAST = row_tbl(3, 0);
+    assign t_rel_pos = T_REL_POS[on];
+    assign t_last = T_LAST[on];
+    for (genvar t = 0; t < K; t++) begin : g_tbl_pad
+        localparam logic [OUT_H:0] T_PAD = row_tbl(4 + t, 0);
+        assign t_pad[t] = T_PAD[on];
+    end
 
-    assign issue = adv && ready >= need;
-    assign last_g = rg == GW'(G - 1);
-    assign last_x = ox == OXW'(OUT_W - 1);
-    assign last_y = oy == OYW'(OUT_H - 1);
-    assign rel_now = issue && last_g && last_x ? rel : '0;
-    assign s_sum = (KW + 1)'(m0) + (KW + 1)'(S_MOD);
-    assign s_carry = s_sum >= (KW + 1)'(K);
-    assign base_next = addmod(base, IN_H);
+    assign issue = en && !avail[CW-1];
+    assign step_row = issue && r_end;
 
     always_ff @(posedge clk) begin
+        logic [CW:0] av_sum;
+        // rows complete (+1 per row written) - rows needed (+ndsub at a row's end)
+        av_sum = {avail, 1'b1} + {step_row ? ndsub : '0, row_done};
+        avail <= av_sum[CW:1];
         if (issue) begin
-            if (!last_g) begin
+            if (!g_last) begin
                 // next channel group, same window
                 rg <= rg + 1'b1;
-            end else if (!last_x) begin
-                // window one STRIDE to the right
-                rg <= '0;
-                ox <= ox + 1'b1;
-                x0p <= x0p + XPW'(STRIDE);
-                m0 <= KW'(s_carry ? s_sum - (KW + 1)'(K) : s_sum);
-                qp <= qp + QW'((S_DIV + (s_carry ? 1 : 0)) * G);
+                g_last <= int'(rg) == G - 2;
+                r_end <= int'(rg) == G - 2 && x_last;
             end else begin
                 rg <= '0;
-                ox <= '0;
-                x0p <= '0;
-                m0 <= KW'(M0_INIT);
-                qp <= QW'(QP_INIT);
-                if (!last_y) begin
-                    // window row one STRIDE down
-                    oy <= oy + 1'b1;
-                    y0p <= y0p + YPW'(STRIDE);
-                    rs <= addmod(rs, STRIDE);
-                    need <= need_of(int'(y0p) + STRIDE);
-                    rel <= rel_of(int'(y0p) + STRIDE, oy == OYW'(OUT_H - 2));
+                g_last <= G == 1;
+                if (!x_last) begin
+                    // window one STRIDE to the right
+                    ox <= ox + 1'b1;
+                    x_last <= int'(ox) == OUT_W - 2;
+                    r_end <= G == 1 && int'(ox) == OUT_W - 2;
+                    m0 <= kmod(m0, S_MOD);
                 end else begin
-                    // next image
-                    oy <= '0;
-                    y0p <= '0;
-                    base <= base_next;
-                    rs <= addmod(base_next, ROWS - PAD);
-                    need <= need_of(0);
-                    rel <= rel_of(0, OUT_H == 1);
+                    ox <= '0;
+                    x_last <= OUT_W == 1;
+                    r_end <= G == 1 && OUT_W == 1;
+                    m0 <= KW'(M0_INIT);
+                    // window row one STRIDE down (row `on`), or the next image's row 0
+                    if (y_last) begin
+                        on <= OYW'(1);
+                        y_last <= OUT_H == 1;
+                        vt <= PAD0;
+                        rel_m1 <= CW'(REL0_M1);
+                        ndsub <= CW'(NDSUB0);
+                        rel_pos <= REL0_POS;
+                        rs <= rsi;
+                        rsi <= addmod(rsi, IN_H);
+                    end else begin
+                        on <= on + 1'b1;
+                        y_last <= t_last;
+                        vt <= t_pad;
+                        rel_m1 <= t_rel_m1;
+                        ndsub <= t_ndsub;
+                        rel_pos <= t_rel_pos;
+                        rs <= addmod(rs, STRIDE);
+                    end
                 end
             end
         end
         if (rst) begin
+            avail <= -CW'(NEED0);
             rg <= '0;
+            g_last <= G == 1;
             ox <= '0;
-            oy <= '0;
-            x0p <= '0;
+            x_last <= OUT_W == 1;
+            r_end <= G == 1 && OUT_W == 1;
             m0 <= KW'(M0_INIT);
-            qp <= QW'(QP_INIT);
-            y0p <= '0;
-            base <= '0;
+            on <= OYW'(1);
+            y_last <= OUT_H == 1;
+            vt <= PAD0;
+            rel_m1 <= CW'(REL0_M1);
+            ndsub <= CW'(NDSUB0);
+            rel_pos <= REL0_POS;
+            rsi <= addmod('0, IN_H + ROWS - PAD);
             rs <= addmod('0, ROWS - PAD);
-            need <= need_of(0);
-            rel <= rel_of(0, OUT_H == 1);
         end
     end
 
-    // read address of each column bank: the column of the window that falls in it
+    // read address of each column bank (the window's column in it: block * G + group) and
+    // whether that column is padding; stepped with the window, never computed from its position
     logic [K*AW-1:0] raddr;
-    logic [K*QW-1:0] qb;            // (block of bank b + 1) * G
-    always_comb begin
-        for (int b = 0; b < K; b++) begin
-            qb[b*QW +: QW] = qp + (b < int'(m0) ? QW'(G) : QW'(0));
-            // outside the stored columns (padding): any address, the tap is zeroed
-            raddr[b*AW +: AW] = qb[b*QW +: QW] >= QW'(G) && qb[b*QW +: QW] <= QW'(DEPTH)
-                ? AW'(qb[b*QW +: QW] - QW'(G) + QW'(rg)) : '0;
+    logic [K-1:0] zero_col;           // bank b holds no column of the window (padding): read 0
+    for (genvar b = 0; b < K; b++) begin : g_bank
+        localparam int R0 = (b + PAD) % K;          // the bank's tap column at x0 = -PAD
+        localparam int B0 = R0 < PAD ? -1 : 0;      // the block of its column
+        localparam int NB = b < IN_W ? (IN_W - b + K - 1) / K : 0;  // blocks of the image
+        logic [AW-1:0] a;             // block * G + group (mod 2^AW)
+        logic neg;                    // block < 0 (left of the image)
+        logic signed [HW-1:0] hi;     // NB - 1 - block (< 0: right of the image)
+        logic wrap;                   // the next window's column here is a block further
+        always_comb begin
+            // the bank's tap column (b - m0) mod K is below S_MOD: a table of m0
+            wrap = 1'b0;
+            for (int v = 0; v < K; v++)
+                if (m0 == KW'(v) && (b - v + K) % K < S_MOD) wrap = 1'b1;
         end
+        always_ff @(posedge clk) begin
+            if (issue) begin
+                if (!g_last) begin
+                    a <= a + 1'b1;
+                end else if (!x_last) begin
+                    a <= a + (wrap ? AW'(C1) : AW'(C0));
+                    neg <= neg && S_DIV == 0 && !wrap;
+                    hi <= hi - (wrap ? HW'(S_DIV + 1) : HW'(S_DIV));
+                end else begin
+                    a <= AW'(B0 * G);
+                    neg <= B0 < 0;
+                    hi <= HW'(NB - 1 - B0);
+                end
+            end
+            if (rst) begin
+                a <= AW'(B0 * G);
+                neg <= B0 < 0;
+                hi <= HW'(NB - 1 - B0);
+            end
+        end
+        assign raddr[b*AW +: AW] = a;
+        assign zero_col[b] = neg || hi[HW-1];
     end
 
-    // ---- row buffer: ROWS x K banks, read into registers ----
-    logic rd_valid;                   // the bank registers hold a window
+    // ---- row buffer: ROWS x K banks, read into registers, then registered again ----
+    logic v1, rd_valid;               // the read registers / the bank registers hold a window
+    logic [ROWS*K-1:0] zero1;         // bank (r, b) of the read registers reads 0 (padding)
+    logic [K*RW-1:0] row_slot1;       // the rotation selects of the read registers' window
+    logic [K*KW-1:0] col_bank1;
     logic [ROWS-1:0] zero_row;        // slot r holds no row of the window (padding): read 0
-    logic [K-1:0] zero_col;           // bank b holds no column of the window (padding): read 0
     logic [ROWS*K*WORD_W-1:0] rd;     // bank (r, b) at (r*K + b)*WORD_W
-    logic out_adv;                    // the output register takes a new beat (or none)
-
-    assign out_adv = !m_axis_tvalid || m_axis_tready;
-    assign adv = !rd_valid || out_adv;
 
     always_comb begin
         zero_row = '0;
-        zero_col = '0;
-        for (int t = 0; t < K; t++) begin
+        for (int t = 0; t < K; t++)
             for (int r = 0; r < ROWS; r++)
-                if (addmod(rs, t) == RW'(r) && !(int'(y0p) + t >= PAD && int'(y0p) + t < IN_H + PAD))
-                    zero_row[r] = 1'b1;
-            for (int b = 0; b < K; b++)
-                if ((int'(m0) + t) % K == b && !(int'(x0p) + t >= PAD && int'(x0p) + t < IN_W + PAD))
-                    zero_col[b] = 1'b1;
-        end
+                if (addmod(rs, t) == RW'(r) && vt[t]) zero_row[r] = 1'b1;
     end
 
     for (genvar r = 0; r < ROWS; r++) begin : g_row
         for (genvar b = 0; b < K; b++) begin : g_col
             logic [WORD_W-1:0] mem [0:DEPTH-1];
-            logic [WORD_W-1:0] q;
+            logic [WORD_W-1:0] q1, q;         // the memory's read register; the bank register
             always_ff @(posedge clk) begin
-                if (wr && ws == RW'(r) && wb == KW'(b)) mem[AW'(wbase + AW'(wg))] <= s_axis_tdata;
-                if (adv) q <= zero_row[r] || zero_col[b] ? '0 : mem[raddr[b*AW +: AW]];
+                if (wr && ws[r] && wb[b]) mem[waddr] <= s_axis_tdata;
+                if (en) begin
+                    q1 <= mem[raddr[b*AW +: AW]];
+                    zero1[r*K + b] <= zero_row[r] || zero_col[b];
+                    q <= zero1[r*K + b] ? '0 : q1;
+                end
             end
             assign rd[(r*K + b)*WORD_W +: WORD_W] = q;
         end
     end
 
-    // ---- rotations: slot -> tap row, bank -> tap column; then the output register ----
+    // ---- rotations: slot -> tap row, bank -> tap column; the output stage ----
+    // The output stage is a skid buffer (sat_skid's) with its two-way choice folded into the
+    // column rotation: tap column tx of the output register takes bank csel[tx] of the rotated
+    // rows, or csel[tx] = K, the parked beat. csel is a register (col_bank while the skid is
+    // empty, K while it holds a beat), so the choice costs no logic level.
+    localparam int CSW = $clog2(K + 1);
     logic [K*RW-1:0] row_slot;        // tap row t reads slot row_slot[t]
     logic [K*KW-1:0] col_bank;        // tap column t reads bank col_bank[t]
+    logic [K*CSW-1:0] csel;           // the output register's tap column t: bank, or K (parked)
+    logic [WIN_W-1:0] skid_q;         // the parked beat (valid while !en)
 
     always_ff @(posedge clk) begin
-        if (adv) begin
-            rd_valid <= issue;
+        logic en_n;
+        logic [K*KW-1:0] cb_n;
+        // the skid takes a beat when the output register is full and stays so; empties when the
+        // output register takes the parked beat
+        en_n = en ? !(m_axis_tvalid && !m_axis_tready && rd_valid) : m_axis_tready;
+        cb_n = col_bank;
+        if (en) begin
+            v1 <= issue;
+            rd_valid <= v1;
+            row_slot <= row_slot1;
+            cb_n = col_bank1;
             for (int t = 0; t < K; t++) begin
-                row_slot[t*RW +: RW] <= addmod(rs, t);
-                col_bank[t*KW +: KW] <= KW'((int'(m0) + t) % K);
+                row_slot1[t*RW +: RW] <= addmod(rs, t);
+                col_bank1[t*KW +: KW] <= kmod(m0, t);
             end
         end
-        if (rst) rd_valid <= 1'b0;
+        col_bank <= cb_n;
+        for (int t = 0; t < K; t++)
+            csel[t*CSW +: CSW] <= en_n ? CSW'(cb_n[t*KW +: KW]) : CSW'(K);
+        en <= en_n;
+        if (rst) begin
+            v1 <= 1'b0;
+            rd_valid <= 1'b0;
+            en <= 1'b1;
+            for (int t = 0; t < K; t++) begin
+                col_bank[t*KW +: KW] <= KW'((M0_INIT + t) % K);
+                csel[t*CSW +: CSW] <= CSW'((M0_INIT + t) % K);
+            end
+        end
     end
 
+    // Each bit through a multiplexer indexed by the select register (a balanced tree of
+    // LUTs and MUXF, not a chain of comparisons). The words are set one at a time: a '0 over all
+    // K*K*WORD_W bits is a replication past the limit of Verilator (8192 bits) for wide folds
+    // (K 3, SIMD 128, 8 bits: 9,216 bits).
+    // (No comment line may start with that tool's name: it reads one as a pragma.)
     logic [K*K*WORD_W-1:0] row_word;  // [(ty*K + b)*WORD_W]: bank b of tap row ty
-    logic [WIN_W-1:0] win;
+    logic [WIN_W-1:0] win, out_d;     // the rotated window; the output register's next value
     always_comb begin
-        // cleared one word at a time: a '0 over all K*K*WORD_W bits is a replication past the
-        // limit of Verilator (8192 bits) for wide folds (K 3, SIMD 128, 8 bits: 9,216 bits).
-        // (No comment line may start with that tool's name: it reads one as a pragma.)
         for (int ty = 0; ty < K; ty++)
-            for (int b = 0; b < K; b++) begin
-                row_word[(ty*K + b)*WORD_W +: WORD_W] = '0;
-                for (int r = 0; r < ROWS; r++)
-                    if (row_slot[ty*RW +: RW] == RW'(r))
-                        row_word[(ty*K + b)*WORD_W +: WORD_W] = rd[(r*K + b)*WORD_W +: WORD_W];
-            end
+            for (int b = 0; b < K; b++)
+                if (ROWS <= 4) begin
+                    // one LUT6 a bit either way; Yosys packs this form tighter (measured)
+                    row_word[(ty*K + b)*WORD_W +: WORD_W] = '0;
+                    for (int r = 0; r < ROWS; r++)
+                        if (row_slot[ty*RW +: RW] == RW'(r))
+                            row_word[(ty*K + b)*WORD_W +: WORD_W] = rd[(r*K + b)*WORD_W +: WORD_W];
+                end else begin
+                    for (int i = 0; i < WORD_W; i++) begin : b_row
+                        logic [(1 << RW)-1:0] v;  // bit i of bank b of every slot
+                        v = '0;
+                        for (int r = 0; r < ROWS; r++) v[r] = rd[(r*K + b)*WORD_W + i];
+                        row_word[(ty*K + b)*WORD_W + i] = v[row_slot[ty*RW +: RW]];
+                    end
+                end
         for (int ty = 0; ty < K; ty++)
-            for (int tx = 0; tx < K; tx++) begin
-                win[(ty*K + tx)*WORD_W +: WORD_W] = '0;
-                for (int b = 0; b < K; b++)
-                    if (col_bank[tx*KW +: KW] == KW'(b))
-                        win[(ty*K + tx)*WORD_W +: WORD_W] = row_word[(ty*K + b)*WORD_W +: WORD_W];
-            end
+            for (int tx = 0; tx < K; tx++)
+                for (int i = 0; i < WORD_W; i++) begin : b_col
+                    logic [(1 << KW)-1:0] v;      // bit i of every bank of tap row ty
+                    logic [(1 << CSW)-1:0] u;     // and of the parked beat
+                    v = '0;
+                    u = '0;
+                    for (int b = 0; b < K; b++) v[b] = row_word[(ty*K + b)*WORD_W + i];
+                    u[K-1:0] = v[K-1:0];
+                    u[K] = skid_q[(ty*K + tx)*WORD_W + i];
+                    win[(ty*K + tx)*WORD_W + i] = v[col_bank[tx*KW +: KW]];
+                    out_d[(ty*K + tx)*WORD_W + i] = u[csel[tx*CSW +: CSW]];
+                end
     end
 
     always_ff @(posedge clk) begin
-        if (out_adv) begin
-            // output free or taken: the rotated window (if any) moves in
-            m_axis_tdata <= win;
-            m_axis_tvalid <= rd_valid;
+        if (en) skid_q <= win;        // parked only when the output register stays full
+        if (en ? !m_axis_tvalid || m_axis_tready : m_axis_tready) begin
+            m_axis_tdata <= out_d;
+            m_axis_tvalid <= en ? rd_valid : 1'b1;
         end
         if (rst) m_axis_tvalid <= 1'b0;
     end

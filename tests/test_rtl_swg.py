@@ -150,7 +150,7 @@ def test_swg_windows(name):
     full = res[0]
     # latency (the preamble's figure): the block takes its first beat in the wrapper's cycle 1
     # (s_axis_tready is a register set in the first cycle out of reset)
-    assert full.first_out - 1 == min(k - p, h) * w * g + 2
+    assert full.first_out - 1 == min(k - p, h) * w * g + 3
 
 
 def _lint(params: dict) -> subprocess.CompletedProcess:
@@ -182,8 +182,10 @@ def test_swg_synth():
     """Yosys synth_xilinx at a representative size: the row banks map to LUTRAM."""
     p = _params((32, 28, 28, 3, 1, 1, 8, 4))
     r = synth(rtl_sources("sat_swg"), "sat_swg", p)
-    # 4 rows x 3 column banks of 40 words x 32 bits: 11 RAM64M (64 x 3) each; the rotation
-    # takes about 2 LUTs per output bit (288 bits), the control about 190 LUTs
+    # 4 rows x 3 column banks of 40 words x 32 bits: 11 RAM64M (64 x 3) each; the rotation and
+    # the output skid's choice take about 3 LUTs per output bit (288 bits: the row level, the
+    # column level into the parked beat, the column level with the skid's choice into the output
+    # register), the control about 190 LUTs (1057 in all with Yosys 0.70)
     assert r.lutram == 4 * 3 * 11 and r.bram18 == 0, r.as_dict()
-    assert r.lut < 900, r.as_dict()
+    assert r.lut < 1150, r.as_dict()
     print("sat_swg", p, r.as_dict())

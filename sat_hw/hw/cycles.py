@@ -66,7 +66,7 @@ def pipe_delay(b) -> int:
     if m == "sat_dwc":
         return 0 if p["IN_N"] == p["OUT_N"] else 1
     return {"sat_fifo": 2, "sat_bias": 2, "sat_avgpool": 2, "sat_maxpool": 1,
-            "sat_skid": 1, "sat_swg": 2}.get(m, 1)
+            "sat_skid": 1, "sat_swg": 3}.get(m, 1)
 
 
 def block_rate(b) -> tuple[int, int, int]:
@@ -103,7 +103,7 @@ def block_delay(b) -> int:
     p, m = b.params, b.module
     if m == "sat_swg":
         rows = min(p["K"] - p["PAD"], p["IN_H"])
-        return rows * p["IN_W"] * (p["CH"] // p["SIMD"]) + 2
+        return rows * p["IN_W"] * (p["CH"] // p["SIMD"]) + pipe_delay(b)
     if m == "sat_vvu":
         return p["K2"] // p["SIMD"] - 1 + pipe_delay(b)
     if m == "sat_mvu":  # the first vector is buffered whole before its fold 0 issues
