@@ -16,45 +16,25 @@
 // of every bank gives a whole window each cycle; a row rotation (slot -> tap row) and a column
 // rotation (bank -> tap column) order the words, and taps outside the image are zeroed.
 //
-// Flow control by whole rows, kept in two signed counters whose sign bits are the decisions
-// (registers, so no comparator lies before a decision). `avail` = rows written completely -
-// rows the next window needs (counted across images): a window issues while avail >= 0 and the
-// output stage has room; +1 when a row is complete, and at the end of an output row - (the
-// rows the next window row needs beyond this one's; after the image's last row, the rows left
-// of the image plus those the next image's first window row needs). `fm` = free row slots - 1:
-// the writer claims the next row (eagerly, at the last beat of the current one, or while idle)
-// if a slot is free or one is released in the same cycle, so a slot changes hands without a
-// bubble; the reader releases, after an output row's last window, the rows no later window of
-// the image needs, and after the image's last window all the rest, possibly before the writer
-// has claimed them (rows no window uses). The first write into a released slot lands on the
-// edge after the slot's last read. What a new output row loads (its releases, its drop of
-// avail, its padding tap rows, whether it is the image's last) comes from constant tables
-// indexed by the row counter; the read address of each column bank (block * CH/SIMD + group),
-// and whether its column is padding, step with the window by constants, never computed from
-// the window's position.
+// Flow control by whole rows, in two signed counters read by their sign bits (registers: no
+// comparator before a decision). `avail` = rows written - rows the next window needs: a window
+// issues while avail >= 0 and the output stage has room. `fm` = free row slots - 1: the writer
+// claims the next row if a slot is free or one is released in the same cycle (no bubble); the
+// reader releases, after an output row, the rows no later window of the image needs. What a
+// new output row loads (releases, avail's drop, padding tap rows, last row) comes from constant
+// tables indexed by the row counter; each bank's read address and padding flag step with the
+// window by constants.
 //
 // Pipeline: issue (the bank address registers) -> the memories' read registers (q1: a block
 // RAM's own, whose clock-to-out is slow, so nothing but a wire follows it) -> bank registers
 // (q, zeroed where the slot or bank holds padding) -> row and column rotation -> output stage,
 // a skid buffer (as sat_skid): the output register m_axis_tdata/tvalid and one parked beat.
 // Issue, both bank register stages and the rotation selects advance on `en`, the skid's
-// registered "empty"; m_axis_tready reaches
-// only the output stage (its register enable, the skid's state and the rotation's select
-// register), so the window logic runs from registers alone and there is no combinational path
-// from m_axis_tready to anything but those registers, nor from any input to an output.
-// The skid's two-way choice is folded into the column rotation: the output register's tap
-// column t takes bank csel[t] of the row-rotated words, or csel[t] = K, the parked beat, csel
-// being a register (the column rotation select while the skid is empty, K while it is full).
-// Why a skid and not a credit queue (sat_outq): a window beat is wide (K*K*SIMD*ELEM_W bits,
-// up to 12,800) and a queue covering the issue -> output round trip needs 3 or more beats, the
-// skid 2 (the output register and the parked beat); what it costs over the former unbuffered
-// design is one register and about one LUT per output bit.
-// Longest register-to-register paths (Yosys synth_xilinx xcup): 2-4 LUT levels, the row
-// counters' carry chains with two LUT levels before them, the rotation ROWS:1 then (K+1):1
-// (two levels at K 3, five at K 5 with ROWS 8), the bank read LUTRAM -> read register.
-// The second bank register stage costs ROWS*K*SIMD*ELEM_W flip-flops and one cycle; without
-// it a block RAM's read (nextpnr-ecp5, DP16KD) went straight into the rotation (77 MHz at
-// CH 64, 56 x 56, K 3, stride 2, SIMD 8).
+// registered "empty"; m_axis_tready reaches only the output stage (its register enable, the
+// skid's state, the rotation's select register), never the window logic, and no input reaches
+// an output combinationally.
+// Why a skid and not sat_outq, the longest paths (2-4 LUT levels on xcup; 5 at K 5 with ROWS
+// 8, in the rotation) and what the second bank register stage buys: docs/hardware.md.
 //
 // Timing (one beat per cycle on both sides when the neighbours allow):
 //   latency, first input beat taken to first output beat: R*IN_W*CH/SIMD + 3 cycles, with
@@ -138,13 +118,11 @@ module sat_swg #(
             if (m == KW'(v)) kmod = KW'((v + c % K) % K);
     endfunction
 
-    // Per output row o (top row o*STRIDE - PAD), what the reader loads when it moves to it:
-    // which = 0: rows released after its last window, minus 1; 1: minus the drop of `avail`
-    // at its end (the rows the next window row needs beyond its own: hi(o + 1) - hi(o), hi the
-    // last row + 1 a window needs; after the image's last row, the rows left of the image plus
-    // those the next image's first window row needs); 2: it releases any; 3: it is the image's
-    // last; 4 + t: its tap row t falls in the padding. Read from tables indexed by the row
-    // (row_tbl), so no adder or comparator lies between a row counter and these registers.
+    // Per output row o, what the reader loads when it moves to it: which = 0: rows released
+    // after its last window - 1; 1: -(avail's drop at its end: hi(o+1) - hi(o), hi the last row
+    // + 1 a window needs; after the image's last row, the rows left plus those the next image's
+    // first window row needs); 2: it releases any; 3: the image's last; 4 + t: tap row t is
+    // padding. Tables indexed by the row (row_tbl): no adder or compare after a row counter.
     function automatic int row_val(input int o, input int which);
         int y, lo, nxt, hi, room;
         logic last;
@@ -433,10 +411,8 @@ module sat_swg #(
     end
 
     // ---- rotations: slot -> tap row, bank -> tap column; the output stage ----
-    // The output stage is a skid buffer (sat_skid's) with its two-way choice folded into the
-    // column rotation: tap column tx of the output register takes bank csel[tx] of the rotated
-    // rows, or csel[tx] = K, the parked beat. csel is a register (col_bank while the skid is
-    // empty, K while it holds a beat), so the choice costs no logic level.
+    // The skid's two-way choice is folded into the column rotation: output tap column tx takes
+    // bank csel[tx], or csel[tx] = K, the parked beat (csel: a register, no logic level).
     localparam int CSW = $clog2(K + 1);
     logic [K*RW-1:0] row_slot;        // tap row t reads slot row_slot[t]
     logic [K*KW-1:0] col_bank;        // tap column t reads bank col_bank[t]
@@ -475,11 +451,8 @@ module sat_swg #(
         end
     end
 
-    // Each bit through a multiplexer indexed by the select register (a balanced tree of
-    // LUTs and MUXF, not a chain of comparisons). The words are set one at a time: a '0 over all
-    // K*K*WORD_W bits is a replication past the limit of Verilator (8192 bits) for wide folds
-    // (K 3, SIMD 128, 8 bits: 9,216 bits).
-    // (No comment line may start with that tool's name: it reads one as a pragma.)
+    // Each bit through a mux indexed by the select register (LUTs and MUXF, no compare chain);
+    // words set one at a time (a '0 over K*K*WORD_W bits passes the simulator's 8192-bit limit).
     logic [K*K*WORD_W-1:0] row_word;  // [(ty*K + b)*WORD_W]: bank b of tap row ty
     logic [WIN_W-1:0] win, out_d;     // the rotated window; the output register's next value
     always_comb begin
