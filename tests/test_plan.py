@@ -117,7 +117,12 @@ def test_finn_anchor_targets(device, fclk, fps, wbits):
     if wbits == 3:
         w4 = plan(mbv1(1.0, 224, 4, 4, 1000, 3), device, fclk, fps=fps)
         assert p.estimate["interval_cycles"] == w4.estimate["interval_cycles"]
-        assert p.estimate["lut"] < w4.estimate["lut"]
+        # cheaper, not dominated: since issue 20's refit the W3A4 U250 plan takes LUT products
+        # where W4A4 takes packed DSPs (54 DSPs against 1,398), so fewer LUTs alone no longer
+        # holds there; W3A4 never costs more of every resource
+        keys = ("lut", "ff", "bram18", "uram", "dsp")
+        assert any(p.estimate[k] < w4.estimate[k] for k in keys)
+        assert not all(p.estimate[k] >= w4.estimate[k] for k in keys)
 
 
 def test_device_families():

@@ -9,7 +9,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-from sat_hw.hw.cycles import mvu_latency, vvu_latency
+from sat_hw.hw.cycles import mvu_latency, thresholds_latency, vvu_latency
 from sat_hw.hw.devices import dsp_a_width
 from sat_hw.hw.memory import memory
 
@@ -120,7 +120,8 @@ def memory_groups(b: Block) -> list[tuple[str, int, int, bool, str, int]]:
         # a binary search: per lane and stage j, (CH/PE)*2^j thresholds (stage 0: + direction)
         g = p["CH"] // p["PE"]
         return [(f"thresholds s{j}", g << j, p["ACC_BITS"] + (j == 0), True, "auto", p["PE"])
-                for j in range(p["OUT_BITS"])]
+                for j in range(p["OUT_BITS"])] + \
+            [outq_group(p["PE"] * p["OUT_BITS"], thresholds_latency(p) + 1)]
     if m == "sat_bias":
         return [("bias", p["CH"] // p["PE"], p["PE"] * p["BIAS_BITS"], True, "auto", 1)]
     if m == "sat_swg":
@@ -237,16 +238,21 @@ def block_features(b: Block) -> dict[str, float]:
                 "inq": pe * simd * (ab + (0 if in_one_word else ub)),
                 "dotq": 2 * pe * dot, "accq": pe * p["ACC_BITS"], "one": 1.0}
     if m == "sat_thresholds":
+        # the compares; the accumulator carried down the pipeline (a copy per cycle)
         return {"cmp": p["PE"] * p["OUT_BITS"] * p["ACC_BITS"],
-                "out": p["PE"] * p["OUT_BITS"] ** 2, "one": 1.0}
+                "out": p["PE"] * p["OUT_BITS"] ** 2,
+                "pipe": p["PE"] * p["ACC_BITS"] * thresholds_latency(p), "one": 1.0}
     if m == "sat_bias":  # "rom": as sat_mvu's "wrom", the bias ROM's bits / 64 when in LUTs
         _, depth, width, rom, style, _ = memory_groups(b)[0]
         in_luts = memory(depth, width, style, rom)["lut"] > 0
         return {"add": p["PE"] * p["OUT_BITS"], "rom": depth * width / 64 if in_luts else 0.0,
                 "one": 1.0}
     if m == "sat_swg":
+        # the window (its rotation and the output skid's two beats) and the banks' second
+        # read register (issue 20): ROWS * K banks of SIMD codes
         win = p["K"] ** 2 * p["SIMD"] * p["ELEM_W"]
-        return {"win": win, "rot": win * _clog2(p["K"]),
+        banks = p.get("ROWS", p["K"] + p["STRIDE"]) * p["K"] * p["SIMD"] * p["ELEM_W"]
+        return {"win": win, "rot": win * _clog2(p["K"]), "bank": banks,
                 "ctl": _clog2(p["IN_W"]) + _clog2(p["IN_H"]) + _clog2(p["CH"] // p["SIMD"]),
                 "one": 1.0}
     if m == "sat_dwc":
@@ -283,6 +289,8 @@ FIT_FEATURES: dict[str, dict[str, tuple[str, ...]]] = {
                 "ff": ("treeq", "acc", "in", "wq", "dspq", "one")},
     "sat_vvu": {"lut": ("pp", "tree", "dot", "acc", "one"),
                 "ff": ("treeq", "inq", "dotq", "accq", "one")},
+    "sat_thresholds": {"lut": ("cmp", "out", "one"), "ff": ("cmp", "out", "pipe", "one")},
+    "sat_swg": {"lut": ("win", "rot", "ctl", "one"), "ff": ("win", "bank", "ctl", "one")},
     "sat_bias": {"ff": ("add", "one")},
     "sat_maxpool": {"lut": ("sel", "out", "one")},
 }

@@ -63,7 +63,7 @@ PRIORS: dict[str, dict[str, dict[str, float]]] = {
                        "ff": {"cmp": 1.0, "out": 1.0, "one": 20.0}},
     "sat_bias": {"lut": {"add": 1.0, "one": 10.0}, "ff": {"add": 3.0, "one": 10.0}},
     "sat_swg": {"lut": {"win": 1.0, "rot": 1.0, "ctl": 8.0, "one": 100.0},
-                "ff": {"win": 3.0, "ctl": 6.0, "one": 50.0}},
+                "ff": {"win": 3.0, "bank": 1.0, "ctl": 6.0, "one": 50.0}},
     "sat_dwc": {"lut": {"w": 1.0, "one": 10.0}, "ff": {"w": 2.0, "one": 10.0}},
     "sat_fifo": {"lut": {"w": 0.2, "ctl": 4.0, "one": 10.0}, "ff": {"w": 1.0, "ctl": 3.0}},
     "sat_avgpool": {"lut": {"acc": 2.0, "ctl": 3.0, "one": 20.0},
