@@ -5,7 +5,9 @@ Yosys counts, the training kernels): ``$SAT_HW_CACHE``, else ``$XDG_CACHE_HOME/s
 from __future__ import annotations
 
 import hashlib
+import json
 import os
+import threading
 from pathlib import Path
 
 
@@ -29,3 +31,13 @@ def design_entry(kind: str, salt: str, top: str, params: dict | None, rest: tupl
     for name, text in sorted((files or {}).items()):
         h.update(name.encode() + b"\0" + text.encode())
     return cache_root() / kind / f"{top}-{h.hexdigest()[:20]}.json"
+
+
+def keep_entry(path: Path, data: dict) -> None:
+    """Write a cache entry as JSON through a temporary file named by process and thread and a
+    rename, so concurrent runs of the same design never leave half an entry."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(f".{os.getpid()}.{threading.get_ident()}.tmp")
+    tmp.write_text(json.dumps(data))
+    os.replace(tmp, path)

@@ -17,13 +17,12 @@ from __future__ import annotations
 import json
 import threading
 import time
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from sat_hw.base.writer import replace_file, require_kind
 from sat_hw.flow.clock import clock_line, depth_mhz, update_report
 from sat_hw.flow.report import render_markdown
-from sat_hw.flow.synthesis import block_jobs, build_inputs, default_jobs
+from sat_hw.flow.synthesis import block_jobs, build_inputs, default_jobs, largest_first
 from sat_hw.hw.devices import get_device
 
 
@@ -51,17 +50,15 @@ def _run(todo, family: str, jobs: int, timeout: float, say) -> list:
                     f"{r.worst.label if r.worst else '-'}")
         return r
 
-    order = sorted(range(len(todo)), key=lambda i: -todo[i].weight)
-    pool = ThreadPoolExecutor(max(1, jobs))
-    try:
-        got = dict(zip(order, pool.map(one, [todo[i] for i in order]), strict=True))
-    finally:
-        pool.shutdown(wait=True, cancel_futures=True)
-    return [got[i] for i in range(len(todo))]
+    return largest_first(todo, one, jobs)
 
 
 def _key(p: dict | None) -> tuple:
-    return (-1, -1) if p is None else (p["lut"] + 8 * p["dsp"], p["carry"])
+    """The slower of two paths: LUT levels first (an unregistered DSP as DSP_LEVELS), then
+    carry cells (a chained carry cell is much faster than a LUT and its routing)."""
+    from sat_hw.tools.timing import DSP_LEVELS
+
+    return (-1, -1) if p is None else (p["lut"] + DSP_LEVELS * p["dsp"], p["carry"])
 
 
 def timing_build(folder: str | Path, jobs: int | None = None, timeout: float = 3600,

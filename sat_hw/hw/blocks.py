@@ -9,7 +9,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-from sat_hw.hw.cycles import mvu_latency, thresholds_latency, vvu_latency
+from sat_hw.hw.cycles import mvu_latency, thresholds_latency, tree_stages, vvu_latency
 from sat_hw.hw.devices import dsp_a_width
 from sat_hw.hw.memory import memory
 
@@ -294,13 +294,6 @@ FIT_FEATURES: dict[str, dict[str, tuple[str, ...]]] = {
     "sat_bias": {"ff": ("add", "one")},
     "sat_maxpool": {"lut": ("sel", "out", "one")},
 }
-
-def tree_stages(n: int) -> int:
-    """Register stages of ``sat_mvu_tree`` over ``n`` values: floor(L/2) + 1, L = ceil(log2 n)
-    (0 for n = 1)."""
-    lv = (n - 1).bit_length()
-    return lv // 2 + 1 if lv else 0
-
 
 def tree_bits(n: int, vmax: int, r: int, delay: int = 0, signed: bool = False) -> tuple[int, int]:
     """(adder bits, register bits) of ``sat_mvu_tree`` summing ``n`` values of at most ``vmax``

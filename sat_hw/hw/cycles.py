@@ -14,7 +14,7 @@ from sat_hw.graph.ir import AvgPool, Layer
 from sat_hw.hw.fold import needs_window
 
 
-def _stages(n: int) -> int:
+def tree_stages(n: int) -> int:
     """Register stages of a ``sat_mvu_tree`` over ``n`` values: L // 2 + 1, L = ceil(log2 n)
     adder levels (0 for one value)."""
     lv = (n - 1).bit_length()
@@ -28,9 +28,9 @@ def mvu_latency(p: dict) -> int:
     MULT "dsp", TS the stages of the tree over the SIMD products (the block's localparams: the
     ROM address, the ROM word and its copy, 3; the DSP's 3)."""
     if p.get("MULT") == "dsp":
-        return 9 + _stages(p["SIMD"])
+        return 9 + tree_stages(p["SIMD"])
     wb = p["WBITS"] + (p.get("ENCODING", "k") != "k")
-    return 6 + max(_stages(p["SIMD"] * wb), 1)
+    return 6 + max(tree_stages(p["SIMD"] * wb), 1)
 
 
 def vvu_latency(p: dict) -> int:
@@ -39,7 +39,7 @@ def vvu_latency(p: dict) -> int:
     L = ceil(log2(N)); UB = WBITS ("k") or WBITS + 1 ("signed") (the block's localparams: the
     input register, the trees, the dot product, the accumulator and sat_outq's 2)."""
     ub = p["WBITS"] + (p.get("ENCODING", "k") != "k")
-    return 5 + max(_stages(p["SIMD"] * ub), _stages(p["SIMD"]) + 1)
+    return 5 + max(tree_stages(p["SIMD"] * ub), tree_stages(p["SIMD"]) + 1)
 
 
 def thresholds_latency(p: dict) -> int:

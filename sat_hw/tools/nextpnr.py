@@ -23,12 +23,11 @@ import shutil
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from sat_hw.base.cache import design_entry
+from sat_hw.base.cache import design_entry, keep_entry
 from sat_hw.base.errors import ToolError
 from sat_hw.tools.yosys import _param, _prepare, _yosys
 
@@ -219,10 +218,7 @@ def place_route(sources: list[str | Path], top: str, params: dict | None = None,
     r = PnrResult(device, **parsed, cells=dict(cells), seconds=secs, run_seconds=secs,
                   phases=spent)
     if kept is not None:
-        kept.parent.mkdir(parents=True, exist_ok=True)
-        tmp_file = kept.with_suffix(f".{os.getpid()}.{threading.get_ident()}.tmp")
-        tmp_file.write_text(json.dumps(r.as_dict()))
-        os.replace(tmp_file, kept)
+        keep_entry(kept, r.as_dict())
     return r
 
 

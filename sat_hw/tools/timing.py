@@ -43,14 +43,12 @@ block instance; :attr:`LevelReport.per_instance` keeps the worst path ending in 
 from __future__ import annotations
 
 import json
-import os
 import tempfile
-import threading
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from sat_hw.base.cache import design_entry
+from sat_hw.base.cache import design_entry, keep_entry
 from sat_hw.base.errors import ToolError
 from sat_hw.tools.yosys import PhaseLog, _failure, _prepare, _run, _script, counts
 
@@ -337,10 +335,7 @@ def levels(sources: list[str | Path], top: str, params: dict | None = None,
     secs = round(time.monotonic() - t0, 1)
     r = LevelReport(top, family, worst, per, deepest, dict(cells), unknown, secs, False, secs)
     if kept is not None:
-        kept.parent.mkdir(parents=True, exist_ok=True)
-        tmp_file = kept.with_suffix(f".{os.getpid()}.{threading.get_ident()}.tmp")
-        tmp_file.write_text(json.dumps(r.as_dict()))
-        os.replace(tmp_file, kept)
+        keep_entry(kept, r.as_dict())
     return r
 
 

@@ -19,15 +19,14 @@ import shutil
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 from dataclasses import dataclass, field
 from itertools import pairwise
 from pathlib import Path
 
-from sat_hw.base.cache import design_entry
+from sat_hw.base.cache import design_entry, keep_entry
 from sat_hw.base.errors import ToolError
-from sat_hw.hw.blocks import ECP5_LUTS, is_ecp5_netlist
+from sat_hw.hw.blocks import is_ecp5_netlist, yosys_resources
 
 LUT_CELLS = ("LUT1", "LUT2", "LUT3", "LUT4", "LUT5", "LUT6")
 FF_CELLS = ("FDRE", "FDSE", "FDCE", "FDPE")
@@ -37,7 +36,6 @@ SRL_CELLS = ("SRL16E", "SRLC32E")
 DSP_CELLS = ("DSP48E1", "DSP48E2")
 BRAM_CELLS = {"RAMB18E1": 1, "RAMB36E1": 2, "RAMB18E2": 1, "RAMB36E2": 2}
 URAM_CELLS = ("URAM288",)
-ECP5_FF, ECP5_BRAM, ECP5_DSP = ("TRELLIS_FF",), ("DP16KD", "PDPW16KD"), ("MULT18X18D",)
 
 
 class SynthError(ToolError):
@@ -96,10 +94,10 @@ def counts(cells: dict) -> dict:
     def g(names) -> int:
         return sum(int(cells.get(n, 0)) for n in names)
 
-    if is_ecp5_netlist(cells):  # LUT4 sites (ECP5_LUTS)
-        return {"lut": sum(int(cells.get(n, 0)) * k for n, k in ECP5_LUTS.items()),
-                "ff": g(ECP5_FF), "lutram": g(("TRELLIS_DPR16X4",)), "srl": 0,
-                "carry": g(("CCU2C",)), "dsp": g(ECP5_DSP), "bram18": g(ECP5_BRAM), "uram": 0}
+    if is_ecp5_netlist(cells):  # LUT4 sites (sat_hw.hw.blocks.ECP5_LUTS)
+        r = yosys_resources(cells)
+        return {"lut": r.lut, "ff": r.ff, "lutram": g(("TRELLIS_DPR16X4",)), "srl": 0,
+                "carry": g(("CCU2C",)), "dsp": r.dsp, "bram18": r.bram18, "uram": 0}
     return {"lut": g(LUT_CELLS), "ff": g(FF_CELLS), "lutram": g(LUTRAM_CELLS),
             "srl": g(SRL_CELLS), "carry": g(("CARRY4", "CARRY8")), "dsp": g(DSP_CELLS),
             "bram18": sum(int(cells.get(n, 0)) * w for n, w in BRAM_CELLS.items()),
@@ -220,13 +218,8 @@ def _load_cached(kept: Path, t0: float) -> SynthResult:
 
 def _store(kept: Path, r: SynthResult) -> None:
     """Keep a result with its run's seconds, time, memory and phases."""
-    kept.parent.mkdir(parents=True, exist_ok=True)
-    tmp_file = kept.with_suffix(f".{os.getpid()}.{threading.get_ident()}.tmp")
-    tmp_file.write_text(json.dumps({"cells": r.cells, "seconds": r.run_seconds,
-                                    "ran_at": r.ran_at, "peak_mb": r.peak_mb,
-                                    "cpu_seconds": r.cpu_seconds,
-                                    "phases": r.phases}))
-    os.replace(tmp_file, kept)
+    keep_entry(kept, {"cells": r.cells, "seconds": r.run_seconds, "ran_at": r.ran_at,
+                      "peak_mb": r.peak_mb, "cpu_seconds": r.cpu_seconds, "phases": r.phases})
 
 
 def _prepare(work: Path, sources: list[str | Path], files: dict[str, str] | None) -> list[str]:
@@ -314,7 +307,7 @@ def synth(sources: list[str | Path], top: str, params: dict | None = None,
           timeout: float = 3600, cache: bool = False, progress=None) -> SynthResult:
     """``synth_xilinx -flatten -noiopad`` of ``top`` with ``params``; ``family`` ``xc7`` (7
     series: DSP48E1) or ``xcup`` (UltraScale+: DSP48E2, URAM), or ``synth_ecp5 -noiopad`` for
-    ``ecp5`` (counts in LUT4 sites, :data:`ECP5_LUTS`). ``files`` are written beside the
+    ``ecp5`` (counts in LUT4 sites, :data:`sat_hw.hw.blocks.ECP5_LUTS`). ``files`` are written beside the
     sources first (memory images the design reads with ``$readmemh`` by relative path). With
     ``cache``, an unchanged run (same sources, parameters, files, Yosys) is a lookup
     (``cached``; the original run's time in ``run_seconds``). ``progress(line)``, if given, hears
