@@ -24,12 +24,14 @@
 // the data path):
 //   stage 0   the input beat and its ROM word, both registered; the ROM is read at the address
 //             register alone (the word of the next beat to take), so it may map to block RAM;
-//   1..TS     per lane two sat_mvu_tree adder trees, two adder levels per stage: the SIMD*UB
+//   stage 1   both registered again: Yosys folds the word register into a block RAM's read
+//             port (ECP5 DP16KD), whose clock-to-out is slow, so only a wire may follow it;
+//   2..TS+1   per lane two sat_mvu_tree adder trees, two adder levels per stage: the SIMD*UB
 //             partial products of sum u*a (u the weight as unsigned: k, or w + 2^WBITS for
 //             "signed"; partial product (i, b) = a_i if bit b of u_i, shifted by b) and the SIMD
 //             codes, whose sum times M is registered one stage after that tree's root
 //             (sum w*a = 2*sum k*a - (2^WBITS-1)*sum a, or sum u*a - 2^WBITS*sum a);
-//   TS+1      the beat's dot product, registered; TS+2 the accumulator over the K2/SIMD tap
+//   TS+2      the beat's dot product, registered; TS+3 the accumulator over the K2/SIMD tap
 //             groups of a channel group;
 //   output    sat_outq: a sat_fifo of QD beats and QD credits. A beat is taken only while a
 //             credit is free (s_axis_tready is sat_outq's registered `credit`), and a beat that
@@ -44,8 +46,8 @@
 // beats, CH/PE output beats. QD = max(3, ceil(LAT/(K2/SIMD)) + 1) credits keep it so (a credit
 // taken in cycle t is free again in t + LAT + 1).
 // Latency: when the last input beat of a channel group is taken in cycle n, its output beat is
-// offered in cycle n + LAT, LAT = TS + 5 (sat_hw.hw.cycles.vvu_latency); e.g. SIMD 9 W4 "k": TSP
-// 4 (36 partial products), TSA 3, LAT 9; SIMD 3 W3: TSP 3, TSA 2, LAT 8.
+// offered in cycle n + LAT, LAT = TS + 6 (sat_hw.hw.cycles.vvu_latency); e.g. SIMD 9 W4 "k": TSP
+// 4 (36 partial products), TSA 3, LAT 10; SIMD 3 W3: TSP 3, TSA 2, LAT 9.
 module sat_vvu #(
     parameter int    CH = 8,                // channels
     parameter int    K2 = 9,                // taps per channel (k*k)
@@ -85,7 +87,7 @@ module sat_vvu #(
     localparam int  TSP = LP == 0 ? 0 : LP / 2 + 1;         // tree stages (sat_mvu_tree)
     localparam int  TSA = LA == 0 ? 0 : LA / 2 + 1;
     localparam int  TS = TSP > TSA + 1 ? TSP : TSA + 1;     // the code sum has one more stage
-    localparam int  LAT = TS + 5;                           // take to offer (header: Latency)
+    localparam int  LAT = TS + 6;                           // take to offer (header: Latency)
     localparam int  QD = (LAT + NS - 1) / NS + 1 < 3 ? 3 : (LAT + NS - 1) / NS + 1;  // credits
 
     initial begin
@@ -106,10 +108,10 @@ module sat_vvu #(
 
     logic [AW-1:0] addr;                  // word of the next input beat
     logic [SW-1:0] tap;                   // its tap group s
-    logic [SIMD*PE*WB-1:0] w_q;
-    logic [SIMD*PE*ABITS-1:0] a_q;
+    logic [SIMD*PE*WB-1:0] w_q, w_q2;     // the ROM word, and again (no logic after a read)
+    logic [SIMD*PE*ABITS-1:0] a_q, a_q2;
     logic credit, take;
-    logic v0_q, first0_q, last0_q;
+    logic v0_q, first0_q, last0_q, v1_q, first1_q, last1_q;
 
     assign s_axis_tready = credit;
     assign take = s_axis_tvalid && credit;
@@ -120,6 +122,13 @@ module sat_vvu #(
         v0_q <= take;
         first0_q <= tap == '0;
         last0_q <= tap == SW'(NS - 1);
+        // stage 1: the word and the beat registered again (an ECP5 block RAM's read port takes
+        // w_q in, and its clock-to-out is slow: nothing but a wire may follow it)
+        w_q2 <= w_q;
+        a_q2 <= a_q;
+        v1_q <= v0_q;
+        first1_q <= first0_q;
+        last1_q <= last0_q;
         if (take) begin
             addr <= (addr == AW'(DEPTH - 1)) ? '0 : addr + 1'b1;
             tap <= (tap == SW'(NS - 1)) ? '0 : tap + 1'b1;
@@ -128,6 +137,7 @@ module sat_vvu #(
             addr <= '0;
             tap <= '0;
             v0_q <= 1'b0;
+            v1_q <= 1'b0;
         end
     end
 
@@ -145,8 +155,8 @@ module sat_vvu #(
             for (int i = 0; i < SIMD; i++) begin
                 logic [ABITS-1:0] a;
                 logic [UB-1:0] u;
-                a = a_q[(i*PE + p)*ABITS +: ABITS];
-                u = w_q[(i*PE + p)*WB +: WB];
+                a = a_q2[(i*PE + p)*ABITS +: ABITS];
+                u = w_q2[(i*PE + p)*WB +: WB];
                 if (!ENC_K) u[UB-1] = !u[UB-1];
                 codes[i*ABITS +: ABITS] = a;
                 for (int b = 0; b < UB; b++)
@@ -158,7 +168,7 @@ module sat_vvu #(
             .clk, .en(1'b1), .x(terms), .y(sk));
         sat_mvu_tree #(.N(SIMD), .VMAX(AMAX), .SIGNED(1'b0), .R(DOT_W), .DELAY(TS - TSA - 1))
             u_sa (.clk, .en(1'b1), .x(codes), .y(sa));
-        // M*sum a, registered (stage TS); then the beat's dot product (stage TS+1)
+        // M*sum a, registered (stage TS+1); then the beat's dot product (stage TS+2)
         logic [DOT_W-1:0] c_q;
         always_ff @(posedge clk) begin
             c_q <= ENC_K ? (sa << WBITS) - sa : sa << WBITS;
@@ -166,16 +176,16 @@ module sat_vvu #(
         end
     end
 
-    // the beat's flags, beside its data: v/first/last of stage TS+1 (the dot products)
+    // the beat's flags, beside its data: v/first/last of stage TS+2 (the dot products)
     logic [TS:0] v_sr, first_sr, last_sr;
     always_ff @(posedge clk) begin
-        v_sr <= {v_sr[TS-1:0], v0_q};
-        first_sr <= {first_sr[TS-1:0], first0_q};
-        last_sr <= {last_sr[TS-1:0], last0_q};
+        v_sr <= {v_sr[TS-1:0], v1_q};
+        first_sr <= {first_sr[TS-1:0], first1_q};
+        last_sr <= {last_sr[TS-1:0], last1_q};
         if (rst) v_sr <= '0;
     end
 
-    // ---- stage TS+2: accumulate the K2/SIMD tap groups of a channel group ----
+    // ---- stage TS+3: accumulate the K2/SIMD tap groups of a channel group ----
     logic signed [ACC_BITS-1:0] acc_q [PE];
     logic v_acc_q;
     always_ff @(posedge clk) begin

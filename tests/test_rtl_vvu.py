@@ -28,12 +28,12 @@ pytestmark = pytest.mark.rtl
 
 def latency(simd: int, wbits: int, enc: str) -> int:
     """sat_vvu (its header): an input beat taken in cycle n completes its channel group's output
-    in cycle n + 5 + TS, TS the adder trees' register stages (partial products, or the codes'
+    in cycle n + 6 + TS, TS the adder trees' register stages (partial products, or the codes'
     sum and its correction, whichever is longer)."""
     def stages(n: int) -> int:
         lv = (n - 1).bit_length()
         return lv // 2 + 1 if lv else 0
-    return 5 + max(stages(simd * (wbits + (enc != "k"))), stages(simd) + 1)
+    return 6 + max(stages(simd * (wbits + (enc != "k"))), stages(simd) + 1)
 
 
 def vvu_beats(x: np.ndarray, k: int, stride: int, pad: int, pe: int, simd: int,

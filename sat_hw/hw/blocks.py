@@ -228,7 +228,7 @@ def block_features(b: Block) -> dict[str, float]:
         ub = p["WBITS"] + (p.get("ENCODING", "k") != "k")
         dot = p["WBITS"] + ab + (simd - 1).bit_length() + 2  # DOT_W
         pmax = ((1 << ab) - 1) << (ub - 1)
-        ts = vvu_latency(p) - 5
+        ts = vvu_latency(p) - 6
         pa, pr = tree_bits(simd * ub, pmax, dot, ts - tree_stages(simd * ub))
         sa, sr = tree_bits(simd, (1 << ab) - 1, dot, ts - tree_stages(simd) - 1)
         acc = p["ACC_BITS"] if p["K2"] > simd else 0

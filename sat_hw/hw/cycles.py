@@ -34,12 +34,12 @@ def mvu_latency(p: dict) -> int:
 
 
 def vvu_latency(p: dict) -> int:
-    """sat_vvu's LAT: 5 + TS, TS = max(tree stages of the SIMD * UB partial products, tree
+    """sat_vvu's LAT: 6 + TS, TS = max(tree stages of the SIMD * UB partial products, tree
     stages of the SIMD codes + 1), a tree of N values having L // 2 + 1 stages (0 for N = 1),
     L = ceil(log2(N)); UB = WBITS ("k") or WBITS + 1 ("signed") (the block's localparams: the
     input register, the trees, the dot product, the accumulator and sat_outq's 2)."""
     ub = p["WBITS"] + (p.get("ENCODING", "k") != "k")
-    return 5 + max(tree_stages(p["SIMD"] * ub), tree_stages(p["SIMD"]) + 1)
+    return 6 + max(tree_stages(p["SIMD"] * ub), tree_stages(p["SIMD"]) + 1)
 
 
 def thresholds_latency(p: dict) -> int:
