@@ -12,9 +12,10 @@
 // them, and the last pixel's sums leave as its beats arrive, so images follow each other without
 // a gap and no second buffer is needed.
 //
-// Pipeline: the edge that takes a beat also reads its group's running sum; the next stage adds
-// and writes back (with a bypass when CH == PE and the same word is read and written at once),
-// and on the last pixel hands the sum to a sat_skid. The pipeline advances whenever the skid's
+// Pipeline: the edge that takes a beat also holds its group's running sum (read one take ahead
+// and registered twice where CH/PE > 2); the next stage adds and writes back (with a bypass when
+// CH == PE and the same word is read and written at once), and on the last pixel hands the sum
+// to a sat_skid. The pipeline advances whenever the skid's
 // registered s_axis_tready is high, and that is s_axis_tready: no combinational path from
 // m_axis_tready to s_axis_tready. Throughput: one input beat per cycle; cycles per image
 // PIXELS*CH/PE. Latency: a last-pixel beat taken in cycle n gives its output beat in cycle n+2.
@@ -66,25 +67,44 @@ module sat_avgpool #(
         end
     end
 
-    // ---- running sums: read as a beat is taken, written back from stage 1 ----
-    logic [PE*ACC_BITS-1:0] mem [0:G-1];
-    logic [PE*ACC_BITS-1:0] rd_q, sum, fwd_q;
+    // ---- running sums: written back from stage 1 ----
+    // G > 2 words: the sum of the next beat's group is read one take ahead (address from the
+    // register grp1) and registered again at the take, so a block RAM's slow output meets only a
+    // wire (on ECP5 that register becomes the DP16KD's own output register). A group's word is
+    // written at the first ce after its take, before the read-ahead of its next use (G - 1
+    // takes later, G > 2): no write meets a read of the same word (no_rw_check). G <= 2: the word
+    // is read as its beat is taken, with a bypass when G == 1.
+    (* no_rw_check *) logic [PE*ACC_BITS-1:0] mem [0:G-1];
+    logic [PE*ACC_BITS-1:0] rd_q, sum, fwd_q, prev_q;
     logic [PE*ABITS-1:0] a_q;
     logic [GW-1:0] g_q;
     logic v_q, first_q, last_q, use_fwd_q;
 
     always_comb begin
-        for (int p = 0; p < PE; p++) begin
-            logic [ACC_BITS-1:0] prev;
-            prev = use_fwd_q ? fwd_q[p*ACC_BITS +: ACC_BITS] : rd_q[p*ACC_BITS +: ACC_BITS];
-            sum[p*ACC_BITS +: ACC_BITS] = (first_q ? '0 : prev)
+        for (int p = 0; p < PE; p++)
+            sum[p*ACC_BITS +: ACC_BITS] = (first_q ? '0 : prev_q[p*ACC_BITS +: ACC_BITS])
                                         + ACC_BITS'(a_q[p*ABITS +: ABITS]);
+    end
+
+    if (G > 2) begin : g_ahead
+        logic [GW-1:0] grp1;                    // the group of the beat after the next one
+        logic [PE*ACC_BITS-1:0] rd1;
+        always_ff @(posedge clk) begin
+            if (take) begin
+                grp1 <= (grp1 == GW'(G - 1)) ? '0 : grp1 + 1'b1;
+                rd1 <= mem[grp1];
+                rd_q <= rd1;
+            end
+            if (rst) grp1 <= GW'(1);
         end
+        assign prev_q = rd_q;
+    end else begin : g_near
+        always_ff @(posedge clk) if (take) rd_q <= mem[grp];
+        assign prev_q = use_fwd_q ? fwd_q : rd_q;
     end
 
     always_ff @(posedge clk) begin
         if (ce && v_q) mem[g_q] <= sum;
-        if (take) rd_q <= mem[grp];
         if (ce) begin
             // stage 1 takes the beat (or a bubble)
             v_q <= take;

@@ -27,10 +27,13 @@
 // 9 (8), 3x3 5 (5), 4x4 4 (3), 8x8 2 (2); then one adder tree per lane over its SIMD products.
 // The adder trees: sat_mvu_tree.
 //
-// Dataflow: a vector buffer of MW/SIMD words holds one input vector; every fold (MH/PE of them)
-// replays it, one beat per cycle. The next vector's beat s is written once the last fold has read
-// entry s (in the same cycle at the earliest: the read is registered, old data), so the next
-// vector is complete as the last fold ends and vectors run back to back. The first vector after
+// Dataflow: a vector buffer holds one input vector; every fold (MH/PE of them) replays it, one
+// beat per cycle. The next vector's beat s is written once the last fold has read entry s (in
+// the same cycle at the earliest), so the next vector is complete as the last fold ends and
+// vectors run back to back. The buffer has two halves of 2^ceil(log2(MW/SIMD)) words, one per
+// vector parity, so that write never lands on the entry being read (no collision logic after a
+// block RAM: sat_hw.tools.ecp5pack can then take the read's second register into the DP16KD's
+// output register). The first vector after
 // reset (or after a gap) is buffered whole before its fold 0 starts.
 // Pipeline, free running (no register of the data path has a stall enable; m_axis_tready reaches
 // no register of the data path), stages counted from the cycle a beat issues (0: its ROM word
@@ -39,15 +42,17 @@
 //             read) and the buffer entry (the buffer's registered read);
 //   2         the ROM word, read at that address register (block RAM or distributed ROM);
 //   3         the ROM word and the codes registered again, so no logic follows a memory read
-//             (ECP5 maps both memories to DP16KD, whose unregistered output is slow);
-//   MULT "lut": 4..3+TS  the adder tree over the SIMD*WB partial products, the mask in the first
+//             (on ECP5 sat_hw.tools.ecp5pack makes this the DP16KD's output register);
+//   4         and a third time, in the fabric: a wide ROM word's block RAMs lie far from the
+//             lanes, and this register splits that route;
+//   MULT "lut": 5..4+TS  the adder tree over the SIMD*WB partial products, the mask in the first
 //             level's LUT, registered after level 1 and then every 2 levels and at the root
 //             (TS = floor(L/2) + 1 stages, L = ceil(log2(SIMD*WB)) levels; a lone partial
 //             product, SIMD*WB = 1, is registered once: TS 1);
-//   MULT "dsp": 4 the multiplier's operands (the DSP's A/B registers, one copy per multiply),
-//             5 the product (M), 6 the post-adder (P, the LSB repair through C), then
-//             7..6+TS the adder tree over the SIMD products (TS stages as above, 0 for SIMD 1);
-//   ROOT+1    the accumulators (ROOT = 3 + TS, or 6 + TS), restarting at nc with each fold;
+//   MULT "dsp": 5 the multiplier's operands (the DSP's A/B registers, one copy per multiply),
+//             6 the product (M), 7 the post-adder (P, the LSB repair through C), then
+//             8..7+TS the adder tree over the SIMD products (TS stages as above, 0 for SIMD 1);
+//   ROOT+1    the accumulators (ROOT = 4 + TS, or 7 + TS), restarting at nc with each fold;
 //   output    sat_outq: a sat_fifo of QD beats and QD credits. A beat issues only while a
 //             credit is free (sat_outq's registered `credit`), and the last beat of a fold takes
 //             one, so the queue always has room for what the pipeline holds; backpressure stops
@@ -59,8 +64,8 @@
 // QD = max(3, ceil(LAT/(MW/SIMD)) + 1) credits keep it so (a credit taken in cycle t is free
 // again in t + LAT + 1, and output beats are MW/SIMD cycles apart).
 // Latency: when a fold's last beat issues in cycle n, its output beat is offered in cycle
-// n + LAT, LAT = ROOT + 3: MULT "lut" 6 + TS, MULT "dsp" 9 + TS (sat_hw.hw.cycles._mvu_latency);
-// e.g. SIMD 8 W4A4: "lut" TS 3 (32 partial products), LAT 9; "dsp" TS 2, LAT 11.
+// n + LAT, LAT = ROOT + 3: MULT "lut" 7 + TS, MULT "dsp" 10 + TS (sat_hw.hw.cycles.mvu_latency);
+// e.g. SIMD 8 W4A4: "lut" TS 3 (32 partial products), LAT 10; "dsp" TS 2, LAT 12.
 // Free flowing, first input beat (cycle 0) to first output beat: 2*(MW/SIMD) - 1 + LAT cycles;
 // the last output of a vector leaves (MH/PE - 1)*(MW/SIMD) cycles after its first.
 // Longest register-to-register path: two adder levels of a tree (a LUT and a carry chain each,
@@ -118,7 +123,7 @@ module sat_mvu #(
     localparam int LS = $clog2(SIMD);
     localparam int TSA = LS == 0 ? 0 : LS / 2 + 1;          // stages of the code-sum tree
     localparam int TD = !USE_DSP && TS == 0 ? 1 : 0;        // a lone partial product: registered
-    localparam int ROOT = (USE_DSP ? 6 : 3) + TS + TD;      // stage of the lanes' beat sums
+    localparam int ROOT = (USE_DSP ? 7 : 4) + TS + TD;      // stage of the lanes' beat sums
     localparam int AD = ROOT - 1;                           // stages of the code-sum path
     localparam int AIN = AD - TSA >= 2 ? 1 : 0;             // the input beat registered for it
     localparam int LAT = ROOT + 3;                          // issue to offer (header: Latency)
@@ -170,6 +175,7 @@ module sat_mvu #(
     logic fl, sl;                // nf == NF - 1, sf == SF - 1
     logic [AW-1:0] waddr;        // its ROM word
     logic cpar;                  // parity of the vector being issued
+    logic wpar;                  // parity of the vector being filled (its buffer half)
     logic last_issue, last_fill;
 
     assign issue = held && credit;
@@ -195,6 +201,7 @@ module sat_mvu #(
             end
         end
         if (last_issue) cpar <= !cpar;
+        if (last_fill) wpar <= !wpar;
         // the held vector ends with its last beat; a completed fill is the next one
         held <= (held && !last_issue) || last_fill;
         if (rst) begin
@@ -206,27 +213,33 @@ module sat_mvu #(
             nf <= '0;
             fl <= NF == 1;
             cpar <= 1'b0;
+            wpar <= 1'b0;
             held <= 1'b0;
         end
     end
 
     // ---------------------------------------------------------------- stage 1: operands
     // Free running from here on: no register of the data path has an enable.
-    logic [SIMD*ABITS-1:0] act0, act1, act2;  // the beat's codes (stages 1, 2, 3)
+    logic [SIMD*ABITS-1:0] act0, act1, act2, act3;  // the beat's codes (stages 1..4)
     logic [AW-1:0] raddr;                 // its ROM word (stage 1)
-    logic [PE*SIMD*WB-1:0] w1, w2;        // its weights (stages 2, 3)
+    logic [PE*SIMD*WB-1:0] w1, w2, w3;    // its weights (stages 2, 3, 4)
     logic [PE*SIMD*WB-1:0] rom [0:DEPTH-1];
-    logic [SIMD*ABITS-1:0] vbuf [0:SF-1];
+    // The buffer has two halves (entry {parity, beat}): the vector being filled writes one while
+    // the held vector is read from the other, so a write and a read that is used never meet at
+    // one address (no_rw_check: Yosys adds no collision logic after the block RAM's output).
+    (* no_rw_check *) logic [SIMD*ABITS-1:0] vbuf [0:(2 << SW)-1];
     initial $readmemh(WEIGHT_FILE, rom);
 
     always_ff @(posedge clk) begin
-        if (fill) vbuf[ws] <= s_axis_tdata;
+        if (fill) vbuf[{wpar, ws}] <= s_axis_tdata;
         raddr <= waddr;
         w1 <= rom[raddr];
         w2 <= w1;
-        act0 <= vbuf[sf];
+        w3 <= w2;
+        act0 <= vbuf[{cpar, sf}];
         act1 <= act0;
         act2 <= act1;
+        act3 <= act2;
     end
 
     // beat flags along the pipeline: valid, first and last beat of a fold, vector parity
@@ -256,7 +269,7 @@ module sat_mvu #(
         sat_mvu_lut #(
             .PE(PE), .SIMD(SIMD), .WBITS(WBITS), .ABITS(ABITS), .ENCODING(ENCODING)
         ) u_mul (
-            .w(w2), .a(act2), .pp(terms)
+            .w(w3), .a(act3), .pp(terms)
         );
         for (genvar p = 0; p < PE; p++) begin : g_tree
             sat_mvu_tree #(.N(NT), .VMAX(TMAX), .SIGNED(1'b0), .R(R), .DELAY(TD)) u_tree (
@@ -269,7 +282,7 @@ module sat_mvu #(
             .PE(PE), .SIMD(SIMD), .WBITS(WBITS), .ABITS(ABITS), .DSP_A_W(DSP_A_W),
             .DSP_B_W(DSP_B_W), .DSP_OVERLAP(DSP_OVERLAP)
         ) u_mul (
-            .clk(clk), .w(w2), .act(act2), .prod(prod)
+            .clk(clk), .w(w3), .act(act3), .prod(prod)
         );
         for (genvar p = 0; p < PE; p++) begin : g_tree
             sat_mvu_tree #(.N(SIMD), .VMAX(PMAX), .SIGNED(1'b0), .R(R), .DELAY(0)) u_tree (

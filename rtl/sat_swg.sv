@@ -24,24 +24,20 @@
 // new output row loads (releases, avail's drop, padding tap rows, last row) comes from constant
 // tables indexed by the row counter; each bank's read address and padding flag step with the
 // window by constants.
-//
 // Pipeline: issue (the bank address registers) -> the memories' read registers (q1: a block
 // RAM's own, whose clock-to-out is slow, so nothing but a wire follows it) -> bank registers
-// (q, zeroed where the slot or bank holds padding) -> row and column rotation -> output stage,
-// a skid buffer (as sat_skid): the output register m_axis_tdata/tvalid and one parked beat.
-// Issue, both bank register stages and the rotation selects advance on `en`, the skid's
-// registered "empty"; m_axis_tready reaches only the output stage (its register enable, the
-// skid's state, the rotation's select register), never the window logic, and no input reaches
-// an output combinationally.
-// Why a skid and not sat_outq, the longest paths (2-4 LUT levels on xcup; 5 at K 5 with ROWS
-// 8, in the rotation) and what the second bank register stage buys: docs/hardware.md.
+// (q, zeroed where the slot or bank holds padding) -> row rotation, registered per tap row
+// (row_q) -> column rotation -> output stage, a skid buffer (as sat_skid): the output register
+// m_axis_tdata/tvalid and one parked beat. The register stages and the selects advance on `en`,
+// the skid's registered "empty"; m_axis_tready reaches only the output stage (its enable, the
+// skid's state, the column select register), never the window logic, and no input reaches an
+// output combinationally. Why a skid and not sat_outq, the longest paths: docs/hardware.md.
 //
 // Timing (one beat per cycle on both sides when the neighbours allow):
-//   latency, first input beat taken to first output beat: R*IN_W*CH/SIMD + 3 cycles, with
+//   latency, first input beat taken to first output beat: R*IN_W*CH/SIMD + 4 cycles, with
 //   R = min(K-PAD, IN_H) the rows the first window needs, input one beat per cycle (pipeline:
-//   the window issues the cycle after its last row is complete, read registers, bank
-//   registers, output register: a window issued in cycle t is offered in cycle t + 3,
-//   sat_hw.hw.cycles.pipe_delay 3);
+//   the window issues the cycle after its last row is complete; issued in cycle t, offered in
+//   cycle t + 4: read, bank, row and output registers, sat_hw.hw.cycles.pipe_delay 4);
 //   cycles per image, back-to-back images in steady state: max(IN_H*IN_W, OUT_H*OUT_W)*CH/SIMD
 //   with no fill (default ROWS = K + STRIDE: a row slot changes hands without a bubble);
 //   s_axis_tready is low for the first cycle after reset.
@@ -380,10 +376,10 @@ module sat_swg #(
     end
 
     // ---- row buffer: ROWS x K banks, read into registers, then registered again ----
-    logic v1, rd_valid;               // the read registers / the bank registers hold a window
+    logic v1, vq, rd_valid;           // the read / bank / row registers hold a window
     logic [ROWS*K-1:0] zero1;         // bank (r, b) of the read registers reads 0 (padding)
     logic [K*RW-1:0] row_slot1;       // the rotation selects of the read registers' window
-    logic [K*KW-1:0] col_bank1;
+    logic [K*KW-1:0] col_bank1, colq;  // col_bank's value for the read / bank registers
     logic [ROWS-1:0] zero_row;        // slot r holds no row of the window (padding): read 0
     logic [ROWS*K*WORD_W-1:0] rd;     // bank (r, b) at (r*K + b)*WORD_W
 
@@ -410,11 +406,11 @@ module sat_swg #(
         end
     end
 
-    // ---- rotations: slot -> tap row, bank -> tap column; the output stage ----
+    // ---- rotations: slot -> tap row (into row_q), bank -> tap column; the output stage ----
     // The skid's two-way choice is folded into the column rotation: output tap column tx takes
     // bank csel[tx], or csel[tx] = K, the parked beat (csel: a register, no logic level).
     localparam int CSW = $clog2(K + 1);
-    logic [K*RW-1:0] row_slot;        // tap row t reads slot row_slot[t]
+    logic [K*RW-1:0] row_slot;        // tap row t reads slot row_slot[t] (bank registers)
     logic [K*KW-1:0] col_bank;        // tap column t reads bank col_bank[t]
     logic [K*CSW-1:0] csel;           // the output register's tap column t: bank, or K (parked)
     logic [WIN_W-1:0] skid_q;         // the parked beat (valid while !en)
@@ -428,9 +424,11 @@ module sat_swg #(
         cb_n = col_bank;
         if (en) begin
             v1 <= issue;
-            rd_valid <= v1;
+            vq <= v1;
+            rd_valid <= vq;
             row_slot <= row_slot1;
-            cb_n = col_bank1;
+            colq <= col_bank1;
+            cb_n = colq;
             for (int t = 0; t < K; t++) begin
                 row_slot1[t*RW +: RW] <= addmod(rs, t);
                 col_bank1[t*KW +: KW] <= kmod(m0, t);
@@ -442,6 +440,7 @@ module sat_swg #(
         en <= en_n;
         if (rst) begin
             v1 <= 1'b0;
+            vq <= 1'b0;
             rd_valid <= 1'b0;
             en <= 1'b1;
             for (int t = 0; t < K; t++) begin
@@ -453,7 +452,7 @@ module sat_swg #(
 
     // Each bit through a mux indexed by the select register (LUTs and MUXF, no compare chain);
     // words set one at a time (a '0 over K*K*WORD_W bits passes the simulator's 8192-bit limit).
-    logic [K*K*WORD_W-1:0] row_word;  // [(ty*K + b)*WORD_W]: bank b of tap row ty
+    logic [K*K*WORD_W-1:0] row_word, row_q;  // [(ty*K + b)*WORD_W]: bank b of tap row ty
     logic [WIN_W-1:0] win, out_d;     // the rotated window; the output register's next value
     always_comb begin
         for (int ty = 0; ty < K; ty++)
@@ -479,7 +478,7 @@ module sat_swg #(
                     logic [(1 << CSW)-1:0] u;     // and of the parked beat
                     v = '0;
                     u = '0;
-                    for (int b = 0; b < K; b++) v[b] = row_word[(ty*K + b)*WORD_W + i];
+                    for (int b = 0; b < K; b++) v[b] = row_q[(ty*K + b)*WORD_W + i];
                     u[K-1:0] = v[K-1:0];
                     u[K] = skid_q[(ty*K + tx)*WORD_W + i];
                     win[(ty*K + tx)*WORD_W + i] = v[col_bank[tx*KW +: KW]];
@@ -489,6 +488,7 @@ module sat_swg #(
 
     always_ff @(posedge clk) begin
         if (en) skid_q <= win;        // parked only when the output register stays full
+        if (en) row_q <= row_word;
         if (en ? !m_axis_tvalid || m_axis_tready : m_axis_tready) begin
             m_axis_tdata <= out_d;
             m_axis_tvalid <= en ? rd_valid : 1'b1;

@@ -150,7 +150,7 @@ def test_swg_windows(name):
     full = res[0]
     # latency (the preamble's figure): the block takes its first beat in the wrapper's cycle 1
     # (s_axis_tready is a register set in the first cycle out of reset)
-    assert full.first_out - 1 == min(k - p, h) * w * g + 3
+    assert full.first_out - 1 == min(k - p, h) * w * g + 4
 
 
 def _lint(params: dict) -> subprocess.CompletedProcess:

@@ -106,8 +106,9 @@ def memory_groups(b: Block) -> list[tuple[str, int, int, bool, str, int]]:
         sf, nf = p["MW"] // p["SIMD"], p["MH"] // p["PE"]
         out = [] if b.mem == "none" else [("weights", nf * sf, p["PE"] * p["SIMD"] * wb, True,
                                           b.mem, 1)]
-        if nf > 1:  # vector buffer: fold 0 writes the input vector, later folds replay it
-            out.append(("vector buffer", sf, p["SIMD"] * p["ABITS"], False, "auto", 1))
+        if nf > 1:  # vector buffer: two halves of 2^ceil(log2(sf)) words (filled, replayed)
+            out.append(("vector buffer", 2 << _clog2(sf), p["SIMD"] * p["ABITS"], False, "auto",
+                        1))
         return out + [outq_group(p["PE"] * p["ACC_BITS"], outq_depth(mvu_latency(p), sf))]
     if m == "sat_vvu":
         wb = p["WBITS"] + (p.get("ENCODING", "k") != "k")

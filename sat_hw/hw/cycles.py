@@ -23,14 +23,14 @@ def tree_stages(n: int) -> int:
 
 def mvu_latency(p: dict) -> int:
     """sat_mvu's LAT, cycles from issuing a fold's last beat to its output beat offered: ROOT + 3
-    (the accumulator and sat_outq's 2), ROOT = 3 + max(TS, 1) for MULT "lut", TS the stages of
-    the tree over the SIMD * WB partial products (WB = WBITS, +1 for "signed"), and 6 + TS for
+    (the accumulator and sat_outq's 2), ROOT = 4 + max(TS, 1) for MULT "lut", TS the stages of
+    the tree over the SIMD * WB partial products (WB = WBITS, +1 for "signed"), and 7 + TS for
     MULT "dsp", TS the stages of the tree over the SIMD products (the block's localparams: the
-    ROM address, the ROM word and its copy, 3; the DSP's 3)."""
+    ROM address, the ROM word and its two copies, 4; the DSP's 3)."""
     if p.get("MULT") == "dsp":
-        return 9 + tree_stages(p["SIMD"])
+        return 10 + tree_stages(p["SIMD"])
     wb = p["WBITS"] + (p.get("ENCODING", "k") != "k")
-    return 6 + max(tree_stages(p["SIMD"] * wb), 1)
+    return 7 + max(tree_stages(p["SIMD"] * wb), 1)
 
 
 def vvu_latency(p: dict) -> int:
@@ -66,7 +66,7 @@ def pipe_delay(b) -> int:
     if m == "sat_dwc":
         return 0 if p["IN_N"] == p["OUT_N"] else 1
     return {"sat_fifo": 2, "sat_bias": 2, "sat_avgpool": 2, "sat_maxpool": 1,
-            "sat_skid": 1, "sat_swg": 3}.get(m, 1)
+            "sat_skid": 1, "sat_swg": 4}.get(m, 1)
 
 
 def block_rate(b) -> tuple[int, int, int]:
