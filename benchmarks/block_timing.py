@@ -45,6 +45,7 @@ from sat_hw.graph import synthetic
 from sat_hw.graph.ir import acc_bits_for, acc_bound
 from sat_hw.hw.fold import Fold
 from sat_hw.hw.plan import layer_plan
+from sat_hw.tools.ecp5pack import VERSION as PACK_VERSION
 from sat_hw.tools.nextpnr import place_route
 from sat_hw.tools.timing import DSP_LEVELS, VERSION, levels
 
@@ -107,8 +108,14 @@ ROWS = {  # name: (module, () -> (parameters, ROM files))
 }
 
 
-def _key(sources, params, files, device: str) -> str:
-    h = hashlib.sha256(repr((sorted(params.items()), device, VERSION, DSP_LEVELS)).encode())
+ECP5_PARAMS = {  # a row's parameters as the flow renders the block for an ECP5 (hw.devices)
+    "mvu W4A4 DSP": {"DSP_A_W": 18, "DSP_B_W": 18},  # MULT18X18D, not DSP48E2's 27 x 18
+}
+
+
+def _key(sources, params, files, device: str, ecp5: dict | None = None) -> str:
+    h = hashlib.sha256(repr((sorted(params.items()), device, VERSION, DSP_LEVELS,
+                             sorted((ecp5 or {}).items()), PACK_VERSION)).encode())
     for s in sources:
         h.update(Path(s).name.encode() + b"\0" + Path(s).read_bytes())
     for n, t in sorted(files.items()):
@@ -124,25 +131,29 @@ def _path(p) -> dict | None:
 
 def measure(name: str, module: str, sources, params: dict, files: dict, device: str,
             timeout: float, say) -> dict:
-    """One row: the levels (xcup) and the ECP5 place and route of ``module``."""
+    """One row: the levels (xcup) and the ECP5 place and route of ``module`` (with the row's
+    :data:`ECP5_PARAMS`)."""
+    ecp5 = ECP5_PARAMS.get(name, {})
     def tell(line):
         say(f"[{name}] {line}")
     lv = levels(sources, module, params, "xcup", files, timeout, progress=tell)
     tell(f"levels {lv.worst.label if lv.worst else '-'} ({lv.run_seconds} s"
          f"{', cached' if lv.cached else ''}); place and route on {device}")
-    pr = place_route(sources, module, params, files, device, timeout=timeout, progress=tell)
+    pr = place_route(sources, module, params | ecp5, files, device, timeout=timeout,
+                     progress=tell)
     w = pr.worst
     tell(f"Fmax {pr.fmax_mhz} MHz ({pr.run_seconds} s{', cached' if pr.cached else ''})")
     return {"name": name, "module": module,
             "params": {k: v for k, v in params.items() if not str(k).endswith(("FILE", "PREFIX"))},
-            "key": _key(sources, params, files, device), "sources": [Path(s).name for s in sources],
+            "key": _key(sources, params, files, device, ecp5),
+            "sources": [Path(s).name for s in sources], "ecp5_params": ecp5,
             "xcup": {"cells": lv.cells, "lut": lv.lut, "ff": lv.ff, "worst": _path(lv.worst),
                      "deepest": _path(lv.deepest),
                      "per_instance": {k: _path(v) for k, v in lv.per_instance.items()},
                      "unknown_cells": list(lv.unknown), "seconds": lv.run_seconds},
             "ecp5": {"device": device, "fmax_mhz": pr.fmax_mhz, "fmax": pr.fmax,
                      "critical": w, "utilisation": pr.utilisation, "seconds": pr.run_seconds,
-                     "phases": pr.phases},
+                     "phases": pr.phases, "packed": pr.packed},
             "reference": dict(zip(("levels", "fmax_mhz"), REFERENCE.get(name, (None, None))))}
 
 
@@ -181,6 +192,8 @@ def markdown(res: dict) -> str:
             f"an unregistered DSP48E2 on it is shown as +1 DSP (weighed as {DSP_LEVELS} levels "
             "when paths are compared). Most LUT levels: the path with the most LUT levels, where "
             "it is another. Ends named by the register they drive (or the port). Fmax: "
+            "synth_ecp5, the registers after block RAM reads and around multiplies packed into "
+            "the DP16KD/MULT18X18D (sat_hw.tools.ecp5pack), then "
             f"nextpnr-ecp5 --{m['device']} --out-of-context, seed 1, default target; its "
             "critical path's delay and logic cells (a CCU2C carry cell counts each time it is "
             "crossed). Reference: issue 20's table (its author's measurement). Before: "
@@ -192,7 +205,9 @@ def markdown(res: dict) -> str:
     for r in res["rows"].values():
         w, c, ref = r["xcup"]["worst"], r["ecp5"]["critical"], r["reference"]
         cp = f"{c['delay_ns']:.2f} ns, {c['logic']} cells, {_ends(c)}" if c else "-"
-        out.append(f"| {r['name']} | {_params_text(r['params'])} | {r['xcup']['lut']} / "
+        e5 = r.get("ecp5_params") or {}
+        pt = _params_text(r["params"]) + (f" (ECP5: {_params_text(e5)})" if e5 else "")
+        out.append(f"| {r['name']} | {pt} | {r['xcup']['lut']} / "
                    f"{r['xcup']['ff']} | {w['levels'] if w else '-'} | {_ends(w)} | {_deep(r)} "
                    f"| {r['ecp5']['fmax_mhz'] or '-'} | {cp} | {_before(res, r['name'])} "
                    f"| {ref['levels'] or '-'}, "
@@ -277,7 +292,8 @@ def main() -> None:
             params, files = make()
             src = block_sources(rtl, module)
             old = res["rows"].get(name)
-            if old and old.get("key") == _key(src, params, files, a.device):
+            if old and old.get("key") == _key(src, params, files, a.device,
+                                              ECP5_PARAMS.get(name)):
                 say(f"[{name}] kept from {out.with_suffix('.json')}")
                 continue
             jobs.append((name, module, src, params, files))

@@ -14,8 +14,9 @@ the planner chose when they were measured), so a rerun places the same design:
   10000`` on the 85k (32,768 cycles per image; the lane-budget folding of the main job, 6,272
   cycles, is estimated at 131 % of the LUT4 sites and nextpnr finds no legal placement for it);
 - ``mbv1_16px``: issue 20's whole-accelerator case, mbv1 W3A4 at 16 px, LUT products only
-  (``mult = "lut"``: the ECP5's MULT18X18D multiplies are unregistered, 92 MHz alone), folded
-  for ``--fps 40000`` (8,192 cycles; 4,096 with LUT products is estimated at 76 %).
+  (``mult = "lut"``, as first measured, when the ECP5's MULT18X18D multiplies were left
+  unregistered: 92 MHz alone, 165 MHz since ``sat_hw.tools.ecp5pack``), folded for ``--fps
+  40000`` (8,192 cycles; 4,096 with LUT products is estimated at 76 %).
 """
 
 from __future__ import annotations
