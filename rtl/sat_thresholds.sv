@@ -38,11 +38,11 @@
 //             backpressure stops only the input.
 // Longest register-to-register path: a compare's carry chain (with its LUT), a memory read from
 // its address registers (a LUT ROM where the memory is not block RAM: 1 LUT level up to 64
-// words), or the thermometer decode (2 LUT levels). Known: where Yosys maps a memory to LUTs it
-// may move the output register(s) to the address side, so the ROM shares a cycle with the group
-// counter's increment or the previous compare (xcup: 6 LUT levels alone at CH 1024, 5-9 in the
-// whole mbv1 W3A4 16 px accelerator; ECP5 maps those memories to DP16KD and meets 146 MHz). Measured alone (benchmarks/block_timing.py, ECP5 85k): parallel CH 8
-// PE 8 206 MHz, search CH 64 PE 8 196 MHz, CH 1024 PE 8 146 MHz (a DP16KD read).
+// words), or the thermometer decode (2 LUT levels). Known: a deeper memory in LUTs is a mux tree
+// that Yosys's ABC maps 4-5 LUTs deep, and Yosys may move its read register to the address side,
+// so the ROM shares a cycle with the group counter's increment (xcup: 5 LUT levels and a carry
+// alone at CH 1024, PE 8; ECP5 maps those memories to DP16KD). Measured alone on both
+// instruments: benchmarks/results/block_timing.md.
 // Requires: each channel's thresholds ascending (the graph's order), as the search does.
 //
 // Memory files (one word per line, docs/hardware.md; written by
@@ -123,7 +123,8 @@ module sat_thresholds #(
     logic [GW-1:0]      group_reg;   // group of the next input beat
     logic [PIPE-1:0]    v_sr;        // a beat is in pipeline cycle k (taken k+1 cycles ago)
     logic [B*GW-1:0]    grp_in;      // the group of the beat entering stage j's read
-    logic [B*GW-1:0]    grp_c;       // its group in stage j's compare cycle
+    // (keep: flip-flops, not SRL16Es, whose slow output would start a ROM's address)
+    (* keep *) logic [B*GW-1:0] grp_c;  // its group in stage j's compare cycle
     logic [PE*B-1:0]    code;        // the last stage's result, lane p at [p*B +: B]
 
     assign s_axis_tready = credit;
@@ -141,7 +142,7 @@ module sat_thresholds #(
     // the group beside the search: stage j's read cycles (RD(j)), then its compare cycle
     for (genvar j = 0; j < B; j++) begin : g_grp
         localparam int RD = (G << j) > 64 ? 2 : 1;
-        logic [RD*GW-1:0] d;
+        (* keep *) logic [RD*GW-1:0] d;
         if (j == 0) begin : g_first
             assign grp_in[GW-1:0] = group_reg;
         end else begin : g_next
