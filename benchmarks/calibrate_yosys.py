@@ -37,8 +37,12 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+import numpy as np
+
+from sat_hw.codegen.layout import threshold_files
 from sat_hw.codegen.library import block_sources
 from sat_hw.flow.synthesis import DEFAULT_ROMS
+from sat_hw.graph import synthetic
 from sat_hw.graph.ir import acc_bits_for
 from sat_hw.hw import fit as fitmod
 from sat_hw.hw.cost import Block, block_memories, calibration_file, yosys_resources
@@ -202,10 +206,12 @@ def run_one(module: str, params: dict, seed: int) -> dict:
         _, depth, width, _, _ = mems[0]
         files["rom.hex"] = rom_text(depth, width, seed)
         p[ROM_PARAM[module]] = "rom.hex"
-    elif module == "sat_thresholds":  # one file per lane p and search stage j
-        stages = params["OUT_BITS"]
-        for i, (_, depth, width, _, _) in enumerate(mems):
-            files[f"thr_p{i // stages}_s{i % stages}.hex"] = rom_text(depth, width, seed + i)
+    elif module == "sat_thresholds":  # ascending random thresholds, the generator's files
+        ch, acc, bits = params["CH"], params["ACC_BITS"], params["OUT_BITS"]
+        bound = (1 << (acc - 2)) - 1
+        t, d = synthetic.random_thresholds(np.random.default_rng(seed), np.zeros(ch),
+                                           np.full(ch, bound / 3), bits, bound)
+        files.update(threshold_files(t, d, acc, params["PE"], "thr"))
         p["THRESH_PREFIX"] = "thr"
     r = synth([str(s) for s in deps(module)], module, p, family=FAMILY, files=files)
     return {"cells": r.cells, "seconds": round(r.seconds, 1)}
