@@ -26,8 +26,8 @@
 // window by constants.
 // Pipeline: issue (the bank address registers) -> the memories' read registers (q1: a block
 // RAM's own, whose clock-to-out is slow, so nothing but a wire follows it) -> bank registers
-// (q, a plain copy) -> row rotation into row_q (zeroed by its reset where the slot or bank
-// holds padding) -> column rotation -> output stage, a skid (as sat_skid): the output register
+// (q, zeroed where the slot or bank holds padding) -> row rotation, registered per tap row
+// (row_q) -> column rotation -> output stage, a skid buffer (as sat_skid): the output register
 // m_axis_tdata/tvalid and one parked beat. The register stages and the selects advance on `en`,
 // the skid's registered "empty"; m_axis_tready reaches only the output stage (its enable, the
 // skid's state, the column select register), never the window logic, and no input reaches an
@@ -87,8 +87,11 @@ module sat_swg #(
     if (CH < 1 || SIMD < 1 || CH % SIMD != 0) begin : g_chk_simd
         $fatal(0, "SIMD must divide CH (instance %m)");
     end
-    if (K < 1 || STRIDE < 1 || ELEM_W < 1 || PAD < 0 || PAD >= K) begin : g_chk_k
-        $fatal(0, "K, STRIDE, ELEM_W must be >= 1 and PAD must be in 0..K-1 (instance %m)");
+    if (K < 1 || STRIDE < 1 || ELEM_W < 1) begin : g_chk_k
+        $fatal(0, "K, STRIDE and ELEM_W must be >= 1 (instance %m)");
+    end
+    if (PAD < 0 || PAD >= K) begin : g_chk_pad
+        $fatal(0, "PAD must be in 0..K-1 (instance %m)");
     end
     if (IN_H + 2 * PAD < K || IN_W + 2 * PAD < K) begin : g_chk_size
         $fatal(0, "the padded image must hold one window (instance %m)");
@@ -379,7 +382,6 @@ module sat_swg #(
     logic [K*KW-1:0] col_bank1, colq;  // col_bank's value for the read / bank registers
     logic [ROWS-1:0] zero_row;        // slot r holds no row of the window (padding): read 0
     logic [ROWS*K*WORD_W-1:0] rd;     // bank (r, b) at (r*K + b)*WORD_W
-    logic [ROWS*K-1:0] zqv;           // bank (r, b) of the bank registers reads 0
 
     always_comb begin
         zero_row = '0;
@@ -390,15 +392,16 @@ module sat_swg #(
 
     for (genvar r = 0; r < ROWS; r++) begin : g_row
         for (genvar b = 0; b < K; b++) begin : g_col
-            logic [WORD_W-1:0] mem [0:DEPTH-1];
+            // no_rw_check: a slot is written only while no window holds it, so a read that meets
+            // the write is never used (Yosys adds no collision logic after a block RAM)
+            (* no_rw_check *) logic [WORD_W-1:0] mem [0:DEPTH-1];
             logic [WORD_W-1:0] q1, q;         // the memory's read register; the bank register
             always_ff @(posedge clk) begin
                 if (wr && ws[r] && wb[b]) mem[waddr] <= s_axis_tdata;
                 if (en) begin
                     q1 <= mem[raddr[b*AW +: AW]];
                     zero1[r*K + b] <= zero_row[r] || zero_col[b];
-                    q <= q1;                  // a plain copy: a DP16KD's output register
-                    zqv[r*K + b] <= zero1[r*K + b];  // zeroed in the row rotation
+                    q <= zero1[r*K + b] ? '0 : q1;
                 end
             end
             assign rd[(r*K + b)*WORD_W +: WORD_W] = q;
@@ -446,8 +449,8 @@ module sat_swg #(
         end
     end
 
-    // Each bit through a mux indexed by a select register; words set one at a time (a '0 over
-    // K*K*WORD_W bits passes the simulator's 8192-bit limit).
+    // Each bit through a mux indexed by the select register (LUTs and MUXF, no compare chain);
+    // words set one at a time (a '0 over K*K*WORD_W bits passes the simulator's 8192-bit limit).
     logic [K*K*WORD_W-1:0] row_word, row_q;  // [(ty*K + b)*WORD_W]: bank b of tap row ty
     logic [WIN_W-1:0] win, out_d;     // the rotated window; the output register's next value
     always_comb begin
@@ -484,11 +487,7 @@ module sat_swg #(
 
     always_ff @(posedge clk) begin
         if (en) skid_q <= win;        // parked only when the output register stays full
-        // padding zeroed by row_q's synchronous reset (one select per word, not a LUT per bit)
-        if (en)
-            for (int t = 0; t < K*K; t++)
-                row_q[t*WORD_W +: WORD_W] <= zqv[row_slot[(t/K)*RW +: RW]*K + t%K] ? '0
-                                             : row_word[t*WORD_W +: WORD_W];
+        if (en) row_q <= row_word;
         if (en ? !m_axis_tvalid || m_axis_tready : m_axis_tready) begin
             m_axis_tdata <= out_d;
             m_axis_tvalid <= en ? rd_valid : 1'b1;
