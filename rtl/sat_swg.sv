@@ -392,9 +392,7 @@ module sat_swg #(
 
     for (genvar r = 0; r < ROWS; r++) begin : g_row
         for (genvar b = 0; b < K; b++) begin : g_col
-            // no_rw_check: a slot is written only while no window holds it, so a read that meets
-            // the write is never used (Yosys adds no collision logic after a block RAM)
-            (* no_rw_check *) logic [WORD_W-1:0] mem [0:DEPTH-1];
+            logic [WORD_W-1:0] mem [0:DEPTH-1];
             logic [WORD_W-1:0] q1, q;         // the memory's read register; the bank register
             always_ff @(posedge clk) begin
                 if (wr && ws[r] && wb[b]) mem[waddr] <= s_axis_tdata;
@@ -420,7 +418,8 @@ module sat_swg #(
     always_ff @(posedge clk) begin
         logic en_n;
         logic [K*KW-1:0] cb_n;
-        // the skid parks a beat while the output register stays full, until it takes it
+        // the skid takes a beat when the output register is full and stays so; empties when the
+        // output register takes the parked beat
         en_n = en ? !(m_axis_tvalid && !m_axis_tready && rd_valid) : m_axis_tready;
         cb_n = col_bank;
         if (en) begin
@@ -440,7 +439,9 @@ module sat_swg #(
             csel[t*CSW +: CSW] <= en_n ? CSW'(cb_n[t*KW +: KW]) : CSW'(K);
         en <= en_n;
         if (rst) begin
-            {v1, vq, rd_valid} <= '0;
+            v1 <= 1'b0;
+            vq <= 1'b0;
+            rd_valid <= 1'b0;
             en <= 1'b1;
             for (int t = 0; t < K; t++) begin
                 col_bank[t*KW +: KW] <= KW'((M0_INIT + t) % K);
