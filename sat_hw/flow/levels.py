@@ -24,6 +24,7 @@ from sat_hw.flow.clock import clock_line, depth_mhz, update_report
 from sat_hw.flow.report import render_markdown
 from sat_hw.flow.synthesis import block_jobs, build_inputs, default_jobs, largest_first
 from sat_hw.hw.devices import get_device
+from sat_hw.tools.timing import DSP_LEVELS, levels
 
 
 def _path(p) -> dict | None:
@@ -34,8 +35,6 @@ def _path(p) -> dict | None:
 
 
 def _run(todo, family: str, jobs: int, timeout: float, say) -> list:
-    from sat_hw.tools.timing import levels
-
     t0, lock, done = time.monotonic(), threading.Lock(), [0, 0]
 
     def one(j):
@@ -56,8 +55,6 @@ def _run(todo, family: str, jobs: int, timeout: float, say) -> list:
 def _key(p: dict | None) -> tuple:
     """The slower of two paths: LUT levels first (an unregistered DSP as DSP_LEVELS), then
     carry cells (a chained carry cell is much faster than a LUT and its routing)."""
-    from sat_hw.tools.timing import DSP_LEVELS
-
     return (-1, -1) if p is None else (p["lut"] + DSP_LEVELS * p["dsp"], p["carry"])
 
 

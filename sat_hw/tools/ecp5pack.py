@@ -11,9 +11,9 @@ the Yosys JSON netlist, where it can prove the behaviour unchanged:
   the block RAM drives exactly one flip-flop (its only load, not a port) and every such
   flip-flop is clocked by the block RAM's read clock, non-inverted, with its reset tied low and
   one clock enable for all (tied high, or one net). The flip-flops go; the data outputs take
-  their nets; both ports' output registers take that enable (``OCEA``, ``OCEB``) and that clock (``CLKA``/``CLKB``
-  where tied off, as on a ROM's unused write port, whose ``CEA`` stays 0, so nothing is
-  written); the read reset must be unused (``RSTA = RSTB = 0``). Each data bit keeps exactly one
+  their nets; both ports' output registers take that enable (``OCEA``, ``OCEB``) and that clock
+  (``CLKA``/``CLKB`` where tied off, as on a ROM's unused write port, whose ``CEA`` stays 0, so
+  nothing is written); the read reset must be unused (``RSTA = RSTB = 0``). Each data bit keeps exactly one
   register after the array's read register, as before.
 - **MULT18X18D input and pipeline registers** (``REG_INPUTA/B_CLK``, ``REG_PIPELINE_CLK =
   "CLK0"``): inputs, when every non-constant A and B bit comes from a flip-flop (same clock,
@@ -78,7 +78,7 @@ def _plain_ff(cell: dict, clock) -> bool:
     return _ff_enable(cell, clock) == "1"
 
 
-def _pack_bram(module: dict, name: str, drivers: dict, sinks: dict, dead: set) -> bool:
+def _pack_bram(module: dict, name: str, sinks: dict, dead: set) -> bool:
     cell = module["cells"][name]
     p, c = cell["parameters"], cell["connections"]
     if (p.get("REGMODE_A", "NOREG") != "NOREG" or p.get("REGMODE_B", "NOREG") != "NOREG"
@@ -194,7 +194,7 @@ def pack_registers(net: dict) -> dict[str, int]:
         drivers, sinks = _loads(module)
         dead: set[str] = set()
         for name, cell in list(module["cells"].items()):
-            if cell["type"] == "DP16KD" and _pack_bram(module, name, drivers, sinks, dead):
+            if cell["type"] == "DP16KD" and _pack_bram(module, name, sinks, dead):
                 counts["dp16kd_outreg"] += 1
             elif cell["type"] == "MULT18X18D":
                 got = _pack_mult(module, name, drivers, sinks, dead)
