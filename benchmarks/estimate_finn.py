@@ -34,7 +34,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from sat_hw.flow.clock import depth_mhz
+from sat_hw.flow.clock import depth_bound_mhz, depth_mhz
 from sat_hw.flow.config import load_config
 from sat_hw.flow.estimate import config_graph
 from sat_hw.hw.planner import LIMITS, Planner
@@ -69,11 +69,10 @@ def graph(fc_wbits: int, wbits: int = 4, abits: int = 4):
 
 
 def depth_bound() -> tuple[float, str]:
-    """The clock logic depth allows on xcup: :data:`sat_hw.flow.clock.DEPTH_MODEL` on the worst
-    LUT path of issue 20's block rows (benchmarks/results/block_timing.json). An upper bound: no
-    routing, and the blocks at those rows' parameters, not each plan's. DSP paths are left out:
-    Yosys leaves a DSP48E2 unregistered on xcup, where Vivado packs the RTL's registers into it
-    (the ECP5 rows, packed, reach 164.88 MHz with DSPs)."""
+    """The logic-depth bound on xcup (:func:`sat_hw.flow.clock.depth_bound_mhz`) and the block row
+    of benchmarks/results/block_timing.json whose worst LUT path sets it (DSP paths aside: Yosys
+    leaves a DSP48E2 unregistered on xcup, where Vivado packs the RTL's registers into it; the
+    ECP5 rows, packed, reach 164.88 MHz with DSPs)."""
     rows = json.loads((RESULTS / "block_timing.json").read_text())["rows"]
     worst = None
     for name, r in rows.items():
@@ -83,6 +82,10 @@ def depth_bound() -> tuple[float, str]:
         mhz = depth_mhz(w["lut"] + w["muxf"], w["carry"], "xcup")
         if worst is None or mhz < worst[0]:
             worst = (mhz, f"{name}: {w['levels']}")
+    bound = depth_bound_mhz("xcup")
+    if worst[0] != bound:
+        raise SystemExit(f"sat_hw.flow.clock.BLOCK_DEPTH gives {bound} MHz, block_timing.json's "
+                         f"worst row {worst[1]} {worst[0]} MHz: update BLOCK_DEPTH")
     return worst
 
 

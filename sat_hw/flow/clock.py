@@ -30,6 +30,13 @@ speed data, not fitted to a routed design of ours: a depth of 4 LUT levels and 3
 gives 2.5 ns (400 MHz) on xcup."""
 
 
+BLOCK_DEPTH = (5, 1)
+"""The worst register-to-register LUT path of the RTL blocks alone on xcup, ``(LUT levels, carry
+cells)``: issue 20's block rows (benchmarks/results/block_timing.json; ``sat_thresholds`` with
+128 groups), DSP paths aside (Yosys leaves a DSP48E2 unregistered on xcup). tests/
+test_estimate_figures.py keeps it equal to that file."""
+
+
 def depth_mhz(lut: int, carry: int, family: str) -> float | None:
     """The clock a path of ``lut`` LUT levels and ``carry`` carry cells allows on a Xilinx
     ``family`` by :data:`DEPTH_MODEL` (None for a family without a model)."""
@@ -101,3 +108,11 @@ def clock_line(clock: dict) -> str:
 
 
 __all__ = ["DEPTH_MODEL", "clock_entry", "clock_line", "depth_mhz", "update_report"]
+
+
+def depth_bound_mhz(family: str) -> float | None:
+    """The clock :data:`BLOCK_DEPTH` allows on a Xilinx ``family`` (None elsewhere): what a plan
+    can reach at most by logic depth, before any build (no routing, the blocks at issue 20's
+    parameters rather than the plan's; ``sat_hw timing`` measures a build's own blocks)."""
+    return depth_mhz(*BLOCK_DEPTH, family)
+

@@ -24,6 +24,7 @@ from pathlib import Path
 
 import numpy as np
 
+from sat_hw.flow.clock import depth_bound_mhz
 from sat_hw.graph.ir import AvgPool, Conv, Graph, Input, Linear, acc_bits_for, acc_bound, levels
 from sat_hw.hw.planner import plan
 
@@ -93,6 +94,8 @@ def row(cfg: dict, p) -> dict:
     out.update(balance=round(e["balance"], 4), utilisation=e["utilisation"], mode=p.mode,
                target_cycles=p.target_cycles, weight_bits=e["weight_bits"],
                calibrated=e["calibrated"],
+               depth_bound_mhz=(b := depth_bound_mhz(p.device.family)),
+               fps_depth_bound=round(b * 1e6 / e["interval_cycles"], 1) if b else None,
                model={k: cfg["model"][k] for k in ("name", "width", "resolution", "in_channels",
                                                   "classes")})
     return out
@@ -162,14 +165,21 @@ def markdown(rows: list[dict], shown: dict, cfg: dict, seconds: float) -> str:
             if rows[0].get("target_fps") else "the fastest folding that fits the budget")
     lines = [(f"# sat_hw estimate: {m['name']} width {m['width']}, {m['resolution']} px, "
               f"{m['in_channels']} channel(s), {m['classes']} classes"), "",
-             (f"Device {rows[0]['device']} at {hw['fclk_mhz']:g} MHz, {goal} (budget: "
+             (f"Device {rows[0]['device']} at an assumed {hw['fclk_mhz']:g} MHz, {goal} (budget: "
               f"{LIMITS_TEXT}); {len(rows)} configurations in {seconds:.1f} s. Resources by "
-              "the cost model calibrated against Yosys `synth_xilinx` (Yosys is not Vivado)."),
+              "the cost model calibrated against Yosys `synth_xilinx` (Yosys is not Vivado). "
+              + (f"Frames/s at the logic-depth bound: at the {bound:g} MHz that the RTL blocks' "
+                 "worst LUT path allows (docs/estimates.md; an upper bound, no routing)."
+                 if (bound := rows[0].get("depth_bound_mhz")) else
+                 "No logic-depth bound for this family: its clock is assumed.")),
              "",
-             ("| W | A | frames/s | interval | latency | LUT | FF | BRAM18 | URAM | DSP "
-              "| MAC lanes | balance | fits |"), "|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
+             ("| W | A | frames/s | at the depth bound | interval | latency | LUT | FF | BRAM18 "
+              "| URAM | DSP | MAC lanes | balance | fits |"),
+             "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
     for r in rows:
-        lines.append(f"| {r['wbits']} | {r['abits']} | {r['fps']:,.0f} | {r['interval_cycles']:,} "
+        at_bound = f"{r['fps_depth_bound']:,.0f}" if r.get("fps_depth_bound") else "-"
+        lines.append(f"| {r['wbits']} | {r['abits']} | {r['fps']:,.0f} | {at_bound} "
+                     f"| {r['interval_cycles']:,} "
                      f"| {r['latency_cycles']:,} | {r['lut']:,} | {r['ff']:,} | {r['bram18']:,} "
                      f"| {r['uram']:,} | {r['dsp']:,} | {r['mac_lanes']:,} | {r['balance']:.3f} "
                      f"| {'yes' if r['fits'] else 'no: ' + r.get('note', '')} |")
