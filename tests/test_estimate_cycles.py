@@ -37,6 +37,8 @@ CASES = [
                  "ELEM_W": 3, "ROWS": 5}),
     ("sat_thresholds", {"CH": 8, "PE": 2, "ACC_BITS": 12, "OUT_BITS": 3}),
     ("sat_avgpool", {"CH": 8, "PIXELS": 9, "PE": 2, "ABITS": 4, "ACC_BITS": acc_bits_for(9 * 15)}),
+    ("sat_dwc", {"ELEM_W": 4, "IN_N": 6, "OUT_N": 2}),
+    ("sat_dwc", {"ELEM_W": 3, "IN_N": 2, "OUT_N": 8}),
 ]
 
 
@@ -49,6 +51,8 @@ def _widths(m: str, p: dict) -> tuple[int, int]:
         return p["SIMD"] * p["ELEM_W"], p["K"] ** 2 * p["SIMD"] * p["ELEM_W"]
     if m == "sat_thresholds":
         return p["PE"] * p["ACC_BITS"], p["PE"] * p["OUT_BITS"]
+    if m == "sat_dwc":
+        return p["IN_N"] * p["ELEM_W"], p["OUT_N"] * p["ELEM_W"]
     return p["PE"] * p["ABITS"], p["PE"] * p["ACC_BITS"]
 
 

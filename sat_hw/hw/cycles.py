@@ -2,16 +2,15 @@
 
 A block's steady-state rate (:func:`block_rate`), its pipeline delay (:func:`pipe_delay`) and its
 fill (:func:`block_delay`) come from its parameters as the RTL blocks' preambles state them; the
-network's timeline (:func:`network_timeline`) chains the layers' costs
-(:class:`sat_hw.hw.cost.LayerCost`). Blocks are :class:`sat_hw.hw.blocks.Block` (anything with
+network's timeline (:func:`network_timeline`) follows one image through the layers' blocks
+(:class:`sat_hw.hw.cost.LayerCost`) row by row. Blocks are :class:`sat_hw.hw.blocks.Block` (anything with
 ``module`` and ``params``): this module imports nothing from :mod:`sat_hw.hw.cost`, which imports
 it.
 """
 
 from __future__ import annotations
 
-from sat_hw.graph.ir import AvgPool, Layer
-from sat_hw.hw.fold import needs_window
+from sat_hw.hw.fold import in_beat
 
 
 def tree_stages(n: int) -> int:
@@ -63,17 +62,20 @@ def pipe_delay(b) -> int:
         return vvu_latency(p)
     if m == "sat_thresholds":
         return thresholds_latency(p)
-    if m == "sat_dwc":
-        return 0 if p["IN_N"] == p["OUT_N"] else 1
-    return {"sat_fifo": 2, "sat_bias": 2, "sat_avgpool": 2, "sat_maxpool": 1,
-            "sat_skid": 1, "sat_swg": 4}.get(m, 1)
+    if m == "sat_dwc":  # split: offered from t + 2; pack: the cycle after its last beat
+        return 0 if p["IN_N"] == p["OUT_N"] else 2 if p["IN_N"] > p["OUT_N"] else 1
+    if m == "sat_fifo":
+        return 1 if p.get("DEPTH") == 2 else 2
+    return {"sat_bias": 2, "sat_avgpool": 2, "sat_maxpool": 1, "sat_skid": 1,
+            "sat_swg": 4}.get(m, 1)
 
 
 def block_rate(b) -> tuple[int, int, int]:
     """``(cycles, in beats, out beats)`` per item of a block in steady state, free flowing: an
     item is a vector (``sat_mvu``), an output pixel (``sat_vvu``, ``sat_thresholds``,
-    ``sat_bias``, ``sat_maxpool``), an image (``sat_swg``, ``sat_avgpool``) or one input beat
-    (``sat_dwc``, ``sat_fifo``, ``sat_skid``)."""
+    ``sat_bias``, ``sat_maxpool``), an image (``sat_swg``, ``sat_avgpool``), one input beat
+    (``sat_fifo``, ``sat_skid``, a splitting ``sat_dwc``) or one output beat (a packing
+    ``sat_dwc``)."""
     p, m = b.params, b.module
     if m == "sat_mvu":
         sf, nf = p["MW"] // p["SIMD"], p["MH"] // p["PE"]
@@ -94,7 +96,7 @@ def block_rate(b) -> tuple[int, int, int]:
         return p["PIXELS"] * g, p["PIXELS"] * g, g
     if m == "sat_dwc":
         r = max(p["IN_N"], p["OUT_N"]) // min(p["IN_N"], p["OUT_N"])
-        return (r, 1, r) if p["IN_N"] > p["OUT_N"] else (1, 1, 0)
+        return (r, 1, r) if p["IN_N"] > p["OUT_N"] else (r, r, 1)
     return 1, 1, 1
 
 
@@ -115,39 +117,120 @@ def block_delay(b) -> int:
     return pipe_delay(b)
 
 
-def _need_and_tail(node: Layer, c) -> tuple[float, int]:
-    """Share of its input a layer needs before its first output, and its own cycles after its
-    last input (the last output row of a windowed layer, the last pixel of a pointwise one, the
-    whole output of a global pool)."""
-    _, h, _ = node.in_shape
-    _, ho, wo = node.out_shape
-    if needs_window(node):
-        rows = min(node.kernel - node.pad, h)
-        return rows / h, -(-c.cycles // max(1, ho))
-    if isinstance(node, AvgPool):
-        return 1.0, node.out_shape[0] // c.fold.pe
-    return 1.0 / max(1, h * node.in_shape[2]), -(-c.cycles // max(1, ho * wo))
+def _dwc(rows: list, w: int, nb: int, span: int, n_in: int, n_out: int):
+    """The stream after one width converter: ``rows`` of ``(first beat, last beat of the first
+    pixel, last beat of the last pixel)``, ``w`` pixels a row, ``nb`` beats a pixel spread over
+    ``span`` cycles. Pack (R = OUT_N/IN_N): a wide beat the cycle after its R-th narrow one.
+    Split (R = IN_N/OUT_N): a wide beat taken in cycle t leaves as R beats from t + 2, one a
+    cycle, so a pixel's last beat is R + 1 cycles later, or later still where the wide beats
+    came faster than one every R cycles."""
+    if n_in == n_out:
+        return rows, nb, span
+    if n_out > n_in:
+        r = n_out // n_in
+        step = span / (nb - 1) if nb > 1 else 0
+        nb2 = nb // r
+        return ([(int(s + (r - 1) * step) + 1, e0 + 1, e1 + 1) for s, e0, e1 in rows], nb2,
+                int(span * (nb2 - 1) / (nb - 1)) if nb > 1 else 0)
+    r = n_in // n_out
+    nb2 = nb * r
+    out, last = [], -(1 << 60)
+    for s, e0, e1 in rows:
+        e0 = max(e0 + r + 1, e0 - span + 1 + nb2, last + nb2)
+        last = max(e1 + r + 1, e1 - span + 1 + nb2, e0 + (w - 1) * nb2)
+        out.append((s + 2, e0, last))
+    return out, nb2, max(span + r - 1, nb2 - 1)
+
+
+def _rows_needed(p: dict, o: int) -> int:
+    """Input rows a window generator's output row ``o`` needs whole (sat_swg's ``hi``)."""
+    return min(o * p["STRIDE"] + p["K"], p["IN_H"] + p["PAD"]) - p["PAD"]
+
+
+def _core_times(core, p: dict) -> tuple[int, int, int, int]:
+    """``(cycles a pixel, beats it takes before its first issue, first output, last output)`` of
+    a compute block, the outputs in cycles after the pixel's first issue (``sat_mvu``: fold 0's
+    first beat, once the vector is held; the others: the first input beat taken)."""
+    m = core.module
+    if m == "sat_mvu":
+        sf, nf = p["MW"] // p["SIMD"], p["MH"] // p["PE"]
+        lat = mvu_latency(p)
+        return sf * nf, sf, sf - 1 + lat, sf * nf - 1 + lat
+    if m == "sat_vvu":
+        g, s = p["CH"] // p["PE"], p["K2"] // p["SIMD"]
+        lat = vvu_latency(p)
+        return g * s, 0, s - 1 + lat, g * s - 1 + lat
+    g = p["CH"] // p["PE"]  # sat_maxpool: a window beat a channel group, out one cycle later
+    return g, 0, 1, g
+
+
+def _layer(c, rows: list, w: int, nb: int, span: int):
+    """One layer's output stream from its input stream (see :func:`network_timeline`)."""
+    blocks = c.blocks
+    core = next(i for i, b in enumerate(blocks) if b.role in ("mvu", "vvu", "pool", "max"))
+    post = sum(pipe_delay(b) for b in blocks[core + 1:])
+    swg = next((b for b in blocks[:core] if b.module == "sat_swg"), None)
+    for b in blocks[:core]:
+        if b.module == "sat_swg":
+            break
+        if b.module == "sat_dwc":
+            rows, nb, span = _dwc(rows, w, nb, span, b.params["IN_N"], b.params["OUT_N"])
+    cb, p = blocks[core], blocks[core].params
+    if cb.module == "sat_avgpool":  # the last pixel's beats leave as they come, 2 cycles on
+        e = rows[-1][2] + 2 + post
+        return [(e - span, e, e)], 1, p["CH"] // p["PE"], span
+    per, fill, first, last = _core_times(cb, p)
+    nb_out = p["MH"] // p["PE"] if cb.module == "sat_mvu" else p["CH"] // p["PE"]
+    span_out = last - first
+    out, t = [], -(1 << 60)  # t: the last pixel's first issue
+    if swg is not None:
+        q = swg.params
+        g = q["CH"] // q["SIMD"]
+        ho = (q["IN_H"] + 2 * q["PAD"] - q["K"]) // q["STRIDE"] + 1
+        wo = (q["IN_W"] + 2 * q["PAD"] - q["K"]) // q["STRIDE"] + 1
+        per = max(per, g)
+        win = sum(block_delay(b) for b in blocks[blocks.index(swg) + 1:core])
+        for o in range(ho):
+            # the window issues the cycle after its last row is in, is offered 4 later
+            ready = rows[_rows_needed(q, o) - 1][2] + 1 + pipe_delay(swg) + win
+            t0 = max(t + per, ready + fill)
+            t = t0 + (wo - 1) * per
+            out.append((t0 + first + post, t0 + last + post, t + last + post))
+        return out, wo, nb_out, span_out
+    vbuf = sum(pipe_delay(b) for b in blocks[:core] if b.role == "vbuf")
+    for s, e0, e1 in rows:  # issue j = max(issue j-1 + per, arrival j + 1), arrivals linear
+        a0, a1 = e0 + vbuf + 1, e1 + vbuf + 1
+        t0 = max(t + per, a0)
+        t = max(t + w * per, a0 + (w - 1) * per, a1)
+        out.append((t0 + first + post, t0 + last + post, t + last + post))
+    return out, w, nb_out, span_out
 
 
 def network_timeline(graph, costs: list) -> list[tuple[int, int]]:
     """``(first input, last output)`` cycle of each layer for one image alone in a free flowing
-    pipeline (the input offered one beat per cycle from cycle 0). A layer's first output comes
-    after its own fill (``delay``, at full input rate) or once the share of its input it needs
-    has arrived at the producer's pace, whichever is later; its last output after its own work
-    at its pace or its tail after the last input, whichever is later. An estimate: the
-    simulation's per-layer first-in/last-out are the measurement."""
+    pipeline (the input offered one beat per cycle from cycle 0), output row by output row.
+
+    A stream is, per row of the image, its first beat and the last beats of its first and last
+    pixel (the pixels between evenly spread). A layer with a window generator issues an output
+    row's first window the cycle after the last input row it needs is in (``sat_swg``), 4
+    cycles on offered, then one pixel each ``max(unit's cycles a pixel, CH/SIMD)`` cycles; a
+    pointwise or fully connected unit starts a pixel's vector once it is whole and the previous
+    one is done (``t[j] = max(t[j-1] + cycles, arrival[j] + 1)``, closed form per row); the
+    average pool's outputs follow its last pixel's beats. The width converters, FIFOs and
+    thresholds add the cycles of their preambles (:func:`pipe_delay`). Backpressure is not
+    modelled: each block runs as soon as its inputs are there, so a layer followed by a slower
+    one ends earlier here than in the simulation (its output waits there), the slower one not.
+    A layer's last output is the beat its output FIFO offers."""
+    first = graph.layers[0]
+    c0, h, w0 = first.in_shape
+    nb = c0 // in_beat(first, costs[0].fold)
+    rows = [(r * w0 * nb, r * w0 * nb + nb - 1, (r + 1) * w0 * nb - 1) for r in range(h)]
+    w, span = w0, nb - 1
     out = []
-    first_in, last_in = 0, None
-    for node, c in zip(graph.layers, costs):
-        pipe = sum(pipe_delay(b) for b in c.blocks)
-        need, tail = _need_and_tail(node, c)
-        span_in = (last_in - first_in) if last_in is not None else 0
-        first_out = first_in + max(c.delay, int(need * span_in) + pipe)
-        last_out = max(first_in + c.cycles + pipe - 1,
-                       (last_in if last_in is not None else 0) + tail + pipe)
-        last_out = max(last_out, first_out)
-        out.append((first_in, last_out))
-        first_in, last_in = first_out + 1, last_out + 1
+    for c in costs:
+        first_in = rows[0][0]
+        rows, w, nb, span = _layer(c, rows, w, nb, span)
+        out.append((first_in, rows[-1][2]))
     return out
 
 
