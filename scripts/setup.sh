@@ -12,6 +12,7 @@ command -v perl >/dev/null || need+=(perl)  # the verilator driver script
 command -v ccache >/dev/null || need+=(ccache)  # Verilator's runtime compiles once for all builds
 [ -f /usr/include/lz4.h ] || need+=(liblz4-dev)  # FST waveforms (sat_hw sim --waves)
 [ -f /usr/include/zlib.h ] || need+=(zlib1g-dev)
+command -v tclsh >/dev/null || need+=(tcl)  # the tests parse the generated Vivado scripts
 if [ ${#need[@]} -gt 0 ]; then
     $SUDO apt-get update -qq
     $SUDO apt-get install -y -qq "${need[@]}"

@@ -5,18 +5,21 @@ parameters and stream widths), file texts out (``rtl/`` of a build folder). The 
 ``templates/rtl/`` wire the plan's blocks between consecutive streams; this module adds the ROM
 images the blocks name and the per-layer taps the testbench watches.
 
-Files: ``sat_accel.sv`` (the top: ``s_axis`` = input pixels, ``in_beat`` 8-bit codes per beat;
+Files: ``sat_accel.sv`` (the core: ``s_axis`` = input pixels, ``in_beat`` 8-bit codes per beat;
 ``m_axis`` = the last layer's outputs, PE signed values per beat), ``sat_tb.sv`` (the simulation
 wrapper: streams images from a file, captures outputs, per-layer counters, watchdog), one ROM
 image per memory under ``mem/`` (``<layer>_w.hex``, ``<layer>_t_p<lane>_s<stage>.hex``,
-``<layer>_b.hex``, read by relative path: tools run in ``rtl/``), copies of the building blocks, and ``filelist.f``
-(compile order).
+``<layer>_b.hex``, named through the top's ``MEM_DIR`` parameter, default ``mem``: tools run in
+``rtl/``), copies of the building blocks, ``filelist.f`` (compile order), and the integration
+top ``sat_accel_axi.sv`` (AXI4-Stream with TLAST, ``ap_clk``/``ap_rst_n``; docs/vivado.md);
+:func:`render_axi_tb` adds its self-contained testbench, data and ``filelist_axi.f``.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
+import numpy as np
 from jinja2 import Environment, FileSystemLoader, StrictUndefined
 
 from sat_hw.base.resources import resource_path
@@ -77,8 +80,16 @@ def _env() -> Environment:
                        keep_trailing_newline=True)
 
 
-def sv_value(v) -> str:
-    """A parameter value as SystemVerilog writes it (strings quoted, numbers as integers)."""
+ROM_PARAMS = ("WEIGHT_FILE", "BIAS_FILE", "THRESH_PREFIX")
+"""Block parameters that name ROM images (``mem/...`` in the plan): the top passes them as
+``{MEM_DIR, "/<name>"}``, its ``MEM_DIR`` parameter the one place a tool points at the images."""
+
+
+def sv_value(v, key: str = "") -> str:
+    """A parameter value as SystemVerilog writes it (strings quoted, numbers as integers; a ROM
+    image's ``mem/<name>`` as ``{MEM_DIR, "/<name>"}``)."""
+    if key in ROM_PARAMS and isinstance(v, str) and v.startswith("mem/"):
+        return f'{{MEM_DIR, "/{v[4:]}"}}'
     return f'"{v}"' if isinstance(v, str) else str(int(v))
 
 
@@ -91,7 +102,7 @@ def render_rtl(plan: HardwarePlan, graph_hash: str) -> dict[str, str]:
         "hash": graph_hash, "top": TOP, "tb": TB, "name": plan.graph.name,
         "streams": [{"index": i, "width": w} for i, w in enumerate(widths)],
         "stages": [{"module": b.module, "name": b.name, "index": i, "layer": b.layer,
-                    "params": [(k, sv_value(v)) for k, v in b.params.items()],
+                    "params": [(k, sv_value(v, k)) for k, v in b.params.items()],
                     "ports": list(b.ports)} for i, b in enumerate(blocks)],
         "layers": [{"name": t.name, "op": t.op, "in": t.in_stream, "core": t.core_stream,
                     "out": t.out_stream,
@@ -102,8 +113,14 @@ def render_rtl(plan: HardwarePlan, graph_hash: str) -> dict[str, str]:
         "in_w": plan.in_width, "out_w": widths[-1], "last": len(blocks),
         "in_beats": iface["in_beats_per_image"], "out_beats": iface["out_beats_per_image"],
     }
+    elem_bytes = -(-iface["out_bits"] // 8)
+    ctx.update(in_bytes=-(-plan.in_width // 8), in_ch=iface["in_channels_per_beat"],
+               in_bits=iface["in_bits"], out_pe=iface["out_per_beat"],
+               out_bits=iface["out_bits"], elem_bytes=elem_bytes,
+               out_bytes=iface["out_per_beat"] * elem_bytes)
     env = _env()
     out = {f"{TOP}.sv": env.get_template("top.sv.j2").render(ctx),
+           f"{TOP}_axi.sv": env.get_template("axi_top.sv.j2").render(ctx),
            f"{TB}.sv": env.get_template("tb.sv.j2").render(ctx)}
     for lp in plan.layers:
         out.update(layer_roms(lp))
@@ -115,4 +132,53 @@ def render_rtl(plan: HardwarePlan, graph_hash: str) -> dict[str, str]:
     return out
 
 
-__all__ = ["ENCODING", "TB", "TOP", "LayerTaps", "layer_roms", "render_rtl", "sv_value", "taps"]
+def _pack(values: np.ndarray, per_beat: int, bits: int, beat_bits: int) -> str:
+    """Hex lines, one beat each: ``per_beat`` values of the rows of ``values`` (flattened in
+    order), value ``i`` of a beat at ``[i*bits +: bits]`` (two's complement), the beat
+    ``beat_bits`` wide."""
+    flat = np.asarray(values, np.int64).reshape(-1, per_beat)
+    mask, digits = (1 << bits) - 1, beat_bits // 4
+    lines = []
+    for row in flat.tolist():
+        v = 0
+        for i, e in enumerate(row):
+            v |= (int(e) & mask) << (i * bits)
+        lines.append(f"{v:0{digits}x}\n")
+    return "".join(lines)
+
+
+def render_axi_tb(plan: HardwarePlan, graph_hash: str, inputs: np.ndarray,
+                  golden: np.ndarray, watchdog: int) -> dict[str, str]:
+    """The self-contained testbench of the integration top (``{TOP}_axi_tb.sv``), its data
+    (``tb/inputs.hex``: the images as s_axis beats; ``tb/expected.hex``: golden as m_axis
+    beats) and ``filelist_axi.f`` (the blocks, the core, the integration top). ``watchdog``:
+    cycles without a beat in or out after which the testbench calls the design stalled."""
+    iface = plan.interface()
+    in_bytes = -(-plan.in_width // 8)
+    elem = -(-iface["out_bits"] // 8) * 8
+    out_bytes = iface["out_per_beat"] * elem // 8
+    x = np.ascontiguousarray(np.asarray(inputs).transpose(0, 2, 3, 1))  # N H W C, raster order
+    ctx = {"hash": graph_hash, "top": TOP, "in_bytes": in_bytes, "out_bytes": out_bytes,
+           "in_beats": iface["in_beats_per_image"], "out_beats": iface["out_beats_per_image"],
+           "n_images": len(inputs), "watchdog": int(watchdog)}
+    names = block_files({b.module for b in plan.blocks})
+    return {f"{TOP}_axi_tb.sv": _env().get_template("axi_tb.sv.j2").render(ctx),
+            "tb/inputs.hex": _pack(x, iface["in_channels_per_beat"], iface["in_bits"],
+                                   in_bytes * 8),
+            "tb/expected.hex": _pack(np.asarray(golden), iface["out_per_beat"], elem,
+                                     out_bytes * 8),
+            "filelist_axi.f": "".join(f"{n}\n" for n in names) + f"{TOP}.sv\n{TOP}_axi.sv\n"}
+
+
+__all__ = [
+    "ENCODING",
+    "ROM_PARAMS",
+    "TB",
+    "TOP",
+    "LayerTaps",
+    "layer_roms",
+    "render_axi_tb",
+    "render_rtl",
+    "sv_value",
+    "taps",
+]

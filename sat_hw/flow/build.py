@@ -436,7 +436,8 @@ def build(cfg: dict, checkpoint: Path | None = None, explicit: dict | None = Non
 
         rtl_files, sim, layer_sims = rtl_phase(
             hardware, digest, inputs, golden.outputs, torch_out, torch_top1,
-            cfg["hw"]["fclk_mhz"], run=plan["sim"] is None, say=lambda m: _say(f"rtl: {m}"))
+            cfg["hw"]["fclk_mhz"], run=plan["sim"] is None, say=lambda m: _say(f"rtl: {m}"),
+            device=cfg["hw"]["device"])
     q = cfg["quant"]
     phases = [{"name": p.name, "what": p.what, "ran": plan[p.name] is None,
                "why": plan[p.name] or ""} for p in PHASES]

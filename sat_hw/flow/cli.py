@@ -200,8 +200,18 @@ def _parser() -> tuple[argparse.ArgumentParser, dict[str, argparse.ArgumentParse
     r.add_argument("--bitstream", action="store_true", help="place and route in context (pins "
                    "where nextpnr puts them) and write pnr/sat_accel.bit with ecppack")
     r.add_argument("--timeout", type=float, default=7200, help="seconds (default: 7200)")
+    v = add("svtb", "run the self-contained SystemVerilog testbench of a build's integration "
+            "top (sat_accel_axi) under Verilator: every output beat and TLAST against golden")
+    v.add_argument("dir", type=Path, help="build folder (made with --backend rtl)")
+    v.add_argument("--images", type=int, help="the first N of the images in rtl/tb/ "
+                   "(default: all)")
+    v.add_argument("--valid-pct", type=int, default=80, help="share of cycles the source offers "
+                   "a beat, 1-100 (default: 80)")
+    v.add_argument("--ready-pct", type=int, default=80, help="share of cycles the sink takes "
+                   "one, 1-100 (default: 80)")
+    v.add_argument("--seed", type=int, default=1, help="random seed (default: 1)")
     return ap, {"train": t, "eval": e, "build": b, "estimate": s, "sim": m, "synth": y,
-                "timing": g, "pnr": r}
+                "timing": g, "pnr": r, "svtb": v}
 
 
 def _parse(argv: list[str] | None) -> argparse.Namespace:
@@ -304,7 +314,34 @@ def _run(a: argparse.Namespace) -> int:
         pnr_build(a.dir, a.seed, a.freq, a.bitstream, a.timeout,
                   say=lambda m: print(f"sat_hw pnr: {m}", file=sys.stderr, flush=True))
         return 0
+    if a.command == "svtb":
+        return _svtb(a)
     raise AssertionError(a.command)
+
+
+def _svtb(a: argparse.Namespace) -> int:
+    from sat_hw.base.writer import require_kind
+    from sat_hw.tools.svtb import run_axi_tb
+
+    for flag, v in (("--valid-pct", a.valid_pct), ("--ready-pct", a.ready_pct)):
+        if not 1 <= v <= 100:
+            raise ValueError(f"{flag} {v}: must be 1 to 100")
+    if a.images is not None and a.images < 1:
+        raise ValueError(f"--images {a.images}: must be 1 or more")
+    folder = require_kind(a.dir, "build")
+    print(f"sat_hw svtb: verilator --binary --timing of {folder}/rtl/sat_accel_axi_tb.sv "
+          "(cached by content)", file=sys.stderr, flush=True)
+    r = run_axi_tb(folder / "rtl", a.images, a.valid_pct, a.ready_pct, a.seed)
+    print(json.dumps(r, indent=1))
+    line = (f"{'PASS' if r['passed'] else 'FAIL'}: {r['images']} image(s), {r['mismatches']} "
+            f"mismatches, frame_error {int(r['frame_error'])}")
+    if "cycles_per_image" in r:
+        line += (f", {r['cycles_per_image']:,} cycles per image, latency "
+                 f"{r['latency_cycles']:,} (valid {a.valid_pct} %, ready {a.ready_pct} %)")
+    line += "".join(f"; {k}: {r[k]}" for k in ("first_mismatch", "stalled") if k in r)
+    print(f"sat_hw svtb: {line}; built in {r['build_s']} s{' (cached)' if r['cached'] else ''}, "
+          f"ran in {r['run_s']} s", file=sys.stderr)
+    return 0 if r["passed"] else EXIT_VERIFY
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -16,9 +16,13 @@ import numpy as np
 
 from sat_hw.base.errors import VerificationError
 from sat_hw.base.writer import npy_bytes, replace_files
-from sat_hw.codegen.rtl import render_rtl
+from sat_hw.codegen.rtl import render_axi_tb, render_rtl
+from sat_hw.codegen.vivado import render_vivado
 from sat_hw.flow.plots import cycles_chart
 from sat_hw.graph.ir import Graph
+from sat_hw.hw.cost import network_cost
+from sat_hw.hw.cycles import network_latency
+from sat_hw.hw.devices import get_device
 from sat_hw.hw.fold import Fold, Folding, check_fold
 from sat_hw.hw.plan import HardwarePlan, hardware_plan
 from sat_hw.tools.rtlsim import SimResult, StallError, simulate
@@ -44,16 +48,28 @@ def summary(s: dict) -> str:
             f"latency {s['latency_cycles']:,} cycles; {s['sim_cycles_per_s'] / 1e3:,.0f} k cycles/s")
 
 
+def watchdog(plan: HardwarePlan) -> int:
+    """Cycles without a beat in or out after which the self-contained testbench calls the
+    design stalled: twice the estimated latency plus two intervals (an image's last outputs
+    can come that long after its last input), and a margin."""
+    lat = network_latency(plan.graph, network_cost(plan))
+    return 2 * (lat + plan.interval) + 10_000
+
+
 def rtl_phase(plan: HardwarePlan, digest: str, inputs: np.ndarray,
               golden: np.ndarray, torch_outputs: np.ndarray | None = None,
               torch_top1: np.ndarray | None = None, fclk_mhz: float = 333.0,
-              run: bool = True, say=None) -> tuple[dict[str, bytes | str], dict | None,
-                                                   dict[str, dict] | None]:
+              run: bool = True, say=None, device: str = "u250"
+              ) -> tuple[dict[str, bytes | str], dict | None, dict[str, dict] | None]:
     """``(files, sim, layer sims)``: ``rtl/*``, and with ``run`` ``sim/rtl_outputs.npy`` and the
     per-layer cycles chart; ``sim`` is report.json's entry (None without ``run``); ``family``
-    is the target's (DSP packing)."""
+    is the target's (DSP packing); ``device`` names the part the Vivado scripts target."""
     rtl = render_rtl(plan, digest)
     files: dict[str, bytes | str] = {f"rtl/{k}": v for k, v in rtl.items()}
+    tb = render_axi_tb(plan, digest, inputs, golden, watchdog(plan))
+    files.update({f"rtl/{k}": v for k, v in tb.items()})
+    files.update({f"rtl/{k}": v for k, v in
+                  render_vivado(plan, digest, get_device(device), fclk_mhz).items()})
     if say:
         say(f"rendered {len(rtl)} files into rtl/ (top sat_accel, testbench sat_tb)")
     if not run:

@@ -153,6 +153,10 @@ def top_instances(text: str) -> dict[str, tuple[str, dict[str, str]]]:
     out = {}
     for m in re.finditer(r"^\s*(\w+)\s*#\((.*?)\)\s*u_(\w+)\s*\(", text, re.DOTALL | re.MULTILINE):
         params = dict(re.findall(r"\.(\w+)\(([^()]*)\)", m.group(2)))
+        for k, v in params.items():  # a ROM image under the top's MEM_DIR: as the plan names it
+            rom = re.fullmatch(r'\{MEM_DIR, "/(.*)"\}', v.strip())
+            if rom:
+                params[k] = f'"mem/{rom.group(1)}"'
         out[m.group(3)] = (m.group(1), params)
     return out
 
