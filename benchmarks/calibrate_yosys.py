@@ -107,7 +107,15 @@ GRID: dict[str, list[dict]] = {
                 _mvu(256, 256, 16, 16, 4, 4, "dsp"), _mvu(64, 64, 4, 8, 6, 3),
                 _mvu(64, 128, 8, 16, 5, 6, "dsp"), _mvu(128, 128, 4, 32, 2, 2),
                 _mvu(64, 64, 8, 16, 4, 4), _mvu(64, 32, 4, 8, 3, 4),
-                _mvu(1000, 64, 8, 4, 8, 4, "dsp")],
+                _mvu(1000, 64, 8, 4, 8, 4, "dsp"),
+                # DSP configurations with their weights in block RAM (issue 21: the adder trees
+                # after the DSPs); the 2nd and 6th of them are held out
+                _mvu(256, 256, 8, 16, 4, 4, "dsp"), _mvu(256, 512, 8, 32, 3, 3, "dsp"),
+                _mvu(512, 256, 16, 8, 8, 8, "dsp"), _mvu(256, 1024, 8, 64, 4, 4, "dsp"),
+                _mvu(384, 256, 12, 16, 6, 4, "dsp"), _mvu(256, 1024, 16, 64, 4, 4, "dsp"),
+                _mvu(256, 512, 16, 16, 2, 2, "dsp"),  # the LSB repair on ECP5 too
+                # products wide against the weights and narrow against them
+                _mvu(256, 512, 8, 16, 2, 8, "dsp"), _mvu(256, 256, 16, 16, 8, 2, "dsp")],
     "sat_vvu": [_vvu(32, 9, 4, 9, 4, 4), _vvu(64, 9, 8, 3, 3, 4), _vvu(16, 9, 2, 9, 8, 8),
                 _vvu(32, 9, 16, 1, 2, 2), _vvu(64, 9, 4, 3, 1, 1), _vvu(128, 9, 8, 9, 4, 4),
                 _vvu(32, 9, 1, 9, 6, 5), _vvu(64, 9, 16, 3, 4, 3), _vvu(256, 9, 2, 9, 5, 8),

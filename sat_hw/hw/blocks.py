@@ -139,17 +139,46 @@ def memory_groups(b: Block) -> list[tuple[str, int, int, bool, str, int]]:
     return []
 
 
+def _dsp_fields(wbits: int, abits: int, dsp_a_w: int, overlap: bool) -> tuple[int, int, bool]:
+    """sat_mvu_dsp's packing: (field bits S, most fields per multiply, LSB repair used)."""
+    s = max(1, ((1 << wbits) - 1) * ((1 << abits) - 1)).bit_length()
+    ua = dsp_a_w - 1
+    clean = 1 + (ua - wbits) // s
+    over = 1 + (ua - wbits) // (s - 1) if wbits >= 2 and s >= 3 else 0
+    corr = overlap and over > clean
+    return s, (over if corr else clean), corr
+
+
 def mvu_packing(wbits: int, abits: int, pe: int, dsp_a_w: int = 27,
                 overlap: bool = True) -> int:
     """Products per DSP multiply in ``sat_mvu`` with ``MULT = "dsp"`` (its LANES): fields of
     ``S = bits((2^W-1)(2^A-1))`` bits in the ``DSP_A_W - 1`` unsigned bits of the wide port, one
     bit closer with the LSB repair (``DSP_OVERLAP``), at most PE."""
-    s = max(1, ((1 << wbits) - 1) * ((1 << abits) - 1)).bit_length()
-    ua = dsp_a_w - 1
-    clean = 1 + (ua - wbits) // s
-    over = 1 + (ua - wbits) // (s - 1) if wbits >= 2 and s >= 3 else 0
-    lmax = over if overlap and over > clean else clean
-    return max(1, min(lmax, pe))
+    return max(1, min(_dsp_fields(wbits, abits, dsp_a_w, overlap)[1], pe))
+
+
+def mvu_dsp_fabric(wbits: int, abits: int, pe: int, dsp_a_w: int = 27,
+                   overlap: bool = True) -> tuple[int, int, int]:
+    """(logic bits, register bits, repaired fields) of ``sat_mvu_dsp`` in the fabric per column
+    (one activation, ``ceil(PE / LANES)`` multiplies), as its RTL builds them (Yosys 0.70 packs
+    neither the post-adder nor a register into a DSP48E2: sat_mvu's header). A multiply of NL
+    fields STEP apart gives a TW = (NL-1)*STEP + S bit product M. With the LSB repair (fields
+    S-1 apart), each field j > 0 needs an AND for its known LSB and ABITS-1 for its repair term
+    ``(k_j[0] ? a>>1 : 0)``, which the post-adder ``P = M + C`` adds at bits j*STEP+1 on: a LUT
+    there, the carry chain alone elsewhere. Registers kept as flip-flops: M and P (TW each) and
+    C twice; the operands and the known LSBs are copies of the inputs delayed (the weights
+    three registers after the ROM word: shift registers, SRL16E on Xilinx)."""
+    s, lmax, corr = _dsp_fields(wbits, abits, dsp_a_w, overlap)
+    lanes = max(1, min(lmax, pe))
+    step = s - 1 if corr else s
+    logic = regs = reps = 0
+    for g in range(0, pe, lanes):
+        nl = min(lanes, pe - g)
+        rep = nl - 1 if corr else 0  # fields with a repaired LSB
+        logic += rep * (2 * abits - 1)  # the ANDs, the post-adder's LUT bits
+        regs += 2 * ((nl - 1) * step + s) + 2 * rep * (abits - 1)
+        reps += rep
+    return logic, regs, reps
 
 
 LUTRAM_LUTS = {"RAM32M": 4, "RAM64M": 4, "RAM32M16": 8, "RAM64M8": 8, "RAM32X1D": 2,
@@ -192,31 +221,45 @@ def block_features(b: Block) -> dict[str, float]:
         # per lane: its adder tree (sat_mvu_tree geometry) over the SIMD*WB partial products
         # (MULT "lut": an AND each, into the first adders) or the SIMD products of the packed
         # DSPs; the accumulator; shared: the code-sum tree, the input beat. Registers: the
-        # trees' stages, the ROM word's second copy and the codes' (issue 20), the DSPs' operand,
-        # product and post-adder registers (in the fabric where Yosys packs none: DSP48E2), the
+        # trees' stages, the ROM word's copies and the codes' (issue 20), the DSPs' product and
+        # post-adder registers (in the fabric where Yosys packs none: DSP48E2), the
         # accumulators and the output queue's output register (its memory: memory_groups)
         pe, simd, ab = p["PE"], p["SIMD"], p["ABITS"]
         lanes = pe * simd
         wb = p["WBITS"] + (p.get("ENCODING", "k") != "k")
-        pw = (((1 << p["WBITS"]) - 1) * ((1 << ab) - 1)).bit_length()
         dsp = p.get("MULT") == "dsp"
-        n, vmax = (simd, (1 << pw) - 1) if dsp else (simd * wb, ((1 << ab) - 1) << (wb - 1))
-        ta, tr = tree_bits(n, vmax, p["ACC_BITS"])
         sa, sr = tree_bits(simd, (1 << ab) - 1, p["ACC_BITS"])
-        f = {"tree": pe * ta, "treeq": pe * tr + sr, "acc": pe * p["ACC_BITS"], "sum": sa,
-             "in": simd * ab, "wq": lanes * wb, "one": 1.0}
+        f = {"acc": pe * p["ACC_BITS"], "sum": sa, "in": simd * ab, "one": 1.0}
         # a weight ROM in LUTs costs Yosys more inside the block than alone (the memory model's
         # count): a fitted share of its LUTs on top
         w = [g for g in memory_groups(b) if g[0] == "weights"]
+        lut_rom = False
         if w:
             _, depth, width, rom, style, _ = w[0]
             f["wrom"] = memory(depth, width, style, rom)["lut"]
+            lut_rom = f["wrom"] > 0
+        fl, fr, reps = (mvu_dsp_fabric(p["WBITS"], ab, pe, p.get("DSP_A_W", 27),
+                                       bool(p.get("DSP_OVERLAP", 1))) if dsp else (0, 0, 0))
+        # the weight registers (issue 21): "wq", every copy of the ROM word in the fabric (its
+        # read register when the ROM is in LUTs, the two copies after it, the DSPs' B
+        # operands); "wqf", those that are not three in a row (shift registers, which Yosys
+        # maps to SRL16E LUTs on Xilinx): the two copies after a block RAM (MULT "dsp": only
+        # the LSBs the repair clears, which leave the chain before B)
+        f["wq"] = ((3 if lut_rom else 2) + dsp) * lanes * wb
+        f["wqf"] = 0 if lut_rom else 2 * (simd * reps if dsp else lanes * wb)
         if dsp:
-            nd = dsp_count(b)
-            f["dsp"] = nd * (pw + ab)
-            f["dspq"] = nd * (p.get("DSP_A_W", 27) + ab) + lanes * pw  # operands, products
+            # after the multiplies (issue 21): "dadd", per lane the tree over its SIMD products
+            # (VMAX (2^W-1)(2^A-1), as sat_mvu instantiates it) and per column sat_mvu_dsp's
+            # LSB repair; "dsrl", the weights delayed into the DSPs' B operands (the ROM word's
+            # copies and B: a shift register, SRL16E LUTs on Xilinx, flip-flops on an ECP5);
+            # "dspq", the registers that stay flip-flops: the tree's stages, M, P and C
+            pmax = ((1 << p["WBITS"]) - 1) * ((1 << ab) - 1)
+            ta, tr = tree_bits(simd, pmax, p["ACC_BITS"])
+            f |= {"dadd": pe * ta + simd * fl, "dsrl": lanes * wb, "dspq": pe * tr + simd * fr,
+                  "treeq": sr}
         else:
-            f["pp"] = lanes * wb * ab
+            ta, tr = tree_bits(simd * wb, ((1 << ab) - 1) << (wb - 1), p["ACC_BITS"])
+            f |= {"tree": pe * ta, "treeq": pe * tr + sr, "pp": lanes * wb * ab}
         return f
     if m == "sat_vvu":
         # per lane p: the SIMD*UB partial products (an AND each, into the first adders) and
@@ -286,8 +329,8 @@ FIT_FEATURES: dict[str, dict[str, tuple[str, ...]]] = {
     # The features a block's LUT or FF model may use (all of block_features where absent): the
     # registers a block has are known from its RTL, and a free choice among logic features
     # there fits noise.
-    "sat_mvu": {"lut": ("tree", "pp", "acc", "sum", "wrom", "dsp", "one"),
-                "ff": ("treeq", "acc", "in", "wq", "dspq", "one")},
+    "sat_mvu": {"lut": ("tree", "pp", "acc", "sum", "wrom", "dadd", "dsrl", "one"),
+                "ff": ("treeq", "acc", "in", "wq", "wqf", "dspq", "one")},
     "sat_vvu": {"lut": ("pp", "tree", "dot", "acc", "one"),
                 "ff": ("treeq", "inq", "dotq", "accq", "one")},
     "sat_thresholds": {"lut": ("cmp", "out", "one"), "ff": ("cmp", "out", "pipe", "one")},

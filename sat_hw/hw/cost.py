@@ -53,7 +53,7 @@ def calibration_file(family: str = "xcup") -> Path:
 PRIORS: dict[str, dict[str, dict[str, float]]] = {
     # Analytic first guesses, used for a block the calibration has not covered (the estimate
     # says so: ``calibrated`` false).
-    "sat_mvu": {"lut": {"pp": 0.5, "tree": 1.0, "acc": 1.0, "sum": 1.0, "dsp": 0.5,
+    "sat_mvu": {"lut": {"pp": 0.5, "tree": 1.0, "acc": 1.0, "sum": 1.0, "dadd": 1.0, "dsrl": 1.0,
                         "one": 40.0},
                 "ff": {"treeq": 1.0, "acc": 2.0, "in": 2.0, "wq": 1.0, "dspq": 1.0,
                        "one": 40.0}},
