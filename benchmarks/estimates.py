@@ -72,7 +72,8 @@ def calibration_table(family: str = "") -> list[str]:
 def blocks() -> dict[str, list[str]]:
     """Each generated block of docs/estimates.md, from the committed files."""
     data = json.loads((RESULTS / "estimate_finn.json").read_text())
-    return {"finn": finn_table(data), "five-thousand": five_thousand(data)}
+    return {"finn": finn_table(data), "five-thousand": five_thousand(data),
+            "calibration": calibration_table()}
 
 
 def render(text: str, made: dict[str, list[str]]) -> str:

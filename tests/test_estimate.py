@@ -167,7 +167,7 @@ def test_one_plan_for_the_renderers_and_the_cost_model(folds):
     assert [(m, n) for m, _, n in inst] == [(b.module, b.name) for b in plan.blocks]
     for (_, params, _), b in zip(inst, plan.blocks):
         got = dict(re.findall(r"\.(\w+)\(([^()]*)\)", params))
-        assert got == {k: sv_value(v) for k, v in b.params.items()}, b.name
+        assert got == {k: sv_value(v, k) for k, v in b.params.items()}, b.name
     calls = re.findall(r"^\s*sat::(\w+)<.*\);$", render_hls(plan, "test")["firmware/sat_top.cpp"],
                        re.M)
     assert calls[1:-1] == [b.module.removeprefix("sat_") for b in plan.blocks

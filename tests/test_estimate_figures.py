@@ -129,3 +129,11 @@ def test_pointwise_lanes_are_finns():
             finn = _row(d, "FINN as published", fc=fc, finn="u250_lut")["layers"]
             for n in (f"pw{i}" for i in range(1, 14)):
                 assert ours[n]["lanes"] == finn[n]["lanes"], (kind, fc, n)
+
+
+def test_readme_calibration_figures_are_the_fits():
+    src = json.loads((ROOT / "sat_hw" / "hw" / "calibration.json").read_text())["source"]
+    lut = src["errors_held_out"]["lut"]
+    want = (f"held-out LUT error median {100 * lut['median']:.1f} %, "
+            f"p90 {100 * lut['p90']:.1f} %")
+    assert want in " ".join((ROOT / "README.md").read_text().split()), want

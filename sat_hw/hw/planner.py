@@ -122,11 +122,13 @@ def layer_candidates(node: Layer, device: Device, fixed: dict | None = None,
                 f = Fold(pe, simd, m, "none")
                 blocks = layer_plan(node, f, dsp_a_w=dsp_a_width(fam)).blocks
                 c = layer_cycles(node, f)
+                compute = [b for b in blocks if b.module in ("sat_mvu", "sat_vvu")]
+                rest = sum((block_cost(b, fam) for b in blocks
+                            if b.module not in ("sat_mvu", "sat_vvu")), Resources())
                 for mem in mems:
                     # the compute block priced with its weights in ``mem`` (its logic can depend
                     # on where the weights are: a LUT ROM inside sat_mvu, see blocks.block_features)
-                    r = sum((block_cost(replace(b, mem=mem) if b.module in ("sat_mvu", "sat_vvu")
-                                        else b, fam) for b in blocks), Resources())
+                    r = sum((block_cost(replace(b, mem=mem), fam) for b in compute), rest)
                     folds.append(Fold(pe, simd, m, mem))
                     cyc.append(c)
                     res.append((r.lut, r.ff, r.bram18, r.uram, r.dsp))
@@ -302,7 +304,12 @@ class Planner:
                              f"({self.fclk_mhz * 1e6 / self.fastest_cycles:,.0f} frames/s at "
                              f"{self.fclk_mhz:g} MHz)")
         picks, ok = self._solve(target)
-        if not ok:
+        if not ok:  # a plan for a tighter interval meets this one too (see fastest)
+            for t in self.targets()[::-1]:
+                if t < target:
+                    tighter, ok = self._solve(int(t))
+                    if ok:
+                        return self._plan(tighter, target, mode)
             raise ValueError(_over_msg(self.cands, picks, self.device, self.limits,
                                        f"{target:,} cycles per image"))
         return self._plan(picks, target, mode)
@@ -331,28 +338,23 @@ class Planner:
                              f"{e}") from None
 
     def fastest(self, must_fit: bool = True) -> Plan:
-        """The plan with the smallest interval that fits the budget (bisection over
-        :meth:`targets`). If even the slowest does not fit: an error, or with ``must_fit``
-        false the cheapest plan, marked ``fits: false``."""
+        """The plan with the smallest interval that fits the budget: the candidates' intervals
+        tried from the fastest up. Not a bisection: whether :meth:`_solve` finds a fitting plan
+        is not monotone in the interval (its reweighting can settle on block RAM at one interval
+        and on URAM at the next, over budget both times, where a tighter interval's plan fits:
+        the ZCU104 with 8-bit last-layer weights, issue 21). If even the slowest does not fit:
+        an error, or with ``must_fit`` false the cheapest plan, marked ``fits: false``."""
         ts = self.targets()
-        lo, hi = 0, len(ts) - 1
-        picks, ok = self._solve(int(ts[hi]))
-        if not ok:
-            msg = _over_msg(self.cands, picks, self.device, self.limits, "the slowest folding")
-            if must_fit or picks is None:
-                raise ValueError(msg)
-            p = self._plan(picks, int(ts[hi]), "over budget", fits=False)
-            p.estimate["note"] = msg
-            return p
-        while lo < hi:
-            mid = (lo + hi) // 2
-            p, fits = self._solve(int(ts[mid]))
-            if fits:
-                hi, picks = mid, p
-            else:
-                lo = mid + 1
-        picks, _ = self._solve(int(ts[hi]))
-        return self._plan(picks, int(ts[hi]), "budget")
+        for t in ts:
+            picks, ok = self._solve(int(t))
+            if ok:
+                return self._plan(picks, int(t), "budget")
+        msg = _over_msg(self.cands, picks, self.device, self.limits, "the slowest folding")
+        if must_fit or picks is None:
+            raise ValueError(msg)
+        p = self._plan(picks, int(ts[-1]), "over budget", fits=False)
+        p.estimate["note"] = msg
+        return p
 
 
 def plan(graph: Graph, device: str | Device = "u250", fclk_mhz: float = 333.0,
