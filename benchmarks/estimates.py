@@ -5,8 +5,9 @@
 1. ``benchmarks/estimate_finn.py``: ``benchmarks/results/estimate_finn.json`` and ``.md``;
 2. ``benchmarks/estimate_sweep.py`` (unless ``--no-sweep``): ``benchmarks/results/
    estimate_mbv1_u250/`` (the 16-configuration sweep, its wall time printed);
-3. the tables of docs/estimates.md between ``<!-- estimates:NAME -->`` and
-   ``<!-- /estimates:NAME -->`` markers, rendered from those files by :func:`blocks`.
+3. the tables of docs/estimates.md and README.md between ``<!-- estimates:NAME -->`` and
+   ``<!-- /estimates:NAME -->`` markers, rendered from those files by :func:`blocks` and
+   :func:`readme_blocks`.
 
 tests/test_estimate_figures.py renders the same blocks from the committed files and fails when
 docs/estimates.md or the README differs, or when the planner no longer gives the committed rows.
@@ -25,6 +26,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "benchmarks"))
 RESULTS = ROOT / "benchmarks" / "results"
 DOC = ROOT / "docs" / "estimates.md"
+README = ROOT / "README.md"
 
 
 def _pct(v: float) -> str:
@@ -35,6 +37,21 @@ def finn_table(data: dict) -> list[str]:
     import estimate_finn
 
     return estimate_finn.table(data["rows"])
+
+
+def readme_table(data: dict) -> list[str]:
+    """The README's short form of the FINN table: 4-bit last-layer weights (FINN's network)."""
+    lines = ["| device, clock | folding | cycles/frame | frames/s (at the depth bound) | LUT | FF "
+             "| BRAM18 | URAM | DSP |", "|---|---|---|---|---|---|---|---|---|"]
+    for r in data["rows"]:
+        if r["fc_wbits"] != 4:
+            continue
+        name = r["kind"] + (f" ({r['finn']})" if "finn" in r else "")
+        lines.append(f"| {r['device'].upper()}, {r['fclk_mhz']:g} MHz | {name} "
+                     f"| {r['interval_cycles']:,} | {r['fps']:,.0f} ({r['fps_depth_bound']:,.0f}) "
+                     f"| {r['lut']:,} | {r['ff']:,} | {r['bram18']:,} | {r['uram']:,} "
+                     f"| {r['dsp']:,} |")
+    return lines
 
 
 def five_thousand(data: dict) -> list[str]:
@@ -76,14 +93,19 @@ def blocks() -> dict[str, list[str]]:
             "calibration": calibration_table()}
 
 
-def render(text: str, made: dict[str, list[str]]) -> str:
+def readme_blocks() -> dict[str, list[str]]:
+    """Each generated block of README.md, from the committed files."""
+    return {"finn": readme_table(json.loads((RESULTS / "estimate_finn.json").read_text()))}
+
+
+def render(text: str, made: dict[str, list[str]], what: str = "docs/estimates.md") -> str:
     """``text`` with every marked block replaced by ``made``'s (a missing marker is an error)."""
     for name, lines in made.items():
         pat = re.compile(rf"(<!-- estimates:{name} -->\n).*?(<!-- /estimates:{name} -->)",
                          re.DOTALL)
         m = pat.search(text)
         if not m:
-            raise ValueError(f"docs/estimates.md has no <!-- estimates:{name} --> block")
+            raise ValueError(f"{what} has no <!-- estimates:{name} --> block")
         text = text[:m.start()] + m.group(1) + "\n".join(lines) + "\n" + m.group(2) + text[m.end():]
     return text
 
@@ -97,7 +119,8 @@ def main() -> int:
     if not a.no_sweep:
         subprocess.run([py, str(ROOT / "benchmarks" / "estimate_sweep.py")], check=True, cwd=ROOT)
     DOC.write_text(render(DOC.read_text(), blocks()))
-    print(f"wrote the generated tables of {DOC.relative_to(ROOT)}")
+    README.write_text(render(README.read_text(), readme_blocks(), "README.md"))
+    print(f"wrote the generated tables of {DOC.relative_to(ROOT)} and README.md")
     return 0
 
 

@@ -31,6 +31,9 @@ def test_docs_tables_are_rendered_from_the_results():
     doc = (ROOT / "docs" / "estimates.md").read_text()
     assert estimates.render(doc, estimates.blocks()) == doc, \
         "docs/estimates.md differs from the committed results: run benchmarks/estimates.py"
+    readme = (ROOT / "README.md").read_text()
+    assert estimates.render(readme, estimates.readme_blocks(), "README.md") == readme, \
+        "README.md's tables differ from the committed results: run benchmarks/estimates.py"
     md = (RESULTS / "estimate_finn.md").read_text()
     assert "\n".join(estimate_finn.table(_committed()["rows"])) in md
 
