@@ -179,7 +179,7 @@ def test_stream_depths_are_the_plans_fifos(designs, name):
             if b.module == "sat_fifo"}
     seen = {}
     for stream in declared:
-        fifos = dict((n, int(d)) for n, d in re.findall(r"(\w+) \((\d+)\)", why[stream]))
+        fifos = {n: int(d) for n, d in re.findall(r"(\w+) \((\d+)\)", why[stream])}
         assert not set(fifos) & set(seen), stream
         seen |= fifos
         assert int(depth[stream]) == (sum(fifos.values()) or SKID_DEPTH), stream
@@ -242,15 +242,15 @@ def test_grouped_conv_is_refused_in_one_line():
 
 
 BROKEN = {  # a fault in the AXI4-Stream adapters -> the testbench's first error line
-    "tlast_on_first_beat": ("t.last = b == BEATS - 1;", "t.last = b == 0;",
-                            "error: image 0: TLAST 1 on output beat 0 of 3 (expected on the "
-                            "last only)"),
-    "short_frame_not_flagged": ("early = ended && b + 1 < BEATS;", "early = false;",
-                                "error: a frame one beat short: status 0x00000000, expected "
-                                "0x00010001"),
-    "long_frame_not_dropped": ("const bool late = !ended;", "const bool late = !ended; ended = "
-                               "true;", "error: long frame of image 0: 1 of 37 input beats "
-                               "left unread"),
+    "tlast_on_first_beat": (
+        "t.last = b == BEATS - 1;", "t.last = b == 0;",
+        "error: image 0: TLAST 1 on output beat 0 of 3 (expected on the last only)"),
+    "short_frame_not_flagged": (
+        "early = ended && b + 1 < BEATS;", "early = false;",
+        "error: a frame one beat short: status 0x00000000, expected 0x00010001"),
+    "long_frame_not_dropped": (
+        "const bool late = !ended;", "const bool late = !ended; ended = true;",
+        "error: long frame of image 0: 1 of 37 input beats left unread"),
 }
 
 

@@ -18,8 +18,8 @@ Pure: no file I/O beyond reading the templates and the header library. The gener
 - ``scripts/*.tcl`` and ``README.md``: Vitis HLS projects (csim, csynth, cosim, export).
 
 Each layer is the chain of blocks of the hardware plan (:mod:`sat_hw.hw.plan`, the one the RTL
-instantiates), one call per block; the dataflow streams take their depths from the plan's FIFOs. Widths are the
-plan's: codes ``ap_uint<bits>``, accumulators ``ap_int<ACC_BITS>``, the output
+instantiates), one call per block; the dataflow streams take their depths from the plan's FIFOs.
+Widths are the plan's: codes ``ap_uint<bits>``, accumulators ``ap_int<ACC_BITS>``, the output
 ``ap_int<Linear.acc_bits>``.
 """
 
@@ -37,8 +37,8 @@ from sat_hw.hw.plan import HardwarePlan, LayerPlan
 
 TOP = "sat_top"
 DEFAULT_PART = "xcu250-figd2104-2L-e"
-LIB_FILES = ("sat.h", "sat_rom.h", "sat_common.h", "sat_axis.h", "sat_swg.h", "sat_dwc.h", "sat_mvu.h",
-             "sat_vvu.h", "sat_thresholds.h", "sat_pool.h", "sat_bias.h", "sat_npy.h")
+LIB_FILES = ("sat.h", "sat_rom.h", "sat_common.h", "sat_axis.h", "sat_swg.h", "sat_dwc.h",
+             "sat_mvu.h", "sat_vvu.h", "sat_thresholds.h", "sat_pool.h", "sat_bias.h", "sat_npy.h")
 VALUES_PER_LINE = 32
 
 
@@ -78,8 +78,8 @@ class Layer:
 
 
 SKID_DEPTH = 2
-"""Depth of a stream on which the plan puts no FIFO: the two-entry skid buffer (``sat_skid``)
-that ends an RTL block, where HLS streams of the tool's default would otherwise sit."""
+"""Depth of a stream on which the plan puts no FIFO: that of the two-entry skid buffer
+(``sat_skid``) that ends an RTL block, written out rather than left to the tool's default."""
 
 
 class Chain:
@@ -201,9 +201,9 @@ def _bias(layer: Layer, chain: Chain, node, p: dict) -> None:
 
 def layer_blocks(lp: LayerPlan, chain: Chain) -> Layer:
     """The HLS calls of one layer of the hardware plan, appended to ``chain``: its blocks in
-    the plan's order; its FIFOs give the depth of the stream they sit on (:func:`stream_depth`). Width converters before
-    the window generator make streams ``<layer>_in``, after it ``<layer>_split`` (numbered when
-    two go through the lcm)."""
+    the plan's order; its FIFOs give the depth of the stream they sit on (:func:`stream_depth`).
+    Width converters before the window generator make streams ``<layer>_in``, after it
+    ``<layer>_split`` (numbered when two go through the lcm)."""
     node = lp.node
     layer = Layer(node.name, node.op)
     c, h, w = node.in_shape
@@ -278,9 +278,9 @@ def render_hls(plan: HardwarePlan, graph_hash: str, part: str = DEFAULT_PART,
         "layers": [{"name": ly.name, "op": ly.op, "calls": ly.calls,
                     "structs": [{"name": n, "params": p} for n, p in ly.structs],
                     "tables": [t.context() for t in ly.tables]} for ly in layers],
-        "streams": [{**st, "depth": stream_depth(st),
-                     "why": " + ".join(f"{n} ({d})" for n, d in st["fifos"]) or "no FIFO in the plan: 2 beats, as the RTL's skid"}
-                    for st in chain.streams],
+        "streams": [{**st, "depth": stream_depth(st), "why": " + ".join(
+            f"{n} ({d})" for n, d in st["fifos"]) or "no FIFO in the plan: the RTL's skid, 2 beats"}
+            for st in chain.streams],
         "in_stream": chain.streams[0]["name"], "out_stream": chain.cur,
         "in_c": inp.shape[0], "in_h": inp.shape[1], "in_w": inp.shape[2],
         "classes": graph.layers[-1].out_shape[0], **ports,
