@@ -269,7 +269,49 @@ def test_cases_cover_every_bit_width():
 
 
 def test_library_is_shipped_with_every_header_it_includes():
+    """Quoted includes are ours or hls4ml's ap_types; a vendor header in angle brackets
+    (``ap_axi_sdata.h``) only behind ``__has_include``, so the library builds without it."""
     files = library_files()
     for path, text in files.items():
         for inc in re.findall(r'#include "([^"]+)"', text):
             assert inc in ("ap_int.h", "hls_stream.h") or f"lib/{inc}" in files, (path, inc)
+        for inc in re.findall(r"#include <((?:ap|hls)_\w+\.h)>", text):  # vendor's names
+            assert f"__has_include(<{inc}>)" in text, (path, inc)
+
+
+SHIM_PROBE = """\
+#include "sat_axis.h"
+static_assert(SAT_AXIS_VENDOR == {vendor}, "the wrong ap_axiu");
+int probe() {{
+    ap_axiu<24, 0, 0, 0> t;
+    t.data = 1; t.keep = -1; t.strb = -1; t.last = 1;
+    return {use};
+}}
+"""
+FAKE_VENDOR = """\
+#pragma once
+#include "ap_int.h"
+template <int D, int U, int TI, int TD>
+struct ap_axiu { ap_uint<D> data; ap_uint<(D + 7) / 8> keep, strb; ap_uint<1> last; int vendor; };
+"""
+
+
+@pytest.mark.parametrize("vendor", [0, 1])
+def test_axis_stand_in_only_without_the_vendor_header(tmp_path, vendor):
+    """sat_axis.h takes ap_axi_sdata.h where the include path has one (as under Vitis), else
+    its own stand-in with the members the adapters use."""
+    from sat_hw.tools.hlssim import CXX, ap_types_dir
+
+    for rel, text in library_files().items():
+        (tmp_path / rel).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / rel).write_text(text)
+    inc = [f"-I{tmp_path / 'lib'}", f"-I{ap_types_dir()}"]
+    if vendor:
+        (tmp_path / "vendor").mkdir()
+        (tmp_path / "vendor" / "ap_axi_sdata.h").write_text(FAKE_VENDOR)
+        inc.append(f"-I{tmp_path / 'vendor'}")
+    use = "t.vendor" if vendor else "(int)t.user + (int)t.id + (int)t.dest"
+    (tmp_path / "probe.cpp").write_text(SHIM_PROBE.format(vendor=vendor, use=use))
+    res = subprocess.run([CXX, "-std=c++14", "-fsyntax-only", *inc, str(tmp_path / "probe.cpp")],
+                         capture_output=True, text=True, timeout=120, check=False)
+    assert res.returncode == 0, res.stderr

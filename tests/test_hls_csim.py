@@ -1,16 +1,22 @@
 """Whole networks through the HLS C-simulation: small MobileNetV1 graphs at W1A2 .. W8A8 and a
-mixed per-layer configuration, compared with the golden executor element by element."""
+mixed per-layer configuration, compared with the golden executor element by element; every run
+also checks the AXI4-Stream framing (TLAST on every image, a short and a long frame flagged).
+The top's interface pragmas, its stream depths against the hardware plan, the Vitis scripts
+(under tclsh with Vitis's commands stubbed), and a testbench that catches a broken TLAST."""
 
 from __future__ import annotations
 
 import json
 import re
+import shutil
+import subprocess
 from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 import pytest
 
-from sat_hw.codegen.hls import render_hls
+from sat_hw.base.errors import VerificationError
+from sat_hw.codegen.hls import SKID_DEPTH, render_hls
 from sat_hw.flow.config import load_config, model_from_config
 from sat_hw.graph import synthetic as syn
 from sat_hw.graph.golden import run_golden
@@ -139,6 +145,48 @@ def test_generated_files(designs):
     assert "set_top sat_top" in tcl and "firmware/weights/pw13.cpp" in tcl
 
 
+def test_top_interface_pragmas(designs):
+    """AXI4-Stream in and out (ap_axiu beats, byte lanes), ap_ctrl_chain and status on one
+    AXI4-Lite bundle: the interface docs/hls.md describes."""
+    graph, _, _, files, _ = designs["mixed"]
+    top, head = files["firmware/sat_top.cpp"], files["firmware/sat_top.h"]
+    assert "void sat_top(hls::stream<in_beat_t> &in, hls::stream<out_beat_t> &out, " \
+           "ap_uint<32> &status) {" in top
+    pragmas = re.findall(r"^#pragma HLS INTERFACE (.+)$", top, re.MULTILINE)
+    assert pragmas == ["axis port = in", "axis port = out",
+                       "s_axilite port = status bundle = control",
+                       "s_axilite port = return bundle = control", "ap_ctrl_chain port = return"]
+    out_bits = graph.layers[-1].acc_bits  # fc: 5-bit PE -> 5 lanes
+    lane = next(w for w in (8, 16, 32, 64) if out_bits <= w)
+    assert f"OUT_BITS = {out_bits}, OUT_N = 5, OUT_BEATS = 2, OUT_LANE = {lane};" in head
+    assert "IN_BITS = 8, IN_N = 1, IN_BEATS = 784, IN_LANE = 8;" in head
+    assert "typedef ap_axiu<IN_N * IN_LANE, 0, 0, 0> in_beat_t;" in head
+    assert "typedef ap_axiu<OUT_N * OUT_LANE, 0, 0, 0> out_beat_t;" in head
+
+
+@pytest.mark.parametrize("name", ["w3a4", "mixed"])
+def test_stream_depths_are_the_plans_fifos(designs, name):
+    """Every stream of the top has a depth pragma: the sum of the hardware plan's FIFOs on it
+    (each FIFO of the plan on exactly one stream), else the skid's 2 beats."""
+    graph, folding, _, files, _ = designs[name]
+    top = files["firmware/sat_top.cpp"]
+    declared = re.findall(r"^    hls::stream<.*> (\w+)\(\"\1\"\);$", top, re.MULTILINE)
+    depth = dict(re.findall(r"^#pragma HLS STREAM variable = (\w+) depth = (\d+)$", top,
+                            re.MULTILINE))
+    why = dict(re.findall(r"^    // (\w+): (.+)$", top, re.MULTILINE))
+    assert declared and sorted(declared) == sorted(depth) == sorted(n for n in why if n in depth)
+    plan = {b.name: b.params["DEPTH"] for b in hardware_plan(graph, folding).blocks
+            if b.module == "sat_fifo"}
+    seen = {}
+    for stream in declared:
+        fifos = {n: int(d) for n, d in re.findall(r"(\w+) \((\d+)\)", why[stream])}
+        assert not set(fifos) & set(seen), stream
+        seen |= fifos
+        assert int(depth[stream]) == (sum(fifos.values()) or SKID_DEPTH), stream
+    assert seen == plan
+    assert int(depth[f"{graph.layers[0].name}_out"]) == 32  # the FIFO after every layer
+
+
 def _tiny():
     rng = np.random.default_rng(5)
     a = syn.conv(rng, "conv0", (3, 6, 6), 4, wbits=3, abits=8, out_bits=3)
@@ -155,6 +203,7 @@ def test_hls_phase_files_and_report(tmp_path):
     gold = run_golden(graph, x).outputs
     files, report = hls_phase(hardware_plan(graph, folding), x, gold, "0123abcd")
     assert report["images"] == 5 and report["mismatches"] == 0
+    assert report["tlast_images"] == 5 and report["wrong_frames_flagged"] == 2
     assert report["compile_s"] >= 0 and report["run_s"] > 0
     json.dumps(report)
     assert files["hls/firmware/sat_top.cpp"].startswith(
@@ -190,3 +239,77 @@ def test_grouped_conv_is_refused_in_one_line():
     with pytest.raises(ValueError, match=r"layer gconv1: grouped convolution \(groups 2\) has no "
                                          r"hardware block"):
         render_hls(hardware_plan(g, {n.name: Fold() for n in g.layers}), "x")
+
+
+BROKEN = {  # a fault in the AXI4-Stream adapters -> the testbench's first error line
+    "tlast_on_first_beat": (
+        "t.last = b == BEATS - 1;", "t.last = b == 0;",
+        "error: image 0: TLAST 1 on output beat 0 of 3 (expected on the last only)"),
+    "short_frame_not_flagged": (
+        "early = ended && b + 1 < BEATS;", "early = false;",
+        "error: a frame one beat short: status 0x00000000, expected 0x00010001"),
+    "long_frame_not_dropped": (
+        "const bool late = !ended;", "const bool late = !ended; ended = true;",
+        "error: long frame of image 0: 1 of 37 input beats left unread"),
+}
+
+
+@pytest.mark.parametrize("fault", list(BROKEN))
+def test_testbench_catches_broken_framing(tmp_path, fault):
+    """The same testbench fails, naming the check, when the top puts TLAST on the wrong beat,
+    does not flag a short frame, or leaves a long frame's extra beat for the next frame."""
+    graph, folding = _tiny()
+    files = render_hls(hardware_plan(graph, folding), "feedbeef")
+    old, new, message = BROKEN[fault]
+    assert files["lib/sat_axis.h"].count(old) == 1
+    files["lib/sat_axis.h"] = files["lib/sat_axis.h"].replace(old, new)
+    exe, _, _ = compile_csim(files, cache=tmp_path)
+    x = np.random.default_rng(0).integers(0, 256, (2, 3, 6, 6), dtype=np.uint8)
+    with pytest.raises(VerificationError) as e:
+        run_csim(exe, x, 3)
+    assert str(e.value) == f"HLS C-simulation failed (status 1): {message}"
+
+
+VITIS_STUB = r"""
+set calls {}
+foreach cmd {open_project set_top add_files open_solution set_part create_clock csim_design
+             csynth_design cosim_design export_design} {
+    proc $cmd args "lappend ::calls \[list $cmd {*}\$args\]"
+}
+rename exit _exit
+proc exit args {}
+source [lindex $argv 0]
+foreach c $calls { puts [join $c "\x1f"] }
+"""
+
+
+@pytest.mark.skipif(shutil.which("tclsh") is None, reason="no tclsh")
+@pytest.mark.parametrize("script", ["csim", "csynth", "cosim", "export"])
+def test_vitis_scripts_name_the_top_and_existing_files(tmp_path, script):
+    """Each Vitis HLS script, run by tclsh with Vitis's commands stubbed, opens the project with
+    top sat_top, adds only files the build folder holds, and runs its one step."""
+    graph, folding = _tiny()
+    build = tmp_path / "build"
+    for rel, text in render_hls(hardware_plan(graph, folding), "feedbeef").items():
+        (build / "hls" / rel).parent.mkdir(parents=True, exist_ok=True)
+        (build / "hls" / rel).write_text(text)
+    (tmp_path / "stub.tcl").write_text(VITIS_STUB)
+    res = subprocess.run(["tclsh", str(tmp_path / "stub.tcl"),
+                          str(build / "hls" / "scripts" / f"{script}.tcl")],
+                         capture_output=True, text=True, timeout=30, check=False)
+    assert res.returncode == 0, res.stderr
+    calls = [ln.split("\x1f") for ln in res.stdout.splitlines()]
+    assert ["set_top", "sat_top"] in calls
+    added = [c[2] if c[1] == "-tb" else c[1] for c in calls if c[0] == "add_files"]
+    assert {a.removeprefix(str(build / "hls") + "/") for a in added} == \
+        {"firmware/sat_top.cpp", "tb/sat_tb.cpp", "firmware/weights/conv0.cpp",
+         "firmware/weights/pw1.cpp", "firmware/weights/pool.cpp", "firmware/weights/fc.cpp"}
+    assert all((build / "hls" / a).is_file() for a in added)
+    step = {"csim": "csim_design", "csynth": "csynth_design", "cosim": "cosim_design",
+            "export": "export_design"}[script]
+    assert calls[-1][0] == step
+    if script in ("csim", "cosim"):  # the testbench reads the build's inputs and golden
+        assert calls[-1][1] == "-argv"
+        assert calls[-1][2].split() == [str(build / "sim/inputs.npy"),
+                                        str(build / "hls/proj_sat_top/outputs.npy"),
+                                        str(build / "sim/golden.npy")]

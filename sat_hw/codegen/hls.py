@@ -9,14 +9,17 @@ Pure: no file I/O beyond reading the templates and the header library. The gener
   (declared / defined), in the order :mod:`sat_hw.codegen.layout` gives the RTL ROMs, one lane
   per array element; each table in its own translation unit, so g++ parses them in parallel;
 - ``firmware/sat_top.h``, ``firmware/sat_top.cpp``: the top function, one call per block,
-  ``#pragma HLS DATAFLOW``; its ports are the RTL's packed buses (element ``i`` at
-  ``[i*B +: B]``): input codes ``in_beat`` per beat, output ``PE`` integers per beat;
-- ``tb/sat_tb.cpp``: a C testbench that reads ``inputs.npy`` and writes ``outputs.npy``;
+  ``#pragma HLS DATAFLOW``; AXI4-Stream ports with TLAST (``ap_axiu``, element ``i`` in TDATA
+  lane ``i`` of 8/16/32/64 bits: input codes ``in_beat`` per beat, output ``PE`` integers per
+  beat), a ``status`` word of the input frame's length check, ``ap_ctrl_chain`` and ``status``
+  on one ``s_axilite`` bundle (docs/hls.md, "Ports");
+- ``tb/sat_tb.cpp``: a C testbench that reads ``inputs.npy``, writes ``outputs.npy`` and checks
+  every image's TLAST and status, then that a short and a long frame are flagged;
 - ``scripts/*.tcl`` and ``README.md``: Vitis HLS projects (csim, csynth, cosim, export).
 
 Each layer is the chain of blocks of the hardware plan (:mod:`sat_hw.hw.plan`, the one the RTL
-instantiates), one call per block; the plan's FIFOs are the dataflow streams. Widths are the
-plan's: codes ``ap_uint<bits>``, accumulators ``ap_int<ACC_BITS>``, the output
+instantiates), one call per block; the dataflow streams take their depths from the plan's FIFOs.
+Widths are the plan's: codes ``ap_uint<bits>``, accumulators ``ap_int<ACC_BITS>``, the output
 ``ap_int<Linear.acc_bits>``.
 """
 
@@ -34,8 +37,8 @@ from sat_hw.hw.plan import HardwarePlan, LayerPlan
 
 TOP = "sat_top"
 DEFAULT_PART = "xcu250-figd2104-2L-e"
-LIB_FILES = ("sat.h", "sat_rom.h", "sat_common.h", "sat_swg.h", "sat_dwc.h", "sat_mvu.h",
-             "sat_vvu.h", "sat_thresholds.h", "sat_pool.h", "sat_bias.h", "sat_npy.h")
+LIB_FILES = ("sat.h", "sat_rom.h", "sat_common.h", "sat_axis.h", "sat_swg.h", "sat_dwc.h",
+             "sat_mvu.h", "sat_vvu.h", "sat_thresholds.h", "sat_pool.h", "sat_bias.h", "sat_npy.h")
 VALUES_PER_LINE = 32
 
 
@@ -74,18 +77,29 @@ class Layer:
     calls: list[str] = field(default_factory=list)
 
 
+SKID_DEPTH = 2
+"""Depth of a stream on which the plan puts no FIFO: that of the two-entry skid buffer
+(``sat_skid``) that ends an RTL block, written out rather than left to the tool's default."""
+
+
 class Chain:
-    """Builds the stream chain of the top function: each block reads the current stream."""
+    """Builds the stream chain of the top function: each block reads the current stream. The
+    head stream is the first of :attr:`streams`; each stream records the plan's FIFOs on it."""
 
     def __init__(self, head: str, elem: str, n: int):
         self.streams: list[dict] = []
-        self.cur, self.elem, self.n = head, elem, n
+        self.cur, self.elem, self.n = None, elem, n
+        self.new(head, elem, n)
 
     def new(self, name: str, elem: str, n: int) -> tuple[str, str]:
         """A new stream ``name`` of ``sat::vec<elem, n>``; returns ``(input, output)`` names."""
-        self.streams.append({"name": name, "type": f"sat::vec<{elem}, {n}>"})
+        self.streams.append({"name": name, "type": f"sat::vec<{elem}, {n}>", "fifos": []})
         src, self.cur, self.elem, self.n = self.cur, name, elem, n
         return src, name
+
+    def fifo(self, name: str, depth: int) -> None:
+        """The plan's FIFO ``name`` of ``depth`` beats sits on the current stream."""
+        self.streams[-1]["fifos"].append((name, depth))
 
     def dwc(self, layer: Layer, name: str, n_in: int, n_out: int, elems: int) -> None:
         """A width converter from the current beat (``n_in`` elements) to ``n_out`` elements
@@ -95,6 +109,20 @@ class Chain:
         src, dst = self.new(name, self.elem, n_out)
         layer.calls.append(f"sat::dwc<{self.elem}, {n_in}, {n_out}, {elems // n_in}>"
                            f"({src}, {dst});")
+
+
+def stream_depth(stream: dict) -> int:
+    """Beats a stream holds: the sum of the plan's FIFOs on it (two in series hold as one), else
+    :data:`SKID_DEPTH`."""
+    return sum(d for _, d in stream["fifos"]) or SKID_DEPTH
+
+
+def lane_bits(bits: int) -> int:
+    """Bits of the TDATA lane of a ``bits``-bit element: 8, 16, 32 or 64 (``sat::lane_bits``)."""
+    for lane in (8, 16, 32, 64):
+        if bits <= lane:
+            return lane
+    raise ValueError(f"a {bits}-bit element does not fit a 64-bit AXI4-Stream lane")
 
 
 def _code(bits: int) -> str:
@@ -173,9 +201,9 @@ def _bias(layer: Layer, chain: Chain, node, p: dict) -> None:
 
 def layer_blocks(lp: LayerPlan, chain: Chain) -> Layer:
     """The HLS calls of one layer of the hardware plan, appended to ``chain``: its blocks in
-    the plan's order (its FIFOs are the dataflow streams themselves). Width converters before
-    the window generator make streams ``<layer>_in``, after it ``<layer>_split`` (numbered when
-    two go through the lcm)."""
+    the plan's order; its FIFOs give the depth of the stream they sit on (:func:`stream_depth`).
+    Width converters before the window generator make streams ``<layer>_in``, after it
+    ``<layer>_split`` (numbered when two go through the lcm)."""
     node = lp.node
     layer = Layer(node.name, node.op)
     c, h, w = node.in_shape
@@ -204,7 +232,9 @@ def layer_blocks(lp: LayerPlan, chain: Chain) -> Layer:
                 _maxpool(layer, chain, node, p)
             elif b.module == "sat_bias":
                 _bias(layer, chain, node, p)
-            elif b.module != "sat_fifo":
+            elif b.module == "sat_fifo":
+                chain.fifo(b.name, b.params["DEPTH"])
+            else:
                 raise ValueError(f"layer {node.name}: no HLS block for {b.module}")
     return layer
 
@@ -217,7 +247,8 @@ def _layers(plan: HardwarePlan) -> tuple[list[Layer], Chain, dict]:
     layers = [layer_blocks(lp, chain) for lp in plan.layers]
     ports = {"in_bits": inp.bits, "in_n": iface["in_channels_per_beat"],
              "in_beats": iface["in_beats_per_image"], "out_bits": iface["out_bits"],
-             "out_n": iface["out_per_beat"], "out_beats": iface["out_beats_per_image"]}
+             "out_n": iface["out_per_beat"], "out_beats": iface["out_beats_per_image"],
+             "in_lane": lane_bits(inp.bits), "out_lane": lane_bits(iface["out_bits"])}
     return layers, chain, ports
 
 
@@ -247,7 +278,10 @@ def render_hls(plan: HardwarePlan, graph_hash: str, part: str = DEFAULT_PART,
         "layers": [{"name": ly.name, "op": ly.op, "calls": ly.calls,
                     "structs": [{"name": n, "params": p} for n, p in ly.structs],
                     "tables": [t.context() for t in ly.tables]} for ly in layers],
-        "streams": chain.streams, "in_stream": "in_codes", "out_stream": chain.cur,
+        "streams": [{**st, "depth": stream_depth(st), "why": " + ".join(
+            f"{n} ({d})" for n, d in st["fifos"]) or "no FIFO in the plan: the RTL's skid, 2 beats"}
+            for st in chain.streams],
+        "in_stream": chain.streams[0]["name"], "out_stream": chain.cur,
         "in_c": inp.shape[0], "in_h": inp.shape[1], "in_w": inp.shape[2],
         "classes": graph.layers[-1].out_shape[0], **ports,
     }
@@ -272,5 +306,5 @@ def render_hls(plan: HardwarePlan, graph_hash: str, part: str = DEFAULT_PART,
     return files
 
 
-__all__ = ["DEFAULT_PART", "TOP", "Chain", "Layer", "Table", "layer_blocks", "library_files",
-           "render_hls"]
+__all__ = ["DEFAULT_PART", "SKID_DEPTH", "TOP", "Chain", "Layer", "Table", "lane_bits",
+           "layer_blocks", "library_files", "render_hls", "stream_depth"]

@@ -5,9 +5,11 @@
 hash (compiled sources, flags, compiler, hls4ml version) under ``$SAT_HW_CACHE/hls`` (default
 ``~/.cache/sat_hw/hls``, or ``$XDG_CACHE_HOME/sat_hw/hls``); a compile error
 raises :class:`HlsCompileError` with the first g++ error line. :func:`run_csim` feeds uint8
-input codes (N, C, H, W) and returns the int64 outputs (N, classes). :func:`hls_phase` is the
-build's step: render, compile, run, compare with golden, and return the files and the report
-entry ``hls_csim`` ``{images, mismatches, compile_s, run_s}``.
+input codes (N, C, H, W) and returns the int64 outputs (N, classes); the testbench checks every
+frame's TLAST and status on the AXI4-Stream ports and then that a short and a long input frame
+are flagged (a failure is a :class:`VerificationError`). :func:`hls_phase` is the build's step:
+render, compile, run, compare with golden, and return the files and the report entry
+``hls_csim`` ``{images, mismatches, compile_s, run_s, cached, tlast_images, wrong_frames_flagged}``.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ import hashlib
 import importlib.metadata
 import importlib.util
 import os
+import re
 import shutil
 import subprocess
 import tempfile
@@ -37,6 +40,9 @@ CXXFLAGS = ("-std=c++14", "-O1", "-DNDEBUG", "-w")
 """``-O1``: compile plus run of MobileNetV1 1.0 at 224 px is lowest there (benchmarks/hls_csim.py);
 ``-DNDEBUG`` drops the ap_types' run-time range warnings, ``-w`` their compile-time noise."""
 STREAM_WARNING = "WARNING: Hls::stream"
+TLAST_OK = re.compile(r"^sat_tb: TLAST ok: (\d+) images", re.MULTILINE)
+FRAMING_OK = re.compile(r"^sat_tb: framing ok: (\d+) wrong-length frames flagged",
+                        re.MULTILINE)
 
 
 class HlsCompileError(ToolError):
@@ -49,6 +55,7 @@ class CsimResult:
     compile_s: float
     run_s: float
     cached: bool
+    framing: dict
 
 
 def ap_types_dir() -> Path:
@@ -189,8 +196,8 @@ def compile_csim(files: dict[str, str], flags: tuple[str, ...] = CXXFLAGS,
         shutil.rmtree(tmp, ignore_errors=True)
 
 
-def run_csim(exe: Path, inputs: np.ndarray, classes: int) -> tuple[np.ndarray, float]:
-    """Run the testbench on uint8 ``(N, C, H, W)`` codes; ``(int64 (N, classes), seconds)``."""
+def _run(exe: Path, inputs: np.ndarray, classes: int) -> tuple[np.ndarray, float, dict]:
+    """Run the testbench; ``(outputs, seconds, {tlast_images, wrong_frames_flagged})``."""
     x = np.ascontiguousarray(inputs, dtype=np.uint8)
     with tempfile.TemporaryDirectory(prefix="sat_hw_csim-") as d:
         inp, out = Path(d) / "inputs.npy", Path(d) / "outputs.npy"
@@ -207,10 +214,23 @@ def run_csim(exe: Path, inputs: np.ndarray, classes: int) -> tuple[np.ndarray, f
         bad = [ln for ln in text.splitlines() if STREAM_WARNING in ln]
         if bad:
             raise VerificationError(f"HLS C-simulation: {bad[0].strip()} ({len(bad)} stream warnings)")
+        tlast, framing = TLAST_OK.search(res.stdout), FRAMING_OK.search(res.stdout)
+        if tlast is None or int(tlast.group(1)) != len(x) or (len(x) and framing is None):
+            raise VerificationError("HLS C-simulation: the testbench did not report its TLAST "
+                                    "and framing checks")
         y = np.load(out)
     if y.shape != (len(x), classes) or y.dtype != np.int64:
         raise VerificationError(f"HLS C-simulation wrote {y.dtype} {y.shape}, expected int64 "
                            f"({len(x)}, {classes})")
+    return y, seconds, {"tlast_images": len(x),
+                        "wrong_frames_flagged": int(framing.group(1)) if framing else 0}
+
+
+def run_csim(exe: Path, inputs: np.ndarray, classes: int) -> tuple[np.ndarray, float]:
+    """Run the testbench on uint8 ``(N, C, H, W)`` codes; ``(int64 (N, classes), seconds)``.
+    Raises :class:`VerificationError` when the testbench fails: a stream warning, or an image's
+    TLAST, TKEEP, sign extension or status, or a short or long frame not flagged."""
+    y, seconds, _ = _run(exe, inputs, classes)
     return y, seconds
 
 
@@ -222,8 +242,8 @@ def csim(files: dict[str, str], inputs: np.ndarray, classes: int,
     if say:
         say(f"running the C-simulation on {len(inputs)} images"
             + (" (executable cached)" if cached else f" (compiled in {compile_s:.1f} s)"))
-    y, run_s = run_csim(exe, inputs, classes)
-    return CsimResult(y, compile_s, run_s, cached)
+    y, run_s, framing = _run(exe, inputs, classes)
+    return CsimResult(y, compile_s, run_s, cached, framing)
 
 
 def hls_phase(plan: HardwarePlan, inputs: np.ndarray, golden: np.ndarray,
@@ -232,8 +252,11 @@ def hls_phase(plan: HardwarePlan, inputs: np.ndarray, golden: np.ndarray,
               ) -> tuple[dict[str, str | bytes], dict | None]:
     """The build's HLS step: ``({"hls/...": text, "sim/hls_outputs.npy": bytes}, hls_csim)``.
 
-    ``hls_csim`` = ``{images, mismatches, compile_s, run_s, cached}`` (None when ``run`` is
-    False); mismatches count output elements that differ from ``golden`` (int64 (N, classes))."""
+    ``hls_csim`` = ``{images, mismatches, compile_s, run_s, cached, tlast_images,
+    wrong_frames_flagged}`` (None when ``run`` is False); mismatches count output elements that
+    differ from ``golden`` (int64 (N, classes)); ``tlast_images`` images had TLAST on their last
+    output beat only, ``wrong_frames_flagged`` bad input frames were flagged (2: one short, one
+    long; 1 when a frame is a single beat, so none can be short)."""
     kw = {"fclk_mhz": fclk_mhz} | ({"part": part} if part else {})
     src = render_hls(plan, graph_hash, **kw)
     files: dict[str, str | bytes] = {f"hls/{k}": v for k, v in src.items()}
@@ -249,10 +272,11 @@ def hls_phase(plan: HardwarePlan, inputs: np.ndarray, golden: np.ndarray,
     files["sim/hls_outputs.npy"] = npy_bytes(res.outputs)
     report = {"images": len(inputs), "mismatches": mismatches,
               "compile_s": round(res.compile_s, 3), "run_s": round(res.run_s, 3),
-              "cached": res.cached}
+              "cached": res.cached, **res.framing}
     if say:
-        say(f"C-simulation: {len(inputs)} images, {mismatches} mismatches against golden "
-            f"(compile {res.compile_s:.1f} s, run {res.run_s:.2f} s)")
+        say(f"C-simulation: {len(inputs)} images, {mismatches} mismatches against golden, TLAST "
+            f"checked on every image, {res.framing['wrong_frames_flagged']} wrong-length frames "
+            f"flagged (compile {res.compile_s:.1f} s, run {res.run_s:.2f} s)")
     return files, report
 
 

@@ -1,5 +1,4 @@
-// sat_hw HLS header library: stream width conversion (docs/hardware.md, sat_dwc) and the
-// packed-bus adapters of the top-level ports.
+// sat_hw HLS header library: stream width conversion (docs/hardware.md, sat_dwc).
 #pragma once
 
 #include "sat_common.h"
@@ -41,38 +40,6 @@ void dwc(hls::stream<vec<T, IN_N> > &in, hls::stream<vec<T, OUT_N> > &out) {
             }
             if (part == PARTS - 1) out.write(y);
         }
-    }
-}
-
-// Packed bus -> beats: element i of a beat from bits [i*W +: W] of the word (unsigned codes).
-template <int W, unsigned N, unsigned BEATS>
-void unpack(hls::stream<ap_uint<W * N> > &in, hls::stream<vec<ap_uint<W>, N> > &out) {
-unpack_beats:
-    for (unsigned b = 0; b < BEATS; b++) {
-#pragma HLS PIPELINE II = 1
-        const ap_uint<W * N> word = in.read();
-        vec<ap_uint<W>, N> y;
-        for (unsigned i = 0; i < N; i++) {
-#pragma HLS UNROLL
-            y[i] = word.range(i * W + W - 1, i * W);
-        }
-        out.write(y);
-    }
-}
-
-// Beats -> packed bus: element i of a beat (T: ap_int or ap_uint of W bits) at bits [i*W +: W].
-template <int W, unsigned N, unsigned BEATS, typename T>
-void pack(hls::stream<vec<T, N> > &in, hls::stream<ap_uint<W * N> > &out) {
-pack_beats:
-    for (unsigned b = 0; b < BEATS; b++) {
-#pragma HLS PIPELINE II = 1
-        const vec<T, N> x = in.read();
-        ap_uint<W * N> word = 0;
-        for (unsigned i = 0; i < N; i++) {
-#pragma HLS UNROLL
-            word.range(i * W + W - 1, i * W) = ap_uint<W>(x[i].range(W - 1, 0));
-        }
-        out.write(word);
     }
 }
 
