@@ -133,7 +133,9 @@ def _hls_lines(h: dict | None) -> list[str]:
         return []
     return [f"- HLS C-simulation (g++): {h['images']} image(s), {h['mismatches']} output(s) "
             f"differ from golden; compile {h['compile_s']:.1f} s"
-            f"{' (cached)' if h.get('cached') else ''}, run {h['run_s']:.2f} s"]
+            f"{' (cached)' if h.get('cached') else ''}, run {h['run_s']:.2f} s"
+            + (f"; TLAST checked on {h['tlast_images']} image(s), {h['wrong_frames_flagged']} "
+               f"wrong-length frame(s) flagged" if "tlast_images" in h else "")]
 
 
 def _estimate_lines(e: dict | None) -> list[str]:
