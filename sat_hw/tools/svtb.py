@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import os
 import re
-import shutil
 import subprocess
 import tempfile
 import time
@@ -22,6 +21,7 @@ from sat_hw.tools.verilator import (
     _key,
     _run,
     cache_root,
+    install,
     tool_env,
     tool_make_vars,
     verilator_root,
@@ -62,16 +62,7 @@ def build_binary(srcs: list[Path], top: str = TB) -> tuple[Path, bool, float]:
            str(tmp), "--top-module", top, "-o", top, *FLAGS, *map(str, srcs)]
     env = tool_env()
     env["MAKEFLAGS"] = " ".join(filter(None, [env.get("MAKEFLAGS", ""), *tool_make_vars()]))
-    try:
-        _run(cmd, env, "verilator --binary of the testbench")
-        for p in tmp.iterdir():  # the executable is all a run needs
-            if p.name != top:
-                shutil.rmtree(p) if p.is_dir() else p.unlink()
-        shutil.rmtree(out, ignore_errors=True)
-        os.rename(tmp, out)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
+    install(lambda: _run(cmd, env, "verilator --binary of the testbench"), tmp, out, top)
     return out / top, False, time.monotonic() - t0
 
 

@@ -149,12 +149,24 @@ def build(sources: list[str | Path], top: str, params: dict | None = None, waves
            *[f"-G{k}={_param(v)}" for k, v in params.items()],
            str(cc.share_dir / "lib" / "verilator" / "verilator.cpp"), *map(str, srcs)]
     env = tool_env()
-    try:
+
+    def compile_():
         _run(cmd, env, "verilator")
         _run(["make", "-j", str(jobs or os.cpu_count() or 1), "-C", str(tmp), "-f", "Vtop.mk",
               f"VM_TRACE={int(waves)}", *make_vars, *tool_make_vars()], env,
              "C++ compile of the Verilator model")
-        for p in tmp.iterdir():  # the executable is all a run needs (objects: 100s of MB)
+
+    install(compile_, tmp, out, top)
+    return Build(out, top, False, time.monotonic() - t0, waves)
+
+
+def install(compile_, tmp: Path, out: Path, top: str) -> None:
+    """Run ``compile_`` (which builds the executable ``tmp/top``), keep only that executable
+    (a run needs nothing else; the objects take 100s of MB) and move ``tmp`` to ``out``; on any
+    failure remove ``tmp`` and re-raise."""
+    try:
+        compile_()
+        for p in tmp.iterdir():
             if p.name != top:
                 shutil.rmtree(p) if p.is_dir() else p.unlink()
         shutil.rmtree(out, ignore_errors=True)
@@ -162,7 +174,6 @@ def build(sources: list[str | Path], top: str, params: dict | None = None, waves
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
-    return Build(out, top, False, time.monotonic() - t0, waves)
 
 
 def _param(v) -> str:
@@ -245,5 +256,5 @@ def run_cocotb(b: Build, test_module: str, module_dir: str | Path, workdir: str 
     return results
 
 
-__all__ = ["BUILD_FLAGS", "Build", "SimError", "build", "cache_root", "first_error",
+__all__ = ["BUILD_FLAGS", "Build", "SimError", "build", "cache_root", "first_error", "install",
            "run_cocotb", "tool_env", "verilator_root", "verilator_version"]
