@@ -93,6 +93,7 @@ SCHEMA: dict[str, dict[str, tuple[str, Any]]] = {
         "distill_weight": (_FLOAT, _between(0, 1)),
         "distill_temperature": (_FLOAT, _between(0, INF, lo_open=True)),
         "ema": (_FLOAT, _between(0, 0.999999)),
+        "guard": (_BOOL, None),
     },
     "build": {
         "out": (_STR, None),
