@@ -132,6 +132,15 @@ def _load_init(model: MobileNetV1, path: Path) -> None:
     model.load_state_dict({k: state[k] for k in own if k in state}, strict=False)
 
 
+def _same_model(saved: dict, now: dict) -> bool:
+    """A checkpoint's model config equals ``now``'s; one without ``fc_scale`` (older) used the
+    paper's rule, and the rule does not matter where nothing is scale-adjusted (not SAT)."""
+    saved = {"fc_scale": "fan_out", **saved}
+    if now.get("method") != "sat":
+        saved, now = ({k: v for k, v in c.items() if k != "fc_scale"} for c in (saved, now))
+    return saved == now
+
+
 def _calib_images(dataset, count: int, seed: int) -> Tensor:
     g = torch.Generator().manual_seed(seed)
     idx = torch.randperm(len(dataset), generator=g)[: min(count, len(dataset))]
@@ -235,7 +244,7 @@ def _train(cfg, out, init, resume, env: _Dist, t, q, d, monitor=None) -> dict:
         state = blob.get("train_state")
         if state is None:
             raise ValueError(f"cannot resume from {str(out)!r}: it has no training state")
-        if blob["config"] != model.config:
+        if not _same_model(blob["config"], model.config):
             raise ValueError(f"cannot resume from {str(out)!r}: it holds a different model "
                              f"({blob['config']['method']}, width {blob['config']['width']})")
         if state["world_size"] != env.world:
