@@ -19,6 +19,10 @@ The recipe (the same for every method, so that methods differ only in their quan
   checkpoint stopped, even inside an epoch (a ``max_steps`` stop).
 - after every epoch: test top-1 (a fraction in [0, 1]) and a checkpoint at ``out`` (rank 0),
   carrying optimizer and scheduler state for ``resume``.
+- the guard (``train.guard``, :mod:`sat_hw.flow.guard`): a non-finite loss or a collapse of the
+  training or test top-1 raises :class:`~sat_hw.base.errors.TrainingCollapse` before the epoch's
+  checkpoint is written, so the last good one stays; with ``init`` the starting point is scored
+  first (the test rule's first reference).
 
 Under ``torchrun`` (``WORLD_SIZE`` > 1) each process trains on its shard with
 DistributedDataParallel (gloo on CPU, nccl on CUDA); ``train.batch_size`` is per process and the
