@@ -175,9 +175,23 @@ def report(folder: Path, every: int = 50) -> str:
                            f"{r.get('logit_std', float('nan')):.2f} | "
                            f"{r.get('teacher_logit_std', float('nan')):.2f} | "
                            f"{r['alpha/layers.fc.act']:.4f} | {r['bn_var/layers.pw13.bn']:.3f} |")
+        out.append("")
+        for r in (rows[1], rows[-1]):
+            kl = f", distillation term {r['kl_term']:.3f}" if "kl_term" in r else ""
+            tl = (f" (teacher {r['teacher_logit_std']:.2f})" if "teacher_logit_std" in r
+                  else "")
+            out.append(f"- step {r['step']}: loss {r['loss']:.3f}, cross-entropy {r['ce']:.3f}"
+                       f"{kl}, logit std {r['logit_std']:.2f}{tl}")
+        log = folder / f"{name}.log"
+        if log.is_file():  # the trainer's own lines: the start and each epoch's test top-1
+            out += [f"- trainer: {ln.strip()}" for ln in log.read_text().splitlines()
+                    if ln.startswith(("start:", "epoch ", "sat_hw"))]
         drift = [(st, _bn_drift(rows, st)) for st in (50, 100, 200, 300, 500, 700)]
-        out += ["", "BN running variances, |log(now / row 0)| over the layers, median / max: "
-                + "; ".join(f"step {st}: {d[0]:.3f} / {d[1]:.3f}" for st, d in drift if d), ""]
+        drift = [f"step {st}: {d[0]:.3f} / {d[1]:.3f}" for st, d in drift if d]
+        if drift:
+            out += ["", "BN running variances, |log(now / row 0)| over the layers, median / "
+                    "max: " + "; ".join(drift)]
+        out.append("")
     for a in logs:
         if not a.endswith("_fanout") or a.replace("_fanout", "_fanin") not in logs:
             continue

@@ -53,6 +53,8 @@ def window_rows() -> list[dict]:
     for f in sorted((RESULTS / "collapse_probe").glob("*.jsonl")):
         acc = [json.loads(line) for line in f.read_text().splitlines()]
         steps = [r for r in acc if "acc" in r]
+        if len(steps) <= WINDOW:  # too short to have a window after the first
+            continue
         wins = [100 * sum(r["acc"] for r in steps[i - WINDOW:i]) / WINDOW
                 for i in range(WINDOW, len(steps) + 1)]
         fall, at = _max_fall(wins)
