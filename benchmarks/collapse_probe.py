@@ -12,7 +12,8 @@ running variance and of |running mean|, and the last layer's SAT weight scale. E
         --method sat --wbits 4 --abits 4 --lr 0.01 --max-steps 200 --log probe.jsonl
 
 Row 0 is the model as training starts (after --init and calibration), before any step.
-``--compact LOG OUT`` writes a committable copy of a log (every step's scalars, everything at
+``--logit-scale FP.pt ... --log OUT.md`` tabulates the logit scale of SAT W4A4 made from FP
+checkpoints under both fc rules. ``--compact LOG OUT`` writes a committable copy of a log (every step's scalars, everything at
 steps 0-20 and every 10th step), ``--report FOLDER`` FOLDER/summary.md from the logs there
 (committed: benchmarks/results/collapse_probe/).
 """
@@ -209,6 +210,44 @@ def report(folder: Path, every: int = 50) -> str:
     return text
 
 
+def logit_scale(fps: list[Path], out: Path) -> str:
+    """Per FP checkpoint: its fc weight std and logit std, and SAT W4A4 made from it (``--init``
+    and calibration on 256 training images, as training does) under each fc rule: Q* std, logit
+    std and its ratio to the FP model's, on 512 training images. Written to ``out``."""
+    from sat_hw.flow.train import _calib_images, _load_init
+    from sat_hw.nn.checkpoint import load_checkpoint
+    from sat_hw.nn.models import calibrate
+
+    lines = ["| FP model | width | FP fc weight std (x sqrt(n_in)) | FP logit std | `fan_out` "
+             "(paper): Q* std, logit std | `fan_in`: Q* std, logit std |",
+             "|---|---|---|---|---|---|"]
+    for path in fps:
+        fp = load_checkpoint(path)
+        c = fp.config
+        train = load_split("fashion-mnist", None, "train", c["resolution"], c["in_channels"])
+        x = _calib_images(train, 512, 1).float()
+        with torch.no_grad():
+            teacher = fp(x)
+        std = float(fp.layers["fc"].fc.weight.detach().std())
+        row = (f"| {path.name} | {c['width']:g} | {std:.4f} "
+               f"({std * fp.layers['fc'].fc.in_features ** 0.5:.2f}) | {teacher.std():.2f} |")
+        for rule in ("fan_out", "fan_in"):
+            cfg = config_mod.load_config(None, {
+                "model": {k: c[k] for k in ("width", "resolution", "in_channels", "classes")},
+                "quant": {"method": "sat", "wbits": 4, "abits": 4, "fc_scale": rule}})
+            m = config_mod.model_from_config(cfg)
+            _load_init(m, path)
+            calibrate(m, _calib_images(train, 256, 0), cfg["quant"]["calib_percentile"])
+            with torch.no_grad():
+                s = m(x)
+            row += (f" {float(m.layers['fc'].fc.qweight().std()):.4f}, {s.std():.2f} "
+                    f"({s.std() / teacher.std():.2f}x) |")
+        lines.append(row)
+    text = "\n".join(lines) + "\n"
+    out.write_text(text)
+    return text
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--config", type=Path)
@@ -228,11 +267,17 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--log", type=Path)
     ap.add_argument("--out", type=Path)
     ap.add_argument("--report", type=Path, help="only write FOLDER/summary.md from its logs")
+    ap.add_argument("--logit-scale", type=Path, nargs="+", metavar="FP",
+                    help="only tabulate the logit scale of SAT W4A4 made from these FP "
+                    "checkpoints under both fc rules (into --log)")
     ap.add_argument("--compact", type=Path, nargs=2, metavar=("LOG", "OUT"),
                     help="only write a committable copy of LOG (see compact())")
     ap.add_argument("--set", action="append", default=[],
                     help="section.key=value (TOML value), e.g. quant.fc_scale=\"fp\"")
     a = ap.parse_args(argv)
+    if a.logit_scale:
+        print(logit_scale(a.logit_scale, a.log or Path("logit_scale.md")), end="")
+        return 0
     if a.compact:
         compact(*a.compact)
         return 0
