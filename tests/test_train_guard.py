@@ -42,7 +42,7 @@ def test_training_rule_stops_at_the_first_window_more_than_the_limit_below_its_b
     first = WINDOW + WINDOW // 2 + 1
     msg = str(e.value)
     assert f"stopped at epoch 1, step {first}:" in msg and "\n" not in msg
-    assert f"points below its best 90.00 % (limit {TRAIN_DROP:g})" in msg
+    assert f"points below its best over {WINDOW} steps 90.00 % (limit {TRAIN_DROP:g})" in msg
     assert "no checkpoint of this run was written to 'x.pt'" in msg
 
 
@@ -51,6 +51,23 @@ def test_training_rule_tolerates_a_fall_of_exactly_the_limit():
     g = Guard(m, lambda v: v, "x.pt")
     _feed(g, m, [90] * WINDOW + [90 - int(TRAIN_DROP)] * (2 * WINDOW))  # falls exactly the limit
     assert g.best_window == 90.0
+
+
+def test_a_fine_tune_that_collapses_in_its_first_steps_falls_from_its_starting_point():
+    m = _tiny()
+    drop = int(TRAIN_DROP)
+    # from a start scored at 90 % on 1000 images: steps at 90 - drop pass, the first 10 steps
+    # at 90 - drop - 1 stop the run at step 10 (the first judgement)
+    g = Guard(m, lambda v: v, "x.pt", start_top1=0.9, test_images=1000)
+    _feed(g, m, [90 - drop] * (2 * WINDOW))
+    g = Guard(m, lambda v: v, "x.pt", start_top1=0.9, test_images=1000)
+    with pytest.raises(TrainingCollapse, match=rf"stopped at epoch 1, step 10: training top-1 "
+                       rf"over the last 10 steps fell to {89 - drop}\.00 %, {drop + 1}\.00 points "
+                       rf"below the starting point's test top-1 90\.00 % "):
+        _feed(g, m, [90 - drop - 1] * 10)
+    # a start scored on fewer than MIN_TEST_IMAGES images is no reference
+    g = Guard(m, lambda v: v, "x.pt", start_top1=0.9, test_images=999)
+    _feed(g, m, [10] * WINDOW)
 
 
 def test_a_disabled_guard_lets_anything_pass():

@@ -5,7 +5,10 @@ last good checkpoint stays as it was (docs/training.md says how the limits were 
 - **Non-finite loss**: any step's loss that is NaN or infinite.
 - **Training collapse**: the training top-1 over the last ``WINDOW`` steps (every rank's images)
   falls more than ``TRAIN_DROP`` points below its best over any earlier ``WINDOW`` steps of
-  this run.
+  this run; or, when the run started from ``--init`` and its starting point was scored, the
+  training top-1 of the run's steps so far (from ``CHECK_EVERY`` steps on, at most ``WINDOW``)
+  falls more than ``TRAIN_DROP`` points below that starting test top-1 (a fine-tune that
+  collapses within its first steps has no earlier window to fall from).
 - **Test collapse**: an epoch's test top-1 falls more than ``TEST_DROP`` points below the best
   earlier one (the model as training started counts when it started from ``--init``), judged
   only on at least ``MIN_TEST_IMAGES`` test images.
@@ -106,6 +109,8 @@ class Guard:
         self.pending: list[tuple[int, int, Tensor, Tensor, int]] = []
         self.window: deque[tuple[float, float]] = deque(maxlen=WINDOW)
         self.best_window: float | None = None
+        self.start = (100 * start_top1 if start_top1 is not None
+                      and test_images >= MIN_TEST_IMAGES else None)
         self.history = list(history or [])
         tops = [h["top1"] for h in self.history if h.get("test_images", 0) >= MIN_TEST_IMAGES]
         if start_top1 is not None and test_images >= MIN_TEST_IMAGES:
@@ -154,15 +159,22 @@ class Guard:
                 self._stop(model, epoch, step, f"the loss is {v}" if not math.isfinite(v)
                            else "the loss is not finite on another rank")
             self.window.append((correct[i], seen[i]))
-            if len(self.window) < WINDOW:
+            n = len(self.window)
+            if n < CHECK_EVERY:
                 continue
-            acc = 100 * sum(c for c, _ in self.window) / sum(n for _, n in self.window)
-            if self.best_window is not None and self.best_window - acc > TRAIN_DROP:
-                self._stop(model, epoch, step,
-                           f"training top-1 over the last {WINDOW} steps fell to {acc:.2f} %, "
-                           f"{self.best_window - acc:.2f} points below its best "
-                           f"{self.best_window:.2f} % (limit {TRAIN_DROP:g})")
-            self.best_window = acc if self.best_window is None else max(self.best_window, acc)
+            acc = 100 * sum(c for c, _ in self.window) / sum(k for _, k in self.window)
+            refs = [] if self.start is None else [(self.start, "the starting point's test top-1")]
+            if self.best_window is not None:
+                refs.append((self.best_window, f"its best over {WINDOW} steps"))
+            for ref, what in refs:
+                if ref - acc > TRAIN_DROP:
+                    self._stop(model, epoch, step,
+                               f"training top-1 over the last {n} steps fell to {acc:.2f} %, "
+                               f"{ref - acc:.2f} points below {what} {ref:.2f} % "
+                               f"(limit {TRAIN_DROP:g})")
+            if n == WINDOW:
+                self.best_window = acc if self.best_window is None else max(self.best_window,
+                                                                            acc)
 
     def after_epoch(self, model: nn.Module, rec: dict) -> None:
         """Judge an epoch's record (before its checkpoint is written); it becomes the last good
