@@ -9,6 +9,8 @@
        (RTL or HLS outputs differ), or stalled (the watchdog) (:class:`VerificationError`)
  4     an external tool failed or is missing: Verilator, the C++ compiler, Yosys
        (:class:`ToolError`)
+ 5     training stopped by its guard: a non-finite loss or a collapse of the accuracy
+       (:class:`TrainingCollapse`); the last good checkpoint is kept
  130   interrupted (Ctrl-C); nothing half-written is left behind
 =====  ======================================================================================
 
@@ -19,6 +21,7 @@ still writes the build folder (its report says what failed), so the design can b
 from __future__ import annotations
 
 EXIT_OK, EXIT_BUG, EXIT_USAGE, EXIT_VERIFY, EXIT_TOOL, EXIT_INTERRUPTED = 0, 1, 2, 3, 4, 130
+EXIT_COLLAPSE = 5
 
 
 class VerificationError(RuntimeError):
@@ -29,5 +32,9 @@ class ToolError(RuntimeError):
     """An external tool (Verilator, the C++ compiler, Yosys) failed or is missing; one line."""
 
 
-__all__ = ["EXIT_BUG", "EXIT_INTERRUPTED", "EXIT_OK", "EXIT_TOOL", "EXIT_USAGE", "EXIT_VERIFY",
-           "ToolError", "VerificationError"]
+class TrainingCollapse(RuntimeError):
+    """Training stopped by its guard (``sat_hw.flow.guard``); the message is one line."""
+
+
+__all__ = ["EXIT_BUG", "EXIT_COLLAPSE", "EXIT_INTERRUPTED", "EXIT_OK", "EXIT_TOOL", "EXIT_USAGE",
+           "EXIT_VERIFY", "ToolError", "TrainingCollapse", "VerificationError"]

@@ -233,10 +233,11 @@ def _check_file_against_checkpoint(ckpt: dict, file: dict, name: str) -> None:
             raise ValueError(f"{name}: model.{key} = {v!r} contradicts the checkpoint's {key} "
                              f"{ckpt.get(key)!r}")
     q = file.get("quant") or {}
-    for key in ("method", "scale_all_convs"):
-        if key in q and ckpt.get(key) != q[key]:
+    for key in ("method", "scale_all_convs", "fc_scale"):
+        have = ckpt.get(key, "fan_out" if key == "fc_scale" else None)  # older: the paper's
+        if key in q and have != q[key]:
             raise ValueError(f"{name}: quant.{key} = {q[key]!r} contradicts the checkpoint's "
-                             f"{key} {ckpt.get(key)!r}")
+                             f"{key} {have!r}")
     layers = q.get("layers") or {}
     for layer, bits in ckpt["bits"].items():
         for key in ("wbits", "abits"):
@@ -314,7 +315,8 @@ def make_model(cfg: dict, checkpoint: Path | None, explicit: dict, file: dict | 
         c = model.config
         _check_against_checkpoint(c, explicit, file, file_name)
         cfg["model"].update({k: c[k] for k in MODEL_KEYS})
-        cfg["quant"].update(method=c["method"], scale_all_convs=c["scale_all_convs"])
+        cfg["quant"].update(method=c["method"], scale_all_convs=c["scale_all_convs"],
+                            fc_scale=c["fc_scale"])
         inner = _inner_bits(c)
         cfg["quant"].update(wbits=inner[0]["wbits"], abits=inner[0]["abits"],
                             first_wbits=c["bits"]["conv0"]["wbits"],

@@ -1,8 +1,8 @@
 """The ``sat_hw`` command line. Flags override ``--config``, which overrides the shipped defaults.
 
 Every expected error prints one line on stderr; the exit status says which kind it was
-(``sat_hw.base.errors``): 2 bad input, 3 verification failed, 4 an external tool failed, 130
-interrupted.
+(``sat_hw.base.errors``): 2 bad input, 3 verification failed, 4 an external tool failed, 5
+training stopped by its guard, 130 interrupted.
 """
 
 from __future__ import annotations
@@ -14,11 +14,13 @@ import sys
 from pathlib import Path
 
 from sat_hw.base.errors import (
+    EXIT_COLLAPSE,
     EXIT_INTERRUPTED,
     EXIT_TOOL,
     EXIT_USAGE,
     EXIT_VERIFY,
     ToolError,
+    TrainingCollapse,
     VerificationError,
 )
 from sat_hw.flow.config import defaults, load_config
@@ -354,6 +356,8 @@ def main(argv: list[str] | None = None) -> int:
         return _fail(a.command, e, EXIT_VERIFY)
     except ToolError as e:  # Verilator, the compiler or Yosys failed or is missing
         return _fail(a.command, e, EXIT_TOOL)
+    except TrainingCollapse as e:  # the guard stopped a training run
+        return _fail(a.command, e, EXIT_COLLAPSE)
     except KeyboardInterrupt:
         print(f"sat_hw {a.command}: interrupted (nothing half-written is left)", file=sys.stderr)
         return EXIT_INTERRUPTED

@@ -67,6 +67,7 @@ SCHEMA: dict[str, dict[str, tuple[str, Any]]] = {
         "first_wbits": (_INT, _between(1, 8)),
         "last_wbits": (_INT, _between(1, 8)),
         "scale_all_convs": (_BOOL, None),
+        "fc_scale": (_STR, _choice("fan_in", "fan_out")),
         "calib_percentile": (_FLOAT, _between(0, 100, lo_open=True)),
         "calib_images": (_INT, _between(1, 100000)),
         "layers": ("layers", None),
@@ -93,6 +94,7 @@ SCHEMA: dict[str, dict[str, tuple[str, Any]]] = {
         "distill_weight": (_FLOAT, _between(0, 1)),
         "distill_temperature": (_FLOAT, _between(0, INF, lo_open=True)),
         "ema": (_FLOAT, _between(0, 0.999999)),
+        "guard": (_BOOL, None),
     },
     "build": {
         "out": (_STR, None),
@@ -288,7 +290,8 @@ def model_from_config(cfg: dict, seed: int | None = None):
 
     return build_model(cfg["model"]["name"], seed=seed, **model_shape(cfg), bits=layer_bits(cfg),
                        method=cfg["quant"]["method"],
-                       scale_all_convs=cfg["quant"]["scale_all_convs"])
+                       scale_all_convs=cfg["quant"]["scale_all_convs"],
+                       fc_scale=cfg["quant"]["fc_scale"])
 
 
 def to_toml(cfg: dict) -> str:

@@ -19,6 +19,10 @@ The recipe (the same for every method, so that methods differ only in their quan
   checkpoint stopped, even inside an epoch (a ``max_steps`` stop).
 - after every epoch: test top-1 (a fraction in [0, 1]) and a checkpoint at ``out`` (rank 0),
   carrying optimizer and scheduler state for ``resume``.
+- the guard (``train.guard``, :mod:`sat_hw.flow.guard`): a non-finite loss or a collapse of the
+  training or test top-1 raises :class:`~sat_hw.base.errors.TrainingCollapse` before the epoch's
+  checkpoint is written, so the last good one stays; with ``init`` the starting point is scored
+  first (the test rule's first reference).
 
 Under ``torchrun`` (``WORLD_SIZE`` > 1) each process trains on its shard with
 DistributedDataParallel (gloo on CPU, nccl on CUDA); ``train.batch_size`` is per process and the
@@ -44,8 +48,10 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 from tqdm import tqdm
 
+from sat_hw.base.errors import EXIT_COLLAPSE, TrainingCollapse
 from sat_hw.flow import config as config_mod
 from sat_hw.flow.evaluate import evaluate, first_items
+from sat_hw.flow.guard import Guard
 from sat_hw.nn.batches import Loader, augment, epoch_batches
 from sat_hw.nn.checkpoint import read_checkpoint, save_checkpoint
 from sat_hw.nn.data import adaptation, load_split, serves
@@ -130,6 +136,15 @@ def _load_init(model: MobileNetV1, path: Path) -> None:
     model.load_state_dict({k: state[k] for k in own if k in state}, strict=False)
 
 
+def _same_model(saved: dict, now: dict) -> bool:
+    """A checkpoint's model config equals ``now``'s; one without ``fc_scale`` (older) used the
+    paper's rule, and the rule does not matter where nothing is scale-adjusted (not SAT)."""
+    saved = {"fc_scale": "fan_out", **saved}
+    if now.get("method") != "sat":
+        saved, now = ({k: v for k, v in c.items() if k != "fc_scale"} for c in (saved, now))
+    return saved == now
+
+
 def _calib_images(dataset, count: int, seed: int) -> Tensor:
     g = torch.Generator().manual_seed(seed)
     idx = torch.randperm(len(dataset), generator=g)[: min(count, len(dataset))]
@@ -159,13 +174,16 @@ def eval_count(t: dict, available: int) -> int:
     return min(n, available) if n else available
 
 
-def run_training(cfg: dict, out: Path, init: Path | None = None, resume: bool = False) -> dict:
+def run_training(cfg: dict, out: Path, init: Path | None = None, resume: bool = False,
+                 monitor=None) -> dict:
     """Train as ``cfg`` says, checkpoint every epoch to ``out``; returns a summary dict.
 
     ``resume`` continues from the checkpoint at ``out`` (same model and world size; ``init`` is
     then ignored). The summary: epochs, steps, top1 (last test top-1, fraction), images_per_s
     (mean training throughput over all ranks), history (one dict per epoch), out, world_size,
-    device.
+    device. ``monitor`` (diagnostics: ``benchmarks/collapse_probe.py``), if given, is called after
+    every optimizer step as ``monitor(step, epoch, model, loss, logits, teacher_logits, labels)``
+    (``teacher_logits`` None without a teacher; gradients still held).
     """
     out = Path(out)
     t, q, d = cfg["train"], cfg["quant"], cfg["data"]
@@ -174,7 +192,7 @@ def run_training(cfg: dict, out: Path, init: Path | None = None, resume: bool = 
         _check_out(out)
     env = _Dist()
     try:
-        return _train(cfg, out, init, resume, env, t, q, d)
+        return _train(cfg, out, init, resume, env, t, q, d, monitor)
     finally:
         env.close()
 
@@ -203,7 +221,7 @@ def _check_out(out: Path) -> None:
                              f"yourself") from None
 
 
-def _train(cfg, out, init, resume, env: _Dist, t, q, d) -> dict:
+def _train(cfg, out, init, resume, env: _Dist, t, q, d, monitor=None) -> dict:
     seed, method = t["seed"], q["method"]
     m = cfg["model"]
     train_set = load_split(d["name"], d["root"], "train", m["resolution"], m["in_channels"])
@@ -230,7 +248,7 @@ def _train(cfg, out, init, resume, env: _Dist, t, q, d) -> dict:
         state = blob.get("train_state")
         if state is None:
             raise ValueError(f"cannot resume from {str(out)!r}: it has no training state")
-        if blob["config"] != model.config:
+        if not _same_model(blob["config"], model.config):
             raise ValueError(f"cannot resume from {str(out)!r}: it holds a different model "
                              f"({blob['config']['method']}, width {blob['config']['width']})")
         if state["world_size"] != env.world:
@@ -271,6 +289,14 @@ def _train(cfg, out, init, resume, env: _Dist, t, q, d) -> dict:
             ema.model.load_state_dict(blob["state_dict"])
             model.load_state_dict(state["raw_state_dict"])
 
+    start_top1 = None
+    if init is not None and state is None and t["guard"]:  # the fine-tune's starting point
+        start_top1 = evaluate(model, test_loader, 256, env.rank, env.world)
+        model.train()
+        if env.rank == 0:
+            print(f"start: test {100 * start_top1:.2f}% (after --init"
+                  + ("" if method == "fp" else " and calibration") + ")", flush=True)
+    guard = Guard(model, env.all_sum, out, t["guard"], history, start_top1, len(test_loader))
     net = model
     if env.world > 1:
         ids = [env.device.index] if env.device.type == "cuda" else None
@@ -296,6 +322,7 @@ def _train(cfg, out, init, resume, env: _Dist, t, q, d) -> dict:
             x = augment(x, gen, t["crop_pad"], t["erase"]).float()
             logits = net(x)
             loss = F.cross_entropy(logits, y, label_smoothing=t["label_smoothing"])
+            soft = None
             if teacher is not None:
                 with torch.no_grad():
                     soft = teacher(x)
@@ -308,8 +335,12 @@ def _train(cfg, out, init, resume, env: _Dist, t, q, d) -> dict:
             if ema is not None:
                 ema.update(model)
             step += 1
+            if monitor is not None:
+                monitor(step, epoch, model, loss, logits, soft, y)
+            hits = (logits.detach().argmax(1) == y).sum()
+            guard.after_step(model, epoch + 1, step, loss, hits, len(y))
             loss_sum += loss.detach() * len(y)
-            correct += (logits.detach().argmax(1) == y).sum()
+            correct += hits
             seen += len(y)
             bar.update(1)
             if show and (i % 10 == 9 or i == len(batches) - 1):
@@ -339,6 +370,7 @@ def _train(cfg, out, init, resume, env: _Dist, t, q, d) -> dict:
             ema.refresh_bn(ema_images)
             rec["top1_raw"], rec["top1"] = top1, evaluate(ema.model, test_loader, 256, env.rank,
                                                           env.world)
+        guard.after_epoch(model, rec)  # a collapse raises here: the last checkpoint stays
         history.append(rec)
         if env.rank == 0:
             raw = "" if ema is None else f" (raw weights {100 * rec['top1_raw']:.2f}%)"
@@ -416,6 +448,9 @@ def _main(argv: list[str] | None = None) -> int:
     except ValueError as e:
         print(f"sat_hw.flow.train: error: {e}", file=sys.stderr)
         return 2
+    except TrainingCollapse as e:
+        print(f"sat_hw.flow.train: error: {e}", file=sys.stderr)
+        return EXIT_COLLAPSE
     if int(os.environ.get("RANK", "0")) == 0:
         print(f"top1 {100 * (s['top1'] or 0):.2f}% after {s['steps']} steps, "
               f"{s['images_per_s']:.0f} images/s on {s['device']} x {s['world_size']}")

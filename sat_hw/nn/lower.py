@@ -55,7 +55,7 @@ def _weight_params(name: str, mod) -> dict:
     scale = 1.0
     if mod.scaled:
         with torch.no_grad():
-            scale = quant.weight_scale(quant.quantize_weight(mod.weight, mod.wbits), mod.n_out)
+            scale = quant.weight_scale(quant.quantize_weight(mod.weight, mod.wbits), mod.scale_n)
     return {"wbits": int(mod.wbits), "levels": k, "wscale": float(scale)}
 
 

@@ -117,6 +117,10 @@ def model_specs(name: str, **shape) -> list[LayerSpec]:
     return mbv1_specs(**shape)
 
 
+FC_SCALES = ("fan_in", "fan_out")
+"""The last layer's scale adjustment: Var(Q*) = 1/in_features or 1/out_features (the paper's)."""
+
+
 class ActQ(nn.Module):
     """Activation quantizer with a learnable clipping level ``alpha`` (ReLU for method fp)."""
 
@@ -134,7 +138,7 @@ class ActQ(nn.Module):
 class _SATWeight:
     """What QConv2d and QLinear share: ``wbits``/``method``/``scaled`` and the quantized weight."""
 
-    n_out: int
+    scale_n: int
     weight: Tensor
 
     def _init_quant(self, wbits: int, method: str, scaled: bool) -> None:
@@ -145,7 +149,7 @@ class _SATWeight:
         if self.method == "fp":
             return self.weight
         q = quantize_weight(self.weight, self.wbits)
-        return scale_adjust(q, self.n_out) if self.scaled else q
+        return scale_adjust(q, self.scale_n) if self.scaled else q
 
     @torch.no_grad()
     def integer_weight(self) -> tuple[Tensor, float]:
@@ -153,7 +157,7 @@ class _SATWeight:
         :meth:`qweight`: ``scale / (2^b-1)``, with the SAT scale taken in float64 as lowering
         takes it."""
         n = 2**self.wbits - 1
-        scale = weight_scale(quantize_weight(self.weight, self.wbits), self.n_out) \
+        scale = weight_scale(quantize_weight(self.weight, self.wbits), self.scale_n) \
             if self.scaled else 1.0
         return 2 * weight_levels(self.weight, self.wbits) - n, scale / n
 
@@ -169,20 +173,36 @@ class QConv2d(_SATWeight, nn.Conv2d):
     def n_out(self) -> int:
         return self.out_channels * self.kernel_size[0] * self.kernel_size[1]
 
+    @property
+    def scale_n(self) -> int:
+        """The ``n`` of the scale adjustment ``Q / sqrt(n * Var(Q))``: n_out, as the paper."""
+        return self.n_out
+
     def forward(self, x: Tensor) -> Tensor:
         return self._conv_forward(x, self.qweight(), self.bias)
 
 
 class QLinear(_SATWeight, nn.Linear):
-    """Linear with SAT weights; n_out = out_features."""
+    """Linear with SAT weights; n_out = out_features. ``fan`` ("fan_out" or "fan_in") picks the
+    ``n`` of the scale adjustment: out_features (the paper's rule) or in_features
+    (``quant.fc_scale``; docs/training.md says why fan_in is the default)."""
 
-    def __init__(self, *args, wbits: int, method: str, scaled: bool = False, **kw):
+    def __init__(self, *args, wbits: int, method: str, scaled: bool = False,
+                 fan: str = "fan_out", **kw):
         super().__init__(*args, **kw)
         self._init_quant(wbits, method, scaled)
+        if fan not in FC_SCALES:
+            raise ValueError(f"fc_scale must be one of {', '.join(FC_SCALES)}, got {fan!r}")
+        self.fan = fan
 
     @property
     def n_out(self) -> int:
         return self.out_features
+
+    @property
+    def scale_n(self) -> int:
+        """The ``n`` of the scale adjustment ``Q / sqrt(n * Var(Q))``."""
+        return self.in_features if self.fan == "fan_in" else self.out_features
 
     def forward(self, x: Tensor) -> Tensor:
         return F.linear(x, self.qweight(), self.bias)
@@ -282,10 +302,12 @@ class PoolLayer(nn.Module):
 class FCLayer(nn.Module):
     """act quantizer -> linear (with bias); outputs the logits."""
 
-    def __init__(self, spec: LayerSpec, wbits: int, abits: int, method: str, scaled: bool):
+    def __init__(self, spec: LayerSpec, wbits: int, abits: int, method: str, scaled: bool,
+                 fan: str = "fan_out"):
         super().__init__()
         self.spec, self.act = spec, ActQ(abits, method)
-        self.fc = QLinear(spec.in_ch, spec.out_ch, wbits=wbits, method=method, scaled=scaled)
+        self.fc = QLinear(spec.in_ch, spec.out_ch, wbits=wbits, method=method, scaled=scaled,
+                          fan=fan)
 
         self.integer_eval = True
 
@@ -314,12 +336,14 @@ class MobileNetV1(nn.Module):
 
     ``bits`` maps each layer name to ``{"wbits", "abits"}`` (pool's wbits is 0: it has no
     weights). ``method`` is one of fp, pact, cgpact, sat. Scale adjustment (method sat only) is on
-    for fc, and for every conv too when ``scale_all_convs``.
+    for fc, and for every conv too when ``scale_all_convs``; ``fc_scale`` is the fc's ``n`` (see
+    :class:`QLinear`; "fan_out", the paper's, for checkpoints that do not name one).
     """
 
     def __init__(self, width: float = 1.0, resolution: int = 224, in_channels: int = 3,
                  classes: int = 1000, bits: dict | None = None, method: str = "sat",
-                 scale_all_convs: bool = False, wbits: int = 4, abits: int = 4):
+                 scale_all_convs: bool = False, wbits: int = 4, abits: int = 4,
+                 fc_scale: str = "fan_out"):
         super().__init__()
         if method not in METHODS:
             raise ValueError(f"method must be one of {', '.join(METHODS)}, got {method!r}")
@@ -332,7 +356,7 @@ class MobileNetV1(nn.Module):
             raise ValueError(f"layer conv0: abits must be 8 (input codes), got {bits['conv0']['abits']}")
         self.config = {"name": "mbv1", "width": width, "resolution": resolution,
                        "in_channels": in_channels, "classes": classes, "method": method,
-                       "scale_all_convs": scale_all_convs,
+                       "scale_all_convs": scale_all_convs, "fc_scale": fc_scale,
                        "bits": {s.name: dict(bits[s.name]) for s in specs}}
         self.specs = specs
         sat = method == "sat"
@@ -342,7 +366,7 @@ class MobileNetV1(nn.Module):
             if s.op == "pool":
                 layers[s.name] = PoolLayer(s, b["abits"], method)
             elif s.op == "fc":
-                layers[s.name] = FCLayer(s, b["wbits"], b["abits"], method, sat)
+                layers[s.name] = FCLayer(s, b["wbits"], b["abits"], method, sat, fc_scale)
             else:
                 layers[s.name] = ConvLayer(s, b["wbits"], b["abits"], method, sat and scale_all_convs)
         self.layers = nn.ModuleDict(layers)

@@ -6,7 +6,7 @@ Arithmetic (see DESIGN.md, "Arithmetic contract"):
   ``Q = 2 * round((2^b - 1) * (W_hat + 1) / 2) / (2^b - 1) - 1``. There are ``2^b`` levels on
   [-1, 1], none of them zero; the integer form is ``w = 2k - (2^b - 1)``, ``k in 0..2^b-1``.
   ``round`` is ``torch.round`` (half to even); the gradient passes straight through it.
-- scale adjustment: ``Q* = Q / sqrt(n_out * Var(Q))`` with the unbiased variance, no gradient
+- scale adjustment: ``Q* = Q / sqrt(n * Var(Q))`` with the unbiased variance, no gradient
   through the scale.
 - activations, ``b`` bits: ``y = alpha * round((2^b - 1) * clip(x, 0, alpha) / alpha) / (2^b - 1)``,
   codes ``0..2^b-1``. ``dy/dx = 1`` on ``0 <= x < alpha`` (STE), else 0. ``dy/dalpha = 1`` where
@@ -110,15 +110,17 @@ class _WeightQuant(torch.autograd.Function):
         return gt + torch.zeros_like(a).masked_fill_(mask, gm / mask.sum()) * t.sgn()
 
 
-def scale_adjust(q: Tensor, n_out: int) -> Tensor:
-    """``Q / sqrt(n_out * Var(Q))`` (unbiased variance, scale detached), so ``Var = 1/n_out``."""
-    scale = 1.0 / torch.sqrt(n_out * q.detach().var())
+def scale_adjust(q: Tensor, n: int) -> Tensor:
+    """``Q / sqrt(n * Var(Q))`` (unbiased variance, scale detached), so ``Var = 1/n``; the paper's
+    ``n`` is the layer's outputs (``n_out``), the fc's default here its inputs
+    (:class:`sat_hw.nn.models.QLinear`, docs/training.md)."""
+    scale = 1.0 / torch.sqrt(n * q.detach().var())
     return q * scale
 
 
-def weight_scale(q: Tensor, n_out: int) -> float:
+def weight_scale(q: Tensor, n: int) -> float:
     """The scale factor :func:`scale_adjust` multiplies by, as a Python float (for lowering)."""
-    return float(1.0 / torch.sqrt(n_out * q.detach().double().var()))
+    return float(1.0 / torch.sqrt(n * q.detach().double().var()))
 
 
 class _ActQuantReference(torch.autograd.Function):

@@ -4,7 +4,8 @@ Each entry of the index: ``file`` (beside the index), ``data`` (the dataset it w
 ``config`` (the checkpoint's model config: architecture, shape, method, per-layer bits), ``top1``
 (test top-1, a fraction, measured on the full test set) and ``command`` (how it was trained).
 ``sat_hw build`` with no ``--checkpoint`` takes the entry whose config equals the configuration's
-model exactly (shape, method, scale adjustment and every layer's bits) and whose dataset is the
+model exactly (shape, method, scale adjustment of the convs and every layer's bits; the fc's
+``fc_scale`` comes with the checkpoint) and whose dataset is the
 configured one; with none it builds the seeded calibrated model.
 """
 
@@ -39,11 +40,17 @@ def entries() -> list[dict]:
 
 def find(model_config: dict, data: str) -> dict | None:
     """The entry trained on ``data`` whose model config equals ``model_config``, or None."""
-    want = json.loads(json.dumps(model_config))  # the index's JSON types (tuples -> lists)
+    want = _matched(json.loads(json.dumps(model_config)))  # the index's JSON types
     for e in entries():
-        if e["data"] == data and e["config"] == want and e["path"].is_file():
+        if e["data"] == data and _matched(e["config"]) == want and e["path"].is_file():
             return e
     return None
+
+
+def _matched(config: dict) -> dict:
+    """What a zoo model must match: all but ``fc_scale``, a training choice the checkpoint
+    carries (the build takes it from the checkpoint)."""
+    return {k: v for k, v in config.items() if k != "fc_scale"}
 
 
 __all__ = ["entries", "find", "zoo_dir"]
