@@ -16,15 +16,19 @@ import subprocess
 import numpy as np
 import pytest
 
+from sat_hw.codegen.layout import hex_lines, vvu_rom
 from sat_hw.codegen.rtl import render_rtl
 from sat_hw.flow.synthesis import DEFAULT_ROMS, top_instances
+from sat_hw.graph import golden
 from sat_hw.graph import synthetic as sy
-from sat_hw.hw.plan import check_rtl_memories, hardware_plan
+from sat_hw.hw.fold import Fold
+from sat_hw.hw.plan import check_rtl_memories, hardware_plan, layer_plan
 from sat_hw.hw.planner import resolve_folding
-from sat_hw.tools.streamtb import rtl_sources
+from sat_hw.tools.streamtb import rtl_sources, run_scenarios, standard_scenarios
 from sat_hw.tools.verilator import first_error, tool_env, verilator_root
 from sat_hw.tools.yosys import SynthError, synth
 
+pytestmark = pytest.mark.rtl
 STYLES = {"conv0": "lut", "dw1": "bram", "pw1": "uram", "fc": "auto"}
 
 
@@ -85,6 +89,33 @@ def test_yosys_maps_each_style():
     bram = _synth("sat_mvu", {**mvu, "MEM_STYLE": "bram"}, 16, 16)
     assert small.bram18 == 0, small.as_dict()
     assert bram.bram18 == 1, bram.as_dict()
+
+
+@pytest.mark.parametrize("style", ["lut", "bram"])
+def test_styled_roms_simulate_as_auto(style):
+    """A styled ROM is the same ROM: sat_mvu and sat_vvu under the standard scenarios (idle input,
+    backpressure, reset) give golden, with the latency and rate of MEM_STYLE "auto"."""
+    from tests.test_rtl_mvu import check_free_flow, make_node, run_mvu
+    from tests.test_rtl_vvu import acc_beats, dw_node, images, latency, vvu_beats
+
+    node = make_node(np.random.default_rng(7), "pw", 12, 24, 3, 4)
+    r, params, n = run_mvu(node, 3, 4, extra={"MEM_STYLE": style})
+    check_free_flow(r, params, n, "lut")
+
+    ch, pe, simd, wbits, abits = 6, 2, 3, 4, 4
+    node, rng = dw_node(11, ch, (5, 5), 3, 1, 1, wbits, abits)
+    x = images(rng, node.in_shape, abits)
+    expected = acc_beats(golden.layer_acc(node, x), pe, node.acc_bits)
+    words, width = vvu_rom(layer_plan(node, Fold(pe, simd)), "k")
+    params = {"CH": ch, "K2": 9, "PE": pe, "SIMD": simd, "WBITS": wbits, "ABITS": abits,
+              "ACC_BITS": node.acc_bits, "WEIGHT_FILE": "w.hex", "MEM_STYLE": style}
+    res, _ = run_scenarios("sat_vvu", params, simd * pe * abits, pe * node.acc_bits,
+                           standard_scenarios(vvu_beats(x, 3, 1, 1, pe, simd, abits),
+                                              len(expected), seed=3),
+                           files={"w.hex": hex_lines(words, width)})
+    for out in res:
+        assert not out.timed_out and out.extra == 0 and out.outputs == expected
+    assert res[0].first_out == 9 // simd - 1 + latency(simd, wbits, "k")
 
 
 def _lint(module: str, params: dict) -> subprocess.CompletedProcess:
