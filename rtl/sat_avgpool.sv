@@ -41,12 +41,25 @@ module sat_avgpool #(
     localparam longint BOUND = longint'(PIXELS) * ((64'd1 << ABITS) - 1);
     localparam int NEED = $clog2(BOUND + 2) + 1;             // sat_hw.graph.ir.acc_bits_for
 
+    // elaboration checks: $error with a constant message (sat_mvu: what each tool prints)
+    if (CH < 1 || PE < 1 || CH % PE != 0) begin : g_err_pe
+        $error("sat_avgpool: PE must divide CH");
+    end
+    if (PIXELS < 1) begin : g_err_pixels
+        $error("sat_avgpool: PIXELS must be >= 1");
+    end
+    if (ABITS < 1 || ABITS > 8) begin : g_err_abits
+        $error("sat_avgpool: ABITS must be 1..8");
+    end
+    if (ACC_BITS < NEED || ACC_BITS > 62) begin : g_err_acc
+        $error("sat_avgpool: ACC_BITS must be acc_bits_for(PIXELS*(2^ABITS-1))..62");
+    end
+
+    // An empty initial block where the parameter checks' initial block was (they are generate
+    // blocks now): Yosys numbers the processes it meets, and ABC's LUT mapping follows that
+    // numbering; without it Yosys maps some configurations a LUT differently (issue 22 keeps the
+    // netlists that committed measurements rest on).
     initial begin
-        if (CH < 1 || PE < 1 || CH % PE != 0) $fatal(0, "PE must divide CH (instance %m)");
-        if (PIXELS < 1) $fatal(0, "PIXELS must be >= 1 (instance %m)");
-        if (ABITS < 1 || ABITS > 8) $fatal(0, "ABITS must be 1..8 (instance %m)");
-        if (ACC_BITS < NEED || ACC_BITS > 62)
-            $fatal(0, "ACC_BITS must be %0d..62 for this PIXELS/ABITS (instance %m)", NEED);
     end
 
     logic ce, take;

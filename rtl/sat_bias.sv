@@ -37,10 +37,10 @@ module sat_bias #(
 
     // elaboration checks
     if (PE < 1 || CH < 1 || CH % PE != 0) begin : g_bad_pe
-        $fatal(0, "sat_bias: PE (%0d) must divide CH (%0d)", PE, CH);
+        $error("sat_bias: PE must divide CH");
     end
     if (IN_BITS < 1 || OUT_BITS < 1 || BIAS_BITS < 1 || FRAC < 0) begin : g_bad_widths
-        $fatal(0, "sat_bias: IN_BITS, OUT_BITS, BIAS_BITS must be >= 1, FRAC >= 0");
+        $error("sat_bias: IN_BITS, OUT_BITS, BIAS_BITS must be >= 1, FRAC >= 0");
     end
 
     logic [PE*BIAS_BITS-1:0] rom [G];

@@ -39,11 +39,10 @@ module sat_dwc #(
 
     // elaboration checks
     if (ELEM_W < 1 || IN_N < 1 || OUT_N < 1) begin : g_bad_widths
-        $fatal(0, "sat_dwc: ELEM_W, IN_N and OUT_N must be >= 1");
+        $error("sat_dwc: ELEM_W, IN_N and OUT_N must be >= 1");
     end
     if (IN_N % OUT_N != 0 && OUT_N % IN_N != 0) begin : g_bad_ratio
-        $fatal(0, "sat_dwc: IN_N (%0d) and OUT_N (%0d) must divide one another",
-               IN_N, OUT_N);
+        $error("sat_dwc: IN_N and OUT_N must divide one another");
     end
 
     if (IN_N == OUT_N) begin : g_wire

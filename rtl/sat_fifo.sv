@@ -45,17 +45,16 @@ module sat_fifo #(
 
     // elaboration checks
     if (DATA_W < 1) begin : g_bad_data_w
-        $fatal(0, "sat_fifo: DATA_W must be >= 1, got %0d", DATA_W);
+        $error("sat_fifo: DATA_W must be >= 1");
     end
     if (DEPTH < 2) begin : g_bad_depth
-        $fatal(0, "sat_fifo: DEPTH must be >= 2, got %0d", DEPTH);
+        $error("sat_fifo: DEPTH must be >= 2");
     end
     // verilator lint_off WIDTHEXPAND
     // verilator lint_off WIDTHTRUNC
     if (RAM_STYLE != "auto" && RAM_STYLE != "registers" && RAM_STYLE != "distributed"
         && RAM_STYLE != "block") begin : g_bad_ram_style
-        $fatal(0, "sat_fifo: RAM_STYLE must be auto, registers, distributed or block, got %s",
-               RAM_STYLE);
+        $error("sat_fifo: RAM_STYLE must be auto, registers, distributed or block");
     end
     // verilator lint_on WIDTHTRUNC
     // verilator lint_on WIDTHEXPAND

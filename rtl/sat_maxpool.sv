@@ -27,10 +27,22 @@ module sat_maxpool #(
     output logic                          m_axis_tvalid,
     input  wire logic                     m_axis_tready
 );
+    // elaboration checks: $error with a constant message (sat_mvu: what each tool prints)
+    if (CH < 1 || PE < 1 || CH % PE != 0) begin : g_err_pe
+        $error("sat_maxpool: PE must divide CH");
+    end
+    if (K2 < 1) begin : g_err_k2
+        $error("sat_maxpool: K2 must be >= 1");
+    end
+    if (ABITS < 1 || ABITS > 8) begin : g_err_abits
+        $error("sat_maxpool: ABITS must be 1..8");
+    end
+
+    // An empty initial block where the parameter checks' initial block was (they are generate
+    // blocks now): Yosys numbers the processes it meets, and ABC's LUT mapping follows that
+    // numbering; without it Yosys maps some configurations a LUT differently (issue 22 keeps the
+    // netlists that committed measurements rest on).
     initial begin
-        if (CH < 1 || PE < 1 || CH % PE != 0) $fatal(0, "PE must divide CH (instance %m)");
-        if (K2 < 1) $fatal(0, "K2 must be >= 1 (instance %m)");
-        if (ABITS < 1 || ABITS > 8) $fatal(0, "ABITS must be 1..8 (instance %m)");
     end
 
     localparam int LEVELS = K2 > 1 ? $clog2(K2) : 1;

@@ -10,13 +10,16 @@
 // lane p at [p*ACC_BITS +: ACC_BITS]. Vectors follow each other with no gap and no framing.
 //
 // Weights: one ROM ($readmemh WEIGHT_FILE; sat_hw.codegen.layout.mvu_rom), depth (MH/PE)*(MW/SIMD),
-// word f*(MW/SIMD) + s, lane (p, i) at [(p*SIMD + i)*WB +: WB]. ENCODING "signed" stores the odd
-// weight w in WB = WBITS+1 bits, taken as u = w + 2^WBITS (its sign bit flipped); ENCODING "k"
-// stores SAT's code u = k = (w + 2^WBITS-1)/2 in WB = WBITS bits. Every product is then an
-// unsigned one, and sum w*a = (sum u*a << SH) - M*sum a, SH 1 and M 2^WBITS-1 ("k"), SH 0 and M
-// 2^WBITS ("signed"). One adder tree, shared by all PE lanes, sums each input beat's codes as it
-// arrives; at the end of the vector nc = -M*sum a is the value every lane's accumulator restarts
-// from (instead of 0) in each fold, so the correction costs no per-lane logic.
+// word f*(MW/SIMD) + s, lane (p, i) at [(p*SIMD + i)*WB +: WB]. MEM_STYLE (the plan's
+// [fold.<layer>] mem) places it: "auto" the tool decides (no attribute), "lut" distributed ROM,
+// "bram" block RAM; "uram" is refused at elaboration (a URAM cannot be initialised).
+// ENCODING "signed" stores the odd weight w in WB = WBITS+1 bits, taken as u = w + 2^WBITS (its
+// sign bit flipped); ENCODING "k" stores SAT's code u = k = (w + 2^WBITS-1)/2 in WB = WBITS
+// bits. Every product is then an unsigned one, and sum w*a = (sum u*a << SH) - M*sum a, SH 1
+// and M 2^WBITS-1 ("k"), SH 0 and M 2^WBITS ("signed"). One adder tree, shared by all PE lanes,
+// sums each input beat's codes as it arrives; at the end of the vector nc = -M*sum a is the
+// value every lane's accumulator restarts from (instead of 0) in each fold, so the correction
+// costs no per-lane logic.
 //
 // MULT "lut": each product is WB partial products (a if bit b of u, shifted by b; sat_mvu_lut)
 // and one adder tree per lane sums the beat's SIMD*WB of them. MULT "dsp" (ENCODING "k" only):
@@ -88,7 +91,8 @@ module sat_mvu #(
     parameter logic [63:0] MULT = "lut",          // "lut" or "dsp" (packed multiplies)
     parameter int          DSP_A_W = 27,          // MULT "dsp": signed width of the wide port
     parameter int          DSP_B_W = 18,          // MULT "dsp": signed width of the narrow port
-    parameter bit          DSP_OVERLAP = 1'b1     // MULT "dsp": one-bit field overlap, LSB repair
+    parameter bit          DSP_OVERLAP = 1'b1,    // MULT "dsp": one-bit field overlap, LSB repair
+    parameter logic [63:0] MEM_STYLE = "auto"     // weight ROM: "auto", "lut", "bram" (header)
 ) (
     input  wire logic                     clk,
     input  wire logic                     rst,
@@ -132,30 +136,39 @@ module sat_mvu #(
     localparam int SW = SF > 1 ? $clog2(SF) : 1;
     localparam int AW = DEPTH > 1 ? $clog2(DEPTH) : 1;
     localparam int UA = DSP_A_W - 1;                        // unsigned bits of the wide port
+    localparam bit STYLED = MEM_STYLE == 64'("lut") || MEM_STYLE == 64'("bram");
 
+    // elaboration checks: $error with a constant message (Yosys prints neither a %0d nor the
+    // message of a $fatal; Verilator and, by IEEE 1800-2017 20.11, Vivado print it too)
     if (MH < 1 || PE < 1 || MH % PE != 0) begin : g_err_pe
-        $fatal(0, "PE must divide MH (instance %m)");
+        $error("sat_mvu: PE must divide MH");
     end
     if (MW < 1 || SIMD < 1 || MW % SIMD != 0) begin : g_err_simd
-        $fatal(0, "SIMD must divide MW (instance %m)");
+        $error("sat_mvu: SIMD must divide MW");
     end
     if (WBITS < 1 || WBITS > 8 || ABITS < 1 || ABITS > 8) begin : g_err_bits
-        $fatal(0, "WBITS and ABITS must be 1..8 (instance %m)");
+        $error("sat_mvu: WBITS and ABITS must be 1..8");
     end
     if (!ENC_K && ENCODING != 64'("signed")) begin : g_err_enc
-        $fatal(0, "ENCODING must be \"k\" or \"signed\" (instance %m)");
+        $error("sat_mvu: ENCODING must be \"k\" or \"signed\"");
     end
     if (!USE_DSP && MULT != 64'("lut")) begin : g_err_mult
-        $fatal(0, "MULT must be \"lut\" or \"dsp\" (instance %m)");
+        $error("sat_mvu: MULT must be \"lut\" or \"dsp\"");
     end
     if (USE_DSP && !ENC_K) begin : g_err_dsp
-        $fatal(0, "MULT \"dsp\" packs unsigned k codes: it needs ENCODING \"k\" (instance %m)");
+        $error("sat_mvu: MULT \"dsp\" packs unsigned k codes: it needs ENCODING \"k\"");
     end
     if (USE_DSP && (UA < WBITS || DSP_B_W <= ABITS)) begin : g_err_port
-        $fatal(0, "DSP_A_W/DSP_B_W too narrow for WBITS/ABITS (instance %m)");
+        $error("sat_mvu: DSP_A_W/DSP_B_W too narrow for WBITS/ABITS");
     end
     if (ACC_BITS < NEED || BOUND >= 64'd1 << 60) begin : g_err_acc
-        $fatal(0, "ACC_BITS too small for MW/WBITS/ABITS (instance %m)");
+        $error("sat_mvu: ACC_BITS below acc_bits_for(MW*(2^WBITS-1)*(2^ABITS-1))");
+    end
+    if (MEM_STYLE == 64'("uram")) begin : g_err_uram
+        $error("sat_mvu: MEM_STYLE \"uram\" needs run-time weight loading (no URAM init)");
+    end else if (MEM_STYLE != 64'("auto") && MEM_STYLE != 64'("lut") && MEM_STYLE != 64'("bram"))
+    begin : g_err_mem
+        $error("sat_mvu: MEM_STYLE must be \"auto\", \"lut\" or \"bram\"");
     end
 
     // ---------------------------------------------------------------- vector buffer, issue
@@ -223,17 +236,40 @@ module sat_mvu #(
     logic [SIMD*ABITS-1:0] act0, act1, act2, act3;  // the beat's codes (stages 1..4)
     logic [AW-1:0] raddr;                 // its ROM word (stage 1)
     logic [PE*SIMD*WB-1:0] w1, w2, w3;    // its weights (stages 2, 3, 4)
-    logic [PE*SIMD*WB-1:0] rom [0:DEPTH-1];
     // The buffer has two halves (entry {parity, beat}): the vector being filled writes one while
     // the held vector is read from the other, so a write and a read that is used never meet at
     // one address (no_rw_check: Yosys adds no collision logic after the block RAM's output).
     (* no_rw_check *) logic [SIMD*ABITS-1:0] vbuf [0:(2 << SW)-1];
+
+    // The weight ROM, read at raddr into w1. MEM_STYLE "auto" (no attribute: the tool decides)
+    // reads `rom` in the process below, as before MEM_STYLE, so its netlist is unchanged (Yosys's
+    // LUT mapping follows the order in which it meets processes, and it meets those of generate
+    // blocks later). "lut" and "bram" read a ROM with literal attributes in a generate branch
+    // (an attribute that takes a parameter's value is not read alike by every tool):
+    // rom_style for Vivado, rom_block for Yosys, which reads rom_block before rom_style and maps
+    // a ROM styled "distributed" nowhere ("no valid mapping"), "logic" to LUTs; `rom` is then
+    // unread and removed.
+    logic [PE*SIMD*WB-1:0] rom [0:DEPTH-1];
     initial $readmemh(WEIGHT_FILE, rom);
+    logic [PE*SIMD*WB-1:0] w1s;           // the styled ROM's word at raddr (into w1)
+    if (MEM_STYLE == 64'("lut")) begin : g_rom_lut
+        (* rom_style = "distributed", rom_block = "logic" *)
+        logic [PE*SIMD*WB-1:0] srom [0:DEPTH-1];
+        initial $readmemh(WEIGHT_FILE, srom);
+        assign w1s = srom[raddr];
+    end else if (MEM_STYLE == 64'("bram")) begin : g_rom_bram
+        (* rom_style = "block", rom_block = "block" *)
+        logic [PE*SIMD*WB-1:0] srom [0:DEPTH-1];
+        initial $readmemh(WEIGHT_FILE, srom);
+        assign w1s = srom[raddr];
+    end else begin : g_rom_auto
+        assign w1s = '0;
+    end
 
     always_ff @(posedge clk) begin
         if (fill) vbuf[{wpar, ws}] <= s_axis_tdata;
         raddr <= waddr;
-        w1 <= rom[raddr];
+        w1 <= STYLED ? w1s : rom[raddr];
         w2 <= w1;
         w3 <= w2;
         act0 <= vbuf[{cpar, sf}];

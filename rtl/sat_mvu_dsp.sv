@@ -48,10 +48,10 @@ module sat_mvu_dsp #(
     localparam int NG = (PE + LANES - 1) / LANES;           // multiplies per column
 
     if (PE < 1 || SIMD < 1 || WBITS < 1 || WBITS > 8 || ABITS < 1 || ABITS > 8) begin : g_err
-        $fatal(0, "PE, SIMD >= 1 and WBITS, ABITS 1..8 (instance %m)");
+        $error("sat_mvu_dsp: PE, SIMD >= 1 and WBITS, ABITS 1..8");
     end
     if (UA < WBITS || DSP_B_W <= ABITS) begin : g_err_port
-        $fatal(0, "DSP_A_W/DSP_B_W too narrow for WBITS/ABITS (instance %m)");
+        $error("sat_mvu_dsp: DSP_A_W/DSP_B_W too narrow for WBITS/ABITS");
     end
 
     for (genvar i = 0; i < SIMD; i++) begin : g_i

@@ -32,10 +32,10 @@ module sat_mvu_lut #(
     output logic [PE*SIMD*WB*TW-1:0]      pp
 );
     if (PE < 1 || SIMD < 1 || WBITS < 1 || WBITS > 8 || ABITS < 1 || ABITS > 8) begin : g_err
-        $fatal(0, "PE, SIMD >= 1 and WBITS, ABITS 1..8 (instance %m)");
+        $error("sat_mvu_lut: PE, SIMD >= 1 and WBITS, ABITS 1..8");
     end
     if (!ENC_K && ENCODING != 64'("signed")) begin : g_err_enc
-        $fatal(0, "ENCODING must be \"k\" or \"signed\" (instance %m)");
+        $error("sat_mvu_lut: ENCODING must be \"k\" or \"signed\"");
     end
 
     always_comb begin

@@ -45,7 +45,7 @@ module sat_mvu_tree #(
     localparam int SG = SIGNED ? 1 : 0;
 
     if (N < 1 || VMAX < 64'd1 || VMAX >= 64'd1 << 56 || R < 1 || DELAY < 0) begin : g_err
-        $fatal(0, "N, VMAX, R or DELAY out of range (instance %m)");
+        $error("sat_mvu_tree: N, VMAX, R or DELAY out of range");
     end
 
     // tree geometry: nodes at level l, their width, their offset in the tree's flat vector

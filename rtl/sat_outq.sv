@@ -39,7 +39,7 @@ module sat_outq #(
     localparam int CW = $clog2(DEPTH + 1);
 
     if (DEPTH < 3) begin : g_bad_depth
-        $fatal(0, "sat_outq: DEPTH must be >= 3, got %0d (instance %m)", DEPTH);
+        $error("sat_outq: DEPTH must be >= 3");
     end
 
     logic [CW-1:0] free_q;                // credits not taken

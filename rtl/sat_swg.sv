@@ -85,19 +85,19 @@ module sat_swg #(
 
     // ---- elaboration checks ----
     if (CH < 1 || SIMD < 1 || CH % SIMD != 0) begin : g_chk_simd
-        $fatal(0, "SIMD must divide CH (instance %m)");
+        $error("sat_swg: SIMD must divide CH");
     end
     if (K < 1 || STRIDE < 1 || ELEM_W < 1) begin : g_chk_k
-        $fatal(0, "K, STRIDE and ELEM_W must be >= 1 (instance %m)");
+        $error("sat_swg: K, STRIDE and ELEM_W must be >= 1");
     end
     if (PAD < 0 || PAD >= K) begin : g_chk_pad
-        $fatal(0, "PAD must be in 0..K-1 (instance %m)");
+        $error("sat_swg: PAD must be in 0..K-1");
     end
     if (IN_H + 2 * PAD < K || IN_W + 2 * PAD < K) begin : g_chk_size
-        $fatal(0, "the padded image must hold one window (instance %m)");
+        $error("sat_swg: the padded image must hold one window");
     end
     if (ROWS < K) begin : g_chk_rows
-        $fatal(0, "ROWS must be >= K (instance %m)");
+        $error("sat_swg: ROWS must be >= K");
     end
 
     // (a + c) mod ROWS, a in 0..ROWS-1: a table (no adder), one LUT per bit

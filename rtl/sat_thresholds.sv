@@ -88,33 +88,17 @@ module sat_thresholds #(
     localparam int LAT = PIPE + 2;                    // take to offer (header: Latency)
     localparam int QD = LAT + 1;                      // credits: one output beat per input
 
-    // elaboration checks
+    // elaboration checks: $error with a constant message (Yosys prints neither a %0d nor the
+    // message of a $fatal; Verilator and, by IEEE 1800-2017 20.11, Vivado print it too)
     if (PE < 1 || CH < 1 || CH % PE != 0) begin : g_bad_pe
-        $fatal(0, "sat_thresholds: PE (%0d) must divide CH (%0d)", PE, CH);
+        $error("sat_thresholds: PE must divide CH");
     end
     if (OUT_BITS < 1 || OUT_BITS > 8) begin : g_bad_out_bits
-        $fatal(0, "sat_thresholds: OUT_BITS must be 1..8, got %0d", OUT_BITS);
+        $error("sat_thresholds: OUT_BITS must be 1..8");
     end
     if (ACC_BITS < 2 || ACC_BITS > 62) begin : g_bad_acc_bits
-        $fatal(0, "sat_thresholds: ACC_BITS must be 2..62, got %0d", ACC_BITS);
+        $error("sat_thresholds: ACC_BITS must be 2..62");
     end
-    if (PE > 9999) begin : g_bad_lanes
-        $fatal(0, "sat_thresholds: PE must be < 10000 (file names), got %0d", PE);
-    end
-
-    // decimal digits of v (< 10000) as a string; unused leading characters are NUL, which
-    // file names skip
-    function automatic logic [31:0] dec(input int v);
-        logic [31:0] s;
-        int x;
-        s = '0;
-        x = v;
-        for (int i = 0; i < 4; i++) begin
-            if (i == 0 || x != 0) s[i*8 +: 8] = 8'h30 + 8'(x % 10);
-            x = x / 10;
-        end
-        dec = s;
-    endfunction
 
     // Per-stage registers are flat vectors (stage j at [j*W +: W]): Yosys reads those in
     // generate blocks where it rejects packed arrays.
@@ -171,7 +155,7 @@ module sat_thresholds #(
                 localparam int W = j == 0 ? ACC_BITS + 1 : ACC_BITS;
                 logic [W-1:0] mem [1 << j];
 
-                initial $readmemh({THRESH_PREFIX, "_p", dec(p), "_s", dec(j), ".hex"}, mem);
+                initial $readmemh($sformatf("%s_p%0d_s%0d.hex", THRESH_PREFIX, p, j), mem);
                 if (j == 0) begin : g_dir
                     assign dir = mem[0][ACC_BITS];
                 end
@@ -216,7 +200,7 @@ module sat_thresholds #(
                 logic [RD*B-1:0] found_d;
                 logic [RD-1:0] dir_d;
 
-                initial $readmemh({THRESH_PREFIX, "_p", dec(p), "_s", dec(j), ".hex"}, mem);
+                initial $readmemh($sformatf("%s_p%0d_s%0d.hex", THRESH_PREFIX, p, j), mem);
 
                 if (j == 0) begin : g_first
                     // the group of the next beat to take (a register): read as it is taken

@@ -11,9 +11,11 @@
 // [p*ACC_BITS +: ACC_BITS]. Pixels (and images) follow each other with no gap and no framing.
 //
 // Weights: one ROM ($readmemh WEIGHT_FILE), depth (CH/PE)*(K2/SIMD), word g*(K2/SIMD) + s, lane
-// (i, p) at [(i*PE + p)*WB +: WB] (sat_hw.codegen.layout.vvu_rom). ENCODING "signed" stores the odd
-// weight w in WB = WBITS+1 bits (taken as u = w + 2^WBITS, see Pipeline). ENCODING "k" stores SAT's code
-// k = (w + 2^WBITS-1)/2 in WB = WBITS bits and computes sum w*a = 2*sum k*a - (2^WBITS-1)*sum a:
+// (i, p) at [(i*PE + p)*WB +: WB] (sat_hw.codegen.layout.vvu_rom), placed by MEM_STYLE as in
+// sat_mvu ("auto": no attribute, "lut", "bram"; "uram" refused at elaboration).
+// ENCODING "signed" stores the odd weight w in WB = WBITS+1 bits (taken as u = w + 2^WBITS,
+// see Pipeline). ENCODING "k" stores SAT's code k = (w + 2^WBITS-1)/2 in WB = WBITS bits and
+// computes sum w*a = 2*sum k*a - (2^WBITS-1)*sum a:
 // every product is an unsigned WBITS x ABITS one, and each lane adds the sum of its own codes
 // (in a depthwise unit every lane has its own activations, so sum a is per lane, not shared).
 // Yosys synth_xilinx -nodsp put "k" below "signed" in LUTs in the former single-cycle design
@@ -57,7 +59,8 @@ module sat_vvu #(
     parameter int    ABITS = 4,             // activation code bits, 1..8
     parameter int    ACC_BITS = 12,         // accumulator bits; Requires >= the exact bound's
     parameter        WEIGHT_FILE = "w.hex", // $readmemh image of the weight ROM
-    parameter logic [63:0] ENCODING = "k"   // "k" (unsigned SAT codes) or "signed"
+    parameter logic [63:0] ENCODING = "k",  // "k" (unsigned SAT codes) or "signed"
+    parameter logic [63:0] MEM_STYLE = "auto"  // weight ROM: "auto", "lut", "bram" (header)
 ) (
     input  wire logic                          clk,
     input  wire logic                          rst,
@@ -89,16 +92,36 @@ module sat_vvu #(
     localparam int  TS = TSP > TSA + 1 ? TSP : TSA + 1;     // the code sum has one more stage
     localparam int  LAT = TS + 6;                           // take to offer (header: Latency)
     localparam int  QD = (LAT + NS - 1) / NS + 1 < 3 ? 3 : (LAT + NS - 1) / NS + 1;  // credits
+    localparam bit  STYLED = MEM_STYLE == 64'("lut") || MEM_STYLE == 64'("bram");
 
+    // elaboration checks: $error with a constant message (sat_mvu: what each tool prints)
+    if (CH < 1 || PE < 1 || CH % PE != 0) begin : g_err_pe
+        $error("sat_vvu: PE must divide CH");
+    end
+    if (K2 < 1 || SIMD < 1 || K2 % SIMD != 0) begin : g_err_simd
+        $error("sat_vvu: SIMD must divide K2");
+    end
+    if (WBITS < 1 || WBITS > 8 || ABITS < 1 || ABITS > 8) begin : g_err_bits
+        $error("sat_vvu: WBITS and ABITS must be 1..8");
+    end
+    if (!ENC_K && ENCODING != 64'("signed")) begin : g_err_enc
+        $error("sat_vvu: ENCODING must be \"k\" or \"signed\"");
+    end
+    if (ACC_BITS < NEED || ACC_BITS > 62) begin : g_err_acc
+        $error("sat_vvu: ACC_BITS must be acc_bits_for(K2*(2^WBITS-1)*(2^ABITS-1))..62");
+    end
+    if (MEM_STYLE == 64'("uram")) begin : g_err_uram
+        $error("sat_vvu: MEM_STYLE \"uram\" needs run-time weight loading (no URAM init)");
+    end else if (MEM_STYLE != 64'("auto") && MEM_STYLE != 64'("lut") && MEM_STYLE != 64'("bram"))
+    begin : g_err_mem
+        $error("sat_vvu: MEM_STYLE must be \"auto\", \"lut\" or \"bram\"");
+    end
+
+    // An empty initial block where the parameter checks' initial block was (they are generate
+    // blocks now): Yosys numbers the processes it meets, and ABC's LUT mapping follows that
+    // numbering; without it Yosys maps some configurations a LUT differently (issue 22 keeps the
+    // netlists that committed measurements rest on).
     initial begin
-        if (CH < 1 || PE < 1 || CH % PE != 0) $fatal(0, "PE must divide CH (instance %m)");
-        if (K2 < 1 || SIMD < 1 || K2 % SIMD != 0) $fatal(0, "SIMD must divide K2 (instance %m)");
-        if (WBITS < 1 || WBITS > 8) $fatal(0, "WBITS must be 1..8 (instance %m)");
-        if (ABITS < 1 || ABITS > 8) $fatal(0, "ABITS must be 1..8 (instance %m)");
-        if (!ENC_K && ENCODING != 64'("signed"))
-            $fatal(0, "ENCODING must be \"k\" or \"signed\" (instance %m)");
-        if (ACC_BITS < NEED || ACC_BITS > 62)
-            $fatal(0, "ACC_BITS must be %0d..62 for this K2/WBITS/ABITS (instance %m)", NEED);
     end
 
     // ---- stage 0: the input beat and its ROM word, both registered; the ROM is read at the
@@ -116,8 +139,26 @@ module sat_vvu #(
     assign s_axis_tready = credit;
     assign take = s_axis_tvalid && credit;
 
+    // MEM_STYLE "lut" or "bram": the word comes from a ROM with literal attributes (as in
+    // sat_mvu: rom_style for Vivado, rom_block for Yosys), and `rom` is unread and removed;
+    // "auto" reads `rom` in the process below, as before MEM_STYLE (the same netlist)
+    logic [SIMD*PE*WB-1:0] w_s;           // the styled ROM's word at addr (into w_q)
+    if (MEM_STYLE == 64'("lut")) begin : g_rom_lut
+        (* rom_style = "distributed", rom_block = "logic" *)
+        logic [SIMD*PE*WB-1:0] srom [0:DEPTH-1];
+        initial $readmemh(WEIGHT_FILE, srom);
+        assign w_s = srom[addr];
+    end else if (MEM_STYLE == 64'("bram")) begin : g_rom_bram
+        (* rom_style = "block", rom_block = "block" *)
+        logic [SIMD*PE*WB-1:0] srom [0:DEPTH-1];
+        initial $readmemh(WEIGHT_FILE, srom);
+        assign w_s = srom[addr];
+    end else begin : g_rom_auto
+        assign w_s = '0;
+    end
+
     always_ff @(posedge clk) begin
-        w_q <= rom[addr];
+        w_q <= STYLED ? w_s : rom[addr];
         a_q <= s_axis_tdata;
         v0_q <= take;
         first0_q <= tap == '0;

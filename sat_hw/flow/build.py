@@ -135,9 +135,12 @@ def check_folding_early(cfg: dict, plan: dict[str, str | None],
     if all(plan[p] is not None for p in ("rtl", "hls", "estimate")):
         return
     from sat_hw.flow.estimate import config_graph
+    from sat_hw.hw.plan import check_rtl_memories
 
     try:
-        build_folding(cfg, config_graph(cfg))
+        folding = build_folding(cfg, config_graph(cfg))
+        if plan["rtl"] is None:  # weights in URAM: not in the RTL until it loads them
+            check_rtl_memories(folding, cfg.get("fold", {}))
     except ValueError as e:  # [fold.<layer>] tables come only from the user's file: name it
         if config_file is None or not str(e).startswith("fold."):
             raise

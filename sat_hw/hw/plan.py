@@ -124,6 +124,12 @@ def _dwcs(layer: str, elem_w: int, n_in: int, n_out: int, tag: str) -> list[Bloc
             for i, (a, b) in enumerate(dwc_chain(n_in, n_out))]
 
 
+def _mem_style(fold: Fold) -> dict:
+    """The weight ROM's ``MEM_STYLE`` (the fold's ``mem``), passed only where it is not ``auto``:
+    the RTL blocks' default, so a plan without styles gives the same parameters as before."""
+    return {} if fold.mem == "auto" else {"MEM_STYLE": fold.mem}
+
+
 def _compute(node: Layer, fold: Fold, dsp_a_w: int) -> Block:
     name, a = node.name, node.abits
     if is_mvu(node):
@@ -131,12 +137,12 @@ def _compute(node: Layer, fold: Fold, dsp_a_w: int) -> Block:
         p = {"MH": node.out_shape[0], "MW": node.fan_in, "PE": fold.pe, "SIMD": fold.simd,
              "WBITS": node.wbits, "ABITS": a, "ACC_BITS": acc, "WEIGHT_FILE": f"mem/{name}_w.hex",
              "ENCODING": ENCODING, "MULT": fold.mult,
-             **({"DSP_A_W": dsp_a_w} if fold.mult == "dsp" else {})}
+             **({"DSP_A_W": dsp_a_w} if fold.mult == "dsp" else {}), **_mem_style(fold)}
         return Block("sat_mvu", p, "mvu", fold.mem, f"{name}_mvu", name, fold.pe * acc)
     if isinstance(node, Conv):
         p = {"CH": node.out_shape[0], "K2": node.kernel * node.kernel, "PE": fold.pe,
              "SIMD": fold.simd, "WBITS": node.wbits, "ABITS": a, "ACC_BITS": node.acc_bits,
-             "WEIGHT_FILE": f"mem/{name}_w.hex", "ENCODING": ENCODING}
+             "WEIGHT_FILE": f"mem/{name}_w.hex", "ENCODING": ENCODING, **_mem_style(fold)}
         return Block("sat_vvu", p, "vvu", fold.mem, f"{name}_vvu", name, fold.pe * node.acc_bits)
     if isinstance(node, AvgPool):
         c, h, w = node.in_shape
@@ -163,6 +169,19 @@ def _output(node: Layer, fold: Fold) -> list[Block]:
         return [Block("sat_bias", p, "bias", name=f"{name}_bias", layer=name,
                       out_w=fold.pe * node.acc_bits)]
     return []
+
+
+def check_rtl_memories(folding: Folding, explicit: dict | None = None) -> None:
+    """One line (``ValueError``) for a fold whose weights the RTL cannot hold: ``mem = "uram"``
+    (a URAM has no bitstream initialisation and the blocks have no weight-load port yet; the
+    blocks refuse ``MEM_STYLE "uram"`` at elaboration too). The HLS backend and the estimate take
+    it. ``explicit``: the ``[fold.<layer>]`` tables, to say where a URAM came from."""
+    for name, f in folding.items():
+        if f.mem == "uram":
+            why = "" if (explicit or {}).get(name, {}).get("mem") == "uram" else " (planned)"
+            raise ValueError(f"fold.{name}.mem uram{why}: the RTL cannot initialise weights in "
+                             f"URAM (no run-time weight loading yet); set [fold.{name}] mem = "
+                             f"\"bram\" or build with --backend hls")
 
 
 def layer_plan(node: Layer, fold: Fold, prev_beat: int | None = None, dsp_a_w: int = 27,
@@ -219,5 +238,5 @@ def hardware_plan(graph: Graph, folding: Folding, family: str = "xcup",
     return HardwarePlan(graph, tuple(layers), family)
 
 
-__all__ = ["CORE_ROLES", "ENCODING", "FIFO_DEPTH", "HardwarePlan", "LayerPlan", "hardware_plan",
-           "layer_plan"]
+__all__ = ["CORE_ROLES", "ENCODING", "FIFO_DEPTH", "HardwarePlan", "LayerPlan",
+           "check_rtl_memories", "hardware_plan", "layer_plan"]
