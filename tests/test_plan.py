@@ -146,3 +146,26 @@ def test_fastest_is_not_a_bisection():
     assert best.estimate["interval_cycles"] == first == 200_704
     loose = p.at(401_408)
     assert loose.estimate["interval_cycles"] <= 401_408 and loose.estimate["fits"]
+
+
+def test_rtl_builds_plan_without_uram():
+    """The RTL cannot load weights into URAM yet (issue 22): where a build makes RTL the planner
+    leaves URAM out, and a target that needs URAM is refused in one line; an HLS-only build keeps
+    it (MobileNetV1 224 px W4A4 on the ZCU104 at 900 frames/s puts pw12, pw13 and fc in URAM;
+    on the U250 at 3,300 frames/s the fc)."""
+    from sat_hw.flow.build import build_folding
+
+    over = {"model": {"width": 1.0, "resolution": 224, "in_channels": 3, "classes": 1000},
+            "quant": {"wbits": 4, "abits": 4},
+            "hw": {"device": "zcu104", "fclk_mhz": 200.0, "fps": 900.0}}
+    hls = load_config(None, {**over, "build": {"backend": "hls"}})
+    rtl = load_config(None, {**over, "build": {"backend": "rtl,hls"}})
+    with_uram = build_folding(hls, config_graph(hls))
+    assert any(f.mem == "uram" for f in with_uram.values())
+    with pytest.raises(ValueError, match=r"bram18 .* > 90% of 624"):  # without URAM: too big
+        build_folding(rtl, config_graph(rtl))
+    u250 = {**over, "hw": {"device": "u250", "fclk_mhz": 333.0, "fps": 3300.0}}
+    for backend, uram in (("hls", True), ("rtl", False)):  # the fc's weights go to URAM
+        cfg = load_config(None, {**u250, "build": {"backend": backend}})
+        folding = build_folding(cfg, config_graph(cfg))
+        assert any(f.mem == "uram" for f in folding.values()) == uram, backend

@@ -108,12 +108,14 @@ def refuse_absent(plan: dict[str, str | None], explicit: dict) -> None:
 def build_folding(cfg: dict, graph):
     """PE/SIMD per layer: ``[fold.<layer>]`` tables, the rest by the default rule: the planner
     for ``hw.fps`` at ``hw.fclk_mhz`` on ``hw.device`` when ``hw.fps > 0``, else the lane
-    budget ``hw.lanes`` (:func:`sat_hw.hw.planner.resolve_folding`)."""
+    budget ``hw.lanes`` (:func:`sat_hw.hw.planner.resolve_folding`); without URAM weights
+    where the RTL is built (it cannot load them yet)."""
     from sat_hw.hw.planner import resolve_folding
 
     hw = cfg["hw"]
+    rtl = "rtl" in [b.strip() for b in cfg["build"]["backend"].split(",")]
     return resolve_folding(graph, cfg.get("fold", {}), hw["lanes"], fps=hw["fps"],
-                           fclk_mhz=hw["fclk_mhz"], device=hw["device"])
+                           fclk_mhz=hw["fclk_mhz"], device=hw["device"], uram_weights=not rtl)
 
 
 def _hls(cfg: dict, hardware, inputs, golden, digest: str,

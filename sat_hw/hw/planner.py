@@ -384,17 +384,18 @@ def _over_msg(cands: list[Candidates], picks: list[int] | None, dev: Device,
 def resolve_folding(graph: Graph, explicit: dict[str, dict] | None = None,
                     max_lanes: int = DEFAULT_LANES, target_cycles: int | None = None, *,
                     fps: float | None = None, fclk_mhz: float = 333.0,
-                    device: str | None = None, budget: bool = False) -> Folding:
+                    device: str | None = None, budget: bool = False,
+                    uram_weights: bool = True) -> Folding:
     """Explicit ``[fold.<layer>]`` tables win; the rest come from the default rule: the planner
     (:func:`plan`: the cheapest folding for ``fps`` frames/s at ``fclk_mhz`` on
     ``device``, or with ``budget`` the fastest that fits the device) when ``fps > 0`` or
     ``budget``; else a target interval when given, else the lane budget. Every fold is
-    checked."""
+    checked. ``uram_weights`` false: the planner keeps weights out of URAM."""
     explicit = explicit or {}
     check_layer_names(graph, explicit)
     if (fps and fps > 0) or budget:
         base = plan(graph, device or "u250", fclk_mhz, fps=fps if fps and fps > 0 else None,
-                    explicit=explicit).folding
+                    explicit=explicit, uram_weights=uram_weights).folding
     elif target_cycles:
         base = fold_for_cycles(graph, target_cycles)
     else:
