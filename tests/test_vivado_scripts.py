@@ -104,13 +104,19 @@ def test_no_vivado_scripts_for_an_ecp5_part():
 
 
 @pytest.mark.rtl
-def test_self_contained_testbench_passes_and_flags_a_bad_frame(built):
+def test_self_contained_testbench_passes_and_realigns_a_bad_frame(built):
     from sat_hw.tools.svtb import run_axi_tb
 
     r = run_axi_tb(built / "rtl", valid_pct=70, ready_pct=60, seed=3)
     assert r["passed"] and r["mismatches"] == 0 and r["beats_out"] > 0, r
-    bad = run_axi_tb(built / "rtl", images=2, tlast_error=True)
-    assert not bad["passed"] and bad["frame_error"] and bad["mismatches"] == 0, bad
+    assert r["status"] == 0 and not r["frame_error"], r
+    for frame, status in (("short", 0x0001_0000), ("long", 0x0001_0000)):
+        # image 0 a beat short (padded) or long (dropped): flagged, and images 1, 2 still exact
+        bad = run_axi_tb(built / "rtl", valid_pct=80, ready_pct=80, frame=frame)
+        assert bad["passed"] and bad["frame_error"] and bad["status"] == status, bad
+        assert bad["beats_out"] == r["beats_out"], bad
+    one = run_axi_tb(built / "rtl", images=1, frame="long")
+    assert one["passed"] and one["status"] == 0x0001_0002, one
 
 
 @pytest.mark.rtl

@@ -82,6 +82,9 @@ def parse(text: str) -> dict:
     if m:
         out.update(cycles=int(m.group(1)), cycles_per_image=int(m.group(2)),
                    latency_cycles=int(m.group(3)))
+    m = re.search(r"^status ([0-9a-f]{8}) \(expected ([0-9a-f]{8})\)", text, re.MULTILINE)
+    if m:
+        out.update(status=int(m.group(1), 16), status_expected=int(m.group(2), 16))
     for key, pat in (("first_mismatch", r"^first mismatch: (.*)$"),
                      ("stalled", r"^stalled: (.*)$")):
         m = re.search(pat, text, re.MULTILINE)
@@ -91,14 +94,17 @@ def parse(text: str) -> dict:
 
 
 def run_axi_tb(rtl: str | Path, images: int | None = None, valid_pct: int = 100,
-               ready_pct: int = 100, seed: int = 1, tlast_error: bool = False,
+               ready_pct: int = 100, seed: int = 1, frame: str | None = None,
                timeout: float = 3600) -> dict:
     """Compile (cached) and run the testbench in ``rtl``; its verdict and figures, with the
-    compile's seconds (``build_s``, ``cached``) and the run's (``run_s``)."""
+    compile's seconds (``build_s``, ``cached``) and the run's (``run_s``). ``frame``: "short" or
+    "long" sends image 0 one beat short or long (the top must flag and realign it)."""
+    if frame not in (None, "short", "long"):
+        raise ValueError(f"frame must be 'short' or 'long', got {frame!r}")
     rtl = Path(rtl)
     exe, cached, build_s = build_binary(sources(rtl))
     args = [str(exe), f"+valid_pct={valid_pct}", f"+ready_pct={ready_pct}", f"+seed={seed}",
-            *([f"+images={images}"] if images else []), *(["+tlast_error"] if tlast_error else [])]
+            *([f"+images={images}"] if images else []), *([f"+{frame}_frame"] if frame else [])]
     t0 = time.monotonic()
     r = subprocess.run(args, cwd=rtl, capture_output=True, text=True, timeout=timeout, check=False)
     res = parse(r.stdout + r.stderr)
