@@ -132,12 +132,12 @@ def render_rtl(plan: HardwarePlan, graph_hash: str) -> dict[str, str]:
     return out
 
 
-def _pack(values: np.ndarray, per_beat: int, bits: int, beat_bits: int) -> str:
+def beat_lines(values: np.ndarray, per_beat: int, bits: int, beat_bits: int) -> str:
     """Hex lines, one beat each: ``per_beat`` values of the rows of ``values`` (flattened in
     order), value ``i`` of a beat at ``[i*bits +: bits]`` (two's complement), the beat
     ``beat_bits`` wide."""
     flat = np.asarray(values, np.int64).reshape(-1, per_beat)
-    mask, digits = (1 << bits) - 1, beat_bits // 4
+    mask, digits = (1 << bits) - 1, -(-beat_bits // 4)
     lines = []
     for row in flat.tolist():
         v = 0
@@ -145,6 +145,13 @@ def _pack(values: np.ndarray, per_beat: int, bits: int, beat_bits: int) -> str:
             v |= (int(e) & mask) << (i * bits)
         lines.append(f"{v:0{digits}x}\n")
     return "".join(lines)
+
+
+def image_lines(inputs: np.ndarray, per_beat: int, bits: int, beat_bits: int) -> str:
+    """:func:`beat_lines` of images (NCHW codes) as the input stream carries them: pixel after
+    pixel in raster order, a pixel's channels in order."""
+    x = np.ascontiguousarray(np.asarray(inputs).transpose(0, 2, 3, 1))  # N H W C
+    return beat_lines(x, per_beat, bits, beat_bits)
 
 
 def render_axi_tb(plan: HardwarePlan, graph_hash: str, inputs: np.ndarray,
@@ -157,16 +164,14 @@ def render_axi_tb(plan: HardwarePlan, graph_hash: str, inputs: np.ndarray,
     in_bytes = -(-plan.in_width // 8)
     elem = -(-iface["out_bits"] // 8) * 8
     out_bytes = iface["out_per_beat"] * elem // 8
-    x = np.ascontiguousarray(np.asarray(inputs).transpose(0, 2, 3, 1))  # N H W C, raster order
     ctx = {"hash": graph_hash, "top": TOP, "in_bytes": in_bytes, "out_bytes": out_bytes,
            "in_beats": iface["in_beats_per_image"], "out_beats": iface["out_beats_per_image"],
            "n_images": len(inputs), "watchdog": int(watchdog)}
     names = block_files({b.module for b in plan.blocks})
     return {f"{TOP}_axi_tb.sv": _env().get_template("axi_tb.sv.j2").render(ctx),
-            "tb/inputs.hex": _pack(x, iface["in_channels_per_beat"], iface["in_bits"],
-                                   in_bytes * 8),
-            "tb/expected.hex": _pack(np.asarray(golden), iface["out_per_beat"], elem,
-                                     out_bytes * 8),
+            "tb/inputs.hex": image_lines(inputs, iface["in_channels_per_beat"],
+                                         iface["in_bits"], in_bytes * 8),
+            "tb/expected.hex": beat_lines(golden, iface["out_per_beat"], elem, out_bytes * 8),
             "filelist_axi.f": "".join(f"{n}\n" for n in names) + f"{TOP}.sv\n{TOP}_axi.sv\n"}
 
 
@@ -176,6 +181,8 @@ __all__ = [
     "TB",
     "TOP",
     "LayerTaps",
+    "beat_lines",
+    "image_lines",
     "layer_roms",
     "render_axi_tb",
     "render_rtl",

@@ -22,7 +22,7 @@ import numpy as np
 
 from sat_hw.base.errors import VerificationError
 from sat_hw.base.resources import resource_path
-from sat_hw.codegen.rtl import TB
+from sat_hw.codegen.rtl import TB, image_lines
 from sat_hw.hw.plan import HardwarePlan
 from sat_hw.tools.verilator import Build, SimError, build, run_cocotb
 
@@ -39,18 +39,9 @@ class SimResult:
 
 def input_lines(inputs: np.ndarray, beat: int, bits: int = 8) -> str:
     """``$readmemh``-style text of the input stream: one beat per line, pixel after pixel in
-    raster order, ``beat`` channels per beat, channel ``i`` of the beat at ``[i*bits +: bits]``."""
-    x = np.ascontiguousarray(np.asarray(inputs).transpose(0, 2, 3, 1))  # N H W C
-    n, h, w, c = x.shape
-    groups = x.reshape(n * h * w * (c // beat), beat).astype(object)
-    digits = max(1, -(-beat * bits // 4))
-    lines = []
-    for row in groups:
-        v = 0
-        for i, e in enumerate(row):
-            v |= int(e) << (i * bits)
-        lines.append(f"{v:0{digits}x}\n")
-    return "".join(lines)
+    raster order, ``beat`` channels per beat, channel ``i`` of the beat at ``[i*bits +: bits]``
+    (:func:`sat_hw.codegen.rtl.image_lines`, the beat in as few hex digits as it takes)."""
+    return image_lines(inputs, beat, bits, beat * bits)
 
 
 def decode_outputs(text: str, per_beat: int, bits: int, classes: int) -> np.ndarray:
