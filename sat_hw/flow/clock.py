@@ -107,12 +107,12 @@ def clock_line(clock: dict) -> str:
     return f"{a}; {e}: {clock['evidence']}"
 
 
-__all__ = ["DEPTH_MODEL", "clock_entry", "clock_line", "depth_mhz", "update_report"]
-
-
 def depth_bound_mhz(family: str) -> float | None:
     """The clock :data:`BLOCK_DEPTH` allows on a Xilinx ``family`` (None elsewhere): what a plan
     can reach at most by logic depth, before any build (no routing, the blocks at issue 20's
     parameters rather than the plan's; ``sat_hw timing`` measures a build's own blocks)."""
     return depth_mhz(*BLOCK_DEPTH, family)
 
+
+__all__ = ["BLOCK_DEPTH", "DEPTH_MODEL", "clock_entry", "clock_line", "depth_bound_mhz",
+           "depth_mhz", "update_report"]
