@@ -48,7 +48,7 @@ def test_files_are_deterministic_and_hash_tracks_content():
     assert graph_hash(a) == graph_hash(b)
     assert graph_hash(small_graph(seed=2)) != graph_hash(a)
     doc = json.loads(graph_files(a)["graph.json"])
-    assert doc["format"] == FORMAT and doc["version"] == VERSION == 2
+    assert doc["format"] == FORMAT and doc["version"] == 2 and VERSION == 3  # a chain: v2 bytes
     assert doc["nodes"][-1]["bias_frac_bits"] == 8
     assert [n["type"] for n in doc["nodes"]] == [
         "Input", "Conv", "Conv", "MaxPool", "Conv", "Conv", "AvgPool", "Linear"]
@@ -82,10 +82,10 @@ BROKEN = {
     "not json": (lambda f: {**f, "graph.json": b"{nope"}, "graph.json is not valid JSON"),
     "format": (lambda f: _edit_json(f, lambda d: d.update(format="onnx")), "format must be"),
     "version": (lambda f: _edit_json(f, lambda d: d.update(version=99)),
-                "unsupported version 99 (this sat_hw reads 2)"),
+                "unsupported version 99 (this sat_hw reads 2, 3)"),
     "version 1": (lambda f: _edit_json(f, lambda d: d.update(version=1)),
                   ("graph.json: version 1 graph (fc bias on the integer scale, no "
-                   "bias_frac_bits); this sat_hw reads version 2: lower the model again (rebuild)")),
+                   "bias_frac_bits); this sat_hw reads versions 2 and 3: lower the model again (rebuild)")),
     "no bias_frac_bits": (lambda f: _edit_json(f, lambda d: d["nodes"][7].pop("bias_frac_bits")),
                           "node 7 (fc): missing field 'bias_frac_bits'"),
     "bias_frac_bits": (lambda f: _edit_json(f, lambda d: d["nodes"][7].update(bias_frac_bits=20)),

@@ -5,14 +5,15 @@ Every failure is one ``ValueError("layer <name>: <what> ..., got <value>")`` lin
 
 from __future__ import annotations
 
-import itertools
 import math
 
 import numpy as np
 
 from sat_hw.graph.ir import (
     FLOAT_EXACT_BOUND,
+    MAX_ADD_MUL,
     MAX_BIAS_FRAC_BITS,
+    Add,
     AvgPool,
     Conv,
     Graph,
@@ -62,7 +63,7 @@ def _check_acc(n, bound: int, what: str = "accumulator") -> None:
         _fail(n.name, f"acc_bits {n.acc_bits} too narrow: {what} bound {bound} needs {need}..64")
 
 
-def _check_thresholds(n: Conv | AvgPool) -> None:
+def _check_thresholds(n: Conv | AvgPool | Add) -> None:
     c = n.out_shape[0]
     _check_int_array(n.name, "thresholds", n.thresholds, (c, levels(n.out_bits)))
     if n.thresholds.dtype != np.int64:
@@ -89,6 +90,11 @@ def _check_thresholds(n: Conv | AvgPool) -> None:
     if n.out_alpha is not None and not (isinstance(n.out_alpha, float)
                                         and math.isfinite(n.out_alpha) and n.out_alpha > 0):
         _fail(n.name, f"out_alpha must be finite and > 0, got {n.out_alpha!r}")
+    z = n.out_zero
+    if isinstance(z, bool) or not isinstance(z, (int, np.integer)) \
+            or z not in (0, 1 << (n.out_bits - 1)) or (z and n.out_bits < 2):
+        _fail(n.name, f"out_zero must be 0 (unsigned codes) or 2^(out_bits-1) (signed, "
+                      f"out_bits >= 2), got {z!r}")
 
 
 def _check_geometry(n: Conv | MaxPool, names: tuple[str, ...]) -> None:
@@ -155,10 +161,61 @@ def _verify_linear(n: Linear) -> None:
     _check_acc(n, n.out_bound, "output")
 
 
+def _verify_add(n: Add) -> None:
+    if n.out_shape != n.in_shape:
+        _fail(n.name, f"add out_shape must equal in_shape {n.in_shape}, got {n.out_shape}")
+    _check_bits(n.name, "bbits", n.bbits)
+    for what in ("mul_a", "mul_b"):
+        m = getattr(n, what)
+        _check_int_array(n.name, what, m, (n.in_shape[0],))
+        if m.size and int(np.abs(m.astype(np.int64)).max()) > MAX_ADD_MUL:
+            _fail(n.name, f"{what} must satisfy |m| <= {MAX_ADD_MUL}, "
+                          f"got {int(np.abs(m.astype(np.int64)).max())}")
+    _check_acc(n, n.acc_bound)
+    _check_thresholds(n)
+
+
+def _verify_edges(graph: Graph, i: int, index: dict[str, int]) -> tuple[str, ...]:
+    """Node ``i``'s operands: earlier nodes (topological order), one (two for an Add), shapes and
+    bits as they emit, an unpadded reader for signed codes. Returns the producers' names."""
+    nodes = graph.nodes
+    n = nodes[i]
+    if isinstance(n, Input):
+        _fail(n.name, "an Input node may only come first")
+    if not all(isinstance(p, str) for p in getattr(n, "inputs", ())):
+        _fail(n.name, f"inputs must be node names, got {list(n.inputs)!r}")
+    prods = graph.producers(n)
+    want = 2 if isinstance(n, Add) else 1
+    if len(prods) != want or len(set(prods)) != len(prods):
+        _fail(n.name, f"{type(n).__name__} takes {want} distinct input(s), got {list(prods)}")
+    for slot, p in enumerate(prods):
+        j = index.get(p)
+        if j is None or j >= i:
+            _fail(n.name, f"input {p!r} must be a node before it (graph order is topological)")
+        prev = nodes[j]
+        if isinstance(prev, Linear):
+            _fail(prev.name, "Linear must be the last node (nothing may read it)")
+        if n.in_shape != prev.out_shape:
+            _fail(n.name, f"in_shape {n.in_shape} != {prev.name} out_shape {prev.out_shape}")
+        what = ("abits", "bbits")[slot]
+        bits = getattr(n, what)
+        _check_bits(n.name, what, bits)
+        if bits != prev.out_bits:
+            _fail(n.name, f"{what} {bits} != bits {prev.out_bits} that {prev.name} emits")
+        if isinstance(n, (Conv, MaxPool)) and n.pad and getattr(prev, "out_zero", 0):
+            _fail(n.name, f"pads with code 0, but {prev.name} emits signed codes (zero point "
+                          f"{prev.out_zero}); only unpadded layers may read them")
+    if not isinstance(n, Linear):
+        _check_bits(n.name, "out_bits", n.out_bits)
+    return prods
+
+
 def verify(graph: Graph) -> Graph:
     """Check every invariant; raise ``ValueError("layer <name>: ...")`` on the first broken one.
 
-    Shapes chain, bits 1..8 and each layer's ``abits`` equal to what its producer emits, weights odd
+    Edges (:meth:`Graph.producers`) in topological order, one input per node and two per Add, no
+    dead ends; shapes and bits 1..8 along every edge (``abits``/``bbits`` what the producer
+    emits; an unpadded reader for signed codes), weights odd
     integers with ``|w| <= 2^wbits-1``, thresholds int64 rows ascending that fit ``acc_bits``,
     directions +-1, ``acc_bits >= acc_bits_for(acc_bound)`` and ``acc_bound < 2^53`` (for Linear:
     ``bias_frac_bits`` 0..16, ``out_bound`` in place of ``acc_bound``), Linear last.
@@ -189,18 +246,10 @@ def verify(graph: Graph) -> Graph:
                         f"got {inp.shape}")
     if nodes[-1].out_shape[0] != graph.classes:
         _fail(nodes[-1].name, f"out features {nodes[-1].out_shape[0]} != classes {graph.classes}")
-    for prev, n in itertools.pairwise(nodes):
-        if isinstance(n, Input):
-            _fail(n.name, "an Input node may only come first")
-        if isinstance(prev, Linear):
-            _fail(prev.name, "Linear must be the last node")
-        if n.in_shape != prev.out_shape:
-            _fail(n.name, f"in_shape {n.in_shape} != {prev.name} out_shape {prev.out_shape}")
-        _check_bits(n.name, "abits", n.abits)
-        if n.abits != prev.out_bits:
-            _fail(n.name, f"abits {n.abits} != bits {prev.out_bits} that {prev.name} emits")
-        if not isinstance(n, Linear):
-            _check_bits(n.name, "out_bits", n.out_bits)
+    index = {n.name: i for i, n in enumerate(nodes)}
+    read: set[str] = set()
+    for i, n in enumerate(nodes[1:], start=1):
+        read.update(_verify_edges(graph, i, index))
         if isinstance(n, Conv):
             _verify_conv(n)
         elif isinstance(n, MaxPool):
@@ -209,8 +258,13 @@ def verify(graph: Graph) -> Graph:
             _verify_avgpool(n)
         elif isinstance(n, Linear):
             _verify_linear(n)
+        elif isinstance(n, Add):
+            _verify_add(n)
         else:
             _fail(getattr(n, "name", "?"), f"unknown node type {type(n).__name__}")
+    dead = [n.name for n in nodes[:-1] if n.name not in read]
+    if dead:
+        _fail(dead[0], "its output is read by no node (every node but the last must feed one)")
     return graph
 
 

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from sat_hw.graph.checks import verify
-from sat_hw.graph.ir import FLOAT_EXACT_BOUND, AvgPool, Conv, Graph, Linear, MaxPool, Node
+from sat_hw.graph.ir import FLOAT_EXACT_BOUND, Add, AvgPool, Conv, Graph, Linear, MaxPool, Node
 
 FLOAT32_EXACT_BOUND = 2**24
 
@@ -27,7 +27,8 @@ FLOAT32_EXACT_BOUND = 2**24
 @dataclass(frozen=True, eq=False)
 class GoldenResult:
     """``codes``: ``{layer name: uint8 codes it consumes, (N, C, H, W)}`` in layer order (the
-    first layer's entry is the input; empty when run with ``keep_codes=False``);
+    first layer's entry is the input; an Add's second operand under ``"<name>.b"``, see
+    :func:`code_keys`; empty when run with ``keep_codes=False``);
     ``outputs``: the last layer's integers ``acc * 2^F + bias``, int64 ``(N, classes)``;
     ``logits``: ``out_scale * outputs`` (``= scale * outputs / 2^F``) in float64."""
 
@@ -139,7 +140,21 @@ def to_logits(node: Linear, outputs: np.ndarray) -> np.ndarray:
     return np.asarray(outputs, np.int64).astype(np.float64) * node.out_scale
 
 
-def _acc_nhwc(node: Node, x: np.ndarray) -> np.ndarray:
+def code_keys(graph: Graph) -> list[tuple[str, Node, int]]:
+    """``(key, node, operand)`` for every tensor a layer consumes, in graph order: the layer's
+    name for its (first) operand, ``"<name>.b"`` for an Add's second."""
+    out = []
+    for node in graph.layers:
+        out.append((node.name, node, 0))
+        if isinstance(node, Add):
+            out.append((f"{node.name}.b", node, 1))
+    return out
+
+
+def _acc_nhwc(node: Node, x: np.ndarray, b: np.ndarray | None = None) -> np.ndarray:
+    if isinstance(node, Add):  # |acc| <= acc_bound < 2^53: exact in int64
+        return x.astype(np.int64) * node.mul_a.astype(np.int64) \
+            + b.astype(np.int64) * node.mul_b.astype(np.int64)
     if isinstance(node, Conv):
         return _conv_acc(node, x)
     if isinstance(node, AvgPool):
@@ -149,33 +164,42 @@ def _acc_nhwc(node: Node, x: np.ndarray) -> np.ndarray:
     raise ValueError(f"layer {node.name}: {type(node).__name__} has no accumulator")
 
 
-def _step(node: Node, x: np.ndarray) -> np.ndarray:
-    """One node on NHWC codes: NHWC uint8 codes out, or int64 (N, classes) for Linear."""
+def _step(node: Node, x: np.ndarray, b: np.ndarray | None = None) -> np.ndarray:
+    """One node on NHWC codes (``b``: an Add's second operand): NHWC uint8 codes out, or int64
+    (N, classes) for Linear."""
     if isinstance(node, MaxPool):
         return _maxpool(node, x)
-    acc = _acc_nhwc(node, x)
+    acc = _acc_nhwc(node, x, b)
     if isinstance(node, Linear):
         return acc
     return threshold_codes(acc, node.thresholds, node.direction)
 
 
-def layer_acc(node: Node, codes: np.ndarray) -> np.ndarray:
-    """The integers a Conv/AvgPool computes before thresholds, int64 ``(N, C, H, W)``; for a
-    Linear its outputs ``acc * 2^F + bias``, int64 ``(N, classes)``. ``codes``: uint8 NCHW input."""
-    acc = _acc_nhwc(node, np.ascontiguousarray(codes.transpose(0, 2, 3, 1)))
+def _nhwc(codes: np.ndarray | None) -> np.ndarray | None:
+    return None if codes is None else np.ascontiguousarray(codes.transpose(0, 2, 3, 1))
+
+
+def layer_acc(node: Node, codes: np.ndarray, codes_b: np.ndarray | None = None) -> np.ndarray:
+    """The integers a Conv/AvgPool/Add computes before thresholds, int64 ``(N, C, H, W)``; for a
+    Linear its outputs ``acc * 2^F + bias``, int64 ``(N, classes)``. ``codes``: uint8 NCHW input
+    (``codes_b``: an Add's second operand)."""
+    acc = _acc_nhwc(node, _nhwc(codes), _nhwc(codes_b))
     return acc if isinstance(node, Linear) else np.ascontiguousarray(acc.transpose(0, 3, 1, 2))
 
 
-def requantize(node: Conv | AvgPool, acc: np.ndarray) -> np.ndarray:
+def requantize(node: Conv | AvgPool | Add, acc: np.ndarray) -> np.ndarray:
     """Accumulators int64 NCHW -> uint8 codes NCHW through the node's thresholds."""
     a = acc.transpose(0, 2, 3, 1)
     return np.ascontiguousarray(
         threshold_codes(a, node.thresholds, node.direction).transpose(0, 3, 1, 2))
 
 
-def run_node(node: Node, codes: np.ndarray) -> np.ndarray:
-    """One layer on uint8 NCHW codes: uint8 NCHW codes out (int64 (N, classes) for Linear)."""
-    y = _step(node, np.ascontiguousarray(codes.transpose(0, 2, 3, 1)))
+def run_node(node: Node, codes: np.ndarray, codes_b: np.ndarray | None = None) -> np.ndarray:
+    """One layer on uint8 NCHW codes (``codes_b``: an Add's second operand): uint8 NCHW codes out
+    (int64 (N, classes) for Linear)."""
+    if isinstance(node, Add) and codes_b is None:
+        raise ValueError(f"layer {node.name}: an Add takes two operands")
+    y = _step(node, _nhwc(codes), _nhwc(codes_b))
     return y if isinstance(node, Linear) else np.ascontiguousarray(y.transpose(0, 3, 1, 2))
 
 
@@ -199,16 +223,24 @@ def run_golden(graph: Graph, inputs: np.ndarray, batch: int = 16,
     """Run the graph on uint8 ``(N, C, H, W)`` inputs, ``batch`` images at a time."""
     verify(graph)
     x_all = check_inputs(graph, inputs)
-    names = [n.name for n in graph.layers]
-    codes: dict[str, list[np.ndarray]] = {n: [] for n in names}
+    keys = code_keys(graph)
+    codes: dict[str, list[np.ndarray]] = {k: [] for k, _, _ in keys}
+    slots = {(node.name, i): k for k, node, i in keys}
+    producers = {n.name: graph.producers(n) for n in graph.layers}
+    last_use = {p: n for n in producers for p in producers[n]}  # graph order: the last reader
     outputs = []
     for s in range(0, len(x_all), batch):
-        x = np.ascontiguousarray(x_all[s:s + batch].transpose(0, 2, 3, 1))
+        outs = {graph.input.name: np.ascontiguousarray(x_all[s:s + batch].transpose(0, 2, 3, 1))}
         for node in graph.layers:
+            ins = [outs[p] for p in producers[node.name]]
             if keep_codes:
-                codes[node.name].append(np.ascontiguousarray(x.transpose(0, 3, 1, 2)))
-            x = _step(node, x)
-        outputs.append(x)
+                for i, x in enumerate(ins):
+                    codes[slots[node.name, i]].append(np.ascontiguousarray(x.transpose(0, 3, 1, 2)))
+            outs[node.name] = _step(node, *ins)
+            for p in producers[node.name]:
+                if last_use[p] == node.name:
+                    del outs[p]
+        outputs.append(outs[graph.nodes[-1].name])
     last = graph.nodes[-1]
     out = np.concatenate(outputs) if outputs else np.zeros((0, last.out_shape[0]), np.int64)
     kept = {n: np.concatenate(v) for n, v in codes.items() if v}
@@ -219,6 +251,7 @@ __all__ = [
     "FLOAT32_EXACT_BOUND",
     "GoldenResult",
     "check_inputs",
+    "code_keys",
     "layer_acc",
     "requantize",
     "run_golden",

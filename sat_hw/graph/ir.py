@@ -1,8 +1,10 @@
 """The integer layer graph: frozen, typed nodes (``verify`` in :mod:`sat_hw.graph.checks`).
 
-A :class:`Graph` is a chain ``Input -> layer -> ... -> Linear``; every node consumes the output of
-the node before it. Everything that crosses a node boundary is an unsigned activation code
-``0..2^bits-1`` held in ``uint8``; shapes are ``(C, H, W)`` per image.
+A :class:`Graph` is a DAG in topological order, ``Input -> layers ... -> Linear``: a node consumes
+the output of the node before it unless its ``inputs`` names its producers (an :class:`Add` names
+two; a tensor may be read by several consumers: a fork). Everything that crosses a node boundary is
+an unsigned activation code ``0..2^bits-1`` held in ``uint8``; shapes are ``(C, H, W)`` per image.
+A chain (no ``inputs`` anywhere) is the MobileNetV1 case.
 
 Arithmetic, per node (all exact integers, see DESIGN.md "Arithmetic contract"):
 
@@ -13,6 +15,10 @@ Arithmetic, per node (all exact integers, see DESIGN.md "Arithmetic contract"):
 - ``MaxPool``: max of codes over the window (padding never wins: codes are >= 0 and each window
   holds at least one real pixel). ``out_bits == abits``, no thresholds.
 - ``AvgPool`` (global): ``acc[c] = sum over H x W of the codes``, then thresholds.
+- ``Add`` (residual sum of two code tensors ``a``, ``b`` of one shape, each with its own scale):
+  ``acc[c, y, x] = mul_a[c] * a[c, y, x] + mul_b[c] * b[c, y, x]`` with integer multipliers
+  ``|mul| <= 2^16`` (the operands' real scales as fixed-point factors on a common grid, see
+  docs/residual.md), then thresholds.
 - ``Linear`` (last node only), with the bias in fixed point, ``F = bias_frac_bits`` (0..16)::
 
       acc[o]    = sum w[o, i] * a[i]                      (integer; one step is worth ``scale``)
@@ -45,9 +51,12 @@ at ``bias`` and adds ``w * a * 2^F``), and ``acc_bits >= acc_bits_for(out_bound)
 requires every ``acc_bound`` and ``out_bound`` below ``2^53``, which makes the golden executor's
 float BLAS exact and the output exact as a float64.
 
-Optional float provenance (``slope``, ``offset``, ``out_alpha``): the real value the thresholds
-quantize is ``y = slope[c] * acc + offset[c]``, and the next layer's quantizer emits
-``round((2^out_bits-1) * clip(y, 0, out_alpha) / out_alpha)``. They document where the thresholds
+Optional float provenance (``slope``, ``offset``, ``out_alpha``, ``out_zero``): the real value the
+thresholds quantize is ``y = slope[c] * acc + offset[c]``, and the next layer's quantizer emits
+``round((2^out_bits-1) * clip(y, 0, out_alpha) / out_alpha)`` (``out_zero = 0``, unsigned), or for a
+signed quantizer (``out_zero = 2^(out_bits-1)``, the code of real 0) ``out_zero + clamp(round(y /
+step), -out_zero, out_zero - 1)`` with ``step = out_alpha / (out_zero - 1)``; in both cases
+``step = out_alpha / (2^out_bits - 1 - out_zero)`` (:func:`out_step`). They document where the thresholds
 came from and explain rounding ties; the integer path never reads them.
 """
 
@@ -111,6 +120,11 @@ class _Node:
             v = getattr(self, name)
             if v is not None:
                 object.__setattr__(self, name, _frozen(v))
+        if hasattr(self, "inputs"):
+            v = self.inputs
+            if isinstance(v, str) or not isinstance(v, (tuple, list)):
+                raise ValueError(f"inputs must be a list of node names, got {v!r}")
+            object.__setattr__(self, "inputs", tuple(v))
 
 
 @dataclass(frozen=True, eq=False)
@@ -159,6 +173,8 @@ class Conv(_Node):
     slope: np.ndarray | None = None
     offset: np.ndarray | None = None
     out_alpha: float | None = None
+    out_zero: int = 0
+    inputs: tuple[str, ...] = ()
 
     _ARRAYS = ("weights", "thresholds", "direction", "slope", "offset")
 
@@ -203,6 +219,7 @@ class MaxPool(_Node):
     pad: int
     abits: int
     out_bits: int
+    inputs: tuple[str, ...] = ()
 
     op = "maxpool"
     wbits = 0
@@ -229,6 +246,8 @@ class AvgPool(_Node):
     slope: np.ndarray | None = None
     offset: np.ndarray | None = None
     out_alpha: float | None = None
+    out_zero: int = 0
+    inputs: tuple[str, ...] = ()
 
     _ARRAYS = ("thresholds", "direction", "slope", "offset")
     op = "pool"
@@ -270,6 +289,7 @@ class Linear(_Node):
     scale: float
     bias_frac_bits: int
     acc_bits: int
+    inputs: tuple[str, ...] = ()
 
     _ARRAYS = ("weights", "bias")
     op = "fc"
@@ -314,16 +334,75 @@ class Linear(_Node):
     threshold_memory_bits = 0
 
 
-Node = Input | Conv | MaxPool | AvgPool | Linear
-Layer = Conv | MaxPool | AvgPool | Linear
+MAX_ADD_MUL = 1 << 16
+"""Largest ``|mul_a|``, ``|mul_b|`` of an :class:`Add` that ``verify`` accepts."""
+
+
+@dataclass(frozen=True, eq=False)
+class Add(_Node):
+    """Residual sum: ``acc = mul_a[c] * a + mul_b[c] * b`` (int64), then per-channel thresholds.
+
+    ``inputs = (a, b)``: the producers of the two operands, ``a`` at ``abits`` (the main branch),
+    ``b`` at ``bbits`` (the skip: a fork of an earlier tensor, or a projection conv);
+    ``in_shape == out_shape``. ``mul_a``, ``mul_b``: int64 ``(C,)``. ``thresholds``/``direction``
+    as for :class:`Conv`.
+    """
+
+    name: str
+    in_shape: tuple[int, int, int]
+    out_shape: tuple[int, int, int]
+    abits: int
+    bbits: int
+    out_bits: int
+    mul_a: np.ndarray
+    mul_b: np.ndarray
+    thresholds: np.ndarray
+    direction: np.ndarray
+    acc_bits: int
+    slope: np.ndarray | None = None
+    offset: np.ndarray | None = None
+    out_alpha: float | None = None
+    out_zero: int = 0
+    inputs: tuple[str, ...] = ()
+
+    _ARRAYS = ("mul_a", "mul_b", "thresholds", "direction", "slope", "offset")
+    op = "add"
+    wbits = 0
+    macs = 0
+    weight_memory_bits = 0
+
+    @property
+    def fan_in(self) -> int:
+        return 2
+
+    @property
+    def acc_bound(self) -> int:
+        """``max|mul_a| * (2^abits-1) + max|mul_b| * (2^bbits-1)``."""
+        ma = int(np.abs(self.mul_a.astype(np.int64)).max()) if self.mul_a.size else 0
+        mb = int(np.abs(self.mul_b.astype(np.int64)).max()) if self.mul_b.size else 0
+        return ma * levels(self.abits) + mb * levels(self.bbits)
+
+    @property
+    def threshold_memory_bits(self) -> int:
+        return int(self.thresholds.size) * self.acc_bits
+
+
+Node = Input | Conv | MaxPool | AvgPool | Linear | Add
+Layer = Conv | MaxPool | AvgPool | Linear | Add
+
+
+def out_step(node) -> float:
+    """Real value of one output code step of a thresholding node (from its provenance):
+    ``out_alpha / (2^out_bits - 1 - out_zero)``."""
+    return float(node.out_alpha) / (levels(node.out_bits) - int(node.out_zero))
 
 
 @dataclass(frozen=True, eq=False)
 class Graph:
-    """A verified chain of nodes plus the model it came from.
+    """A verified DAG of nodes in topological order plus the model it came from.
 
     ``nodes[0]`` is the :class:`Input`, ``nodes[-1]`` the :class:`Linear` whose integers are the
-    network's output. Layer names are the model's (``conv0``, ``dw1``, ..., ``pool``, ``fc``).
+    network's output; :meth:`producers` / :meth:`consumers` give the edges. Layer names are the model's (``conv0``, ``dw1``, ..., ``pool``, ``fc``).
     """
 
     name: str
@@ -352,6 +431,26 @@ class Graph:
                 return n
         raise KeyError(f"graph has no node {name!r}")
 
+    def producers(self, node: Node | str) -> tuple[str, ...]:
+        """Names of the nodes whose outputs ``node`` consumes, in operand order: its ``inputs``,
+        else the node before it (none for the Input)."""
+        name = node if isinstance(node, str) else node.name
+        for i, n in enumerate(self.nodes):
+            if n.name == name:
+                if isinstance(n, Input):
+                    return ()
+                return getattr(n, "inputs", ()) or (self.nodes[i - 1].name,)
+        raise KeyError(f"graph has no node {name!r}")
+
+    def consumers(self, name: str) -> tuple[Node, ...]:
+        """The nodes that read ``name``'s output (two or more: a fork), in graph order."""
+        return tuple(n for n in self.layers if name in self.producers(n))
+
+    @property
+    def is_chain(self) -> bool:
+        """True when every node consumes the node before it (no fork, no Add)."""
+        return all(self.producers(n) == (p.name,) for p, n in zip(self.nodes, self.nodes[1:]))
+
     def replace_node(self, node: Node) -> Graph:
         """A copy with the node of the same name replaced (for passes and tests)."""
         self.node(node.name)
@@ -364,5 +463,5 @@ def conv_out(size: int, kernel: int, stride: int, pad: int) -> int:
     return (size + 2 * pad - kernel) // stride + 1
 
 
-__all__ = ["FLOAT_EXACT_BOUND", "MAX_BIAS_FRAC_BITS", "AvgPool", "Conv", "Graph", "Input", "Layer",
-           "Linear", "MaxPool", "Node", "acc_bits_for", "acc_bound", "conv_out", "levels"]
+__all__ = ["FLOAT_EXACT_BOUND", "MAX_ADD_MUL", "MAX_BIAS_FRAC_BITS", "Add", "AvgPool", "Conv", "Graph", "Input", "Layer",
+           "Linear", "MaxPool", "Node", "acc_bits_for", "acc_bound", "conv_out", "levels", "out_step"]

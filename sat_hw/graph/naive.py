@@ -9,8 +9,8 @@ from __future__ import annotations
 import numpy as np
 
 from sat_hw.graph.checks import verify
-from sat_hw.graph.golden import GoldenResult, check_inputs
-from sat_hw.graph.ir import AvgPool, Conv, Graph, Linear, MaxPool
+from sat_hw.graph.golden import GoldenResult, check_inputs, code_keys
+from sat_hw.graph.ir import Add, AvgPool, Conv, Graph, Linear, MaxPool
 
 
 def _count(acc: int, row: np.ndarray, direction: int) -> int:
@@ -66,6 +66,18 @@ def _avgpool(node: AvgPool, x: np.ndarray) -> np.ndarray:
     return out
 
 
+def _add(node: Add, a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    c, h, w = node.in_shape
+    out = np.zeros((c, h, w), np.uint8)
+    for ch in range(c):
+        ma, mb = int(node.mul_a[ch]), int(node.mul_b[ch])
+        for y in range(h):
+            for xx in range(w):
+                acc = ma * int(a[ch, y, xx]) + mb * int(b[ch, y, xx])
+                out[ch, y, xx] = _count(acc, node.thresholds[ch], int(node.direction[ch]))
+    return out
+
+
 def _linear(node: Linear, x: np.ndarray) -> np.ndarray:
     a = x.reshape(-1)
     out = np.zeros(node.out_shape[0], np.int64)
@@ -81,21 +93,27 @@ def run_naive(graph: Graph, inputs: np.ndarray) -> GoldenResult:
     """Same contract as :func:`sat_hw.graph.golden.run_golden`, one image and element at a time."""
     verify(graph)
     xs = check_inputs(graph, inputs)
-    codes: dict[str, list[np.ndarray]] = {n.name: [] for n in graph.layers}
+    codes: dict[str, list[np.ndarray]] = {k: [] for k, _, _ in code_keys(graph)}
     outputs = []
     for img in xs:
-        x = img.astype(np.int64)
+        vals = {graph.input.name: img.astype(np.int64)}
         for node in graph.layers:
-            codes[node.name].append(x.astype(np.uint8))
+            ins = [vals[p] for p in graph.producers(node)]
+            for i, v in enumerate(ins):
+                codes[node.name if i == 0 else f"{node.name}.b"].append(v.astype(np.uint8))
+            x = ins[0]
             if isinstance(node, Conv):
-                x = _conv(node, x).astype(np.int64)
+                y = _conv(node, x).astype(np.int64)
             elif isinstance(node, MaxPool):
-                x = _maxpool(node, x).astype(np.int64)
+                y = _maxpool(node, x).astype(np.int64)
             elif isinstance(node, AvgPool):
-                x = _avgpool(node, x).astype(np.int64)
+                y = _avgpool(node, x).astype(np.int64)
+            elif isinstance(node, Add):
+                y = _add(node, x, ins[1]).astype(np.int64)
             else:
-                x = _linear(node, x)
-        outputs.append(x)
+                y = _linear(node, x)
+            vals[node.name] = y
+        outputs.append(vals[graph.nodes[-1].name])
     out = np.stack(outputs).astype(np.int64)
     scale = graph.nodes[-1].scale / 2 ** int(graph.nodes[-1].bias_frac_bits)
     return GoldenResult({n: np.stack(v) for n, v in codes.items()}, out,

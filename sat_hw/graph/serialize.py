@@ -1,7 +1,8 @@
-"""Graph <-> ``graph.json`` + ``tensors.npz`` (format ``sat_hw-graph``, version 2).
+"""Graph <-> ``graph.json`` + ``tensors.npz`` (format ``sat_hw-graph``, version 3).
 
 ``graph.json`` holds the model info, ``meta``, and one object per node: ``type`` (Input, Conv,
-MaxPool, AvgPool, Linear) and every field of that node's dataclass. An array field is a reference
+MaxPool, AvgPool, Linear, Add) and every field of that node's dataclass (the version-3 fields
+``inputs`` and ``out_zero`` only where they differ from their defaults). An array field is a reference
 ``{"tensor": "<node>.<field>", "dtype", "shape", "sha256"}`` into ``tensors.npz`` (one ``.npy``
 per tensor, uncompressed-equivalent content, C order; the hash is over the array's bytes). Both
 files are deterministic (sorted keys, fixed zip timestamps), so equal graphs give equal bytes and
@@ -11,7 +12,10 @@ reference, then runs ``verify``; any problem is one ``ValueError`` line naming i
 Versions: 2 adds ``Linear.bias_frac_bits`` (the fc bias in fixed point, ``out = acc * 2^F +
 bias``). Version 1 held the bias rounded to the accumulator's integer scale (the ties that the
 fixed-point bias removes); it is refused with one line that says to lower the model again, not
-silently read as ``F = 0``.
+silently read as ``F = 0``. 3 adds residual graphs: the ``Add`` node, a node's ``inputs`` (its
+producers, when not the node before it) and ``out_zero`` (signed codes' provenance). A graph that
+uses none of them is written as version 2, byte for byte as before (its hash, and every cache keyed
+by it, unchanged; older sat_hw reads it); version 2 files are read as they always were.
 """
 
 from __future__ import annotations
@@ -26,14 +30,17 @@ from pathlib import Path
 import numpy as np
 
 from sat_hw.graph.checks import verify
-from sat_hw.graph.ir import AvgPool, Conv, Graph, Input, Linear, MaxPool
+from sat_hw.graph.ir import Add, AvgPool, Conv, Graph, Input, Linear, MaxPool
 
 FORMAT = "sat_hw-graph"
-VERSION = 2
+VERSION = 3
+VERSIONS = (2, 3)
+V3_FIELDS = {"inputs": (), "out_zero": 0}
+"""Fields version 3 added, with the defaults a version-2 file means by leaving them out."""
 GRAPH_JSON = "graph.json"
 TENSORS_NPZ = "tensors.npz"
 NODE_TYPES = {"Input": Input, "Conv": Conv, "MaxPool": MaxPool, "AvgPool": AvgPool,
-              "Linear": Linear}
+              "Linear": Linear, "Add": Add}
 _MODEL_KEYS = ("name", "width", "resolution", "in_channels", "classes")
 
 
@@ -72,10 +79,17 @@ def graph_files(graph: Graph) -> dict[str, bytes]:
     verify(graph)
     tensors: dict[str, np.ndarray] = {}
     nodes = []
+    version = 2
     for node in graph.nodes:
         d = {"type": type(node).__name__}
+        if isinstance(node, Add):
+            version = VERSION
         for f in dataclasses.fields(node):
             v = getattr(node, f.name)
+            if f.name in V3_FIELDS:
+                if v == V3_FIELDS[f.name]:
+                    continue
+                version = VERSION
             if isinstance(v, np.ndarray):
                 key = f"{node.name}.{f.name}"
                 tensors[key] = v
@@ -84,7 +98,7 @@ def graph_files(graph: Graph) -> dict[str, bytes]:
             else:
                 d[f.name] = _scalar(v)
         nodes.append(d)
-    doc = {"format": FORMAT, "version": VERSION,
+    doc = {"format": FORMAT, "version": version,
            "model": {k: getattr(graph, k) for k in _MODEL_KEYS}, "meta": graph.meta,
            "nodes": nodes}
     text = json.dumps(doc, indent=1, sort_keys=True, allow_nan=False) + "\n"
@@ -166,11 +180,11 @@ def graph_from_files(files: dict[str, bytes]) -> Graph:
                          f"{doc.get('format') if isinstance(doc, dict) else type(doc).__name__!r}")
     if doc.get("version") == 1:
         raise ValueError(f"{GRAPH_JSON}: version 1 graph (fc bias on the integer scale, no "
-                         f"bias_frac_bits); this sat_hw reads version {VERSION}: lower the model "
+                         f"bias_frac_bits); this sat_hw reads versions 2 and 3: lower the model "
                          "again (rebuild)")
-    if doc.get("version") != VERSION:
+    if doc.get("version") not in VERSIONS:
         raise ValueError(f"{GRAPH_JSON}: unsupported version {doc.get('version')!r} "
-                         f"(this sat_hw reads {VERSION})")
+                         f"(this sat_hw reads {', '.join(map(str, VERSIONS))})")
     model = doc.get("model")
     if not isinstance(model, dict) or any(k not in model for k in _MODEL_KEYS):
         raise ValueError(f"{GRAPH_JSON}: 'model' must hold {', '.join(_MODEL_KEYS)}")
@@ -187,6 +201,14 @@ def graph_from_files(files: dict[str, bytes]) -> Graph:
         raise ValueError(f"{TENSORS_NPZ} is not a readable npz: {type(e).__name__}: "
                          f"{_one_line(e)}") from None
     used: set[str] = set()
+    if doc["version"] == 2:
+        for i, d in enumerate(doc["nodes"]):
+            new = [k for k in (*V3_FIELDS, "type") if isinstance(d, dict) and k in d
+                   and (k != "type" or d[k] == "Add")]
+            if new:
+                raise ValueError(f"node {i}: version 2 graph holds {new[0]!r}"
+                                 f"{' Add' if new[0] == 'type' else ''} (version 3); fix the "
+                                 "version")
     nodes = tuple(_node_from_json(i, d, tensors, used) for i, d in enumerate(doc["nodes"]))
     unused = sorted(set(tensors) - used)
     if unused:

@@ -13,6 +13,7 @@ import numpy as np
 
 from sat_hw.graph.checks import verify
 from sat_hw.graph.ir import (
+    Add,
     AvgPool,
     Conv,
     Graph,
@@ -51,8 +52,9 @@ def random_thresholds(rng: np.random.Generator, mean: np.ndarray, std: np.ndarra
 
 def conv(rng: np.random.Generator, name: str, in_shape: tuple, out_ch: int, kernel: int = 3,
          stride: int = 1, pad: int | None = None, groups: int = 1, wbits: int = 4, abits: int = 4,
-         out_bits: int = 4, weights: np.ndarray | None = None) -> Conv:
-    """``weights`` (odd integers, ``(out_ch, C/groups, k, k)``): given instead of drawn."""
+         out_bits: int = 4, weights: np.ndarray | None = None, inputs: tuple = ()) -> Conv:
+    """``weights`` (odd integers, ``(out_ch, C/groups, k, k)``): given instead of drawn;
+    ``inputs``: its producer, when not the node before it."""
     c, h, w = in_shape
     pad = kernel // 2 if pad is None else pad
     if weights is None:
@@ -65,7 +67,7 @@ def conv(rng: np.random.Generator, name: str, in_shape: tuple, out_ch: int, kern
     t, d = random_thresholds(rng, mean, std, out_bits, bound)
     out = (out_ch, conv_out(h, kernel, stride, pad), conv_out(w, kernel, stride, pad))
     return Conv(name, in_shape, out, kernel, stride, pad, groups, wbits, abits, out_bits, weights,
-                t, d, acc_bits_for(bound))
+                t, d, acc_bits_for(bound), inputs=tuple(inputs))
 
 
 def avgpool(rng: np.random.Generator, name: str, in_shape: tuple, abits: int = 4,
@@ -99,8 +101,27 @@ def linear(rng: np.random.Generator, name: str, in_features: int, out_features: 
                   float(scale), bias_frac_bits, acc_bits_for(bound))
 
 
+def add(rng: np.random.Generator, name: str, shape: tuple, inputs: tuple[str, str],
+        abits: int = 4, bbits: int = 4, out_bits: int = 4, mul_max: int = 1 << 10,
+        out_zero: int = 0) -> Add:
+    """A residual Add of two code tensors of ``shape``: random positive multipliers (one of the
+    pair ``mul_max`` per channel, as lowering makes them), thresholds around the sum's range."""
+    c = shape[0]
+    big = np.full(c, mul_max, np.int64)
+    small = rng.integers(1, mul_max + 1, c).astype(np.int64)
+    swap = rng.random(c) < 0.5
+    ma, mb = np.where(swap, small, big), np.where(swap, big, small)
+    bound = int(ma.max()) * levels(abits) + int(mb.max()) * levels(bbits)
+    mean = (ma * levels(abits) + mb * levels(bbits)) / 2.0
+    std = np.sqrt((ma * levels(abits)) ** 2 + (mb * levels(bbits)) ** 2) / np.sqrt(12)
+    t, d = random_thresholds(rng, mean, std, out_bits, bound)
+    return Add(name, shape, shape, abits, bbits, out_bits, ma, mb, t, d, acc_bits_for(bound),
+               out_zero=out_zero, inputs=inputs)
+
+
 def chain(layers: list[Node], in_bits: int = 8, name: str = "synthetic") -> Graph:
-    """An Input node (shape of the first layer's input) followed by ``layers``; verified."""
+    """An Input node (shape of the first layer's input) followed by ``layers`` (each reads the
+    one before it unless its ``inputs`` say otherwise); verified."""
     c, h, w = layers[0].in_shape
     if h != w:
         raise ValueError(f"synthetic graphs take square inputs, got {layers[0].in_shape}")
@@ -125,4 +146,40 @@ def small_graph(seed: int = 0, wbits: int = 4, abits: int = 4, in_ch: int = 3, s
     return chain([a, b, m, d, p, g, f])
 
 
-__all__ = ["avgpool", "chain", "conv", "linear", "maxpool", "random_thresholds", "small_graph"]
+def residual_graph(seed: int = 0, wbits: int = 4, abits: int = 4, in_ch: int = 3, size: int = 8,
+                   classes: int = 5, channels: int = 8, signed: bool = False) -> Graph:
+    """A small residual network: conv0; an identity block (3x3 -> 3x3, add of the block input);
+    a projection block (3x3 stride 2 -> 1x1, add of a 1x1 stride-2 shortcut); an inverted-residual
+    block (1x1 expand -> depthwise -> 1x1 project, add); pool; linear. With ``signed`` the adds and
+    the projections emit signed codes (``out_zero``), read only by 1x1 layers and adds, as in
+    MobileNetV2; ``abits`` for every inner tensor, so 1..8 all work (signed needs >= 2)."""
+    rng = np.random.default_rng(seed)
+    z = 1 << (abits - 1) if signed else 0
+    c = channels
+
+    def cv(name, shape, out_ch, **kw):
+        return conv(rng, name, shape, out_ch, wbits=wbits, abits=abits, out_bits=abits, **kw)
+
+    c0 = conv(rng, "conv0", (in_ch, size, size), c, wbits=wbits, abits=8, out_bits=abits)
+    a1 = cv("b1_conv1", c0.out_shape, c)
+    a2 = cv("b1_conv2", a1.out_shape, c)
+    s1 = add(rng, "b1_add", a2.out_shape, ("b1_conv2", "conv0"), abits, abits, abits)
+    p1 = cv("b2_conv1", s1.out_shape, 2 * c, stride=2)
+    p2 = cv("b2_conv2", p1.out_shape, 2 * c, kernel=1)
+    sc = cv("b2_short", s1.out_shape, 2 * c, kernel=1, stride=2, pad=0, inputs=("b1_add",))
+    s2 = add(rng, "b2_add", p2.out_shape, ("b2_conv2", "b2_short"), abits, abits, abits,
+             out_zero=z)
+    e = cv("b3_expand", s2.out_shape, 4 * c, kernel=1)
+    d = cv("b3_dw", e.out_shape, 4 * c, groups=4 * c)
+    pr = cv("b3_project", d.out_shape, 2 * c, kernel=1)
+    s3 = add(rng, "b3_add", pr.out_shape, ("b3_project", "b2_add"), abits, abits, abits,
+             out_zero=z)
+    f = cv("head", s3.out_shape, 2 * c, kernel=1)
+    g = avgpool(rng, "pool", f.out_shape, abits=abits, out_bits=abits)
+    fc = linear(rng, "fc", 2 * c, classes, wbits=wbits, abits=abits)
+    return chain([c0, a1, a2, s1, p1, p2, sc, s2, e, d, pr, s3, f, g, fc],
+                 name="synthetic_residual")
+
+
+__all__ = ["add", "avgpool", "chain", "conv", "linear", "maxpool", "random_thresholds",
+           "residual_graph", "small_graph"]
