@@ -17,6 +17,7 @@ from sat_hw.graph.golden import (
 )
 from sat_hw.graph.ir import (
     FLOAT_EXACT_BOUND,
+    Add,
     AvgPool,
     Conv,
     Graph,
@@ -34,6 +35,7 @@ from sat_hw.graph.serialize import graph_files, graph_from_files, graph_hash, lo
 
 __all__ = [
     "FLOAT_EXACT_BOUND",
+    "Add",
     "AvgPool",
     "Conv",
     "GoldenResult",
