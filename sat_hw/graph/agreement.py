@@ -18,8 +18,8 @@ from collections.abc import Mapping
 
 import numpy as np
 
-from sat_hw.graph.golden import GoldenResult, layer_acc, requantize, run_node
-from sat_hw.graph.ir import AvgPool, Conv, Graph, Linear, MaxPool, levels
+from sat_hw.graph.golden import GoldenResult, code_keys, layer_acc, requantize, run_node
+from sat_hw.graph.ir import Add, AvgPool, Conv, Graph, Linear, MaxPool, out_step
 
 
 def agreement(torch_codes: Mapping[str, np.ndarray], golden: GoldenResult,
@@ -60,13 +60,13 @@ def agreement(torch_codes: Mapping[str, np.ndarray], golden: GoldenResult,
     return res
 
 
-def _margins(node: Conv | AvgPool, acc: np.ndarray, got: np.ndarray, want: np.ndarray,
+def _margins(node: Conv | AvgPool | Add, acc: np.ndarray, got: np.ndarray, want: np.ndarray,
              where: np.ndarray) -> np.ndarray:
     """Distance (in code steps) of the float64 value ``slope*acc+offset`` from the rounding
     boundary between the golden and the torch code, at the mismatched elements."""
     ch = np.nonzero(where)[1]
     y = node.slope[ch] * acc[where].astype(np.float64) + node.offset[ch]
-    u = y * levels(node.out_bits) / node.out_alpha
+    u = y / out_step(node) + node.out_zero
     boundary = np.maximum(got[where], want[where]).astype(np.float64) - 0.5
     return np.abs(u - boundary)
 
@@ -105,18 +105,21 @@ def tie_analysis(graph: Graph, torch_codes: Mapping[str, np.ndarray],
     bias's rounding contributes at most ``2^-(F+1)``.
     """
     out: dict = {"layers": {}, "elements": 0, "mismatches": 0, "ties": 0, "max_margin_lsb": None}
-    nodes = graph.layers
-    for node, nxt in zip(nodes, nodes[1:] + (None,)):
+    key = {(n.name, slot): k for k, n, slot in code_keys(graph)}
+    for node in graph.layers:
         x = np.asarray(torch_codes[node.name])
+        xb = np.asarray(torch_codes[f"{node.name}.b"]) if isinstance(node, Add) else None
         if isinstance(node, Linear):
             out["fc"] = _fc_analysis(node, layer_acc(node, x),
                                      np.asarray(torch_codes["logits"], np.float64))
             continue
-        want = np.asarray(torch_codes[nxt.name])
+        reader = graph.consumers(node.name)[0]  # its codes, as its first reader takes them
+        want = np.asarray(torch_codes[key[reader.name,
+                                          graph.producers(reader).index(node.name)]])
         if isinstance(node, MaxPool):  # no accumulator: codes pass through
             got, acc = run_node(node, x), None
         else:
-            acc = layer_acc(node, x)
+            acc = layer_acc(node, x, xb)
             got = requantize(node, acc)
         where = got != want
         count = int(np.count_nonzero(where))

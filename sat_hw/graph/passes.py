@@ -37,6 +37,7 @@ import numpy as np
 from sat_hw.graph.checks import verify
 from sat_hw.graph.ir import (
     FLOAT_EXACT_BOUND,
+    Add,
     AvgPool,
     Conv,
     Graph,
@@ -93,11 +94,25 @@ class LayerParams:
     acc_bits: int | None = None
     thresholds: np.ndarray | None = None
     direction: np.ndarray | None = None
+    inputs: tuple[str, ...] = ()
+    in_zero: int = 0
+    out_zero: int = 0
+    bbits: int = 0
+    b_alpha: float | None = None
+    b_zero: int = 0
+    mul_a: np.ndarray | None = None
+    mul_b: np.ndarray | None = None
 
     @property
     def in_step(self) -> float:
-        """Real value of input code 1: ``in_alpha / (2^abits - 1)``."""
-        return self.in_alpha / levels(self.abits)
+        """Real value of input code step: ``in_alpha / (2^abits - 1 - in_zero)`` (docs/residual.md:
+        signed codes have the zero point ``in_zero``)."""
+        return self.in_alpha / (levels(self.abits) - self.in_zero)
+
+    @property
+    def b_step(self) -> float:
+        """An add's second operand's step, as :attr:`in_step`."""
+        return self.b_alpha / (levels(self.bbits) - self.b_zero)
 
 
 def _err(name: str, msg: str) -> ValueError:
@@ -123,7 +138,8 @@ def integerise_weights(layers: list[LayerParams]) -> list[LayerParams]:
 
 
 def fold_batchnorm(layers: list[LayerParams]) -> list[LayerParams]:
-    """Conv + BN -> ``y = slope * acc + offset`` per channel; pool -> ``slope = in_step/(H*W)``.
+    """Conv + BN -> ``y = slope * acc + offset`` per channel (the input's zero point in the
+    offset); pool -> ``slope = in_step/(H*W)``; add -> :func:`add_multipliers`, ``slope = u``.
 
     A zero-variance channel is fine (``g = gamma/sqrt(eps)``); ``gamma = 0`` gives slope 0, a
     constant code; a negative ``gamma`` a negative slope.
@@ -137,7 +153,16 @@ def fold_batchnorm(layers: list[LayerParams]) -> list[LayerParams]:
             g = np.asarray(p.bn_gamma, dtype=np.float64) / np.sqrt(var + p.bn_eps)
             slope = g * (p.wstep * p.in_step)
             offset = np.asarray(p.bn_beta, np.float64) - g * np.asarray(p.bn_mean, np.float64)
+            if p.in_zero:  # signed input codes: sum w * (a - z) = acc - z * sum(w)
+                wsum = np.asarray(p.weights, np.float64).reshape(p.out_shape[0], -1).sum(1)
+                offset = offset - slope * (p.in_zero * wsum)
             p = replace(p, slope=slope, offset=offset)
+        elif p.op == "add":
+            ma, mb, u = add_multipliers(p.in_step, p.b_step)
+            c = p.out_shape[0]
+            p = replace(p, mul_a=np.full(c, ma, np.int64), mul_b=np.full(c, mb, np.int64),
+                        slope=np.full(c, u), offset=np.full(c, -u * (ma * p.in_zero
+                                                                     + mb * p.b_zero)))
         elif p.op == "pool":
             c, h, w = p.in_shape
             p = replace(p, slope=np.full(c, p.in_step / (h * w)), offset=np.zeros(c))
@@ -150,6 +175,22 @@ def fold_batchnorm(layers: list[LayerParams]) -> list[LayerParams]:
 
 BIAS_FRAC_BITS = 8
 """Fraction bits ``F`` of the fc bias (see :func:`fold_last_scale`)."""
+ADD_FRAC_BITS = 12
+"""Fraction bits of an add's multipliers (docs/residual.md): the larger one is ``2^12``."""
+
+
+def add_multipliers(step_a: float, step_b: float,
+                    frac_bits: int = ADD_FRAC_BITS) -> tuple[int, int, float]:
+    """``(mul_a, mul_b, u)``: the two operands' real steps on one fixed-point grid,
+    ``u = max(step_a, step_b) / 2^F``, ``mul = round(step / u)`` (half to even; the larger is
+    exactly ``2^F``). The add's sum is ``u * (mul_a * a + mul_b * b)`` less the zero points.
+    The PyTorch model's eval mode calls this too, so both compute the same sum."""
+    sa, sb = float(step_a), float(step_b)
+    if not (np.isfinite(sa) and np.isfinite(sb) and sa > 0 and sb > 0):
+        raise ValueError(f"add operand steps must be finite and > 0, got {sa!r}, {sb!r}")
+    u = math.ldexp(max(sa, sb), -int(frac_bits))
+    ma, mb = int(np.rint(sa / u)), int(np.rint(sb / u))
+    return max(ma, 1), max(mb, 1), u
 
 
 def fold_last_scale(layers: list[LayerParams],
@@ -192,6 +233,8 @@ def size_accumulators(layers: list[LayerParams]) -> list[LayerParams]:
     for p in layers:
         if p.op == "pool":
             bound = acc_bound(p.in_shape[1] * p.in_shape[2], 0, p.abits)
+        elif p.op == "add":
+            bound = int(p.mul_a.max()) * levels(p.abits) + int(p.mul_b.max()) * levels(p.bbits)
         elif p.op == "fc":
             bmax = int(np.abs(p.bias_int).max()) if p.bias_int.size else 0
             bound = (acc_bound(p.in_shape[0], p.wbits, p.abits) << p.bias_frac_bits) + bmax
@@ -204,13 +247,15 @@ def size_accumulators(layers: list[LayerParams]) -> list[LayerParams]:
 
 
 def integer_thresholds(slope: np.ndarray, offset: np.ndarray, out_alpha: float, out_bits: int,
-                       bound: int) -> tuple[np.ndarray, np.ndarray]:
+                       bound: int, out_zero: int = 0) -> tuple[np.ndarray, np.ndarray]:
     """Thresholds int64 ``(C, 2^out_bits-1)`` (rows ascending) and direction int8 ``(C,)``.
 
     ``T[c, k]`` is, for slope > 0, the smallest integer ``acc`` with ``y = slope*acc + offset``
     above ``t_k``, or equal to it and ``k`` even (half to even), evaluated in float64
     (= ``ceil((t_k - offset)/slope)`` up to that tie rule), and for slope < 0 the largest such
-    integer (``floor``; direction -1). Found by bisection on the
+    integer (``floor``; direction -1). Signed output codes (``out_zero = 2^(b-1)``, docs/residual.md)
+    have ``t_k = (k - out_zero - 1/2) * step``, ``step = out_alpha / (2^b - 1 - out_zero)``, and the
+    same tie rule (``out_zero`` is even). Found by bisection on the
     predicate itself over ``[-bound-1, bound+1]``, so float64 division can never put a threshold one
     off the float64 model. Slope 0 is direction +1 with every threshold ``-bound`` (always met) or
     ``bound + 1`` (never met).
@@ -218,7 +263,8 @@ def integer_thresholds(slope: np.ndarray, offset: np.ndarray, out_alpha: float, 
     slope = np.asarray(slope, np.float64)[:, None]
     offset = np.asarray(offset, np.float64)[:, None]
     n = levels(out_bits)
-    t = (np.arange(1, n + 1, dtype=np.float64) - 0.5) * (float(out_alpha) / n)
+    t = (np.arange(1, n + 1, dtype=np.float64) - 0.5 - out_zero) * (float(out_alpha)
+                                                                     / (n - out_zero))
     direction = np.where(slope[:, 0] < 0, -1, 1).astype(np.int8)
     sign = direction.astype(np.int64)[:, None]
     even = np.arange(1, n + 1) % 2 == 0
@@ -264,10 +310,13 @@ def fuse_thresholds(layers: list[LayerParams]) -> list[LayerParams]:
                                    f"got {p.out_alpha!r}")
             if p.op == "pool":
                 c, h, w = p.in_shape
+                if p.in_zero or p.out_zero:
+                    raise _err(p.name, "the average pool takes and emits unsigned codes")
                 t, d = pool_thresholds(p.in_alpha, p.abits, h * w, p.out_alpha, p.out_bits, c,
                                        p.acc_bound)
             else:
-                t, d = integer_thresholds(p.slope, p.offset, p.out_alpha, p.out_bits, p.acc_bound)
+                t, d = integer_thresholds(p.slope, p.offset, p.out_alpha, p.out_bits, p.acc_bound,
+                                          p.out_zero)
             p = replace(p, thresholds=t, direction=d)
         out.append(p)
     return out
@@ -275,22 +324,29 @@ def fuse_thresholds(layers: list[LayerParams]) -> list[LayerParams]:
 
 def to_graph(layers: list[LayerParams], name: str, width: float, resolution: int,
              in_channels: int, classes: int, meta: dict | None = None) -> Graph:
-    """Emit the IR (an Input node named ``input``, then one node per layer) and verify it."""
+    """Emit the IR (an Input node named ``input``, then one node per layer) and verify it.
+
+    A layer's ``inputs`` (its producers) go into the node only where they are not just the node
+    before it, so a chain stays a chain."""
     first = layers[0]
     nodes: list = [Input("input", first.in_shape, first.abits)]
     for p in layers:
-        common = {"name": p.name, "in_shape": p.in_shape, "out_shape": p.out_shape}
+        ins = tuple(p.inputs)
+        common = {"name": p.name, "in_shape": p.in_shape, "out_shape": p.out_shape,
+                  "inputs": () if ins in ((), (nodes[-1].name,)) else ins}
+        thr = {"thresholds": p.thresholds, "direction": p.direction, "acc_bits": p.acc_bits,
+               "slope": p.slope, "offset": p.offset,
+               "out_alpha": None if p.out_alpha is None else float(p.out_alpha),
+               "out_zero": int(p.out_zero)}
         if p.op in ("conv", "dw", "pw"):
             nodes.append(Conv(**common, kernel=p.kernel, stride=p.stride, pad=p.pad,
                               groups=p.groups, wbits=p.wbits, abits=p.abits, out_bits=p.out_bits,
-                              weights=p.weights, thresholds=p.thresholds, direction=p.direction,
-                              acc_bits=p.acc_bits, slope=p.slope, offset=p.offset,
-                              out_alpha=float(p.out_alpha)))
+                              weights=p.weights, **thr))
         elif p.op == "pool":
-            nodes.append(AvgPool(**common, abits=p.abits, out_bits=p.out_bits,
-                                 thresholds=p.thresholds, direction=p.direction,
-                                 acc_bits=p.acc_bits, slope=p.slope, offset=p.offset,
-                                 out_alpha=float(p.out_alpha)))
+            nodes.append(AvgPool(**common, abits=p.abits, out_bits=p.out_bits, **thr))
+        elif p.op == "add":
+            nodes.append(Add(**common, abits=p.abits, bbits=p.bbits, out_bits=p.out_bits,
+                             mul_a=p.mul_a, mul_b=p.mul_b, **thr))
         elif p.op == "fc":
             nodes.append(Linear(**common, wbits=p.wbits, abits=p.abits, weights=p.weights,
                                 bias=p.bias_int, scale=p.scale,
@@ -302,8 +358,10 @@ def to_graph(layers: list[LayerParams], name: str, width: float, resolution: int
 
 
 __all__ = [
+    "ADD_FRAC_BITS",
     "BIAS_FRAC_BITS",
     "LayerParams",
+    "add_multipliers",
     "fold_batchnorm",
     "fold_last_scale",
     "fuse_thresholds",

@@ -32,6 +32,7 @@ from sat_hw.graph.passes import (
 )
 from sat_hw.nn import quant
 from sat_hw.nn.models import ActQ, ConvLayer, FCLayer, MobileNetV1, PoolLayer, QConv2d, QLinear
+from sat_hw.nn.residual import INPUT, AddNode, ConvBN, FCNode, PoolNode, ResidualNet
 
 
 def _np(t: torch.Tensor) -> np.ndarray:
@@ -113,9 +114,60 @@ def read_model(model: MobileNetV1) -> list[LayerParams]:
     return out
 
 
-def lower(model: MobileNetV1) -> Graph:
+def _quant(model: ResidualNet, producer: str) -> tuple[int, float, int]:
+    """``(bits, alpha, zero)`` of a tensor's codes (the input's: 8-bit pixels, alpha 1)."""
+    if producer == INPUT:
+        return 8, 1.0, 0
+    act = model.quants[producer]
+    _check_act(producer, act)
+    return int(act.bits), float(act.alpha.detach()), int(act.zero)
+
+
+def read_dag(model: ResidualNet) -> list[LayerParams]:
+    """:func:`read_model` for a residual network: each node's operands are its producers'
+    tensors (``inputs``, bits, alpha, zero point), its output quantizer its own tensor's."""
+    if model.config.get("method") == "fp":
+        raise ValueError("model method is 'fp' (full precision): it has no integer form; "
+                         "lower a quantized model (pact, cgpact or sat)")
+    out = []
+    for name, layer in model.layers.items():
+        s, prods = layer.spec, model.inputs[name]
+        abits, in_alpha, in_zero = _quant(model, prods[0])
+        out_bits = out_alpha = None
+        out_zero = 0
+        if name in model.quants:
+            out_bits, out_alpha, out_zero = _quant(model, name)
+        common = {"name": name, "op": s.op, "in_shape": (s.in_ch, s.in_size, s.in_size),
+                  "abits": abits, "in_alpha": in_alpha, "in_zero": in_zero, "inputs": prods,
+                  "out_bits": out_bits, "out_alpha": out_alpha, "out_zero": out_zero}
+        if isinstance(layer, ConvBN):
+            c, bn = layer.conv, layer.bn
+            gamma = _np(bn.weight) if bn.weight is not None else np.ones(s.out_ch)
+            beta = _np(bn.bias) if bn.bias is not None else np.zeros(s.out_ch)
+            out.append(LayerParams(
+                **common, out_shape=(s.out_ch, s.out_size, s.out_size), kernel=c.kernel_size[0],
+                stride=c.stride[0], pad=c.padding[0], groups=c.groups, **_weight_params(name, c),
+                bn_gamma=gamma, bn_beta=beta, bn_mean=_np(bn.running_mean),
+                bn_var=_np(bn.running_var), bn_eps=float(bn.eps)))
+        elif isinstance(layer, AddNode):
+            bbits, b_alpha, b_zero = _quant(model, prods[1])
+            out.append(LayerParams(**common, out_shape=(s.out_ch, s.out_size, s.out_size),
+                                   bbits=bbits, b_alpha=b_alpha, b_zero=b_zero))
+        elif isinstance(layer, PoolNode):
+            out.append(LayerParams(**common, out_shape=(s.out_ch, 1, 1), kernel=s.in_size))
+        elif isinstance(layer, FCNode):
+            fc = layer.fc
+            bias = _np(fc.bias) if fc.bias is not None else None
+            out.append(LayerParams(**common, out_shape=(s.out_ch, 1, 1),
+                                   **_weight_params(name, fc), bias=bias))
+        else:
+            raise ValueError(f"layer {name}: cannot lower {type(layer).__name__}")  # noqa: TRY004
+    return out
+
+
+def lower(model: MobileNetV1 | ResidualNet) -> Graph:
     """Lower a quantized (pact / cgpact / sat), calibrated or trained model to a verified Graph."""
-    layers = read_model(model)
+    layers = read_dag(model) if isinstance(model, ResidualNet) else read_model(model)
     layers = integerise_weights(layers)
     layers = fold_batchnorm(layers)
     layers = fold_last_scale(layers)
@@ -137,6 +189,13 @@ def float64_twin(model: MobileNetV1) -> MobileNetV1:
     run as a sum over taps: torch's float64 grouped convolution takes seconds per new shape.)
     """
     twin = copy.deepcopy(model).double().eval()
+    if isinstance(model, ResidualNet):  # its eval form is the integer one: keep it, in float64
+        for src, dst in zip(model.modules(), twin.modules(), strict=True):
+            if isinstance(src, (QConv2d, QLinear)) and src.method != "fp":
+                w, factor = src.integer_weight()
+                w = w.double()
+                dst.integer_weight = lambda w=w, f=factor: (w, f)
+        return twin
     for m in twin.modules():  # the plain fake-quant graph, in float64
         if hasattr(m, "integer_eval"):
             m.integer_eval = False
@@ -179,6 +238,8 @@ def torch_codes(model: MobileNetV1, images: np.ndarray, batch: int = 64,
     """
     if precision not in ("float32", "float64"):
         raise ValueError(f"precision must be float32 or float64, got {precision!r}")
+    if isinstance(model, ResidualNet):
+        return _dag_codes(model, images, batch, precision)
     dtype = np.float32
     if precision == "float64":
         model, dtype = float64_twin(model), np.float64
@@ -218,4 +279,43 @@ def torch_codes(model: MobileNetV1, images: np.ndarray, batch: int = 64,
     return out
 
 
-__all__ = ["float64_twin", "lower", "read_model", "torch_codes"]
+@torch.no_grad()
+def _dag_codes(model: ResidualNet, images: np.ndarray, batch: int, precision: str) -> dict:
+    """:func:`torch_codes` for a residual network: every tensor's codes recorded in the forward,
+    then keyed by their readers as the golden result keys them (an add's second operand under
+    ``"<add>.b"``). ``float64`` runs the same model in float64 (the weight levels are taken
+    from the float32 weights first, as lowering takes them)."""
+    images = np.asarray(images)
+    if images.dtype != np.uint8 or images.ndim != 4 or len(images) == 0:
+        raise ValueError(f"images must be uint8 (N, C, H, W), N >= 1, got {images.dtype} "
+                         f"{images.shape}")
+    run, dtype = model, np.float32
+    if precision == "float64":
+        run, dtype = float64_twin(model), np.float64
+    was_training = run.training
+    run.eval()
+    rec: dict[str, list[np.ndarray]] = {}
+    logits = []
+    try:
+        for i in range(0, len(images), batch):
+            got: dict = {}
+            logits.append(run(torch.from_numpy(images[i:i + batch].astype(dtype)), record=got)
+                          .numpy())
+            for k, v in got.items():
+                v = v.to(torch.uint8).numpy()
+                rec.setdefault(k, []).append(v.reshape(v.shape[0], v.shape[1], *(v.shape[2:]
+                                                                                  or (1, 1))))
+    finally:
+        run.train(was_training)
+    tensors = {k: np.concatenate(v) for k, v in rec.items()}
+    out = {}
+    for name in model.layers:
+        prods = model.inputs[name]
+        out[name] = tensors[prods[0]]
+        if len(prods) > 1:
+            out[f"{name}.b"] = tensors[prods[1]]
+    out["logits"] = np.concatenate(logits)
+    return out
+
+
+__all__ = ["float64_twin", "lower", "read_dag", "read_model", "torch_codes"]

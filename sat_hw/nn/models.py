@@ -17,67 +17,32 @@ stride 2: 224 -> 7). Below that the small-input schedule drops two of them (conv
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from sat_hw.nn.quant import (
-    METHODS,
-    act_codes,
-    check_bits,
-    quantize_act,
-    quantize_weight,
-    scale_adjust,
-    weight_levels,
-    weight_scale,
+from sat_hw.nn.layers import (
+    ALPHA_NUDGE,
+    ActQ,
+    LayerSpec,
+    QConv2d,
+    QLinear,
+    _channels,
+    _codes,
+    _conv_out,
+    _exact,
+    _sample,
+    default_bits,
 )
+from sat_hw.nn.quant import METHODS
+from sat_hw.nn.residual import ResidualNet, calibrate_dag, dag_specs
 
-MODEL_NAMES = ("mbv1",)
+MODEL_NAMES = ("mbv1", "mbv2", "resnet20")
 _MBV1 = [  # (out channels at width 1.0, stride of the depthwise conv) for blocks 1..13
     (64, 1), (128, 2), (128, 1), (256, 2), (256, 1), (512, 2),
     (512, 1), (512, 1), (512, 1), (512, 1), (512, 1), (1024, 2), (1024, 1),
 ]
-
-
-@dataclass(frozen=True)
-class LayerSpec:
-    """Shape of one layer, independent of torch: ``op`` in conv, dw, pw, pool, fc."""
-
-    name: str
-    op: str
-    in_ch: int
-    out_ch: int
-    kernel: int
-    stride: int
-    in_size: int
-    out_size: int
-
-    @property
-    def params(self) -> int:
-        if self.op == "pool":
-            return 0
-        if self.op == "dw":
-            return self.out_ch * self.kernel * self.kernel
-        bias = self.out_ch if self.op == "fc" else 0
-        return self.in_ch * self.out_ch * self.kernel * self.kernel + bias
-
-    @property
-    def macs(self) -> int:
-        if self.op == "pool":
-            return 0
-        weights = self.params - (self.out_ch if self.op == "fc" else 0)
-        return weights * self.out_size * self.out_size
-
-
-def _channels(c: int, width: float) -> int:
-    return max(8, round(c * width / 8) * 8)
-
-
-def _conv_out(size: int, kernel: int, stride: int) -> int:
-    return (size + 2 * (kernel // 2) - kernel) // stride + 1
 
 
 def mbv1_specs(width: float = 1.0, resolution: int = 224, in_channels: int = 3,
@@ -112,131 +77,16 @@ def mbv1_specs(width: float = 1.0, resolution: int = 224, in_channels: int = 3,
 
 
 def model_specs(name: str, **shape) -> list[LayerSpec]:
-    if name != "mbv1":
+    """The layer list of the named model (a residual model's nodes in topological order)."""
+    if name not in MODEL_NAMES:
         raise ValueError(f"model must be one of {', '.join(MODEL_NAMES)}, got {name!r}")
+    if name != "mbv1":
+        return [n.spec for n in dag_specs(name, **shape)]
     return mbv1_specs(**shape)
-
-
-FC_SCALES = ("fan_in", "fan_out")
-"""The last layer's scale adjustment: Var(Q*) = 1/in_features or 1/out_features (the paper's)."""
-
-
-class ActQ(nn.Module):
-    """Activation quantizer with a learnable clipping level ``alpha`` (ReLU for method fp)."""
-
-    def __init__(self, bits: int, method: str, alpha: float = 8.0):
-        super().__init__()
-        self.bits, self.method = check_bits(bits, "abits"), method
-        self.alpha = nn.Parameter(torch.tensor(float(alpha)))
-
-    def forward(self, x: Tensor) -> Tensor:
-        if self.method == "fp":
-            return F.relu(x)
-        return quantize_act(x, self.alpha, self.bits, self.method)
-
-
-class _SATWeight:
-    """What QConv2d and QLinear share: ``wbits``/``method``/``scaled`` and the quantized weight."""
-
-    scale_n: int
-    weight: Tensor
-
-    def _init_quant(self, wbits: int, method: str, scaled: bool) -> None:
-        self.wbits, self.method, self.scaled = check_bits(wbits, "wbits"), method, scaled
-
-    def qweight(self) -> Tensor:
-        """The weight the forward uses: float for fp, else SAT levels (scale-adjusted if scaled)."""
-        if self.method == "fp":
-            return self.weight
-        q = quantize_weight(self.weight, self.wbits)
-        return scale_adjust(q, self.scale_n) if self.scaled else q
-
-    @torch.no_grad()
-    def integer_weight(self) -> tuple[Tensor, float]:
-        """Odd integer weights ``2k - (2^b-1)`` (as floats) and the factor that makes them
-        :meth:`qweight`: ``scale / (2^b-1)``, with the SAT scale taken in float64 as lowering
-        takes it."""
-        n = 2**self.wbits - 1
-        scale = weight_scale(quantize_weight(self.weight, self.wbits), self.scale_n) \
-            if self.scaled else 1.0
-        return 2 * weight_levels(self.weight, self.wbits) - n, scale / n
-
-
-class QConv2d(_SATWeight, nn.Conv2d):
-    """Conv2d (incl. depthwise) with SAT weights; n_out = out_channels * kh * kw."""
-
-    def __init__(self, *args, wbits: int, method: str, scaled: bool = False, **kw):
-        super().__init__(*args, **kw)
-        self._init_quant(wbits, method, scaled)
-
-    @property
-    def n_out(self) -> int:
-        return self.out_channels * self.kernel_size[0] * self.kernel_size[1]
-
-    @property
-    def scale_n(self) -> int:
-        """The ``n`` of the scale adjustment ``Q / sqrt(n * Var(Q))``: n_out, as the paper."""
-        return self.n_out
-
-    def forward(self, x: Tensor) -> Tensor:
-        return self._conv_forward(x, self.qweight(), self.bias)
-
-
-class QLinear(_SATWeight, nn.Linear):
-    """Linear with SAT weights; n_out = out_features. ``fan`` ("fan_out" or "fan_in") picks the
-    ``n`` of the scale adjustment: out_features (the paper's rule) or in_features
-    (``quant.fc_scale``; docs/training.md says why fan_in is the default)."""
-
-    def __init__(self, *args, wbits: int, method: str, scaled: bool = False,
-                 fan: str = "fan_out", **kw):
-        super().__init__(*args, **kw)
-        self._init_quant(wbits, method, scaled)
-        if fan not in FC_SCALES:
-            raise ValueError(f"fc_scale must be one of {', '.join(FC_SCALES)}, got {fan!r}")
-        self.fan = fan
-
-    @property
-    def n_out(self) -> int:
-        return self.out_features
-
-    @property
-    def scale_n(self) -> int:
-        """The ``n`` of the scale adjustment ``Q / sqrt(n * Var(Q))``."""
-        return self.in_features if self.fan == "fan_in" else self.out_features
-
-    def forward(self, x: Tensor) -> Tensor:
-        return F.linear(x, self.qweight(), self.bias)
-
-
-EXACT_FLOAT32 = 2**24
-"""Integers below this, and every sum of them below it, are exact in float32."""
 
 
 def _integer_eval(layer: nn.Module, method: str) -> bool:
     return not layer.training and layer.integer_eval and method != "fp"
-
-
-def _codes(act: ActQ, x: Tensor) -> tuple[Tensor, float]:
-    """The quantizer's codes for ``x`` (integer-valued floats) and their step ``alpha/(2^b-1)``.
-
-    The codes are ``round((2^b-1) * clip(x, 0, alpha) / alpha)``, the quantizer's own rounding
-    (:func:`sat_hw.nn.quant.act_codes`). When the quantizer module has forward hooks (they capture
-    its input), the module itself runs, and the integers are recovered from its output
-    ``code * alpha / (2^b-1)`` (a few ulps from them): the same codes.
-    """
-    n = 2**act.bits - 1
-    alpha = float(act.alpha.detach())
-    if act._forward_hooks or act._forward_pre_hooks:
-        return torch.round(act(x) * (n / alpha)), alpha / n
-    return act_codes(x, act.alpha.detach(), act.bits), alpha / n
-
-
-def _exact(fn, codes: Tensor, w: Tensor, bound: int, scale: float, dtype: torch.dtype) -> Tensor:
-    """``fn(codes, w) * scale`` with the integer sums exact: float32 when every partial sum stays
-    below 2^24, else float64."""
-    if bound >= EXACT_FLOAT32:
-        codes, w = codes.double(), w.double()
-    return (fn(codes, w.to(codes.dtype)) * scale).to(dtype)
 
 
 class ConvLayer(nn.Module):
@@ -320,17 +170,6 @@ class FCLayer(nn.Module):
         return self.fc(self.act(x))
 
 
-def default_bits(specs: list[LayerSpec], wbits: int, abits: int, first_wbits: int = 8,
-                 last_wbits: int = 8) -> dict[str, dict[str, int]]:
-    """Per-layer bits before overrides: conv0 8-bit weights on 8-bit codes, fc 8-bit weights."""
-    bits = {}
-    for s in specs:
-        w = first_wbits if s.op == "conv" else last_wbits if s.op == "fc" else wbits
-        a = 8 if s.op == "conv" else abits
-        bits[s.name] = {"wbits": 0 if s.op == "pool" else w, "abits": a}
-    return bits
-
-
 class MobileNetV1(nn.Module):
     """MobileNetV1 on uint8 input codes (given as floats), returning logits.
 
@@ -395,24 +234,17 @@ class MobileNetV1(nn.Module):
         return [(n, m.act) for n, m in self.layers.items() if getattr(m, "act", None) is not None]
 
 
-def build_model(name: str, seed: int | None = None, **kw) -> MobileNetV1:
-    """The named model; ``seed`` (if given) seeds torch's generator first, for reproducible init."""
+def build_model(name: str, seed: int | None = None, **kw) -> MobileNetV1 | ResidualNet:
+    """The named model (mbv1, or a residual network: :mod:`sat_hw.nn.residual`); ``seed`` (if given) seeds torch's generator first, for reproducible init."""
     if seed is not None:
         torch.manual_seed(seed)
-    if name != "mbv1":
+    if name not in MODEL_NAMES:
         raise ValueError(f"model must be one of {', '.join(MODEL_NAMES)}, got {name!r}")
+    if name != "mbv1":
+        return ResidualNet(name, **kw)
     return MobileNetV1(**kw)
 
 
-def _sample(x: Tensor, k: int = 1 << 20) -> Tensor:
-    x = x.detach().flatten()
-    if x.numel() > k:
-        x = x[torch.randint(0, x.numel(), (k,), generator=torch.Generator().manual_seed(0))]
-    return x
-
-
-ALPHA_NUDGE = 1 + 2**-12
-"""Calibrated alphas are the percentile times this (see :func:`calibrate`)."""
 
 
 @torch.no_grad()
@@ -425,6 +257,8 @@ def calibrate(model: MobileNetV1, images: Tensor | np.ndarray, percentile: float
     variance become the batch statistics of its conv output over all images. Returns the model in
     eval mode.
     """
+    if isinstance(model, ResidualNet):
+        return calibrate_dag(model, images, percentile, chunk, bn)
     model.eval()
     images = torch.as_tensor(images)
     xs = [c / 255.0 for c in images.float().split(chunk)]

@@ -12,6 +12,11 @@ Arithmetic (see DESIGN.md, "Arithmetic contract"):
   codes ``0..2^b-1``. ``dy/dx = 1`` on ``0 <= x < alpha`` (STE), else 0. ``dy/dalpha = 1`` where
   ``x >= alpha``; below alpha CG-PACT gives ``q(x~/alpha) - x~/alpha`` (``x~ = clip(x, 0, alpha)``),
   PACT gives 0.
+- signed activations (residual networks' ReLU-free tensors, docs/residual.md), ``b >= 2`` bits:
+  ``y = step * clamp(round(x / step), -z, z-1)``, ``z = 2^(b-1)``, ``step = alpha / (z-1)``, codes
+  ``q + z`` in ``0..2^b-1``. Computed as the unsigned quantizer shifted by ``z * step`` with
+  clipping level ``(2^b-1) * step``, so the gradients are CG-PACT's (or PACT's) on that range:
+  ``dy/dalpha = 1`` above, ``-z/(z-1)`` below, the calibrated term in between.
 """
 
 from __future__ import annotations
@@ -246,3 +251,27 @@ def act_codes(x: Tensor, alpha: float, bits: int) -> Tensor:
             return x.clamp(0.0, a).mul_(n).div_(a).round_()
         xc = torch.minimum(torch.clamp(x, min=0), a)
         return torch.round(n * xc / a)
+
+
+def _signed_consts(bits: int) -> tuple[int, float, float]:
+    if isinstance(bits, bool) or not isinstance(bits, int) or not 2 <= bits <= 8:
+        raise ValueError(f"signed abits must be an integer 2..8, got {bits!r}")
+    z = 1 << (bits - 1)
+    return z, z / (z - 1), ((1 << bits) - 1) / (z - 1)
+
+
+def quantize_act_signed(x: Tensor, alpha: Tensor, bits: int, method: str = "cgpact") -> Tensor:
+    """Signed activation quantizer (module doc): ``step * clamp(round(x/step), -z, z-1)``."""
+    _, c, k = _signed_consts(bits)
+    if not torch.is_tensor(alpha):
+        alpha = torch.tensor(float(alpha), dtype=x.dtype, device=x.device)
+    return quantize_act(x + c * alpha, k * alpha, bits, method) - c * alpha
+
+
+def act_codes_signed(x: Tensor, alpha: float, bits: int) -> Tensor:
+    """Codes ``z + clamp(round(x / step), -z, z-1)`` of :func:`quantize_act_signed` (no
+    gradient), ``step = alpha / (z-1)``: the rule the thresholds implement."""
+    z, _, _ = _signed_consts(bits)
+    with torch.no_grad():
+        step = float(alpha) / (z - 1)
+        return torch.round(x / step).clamp_(-z, z - 1).add_(z)
