@@ -29,7 +29,15 @@ import numpy as np
 
 from sat_hw.base.errors import VerificationError
 from sat_hw.base.writer import check_writable, npy_bytes, write_tree
-from sat_hw.flow.config import file_settings, layer_bits, model_from_config, to_toml
+from sat_hw.flow.config import (
+    RESIDUAL_MODELS,
+    default_out,
+    file_settings,
+    layer_bits,
+    mixed_label,
+    model_from_config,
+    to_toml,
+)
 from sat_hw.flow.report import add_hardware, make_report, render_markdown
 from sat_hw.graph.agreement import agreement
 from sat_hw.graph.golden import run_golden, run_node
@@ -76,6 +84,9 @@ def plan_phases(cfg: dict, no_sim: bool = False) -> dict[str, str | None]:
             why = NOT_YET
         elif p.name in ("rtl", "hls") and p.name not in backends:
             why = f"not selected by build.backend = {cfg['build']['backend']}"
+        elif p.name == "rtl" and cfg.get("model", {}).get("name") in RESIDUAL_MODELS:
+            why = (f"not able to take residual graphs yet ({cfg['model']['name']} has skip "
+                   "connections; issue 24); build with --backend hls")
         elif p.name == "sim" and no_sim:
             why = "--no-sim"
         elif p.name == "sim" and plan.get("rtl"):
@@ -151,7 +162,8 @@ def check_folding_early(cfg: dict, plan: dict[str, str | None],
 
 def _inner_bits(ckpt_cfg: dict) -> list[dict]:
     """The checkpoint's bits of the layers that --wbits/--abits set."""
-    return [b for n, b in ckpt_cfg["bits"].items() if n not in EDGE_LAYERS]
+    return [b for n, b in ckpt_cfg["bits"].items()
+            if n not in EDGE_LAYERS and not n.endswith("_add")]  # an add has no weights
 
 
 def _say(msg: str) -> None:
@@ -246,7 +258,8 @@ def _check_file_against_checkpoint(ckpt: dict, file: dict, name: str) -> None:
     layers = q.get("layers") or {}
     for layer, bits in ckpt["bits"].items():
         for key in ("wbits", "abits"):
-            if layer == "pool" and key == "wbits" or layer == "conv0" and key == "abits":
+            if (layer == "pool" or layer.endswith("_add")) and key == "wbits" \
+                    or layer == "conv0" and key == "abits":
                 continue  # no weights; the 8-bit input codes
             if key in layers.get(layer, {}):
                 where, v = f"quant.layers.{layer}.{key}", layers[layer][key]
@@ -259,40 +272,6 @@ def _check_file_against_checkpoint(ckpt: dict, file: dict, name: str) -> None:
             if bits[key] != v:
                 raise ValueError(f"{name}: {where} = {v} contradicts the checkpoint's {layer} "
                                  f"{key} {bits[key]}")
-
-
-def mixed_layers(cfg: dict) -> dict[str, dict[str, int]]:
-    """The layers whose bits differ from the uniform ``quant.wbits``/``abits`` with 8-bit first
-    and last weights: ``{layer: bits}`` in layer order (empty for a uniform configuration)."""
-    from sat_hw.nn.models import default_bits, model_specs
-
-    q = cfg["quant"]
-    shape = {k: cfg["model"][k] for k in MODEL_KEYS if k != "name"}
-    uniform = default_bits(model_specs(cfg["model"]["name"], **shape), q["wbits"], q["abits"])
-    return {n: b for n, b in layer_bits(cfg).items() if b != uniform[n]}
-
-
-def mixed_label(cfg: dict, sep: str = ", ") -> str:
-    """``pw3 W2A3, fc W4A4`` for the layers :func:`mixed_layers` lists ("" if uniform)."""
-    return sep.join(f"{n} W{b['wbits']}A{b['abits']}" if n != "pool" else f"{n} A{b['abits']}"
-                    for n, b in mixed_layers(cfg).items())
-
-
-def default_out(cfg: dict) -> str:
-    """``builds/<model>_w<wbits>a<abits>``: one folder per bit configuration. Mixed precision adds
-    the layers that differ (``_pw3-w2a3``), or a digest of them when that grows past 40 chars."""
-    import hashlib
-
-    q = cfg["quant"]
-    base = f"builds/{cfg['model']['name']}_w{q['wbits']}a{q['abits']}"
-    mixed = mixed_layers(cfg)
-    if not mixed:
-        return base
-    tag = "_".join(f"{n}-w{b['wbits']}a{b['abits']}" if n != "pool" else f"{n}-a{b['abits']}"
-                   for n, b in mixed.items())
-    if len(tag) > 40:
-        tag = "mixed-" + hashlib.sha256(json.dumps(mixed, sort_keys=True).encode()).hexdigest()[:8]
-    return f"{base}_{tag}"
 
 
 def _model_config(cfg: dict) -> dict:
@@ -404,6 +383,8 @@ def build(cfg: dict, checkpoint: Path | None = None, explicit: dict | None = Non
         check_folding_early(cfg, plan, config_file)
     model, weights = make_model(cfg, checkpoint, explicit, file, str(config_file))
     if checkpoint is not None:  # the checkpoint fixed the shape: check again, still before work
+        plan = plan_phases(cfg, no_sim)  # a residual model: no RTL yet
+        refuse_absent(plan, explicit)
         check_folding_early(cfg, plan, config_file)
     out = Path(cfg["build"]["out"] or default_out(cfg))
     check_writable(out)

@@ -59,7 +59,7 @@ def _csv_ints(flag: str, s: str | None) -> list[int] | None:
 
 
 def _model_flags(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--model", help="architecture (mbv1)" + _d("model", "name"))
+    p.add_argument("--model", help="architecture (mbv1, mbv2, resnet20)" + _d("model", "name"))
     p.add_argument("--wbits", type=int, help="weight bits of the inner layers, 1..8"
                    + _d("quant", "wbits"))
     p.add_argument("--abits", type=int, help="activation bits, 1..8" + _d("quant", "abits"))
@@ -153,7 +153,7 @@ def _parser() -> tuple[argparse.ArgumentParser, dict[str, argparse.ArgumentParse
     b.add_argument("--fps", type=float, help="target frames/s for folding" + _d("hw", "fps"))
 
     s = add("estimate", "resources, cycles and frames/s per bit configuration (no training)")
-    s.add_argument("--model", help="architecture (mbv1)" + _d("model", "name"))
+    s.add_argument("--model", help="architecture (mbv1, mbv2, resnet20)" + _d("model", "name"))
     s.add_argument("--wbits", help="weight bits to sweep, e.g. 2,3,4,8" + _d("quant", "wbits"))
     s.add_argument("--abits", help="activation bits to sweep, e.g. 2,3,4,8"
                    + _d("quant", "abits"))

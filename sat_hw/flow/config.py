@@ -7,6 +7,7 @@ names (``[quant.layers.<name>]`` with ``wbits``/``abits``).
 
 from __future__ import annotations
 
+import json
 import math
 import tomllib
 from pathlib import Path
@@ -52,9 +53,13 @@ def _device(v: str):
 
 
 INF = math.inf
+MODELS = ("mbv1", "mbv2", "resnet20")
+RESIDUAL_MODELS = ("mbv2", "resnet20")
+"""Models with skip connections (docs/residual.md): HLS only until the RTL takes them."""
+
 SCHEMA: dict[str, dict[str, tuple[str, Any]]] = {
     "model": {
-        "name": (_STR, _choice("mbv1")),
+        "name": (_STR, _choice(*MODELS)),
         "width": (_FLOAT, _between(0, 4, lo_open=True)),
         "resolution": (_INT, _between(8, 1024)),
         "in_channels": (_INT, _between(1, 16)),
@@ -275,13 +280,47 @@ def layer_bits(cfg: dict) -> dict[str, dict[str, int]]:
         if name not in bits:
             raise ValueError(f"quant.layers.{name}: model {cfg['model']['name']} has no layer "
                              f"{name!r} (layers: {', '.join(bits)})")
-        if name == "pool" and "wbits" in table:
-            raise ValueError("quant.layers.pool.wbits: layer pool has no weights")
+        if (name == "pool" or name.endswith("_add")) and "wbits" in table:
+            raise ValueError(f"quant.layers.{name}.wbits: layer {name} has no weights")
         if name == "conv0" and table.get("abits", 8) != 8:
             raise ValueError(f"quant.layers.conv0.abits: conv0 reads the 8-bit input codes, "
                              f"got {table['abits']}")
         bits[name].update(table)
     return bits
+
+
+def mixed_layers(cfg: dict) -> dict[str, dict[str, int]]:
+    """The layers whose bits differ from the uniform ``quant.wbits``/``abits`` with 8-bit first
+    and last weights: ``{layer: bits}`` in layer order (empty for a uniform configuration)."""
+    from sat_hw.nn.models import default_bits, model_specs
+
+    q = cfg["quant"]
+    uniform = default_bits(model_specs(cfg["model"]["name"], **model_shape(cfg)), q["wbits"],
+                           q["abits"])
+    return {n: b for n, b in layer_bits(cfg).items() if b != uniform[n]}
+
+
+def mixed_label(cfg: dict, sep: str = ", ") -> str:
+    """``pw3 W2A3, fc W4A4`` for the layers :func:`mixed_layers` lists ("" if uniform)."""
+    return sep.join(f"{n} W{b['wbits']}A{b['abits']}" if b["wbits"] else f"{n} A{b['abits']}"
+                    for n, b in mixed_layers(cfg).items())
+
+
+def default_out(cfg: dict) -> str:
+    """``builds/<model>_w<wbits>a<abits>``: one folder per bit configuration. Mixed precision adds
+    the layers that differ (``_pw3-w2a3``), or a digest of them when that grows past 40 chars."""
+    import hashlib
+
+    q = cfg["quant"]
+    base = f"builds/{cfg['model']['name']}_w{q['wbits']}a{q['abits']}"
+    mixed = mixed_layers(cfg)
+    if not mixed:
+        return base
+    tag = "_".join(f"{n}-w{b['wbits']}a{b['abits']}" if b["wbits"] else f"{n}-a{b['abits']}"
+                   for n, b in mixed.items())
+    if len(tag) > 40:
+        tag = "mixed-" + hashlib.sha256(json.dumps(mixed, sort_keys=True).encode()).hexdigest()[:8]
+    return f"{base}_{tag}"
 
 
 def model_from_config(cfg: dict, seed: int | None = None):

@@ -25,7 +25,18 @@ from pathlib import Path
 import numpy as np
 
 from sat_hw.flow.clock import depth_bound_mhz
-from sat_hw.graph.ir import AvgPool, Conv, Graph, Input, Linear, acc_bits_for, acc_bound, levels
+from sat_hw.flow.config import RESIDUAL_MODELS
+from sat_hw.graph.ir import (
+    Add,
+    AvgPool,
+    Conv,
+    Graph,
+    Input,
+    Linear,
+    acc_bits_for,
+    acc_bound,
+    levels,
+)
 from sat_hw.hw.planner import plan
 
 BIAS_FRAC_BITS = 8
@@ -34,13 +45,33 @@ ROW_KEYS = ("wbits", "abits", "device", "fclk_mhz", "lut", "ff", "bram18", "uram
 
 
 def shape_graph(specs, bits: dict[str, dict[str, int]], name: str = "mbv1", width: float = 1.0,
-                resolution: int = 224, in_channels: int = 3, classes: int = 1000) -> Graph:
+                resolution: int = 224, in_channels: int = 3, classes: int = 1000,
+                dag: list | None = None) -> Graph:
     """IR nodes with real shapes, bits and widths, zero weights and thresholds (see the module
-    doc). ``specs``: ``sat_hw.nn.models.LayerSpec`` list; ``bits``: ``{layer: {wbits, abits}}``."""
+    doc). ``specs``: ``sat_hw.nn.models.LayerSpec`` list; ``bits``: ``{layer: {wbits, abits}}``;
+    ``dag``: a residual model's ``sat_hw.nn.residual.DagSpec`` list (edges, signed tensors)."""
     nodes: list = [Input("input", (in_channels, resolution, resolution), 8)]
+    edges = {d.name: d.inputs for d in dag or []}
+    signed = {d.name for d in dag or [] if d.signed}
+    tbits: dict[str, int] = {}
+    for d in dag or []:
+        for p in d.inputs:
+            tbits.setdefault(p, bits[d.name]["abits"])
     for i, s in enumerate(specs):
         b = bits[s.name]
         out_bits = bits[specs[i + 1].name]["abits"] if i + 1 < len(specs) else 0
+        out_bits = tbits.get(s.name, out_bits)
+        ins = edges.get(s.name, ())
+        kw = {"inputs": () if ins in ((), (nodes[-1].name,)) or ins == ("input",) else ins}
+        if s.op == "add":
+            c, sz = s.in_ch, s.in_size
+            mul = np.full(c, 1 << 12, np.int64)
+            bb = tbits.get(ins[1], b["abits"]) if len(ins) > 1 else b["abits"]
+            acc = acc_bits_for((1 << 12) * (levels(b["abits"]) + levels(bb)))
+            nodes.append(Add(s.name, (c, sz, sz), (c, sz, sz), b["abits"], bb, out_bits, mul, mul,
+                             np.zeros((c, levels(out_bits)), np.int64), np.ones(c, np.int8), acc,
+                             out_zero=1 << (out_bits - 1) if s.name in signed else 0, **kw))
+            continue
         if s.op in ("conv", "dw", "pw"):
             groups = s.in_ch if s.op == "dw" else 1
             pad = s.kernel // 2
@@ -51,19 +82,20 @@ def shape_graph(specs, bits: dict[str, dict[str, int]], name: str = "mbv1", widt
                               (s.out_ch, s.out_size, s.out_size), s.kernel, s.stride, pad, groups,
                               b["wbits"], b["abits"], out_bits,
                               np.zeros((s.out_ch, s.in_ch // groups, s.kernel, s.kernel), np.int8),
-                              np.zeros((s.out_ch, nt), np.int64), np.ones(s.out_ch, np.int8), acc))
+                              np.zeros((s.out_ch, nt), np.int64), np.ones(s.out_ch, np.int8), acc,
+                              out_zero=1 << (out_bits - 1) if s.name in signed else 0, **kw))
         elif s.op == "pool":
             acc = acc_bits_for(acc_bound(s.in_size * s.in_size, 0, b["abits"]))
             nodes.append(AvgPool(s.name, (s.in_ch, s.in_size, s.in_size), (s.in_ch, 1, 1),
                                  b["abits"], out_bits, np.zeros((s.in_ch, levels(out_bits)),
                                                                 np.int64),
-                                 np.ones(s.in_ch, np.int8), acc))
+                                 np.ones(s.in_ch, np.int8), acc, **kw))
         elif s.op == "fc":
             bound = acc_bound(s.in_ch, b["wbits"], b["abits"]) << BIAS_FRAC_BITS
             bias = np.full(s.out_ch, bound, np.int64)
             nodes.append(Linear(s.name, (s.in_ch, 1, 1), (s.out_ch, 1, 1), b["wbits"],
                                 b["abits"], np.zeros((s.out_ch, s.in_ch), np.int8), bias, 1.0,
-                                BIAS_FRAC_BITS, acc_bits_for(2 * bound)))
+                                BIAS_FRAC_BITS, acc_bits_for(2 * bound), **kw))
         else:
             raise ValueError(f"layer {s.name}: no shape graph for op {s.op!r}")
     return Graph(name, width, resolution, in_channels, classes, tuple(nodes))
@@ -75,8 +107,14 @@ def config_graph(cfg: dict) -> Graph:
     from sat_hw.nn.models import model_specs
 
     shape = model_shape(cfg)
-    specs = model_specs(cfg["model"]["name"], **shape)
-    return shape_graph(specs, layer_bits(cfg), cfg["model"]["name"], **shape)
+    name = cfg["model"]["name"]
+    specs = model_specs(name, **shape)
+    dag = None
+    if name in RESIDUAL_MODELS:
+        from sat_hw.nn.residual import dag_specs
+
+        dag = dag_specs(name, **shape)
+    return shape_graph(specs, layer_bits(cfg), name, **shape, dag=dag)
 
 
 def estimate_config(cfg: dict, graph: Graph | None = None, fps: float | None = None):
