@@ -19,6 +19,10 @@ Pure: no file I/O beyond reading the templates and the header library. The gener
 
 Each layer is the chain of blocks of the hardware plan (:mod:`sat_hw.hw.plan`, the one the RTL
 instantiates), one call per block; the dataflow streams take their depths from the plan's FIFOs.
+A residual graph (a DAG) is the same, each layer reading the stream its plan names
+(``LayerPlan.sources``): a forked layer ends in ``sat::fork`` (streams ``<layer>_main`` and
+``<layer>_skip``, the skip stream as deep as the plan's skip FIFO), an add reads two streams,
+so every stream keeps one producer and one consumer, as ``DATAFLOW`` requires.
 Widths are the plan's: codes ``ap_uint<bits>``, accumulators ``ap_int<ACC_BITS>``, the output
 ``ap_int<Linear.acc_bits>``.
 """
@@ -38,7 +42,8 @@ from sat_hw.hw.plan import HardwarePlan, LayerPlan
 TOP = "sat_top"
 DEFAULT_PART = "xcu250-figd2104-2L-e"
 LIB_FILES = ("sat.h", "sat_rom.h", "sat_common.h", "sat_axis.h", "sat_swg.h", "sat_dwc.h",
-             "sat_mvu.h", "sat_vvu.h", "sat_thresholds.h", "sat_pool.h", "sat_bias.h", "sat_npy.h")
+             "sat_mvu.h", "sat_vvu.h", "sat_thresholds.h", "sat_pool.h", "sat_bias.h", "sat_add.h",
+             "sat_npy.h")
 VALUES_PER_LINE = 32
 
 
@@ -75,6 +80,9 @@ class Layer:
     structs: list[tuple[str, list[tuple[str, int | str]]]] = field(default_factory=list)
     tables: list[Table] = field(default_factory=list)
     calls: list[str] = field(default_factory=list)
+    outputs: dict[str, str] = field(default_factory=dict)
+    """The streams its output leaves on: ``{"": stream}``, or ``{"main": ..., "skip": ...}``
+    after a fork (the branches of ``LayerPlan.sources``)."""
 
 
 SKID_DEPTH = 2
@@ -93,9 +101,18 @@ class Chain:
 
     def new(self, name: str, elem: str, n: int) -> tuple[str, str]:
         """A new stream ``name`` of ``sat::vec<elem, n>``; returns ``(input, output)`` names."""
-        self.streams.append({"name": name, "type": f"sat::vec<{elem}, {n}>", "fifos": []})
+        self.streams.append({"name": name, "type": f"sat::vec<{elem}, {n}>", "fifos": [],
+                             "elem": elem, "n": n})
         src, self.cur, self.elem, self.n = self.cur, name, elem, n
         return src, name
+
+    def seek(self, name: str) -> None:
+        """Make the existing stream ``name`` the current one (a layer of a DAG reads the stream
+        its plan names, not necessarily the last one made)."""
+        st = next((s for s in self.streams if s["name"] == name), None)
+        if st is None:
+            raise ValueError(f"no stream {name!r} to read")
+        self.cur, self.elem, self.n = name, st["elem"], st["n"]
 
     def fifo(self, name: str, depth: int) -> None:
         """The plan's FIFO ``name`` of ``depth`` beats sits on the current stream."""
@@ -199,17 +216,65 @@ def _bias(layer: Layer, chain: Chain, node, p: dict) -> None:
     layer.calls.append(f"sat::bias<{node.name}_cfg::bias>({src}, {dst}, {node.name}_b);")
 
 
-def layer_blocks(lp: LayerPlan, chain: Chain) -> Layer:
+def _add(layer: Layer, chain: Chain, node, p: dict, a: str, b: str) -> None:
+    """``sat::add`` of streams ``a`` and ``b`` and its two multiplier tables."""
+    pe = p["PE"]
+    layer.structs.append(("add", [("CH", p["CH"]), ("PE", pe),
+                                  ("PIXELS", node.out_shape[1] * node.out_shape[2]),
+                                  ("ABITS", p["ABITS"]), ("BBITS", p["BBITS"]),
+                                  ("MUL_BITS", p["MUL_BITS"]), ("ACC_BITS", p["ACC_BITS"])]))
+    for tag, mul in (("ma", node.mul_a), ("mb", node.mul_b)):
+        layer.tables.append(Table(f"{node.name}_{tag}", p["MUL_BITS"], True,
+                                  np.asarray(mul, np.int64).reshape(-1, pe)))
+    _, dst = chain.new(f"{node.name}_acc", _acc(p["ACC_BITS"]), pe)
+    layer.calls.append(f"sat::add<{node.name}_cfg::add>({a}, {b}, {dst}, {node.name}_ma, "
+                       f"{node.name}_mb);")
+
+
+def _fork(layer: Layer, chain: Chain, lp: LayerPlan) -> None:
+    """``sat::fork`` of the current stream into ``<layer>_main`` and ``<layer>_skip`` (made
+    last, so the plan's skip FIFO that follows sits on it)."""
+    name, elem, n, src = lp.name, chain.elem, chain.n, chain.cur
+    main = chain.new(f"{name}_main", elem, n)[1]
+    skip = chain.new(f"{name}_skip", elem, n)[1]
+    layer.calls.append(f"sat::fork<{elem}, {n}, {lp.out_beats}>({src}, {main}, {skip});")
+    layer.outputs = {"main": main, "skip": skip}
+
+
+def _operands(layer: Layer, chain: Chain, lp: LayerPlan, sources: list[str]) -> list[str]:
+    """An add's operand streams: each source through its own converters (roles ``dwc_a``,
+    ``dwc_b``) into ``<layer>_a_in`` / ``<layer>_b_in`` (numbered when two)."""
+    c, h, w = lp.node.in_shape
+    out = []
+    for role, tag, src in (("dwc_a", "a_in", sources[0]), ("dwc_b", "b_in", sources[-1])):
+        chain.seek(src)
+        run = [b for b in lp.blocks if b.role == role]
+        for i, b in enumerate(run):
+            chain.dwc(layer, f"{lp.name}_{tag}{i if len(run) > 1 else ''}", b.params["IN_N"],
+                      b.params["OUT_N"], c * h * w)
+        out.append(chain.cur)
+    return out
+
+
+def layer_blocks(lp: LayerPlan, chain: Chain, sources: list[str] | None = None) -> Layer:
     """The HLS calls of one layer of the hardware plan, appended to ``chain``: its blocks in
     the plan's order; its FIFOs give the depth of the stream they sit on (:func:`stream_depth`).
     Width converters before the window generator make streams ``<layer>_in``, after it
-    ``<layer>_split`` (numbered when two go through the lcm)."""
+    ``<layer>_split`` (numbered when two go through the lcm). ``sources``: the stream each
+    operand reads (default: the current stream)."""
     node = lp.node
     layer = Layer(node.name, node.op)
     c, h, w = node.in_shape
     _, ho, wo = node.out_shape
     windowed = False
-    for is_dwc, run in groupby(lp.blocks, key=lambda b: b.module == "sat_dwc"):
+    blocks = list(lp.blocks)
+    operands: list[str] = []
+    if any(b.module == "sat_add" for b in blocks):
+        operands = _operands(layer, chain, lp, sources or [chain.cur])
+        blocks = [b for b in blocks if b.role not in ("dwc_a", "dwc_b")]
+    elif sources:
+        chain.seek(sources[0])
+    for is_dwc, run in groupby(blocks, key=lambda b: b.module == "sat_dwc"):
         run = list(run)
         if is_dwc:  # elements per image through the converters: the input, or the windows
             tag, elems = ("split", ho * wo * node.kernel ** 2 * c) if windowed else ("in", c * h * w)
@@ -232,10 +297,16 @@ def layer_blocks(lp: LayerPlan, chain: Chain) -> Layer:
                 _maxpool(layer, chain, node, p)
             elif b.module == "sat_bias":
                 _bias(layer, chain, node, p)
+            elif b.module == "sat_add":
+                _add(layer, chain, node, p, *operands)
+            elif b.module == "sat_fork":
+                _fork(layer, chain, lp)
             elif b.module == "sat_fifo":
                 chain.fifo(b.name, b.params["DEPTH"])
             else:
                 raise ValueError(f"layer {node.name}: no HLS block for {b.module}")
+    if not layer.outputs:
+        layer.outputs = {"": chain.cur}
     return layer
 
 
@@ -244,7 +315,13 @@ def _layers(plan: HardwarePlan) -> tuple[list[Layer], Chain, dict]:
     inp = plan.graph.input
     iface = plan.interface()
     chain = Chain("in_codes", _code(inp.bits), iface["in_channels_per_beat"])
-    layers = [layer_blocks(lp, chain) for lp in plan.layers]
+    streams = {(inp.name, ""): "in_codes"}  # (producer, branch) -> stream
+    layers = []
+    for lp in plan.layers:
+        srcs = [streams[s] for s in lp.sources] if lp.sources else None
+        ly = layer_blocks(lp, chain, srcs)
+        streams |= {(lp.name, k): v for k, v in ly.outputs.items()}
+        layers.append(ly)
     ports = {"in_bits": inp.bits, "in_n": iface["in_channels_per_beat"],
              "in_beats": iface["in_beats_per_image"], "out_bits": iface["out_bits"],
              "out_n": iface["out_per_beat"], "out_beats": iface["out_beats_per_image"],

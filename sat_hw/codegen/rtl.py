@@ -94,7 +94,12 @@ def sv_value(v, key: str = "") -> str:
 
 
 def render_rtl(plan: HardwarePlan, graph_hash: str) -> dict[str, str]:
-    """``{relative path: text}`` of the ``rtl/`` folder of the accelerator ``plan`` describes."""
+    """``{relative path: text}`` of the ``rtl/`` folder of the accelerator ``plan`` describes.
+    A residual graph (not a chain) is refused in one line until issue 24."""
+    if not plan.graph.is_chain:
+        adds = [n.name for n in plan.graph.layers if n.op == "add"]
+        raise ValueError(f"the RTL generator does not yet take residual graphs ({plan.graph.name} "
+                         f"has add nodes {', '.join(adds)}); build with --backend hls")
     blocks = plan.blocks
     widths = [plan.in_width] + [b.out_w for b in blocks]
     iface = plan.interface()

@@ -136,6 +136,9 @@ def memory_groups(b: Block) -> list[tuple[str, int, int, bool, str, int]]:
         return [("fifo", max(p["DEPTH"] - 1, 2), p["DATA_W"], False, style, 1)]
     if m == "sat_avgpool":
         return [("running sums", p["CH"] // p["PE"], p["PE"] * p["ACC_BITS"], False, "auto", 1)]
+    if m == "sat_add":  # per channel group: PE pairs (mul_a, mul_b)
+        return [("multipliers", p["CH"] // p["PE"], 2 * p["PE"] * p["MUL_BITS"], True, "auto",
+                 1)]
     return []
 
 
@@ -321,6 +324,15 @@ def block_features(b: Block) -> dict[str, float]:
         return {"cmp": n * a, "cmp2": n * a ** 2, "node": n, "sel": n * (a if a > 2 else a / 2),
                 "out": p["PE"] * a, "one": 1.0}
     if m == "sat_skid":
+        return {"w": p["DATA_W"], "one": 1.0}
+    if m == "sat_add":
+        # uncalibrated (issue 24 fits it to Yosys): per lane two products of a code by a ROM
+        # constant, shift-and-add in LUTs (``pp``: the partial-product bits), and their sum
+        # (``acc``); registers: the operands (``in``), the products and the sum (``acc``)
+        pe, ab, bb = p["PE"], p["ABITS"], p["BBITS"]
+        return {"pp": pe * (ab + bb) * p["MUL_BITS"], "acc": pe * p["ACC_BITS"],
+                "in": pe * (ab + bb), "one": 1.0}
+    if m == "sat_fork":  # uncalibrated: one beat offered on two streams, a register each
         return {"w": p["DATA_W"], "one": 1.0}
     raise ValueError(f"no cost model for block {m}")
 

@@ -38,7 +38,7 @@ from sat_hw.hw.blocks import (
 from sat_hw.hw.cycles import block_delay, block_rate, network_latency, network_timeline, pipe_delay
 from sat_hw.hw.fold import Fold, lanes
 from sat_hw.hw.memory import memory
-from sat_hw.hw.plan import HardwarePlan, LayerPlan
+from sat_hw.hw.plan import FORK_ROLES, HardwarePlan, LayerPlan
 
 CALIBRATION = Path(__file__).with_name("calibration.json")
 CALIBRATION_ECP5 = Path(__file__).with_name("calibration_ecp5.json")
@@ -70,6 +70,12 @@ PRIORS: dict[str, dict[str, dict[str, float]]] = {
                     "ff": {"acc": 3.0, "ctl": 2.0, "one": 10.0}},
     "sat_maxpool": {"lut": {"cmp": 1.0, "one": 10.0}, "ff": {"out": 3.0, "one": 10.0}},
     "sat_skid": {"lut": {"w": 1.0, "one": 2.0}, "ff": {"w": 2.0, "one": 2.0}},
+    # residual graphs (issue 23; no RTL yet, calibrated against Yosys in issue 24): the add's
+    # LUTs one per partial-product bit of its two constant multiplies and per sum bit; its FFs
+    # the operands, the two products and the sum; the fork a register per output stream
+    "sat_add": {"lut": {"pp": 1.0, "acc": 1.0, "one": 20.0},
+                "ff": {"in": 1.0, "acc": 3.0, "one": 20.0}},
+    "sat_fork": {"lut": {"w": 0.0, "one": 4.0}, "ff": {"w": 2.0, "one": 4.0}},
 }
 
 
@@ -129,7 +135,8 @@ def _block_cost(b: Block, family: str, coefs: dict | None) -> Resources:
 class LayerCost:
     """What one layer costs: its blocks and their resources, its cycles per image in steady state
     (``cycles``, :func:`sat_hw.hw.fold.layer_cycles`), the cycles from its first input to its
-    first output (``delay``), its MACs per image and MAC lanes."""
+    first output (``delay``, without the fork after it), its MACs per image and MAC lanes. A
+    forked layer's blocks and resources include its fork and skip FIFO."""
 
     name: str
     op: str
@@ -160,8 +167,9 @@ def layer_cost(lp: LayerPlan, family: str = "xcup") -> LayerCost:
     """What the layer of the hardware plan costs on a device of ``family``."""
     node, fold = lp.node, lp.fold
     res = [block_cost(b, family) for b in lp.blocks]
+    own = sum(block_delay(b) for b in lp.blocks if b.role not in FORK_ROLES)
     return LayerCost(node.name, node.op, fold, list(lp.blocks), res, sum(res, Resources()),
-                     lp.cycles, sum(block_delay(b) for b in lp.blocks), int(node.macs),
+                     lp.cycles, own, int(node.macs),
                      lanes(node, fold), int(node.weight_memory_bits + node.threshold_memory_bits))
 
 

@@ -10,7 +10,12 @@ it.
 
 from __future__ import annotations
 
+from sat_hw.hw.dag import FORK_ROLES, forks, producer_map
 from sat_hw.hw.fold import in_beat
+
+ADD_DELAY = 3
+"""``sat_add``'s pipeline delay, assumed (no RTL yet; issue 24): the operands' register, the two
+products, their sum."""
 
 
 def tree_stages(n: int) -> int:
@@ -67,13 +72,13 @@ def pipe_delay(b) -> int:
     if m == "sat_fifo":
         return 1 if p.get("DEPTH") == 2 else 2
     return {"sat_bias": 2, "sat_avgpool": 2, "sat_maxpool": 1, "sat_skid": 1,
-            "sat_swg": 4}.get(m, 1)
+            "sat_swg": 4, "sat_add": ADD_DELAY, "sat_fork": 1}.get(m, 1)
 
 
 def block_rate(b) -> tuple[int, int, int]:
     """``(cycles, in beats, out beats)`` per item of a block in steady state, free flowing: an
     item is a vector (``sat_mvu``), an output pixel (``sat_vvu``, ``sat_thresholds``,
-    ``sat_bias``, ``sat_maxpool``), an image (``sat_swg``, ``sat_avgpool``), one input beat
+    ``sat_bias``, ``sat_maxpool``, ``sat_add``: a beat of each operand), an image (``sat_swg``, ``sat_avgpool``), one input beat
     (``sat_fifo``, ``sat_skid``, a splitting ``sat_dwc``) or one output beat (a packing
     ``sat_dwc``)."""
     p, m = b.params, b.module
@@ -88,7 +93,7 @@ def block_rate(b) -> tuple[int, int, int]:
         ho = (p["IN_H"] + 2 * p["PAD"] - p["K"]) // p["STRIDE"] + 1
         wo = (p["IN_W"] + 2 * p["PAD"] - p["K"]) // p["STRIDE"] + 1
         return max(p["IN_H"] * p["IN_W"], ho * wo) * g, p["IN_H"] * p["IN_W"] * g, ho * wo * g
-    if m in ("sat_thresholds", "sat_bias", "sat_maxpool"):
+    if m in ("sat_thresholds", "sat_bias", "sat_maxpool", "sat_add"):
         g = p["CH"] // p["PE"]
         return g, g, g
     if m == "sat_avgpool":
@@ -168,7 +173,7 @@ def _layer(c, rows: list, w: int, nb: int, span: int):
     """One layer's output stream from its input stream (see :func:`network_timeline`)."""
     blocks = c.blocks
     core = next(i for i, b in enumerate(blocks) if b.role in ("mvu", "vvu", "pool", "max"))
-    post = sum(pipe_delay(b) for b in blocks[core + 1:])
+    post = sum(pipe_delay(b) for b in blocks[core + 1:] if b.role not in FORK_ROLES)
     swg = next((b for b in blocks[:core] if b.module == "sat_swg"), None)
     for b in blocks[:core]:
         if b.module == "sat_swg":
@@ -206,6 +211,35 @@ def _layer(c, rows: list, w: int, nb: int, span: int):
     return out, w, nb_out, span_out
 
 
+def _add_layer(c, a: tuple, b: tuple):
+    """An add's output stream from its operands' streams (each through its own converters,
+    roles ``dwc_a``/``dwc_b``): it takes a beat of each together, so a beat leaves the later
+    of the two arrivals plus its pipeline and the thresholds' and FIFO's."""
+    ops = []
+    for role, (rows, w, nb, span) in (("dwc_a", a), ("dwc_b", b)):
+        for blk in c.blocks:
+            if blk.role == role:
+                rows, nb, span = _dwc(rows, w, nb, span, blk.params["IN_N"], blk.params["OUT_N"])
+        ops.append((rows, nb, span))
+    core = next(i for i, blk in enumerate(c.blocks) if blk.role == "add")
+    d = sum(pipe_delay(blk) for blk in c.blocks[core:] if blk.role not in FORK_ROLES)
+    (ra, nb, sa), (rb, _, sb) = ops
+    rows = [(max(x[0], y[0]) + d, max(x[1], y[1]) + d, max(x[2], y[2]) + d)
+            for x, y in zip(ra, rb)]
+    return rows, a[1], nb, max(sa, sb)
+
+
+def _forked(stream: tuple, cost, branch: str) -> tuple:
+    """A stream after the fork at the end of ``cost``'s layer: the fork's delay, and on the skip
+    stream its FIFO's (``branch`` ``""``: not forked, unchanged)."""
+    if not branch:
+        return stream
+    rows, w, nb, span = stream
+    d = sum(pipe_delay(b) for b in cost.blocks
+            if b.role == "fork" or (branch == "skip" and b.role == "skip"))
+    return [(s + d, e0 + d, e1 + d) for s, e0, e1 in rows], w, nb, span
+
+
 def network_timeline(graph, costs: list) -> list[tuple[int, int]]:
     """``(first input, last output)`` cycle of each layer for one image alone in a free flowing
     pipeline (the input offered one beat per cycle from cycle 0), output row by output row.
@@ -220,17 +254,26 @@ def network_timeline(graph, costs: list) -> list[tuple[int, int]]:
     thresholds add the cycles of their preambles (:func:`pipe_delay`). Backpressure is not
     modelled: each block runs as soon as its inputs are there, so a layer followed by a slower
     one ends earlier here than in the simulation (its output waits there), the slower one not.
-    A layer's last output is the beat its output FIFO offers."""
+    A layer's last output is the beat its output FIFO offers.
+
+    A DAG (residual graph): each layer reads its producer's stream, after the fork's delay (and
+    on the skip, its FIFO's: a FIFO deep enough never to stall, :mod:`sat_hw.hw.dag`); an add
+    issues each beat when both operands' beats are in. ``costs`` are in graph order."""
     first = graph.layers[0]
     c0, h, w0 = first.in_shape
     nb = c0 // in_beat(first, costs[0].fold)
     rows = [(r * w0 * nb, r * w0 * nb + nb - 1, (r + 1) * w0 * nb - 1) for r in range(h)]
-    w, span = w0, nb - 1
+    state = {graph.input.name: (rows, w0, nb, nb - 1)}
+    split = forks(graph)
+    branch = {(t, x): k for t, cs in split.items() for x, k in zip(cs, ("main", "skip"))}
+    pmap, by_name = producer_map(graph), {c.name: c for c in costs}
     out = []
-    for c in costs:
-        first_in = rows[0][0]
-        rows, w, nb, span = _layer(c, rows, w, nb, span)
-        out.append((first_in, rows[-1][2]))
+    for c, node in zip(costs, graph.layers):
+        ins = [_forked(state[p], by_name.get(p), branch.get((p, node.name), ""))
+               for p in pmap[node.name]]
+        first_in = min(s[0][0][0] for s in ins)
+        state[node.name] = _add_layer(c, *ins) if len(ins) == 2 else _layer(c, *ins[0])
+        out.append((first_in, state[node.name][0][-1][2]))
     return out
 
 

@@ -12,12 +12,14 @@ op         PE                                         SIMD
 ``dw``     channels in parallel (``| C``)             kernel taps per cycle (``| k*k``)
 ``pool``   channels per cycle (``| C``)               1
 ``maxpool`` channels per cycle (``| C``)              1
+``add``    channels per cycle (``| C``)               1
 =========  =========================================  ===========================================
 
 Streams between layers carry whole pixels in raster order, channels in order within a pixel,
 ``beat`` channels per transfer. A layer emits ``PE`` channels per beat and takes
 :func:`in_beat` channels per beat; the generator puts a width converter between two layers that
-differ. A kxk conv reads its window through the sliding-window generator, which stores
+differ (an ``add`` takes both operands at ``PE`` channels a beat, each through its own
+converters). A kxk conv reads its window through the sliding-window generator, which stores
 ``gcd(SIMD, C_in)`` channels per word, so SIMD may exceed C_in (``conv0`` with one input channel
 can take all 9 taps per cycle).
 
@@ -30,7 +32,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-from sat_hw.graph.ir import AvgPool, Conv, Graph, Layer, Linear, MaxPool
+from sat_hw.graph.ir import Add, AvgPool, Conv, Graph, Layer, Linear, MaxPool
 
 MULTS = ("lut", "dsp")
 MEMS = ("auto", "lut", "bram", "uram")
@@ -76,7 +78,7 @@ def fold_limits(node: Layer) -> tuple[int, int]:
         return node.out_shape[0], node.fan_in
     if isinstance(node, Linear):
         return node.out_shape[0], node.in_shape[0]
-    if isinstance(node, (AvgPool, MaxPool)):
+    if isinstance(node, (AvgPool, MaxPool, Add)):
         return node.out_shape[0], 1
     raise ValueError(f"layer {node.name}: no folding for {type(node).__name__}")
 
@@ -108,7 +110,7 @@ def in_beat(node: Layer, fold: Fold) -> int:
         return window_simd(node, fold)
     if is_mvu(node):
         return fold.simd
-    return fold.pe  # AvgPool
+    return fold.pe  # AvgPool, Add (each operand)
 
 
 def out_beat(node: Layer, fold: Fold) -> int:
@@ -174,8 +176,9 @@ def layer_cycles(node: Layer, fold: Fold) -> int:
 
 
 def lanes(node: Layer, fold: Fold) -> int:
-    """MAC lanes (multipliers) the layer uses: PE x SIMD for MVU/VVU layers, 0 otherwise."""
-    if isinstance(node, (AvgPool, MaxPool)):
+    """MAC lanes (multipliers) the layer uses: PE x SIMD for MVU/VVU layers, 0 otherwise (an
+    add's two constant multiplies per channel are not MAC lanes)."""
+    if isinstance(node, (AvgPool, MaxPool, Add)):
         return 0
     return fold.pe * fold.simd
 

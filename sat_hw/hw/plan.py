@@ -11,7 +11,15 @@ The one place that decides what the hardware is. Per layer (docs/hardware.md, "F
 4. the compute block: ``sat_mvu`` (kxk, pointwise, fc), ``sat_vvu`` (depthwise), ``sat_avgpool``,
    ``sat_maxpool``;
 5. the requantizing thresholds (``sat_thresholds``) or the fc's bias (``sat_bias``);
-6. the FIFO after the layer (``sat_fifo``, role ``fifo``; its fill count goes to the testbench).
+6. the FIFO after the layer (``sat_fifo``, role ``fifo``; its fill count goes to the testbench);
+7. where two layers read the layer's output (a residual graph's fork, :mod:`sat_hw.hw.dag`):
+   the fork (``sat_fork``, role ``fork``: one stream in, the main and the skip stream out) and
+   the skip FIFO (``sat_fifo``, role ``skip``, :func:`sat_hw.hw.dag.skip_fifo_depth` beats).
+
+An ``Add`` takes each operand through its own converters (roles ``dwc_a``, ``dwc_b``, from that
+operand's producer's beat to ``PE``), then ``sat_add`` (role ``add``: ``mul_a*a + mul_b*b`` per
+channel, the multipliers a ROM) and thresholds. :attr:`LayerPlan.sources` says which stream each
+operand reads: the producer's output, or the main or skip stream of its fork.
 
 Every block has the same stream ports, so the accelerator is the list of blocks between
 consecutive streams. Each :class:`~sat_hw.hw.blocks.Block` carries its module, instance name,
@@ -23,10 +31,11 @@ parameter from the folding.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
-from sat_hw.graph.ir import AvgPool, Conv, Graph, Layer, Linear, MaxPool, acc_bits_for
+from sat_hw.graph.ir import Add, AvgPool, Conv, Graph, Layer, Linear, MaxPool, acc_bits_for
 from sat_hw.hw.blocks import Block
+from sat_hw.hw.dag import FORK_ROLES, forks, producer_map, skip_fifo_depth
 from sat_hw.hw.devices import dsp_a_width
 from sat_hw.hw.fold import (
     FIFO_DEPTH,
@@ -44,14 +53,18 @@ from sat_hw.hw.fold import (
 
 ENCODING = "k"
 """Weight encoding of the ROMs: SAT's unsigned codes ``k = (w + 2^b - 1) / 2``."""
-CORE_ROLES = ("mvu", "vvu", "pool", "max")
+CORE_ROLES = ("mvu", "vvu", "pool", "max", "add")
+
 
 
 @dataclass(frozen=True)
 class LayerPlan:
     """One layer's blocks (the FIFO after it last), its fold, the channels per beat it takes
     (``in_beat``), the channels per word of its window generator (``group``: the order of a kxk
-    conv's weight columns, docs/hardware.md) and its steady-state cycles per image."""
+    conv's weight columns, docs/hardware.md), its steady-state cycles per image and, per operand,
+    the stream it reads (``sources``: ``(producer, branch)``, branch ``""`` for the producer's
+    output, ``"main"`` or ``"skip"`` for a stream of its fork; ``("input", "")`` for the first
+    layer; empty for a plan made of one layer alone)."""
 
     node: Layer
     fold: Fold
@@ -59,6 +72,7 @@ class LayerPlan:
     in_beat: int
     group: int
     cycles: int
+    sources: tuple[tuple[str, str], ...] = ()
 
     @property
     def name(self) -> str:
@@ -130,8 +144,20 @@ def _mem_style(fold: Fold) -> dict:
     return {} if fold.mem == "auto" else {"MEM_STYLE": fold.mem}
 
 
+def mul_bits(node: Add) -> int:
+    """Signed width of an add's multipliers (both tables): holds ``max |mul_a|, |mul_b|``."""
+    m = max([abs(int(v)) for v in node.mul_a] + [abs(int(v)) for v in node.mul_b] + [1])
+    return m.bit_length() + 1
+
+
 def _compute(node: Layer, fold: Fold, dsp_a_w: int) -> Block:
     name, a = node.name, node.abits
+    if isinstance(node, Add):
+        p = {"CH": node.out_shape[0], "PE": fold.pe, "ABITS": a, "BBITS": node.bbits,
+             "MUL_BITS": mul_bits(node), "ACC_BITS": node.acc_bits,
+             "MUL_FILE": f"mem/{name}_m.hex"}
+        return Block("sat_add", p, "add", name=f"{name}_add", layer=name,
+                     out_w=fold.pe * node.acc_bits)
     if is_mvu(node):
         acc = _mvu_acc_bits(node)
         p = {"MH": node.out_shape[0], "MW": node.fan_in, "PE": fold.pe, "SIMD": fold.simd,
@@ -157,7 +183,7 @@ def _compute(node: Layer, fold: Fold, dsp_a_w: int) -> Block:
 
 def _output(node: Layer, fold: Fold) -> list[Block]:
     name = node.name
-    if isinstance(node, (Conv, AvgPool)):
+    if isinstance(node, (Conv, AvgPool, Add)):
         p = {"CH": node.out_shape[0], "PE": fold.pe, "ACC_BITS": node.acc_bits,
              "OUT_BITS": node.out_bits, "THRESH_PREFIX": f"mem/{name}_t"}
         return [Block("sat_thresholds", p, "thr", name=f"{name}_thr", layer=name,
@@ -184,15 +210,29 @@ def check_rtl_memories(folding: Folding, explicit: dict | None = None) -> None:
                              f"\"bram\" or build with --backend hls")
 
 
-def layer_plan(node: Layer, fold: Fold, prev_beat: int | None = None, dsp_a_w: int = 27,
-               fifo_depth: int = FIFO_DEPTH) -> LayerPlan:
+def layer_plan(node: Layer, fold: Fold, prev_beat: int | tuple | None = None,
+               dsp_a_w: int = 27, fifo_depth: int = FIFO_DEPTH,
+               sources: tuple[tuple[str, str], ...] = ()) -> LayerPlan:
     """The blocks of one layer fed ``prev_beat`` channels per beat (its own input beat when
-    None: no converter); ``dsp_a_w`` is the DSP's wide port for ``mult = "dsp"``
-    (:func:`sat_hw.hw.devices.dsp_a_width`)."""
+    None: no converter; for an ``Add`` one per operand, a tuple); ``dsp_a_w`` is the DSP's wide
+    port for ``mult = "dsp"`` (:func:`sat_hw.hw.devices.dsp_a_width`); ``sources`` as
+    :attr:`LayerPlan.sources`."""
     name, a = node.name, node.abits
     fold_limits(node)  # one line for a layer no block computes (a grouped conv)
     beat = in_beat(node, fold)
     group = window_simd(node, fold)
+    if isinstance(node, Add):
+        pa, pb = prev_beat if isinstance(prev_beat, tuple) else (prev_beat, prev_beat)
+        out = [replace(b, role="dwc_a") for b in _dwcs(name, a, pa or beat, beat, "a_in")]
+        out += [replace(b, role="dwc_b") for b in _dwcs(name, node.bbits, pb or beat, beat,
+                                                        "b_in")]
+        out.append(_compute(node, fold, dsp_a_w))
+        out += _output(node, fold)
+        out.append(_out_fifo(name, out[-1].out_w, fifo_depth))
+        return LayerPlan(node, fold, tuple(out), beat, group, layer_cycles(node, fold),
+                         sources)
+    if isinstance(prev_beat, tuple):
+        (prev_beat,) = prev_beat
     out = _dwcs(name, a, beat if prev_beat is None else prev_beat, beat, "in")
     vdepth = vector_fifo_depth(node, fold)
     if vdepth is not None:  # the next input vector waits whole, at the unit's width
@@ -212,11 +252,24 @@ def layer_plan(node: Layer, fold: Fold, prev_beat: int | None = None, dsp_a_w: i
             out += _dwcs(name, a, k2 * fold.pe, fold.simd * fold.pe, "win")
     out.append(_compute(node, fold, dsp_a_w))
     out += _output(node, fold)
-    width = out[-1].out_w
-    out.append(Block("sat_fifo", {"DATA_W": width, "DEPTH": fifo_depth,
-                                  "RAM_STYLE": "distributed"}, "fifo", name=f"{name}_fifo",
-                     layer=name, out_w=width, ports=(("count", f"{name}_fifo_count"),)))
-    return LayerPlan(node, fold, tuple(out), beat, group, layer_cycles(node, fold))
+    out.append(_out_fifo(name, out[-1].out_w, fifo_depth))
+    return LayerPlan(node, fold, tuple(out), beat, group, layer_cycles(node, fold), sources)
+
+
+def _out_fifo(name: str, width: int, depth: int) -> Block:
+    return Block("sat_fifo", {"DATA_W": width, "DEPTH": depth, "RAM_STYLE": "distributed"},
+                 "fifo", name=f"{name}_fifo", layer=name, out_w=width,
+                 ports=(("count", f"{name}_fifo_count"),))
+
+
+def fork_blocks(lp: LayerPlan) -> tuple[Block, ...]:
+    """The fork after ``lp``'s FIFO and the FIFO on its skip stream (module doc, step 7)."""
+    name, width = lp.name, lp.blocks[-1].out_w
+    depth = skip_fifo_depth(lp.node, lp.fold.pe)
+    return (Block("sat_fork", {"DATA_W": width}, "fork", name=f"{name}_fork", layer=name,
+                  out_w=width),
+            Block("sat_fifo", {"DATA_W": width, "DEPTH": depth, "RAM_STYLE": "auto"}, "skip",
+                  name=f"{name}_skip_fifo", layer=name, out_w=width))
 
 
 def hardware_plan(graph: Graph, folding: Folding, family: str = "xcup",
@@ -230,13 +283,22 @@ def hardware_plan(graph: Graph, folding: Folding, family: str = "xcup",
         if isinstance(n, Linear):
             raise ValueError(f"layer {n.name}: Linear must be the last layer")
     dsp_a_w = dsp_a_width(family)
-    layers, beat = [], None
+    split = forks(graph)  # {tensor: (main consumer, skip consumer)}
+    branch = {(t, c): kind for t, cs in split.items() for c, kind in zip(cs, ("main", "skip"))}
+    beats: dict[str, int | None] = {graph.input.name: None}
+    pmap = producer_map(graph)
+    layers = []
     for node in graph.layers:
-        lp = layer_plan(node, folding[node.name], beat, dsp_a_w, fifo_depth)
+        prods = pmap[node.name]
+        srcs = tuple((p, branch.get((p, node.name), "")) for p in prods)
+        lp = layer_plan(node, folding[node.name], tuple(beats[p] for p in prods), dsp_a_w,
+                        fifo_depth, srcs)
+        if node.name in split:
+            lp = replace(lp, blocks=lp.blocks + fork_blocks(lp))
         layers.append(lp)
-        beat = lp.fold.pe
+        beats[node.name] = lp.fold.pe
     return HardwarePlan(graph, tuple(layers), family)
 
 
-__all__ = ["CORE_ROLES", "ENCODING", "FIFO_DEPTH", "HardwarePlan", "LayerPlan",
-           "check_rtl_memories", "hardware_plan", "layer_plan"]
+__all__ = ["CORE_ROLES", "ENCODING", "FIFO_DEPTH", "FORK_ROLES", "HardwarePlan", "LayerPlan",
+           "check_rtl_memories", "fork_blocks", "hardware_plan", "layer_plan", "mul_bits"]

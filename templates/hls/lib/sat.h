@@ -1,6 +1,7 @@
 // sat_hw HLS header library: every block (sat_hw/templates/hls/lib).
 #pragma once
 
+#include "sat_add.h"
 #include "sat_axis.h"
 #include "sat_bias.h"
 #include "sat_common.h"

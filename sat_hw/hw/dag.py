@@ -1,0 +1,102 @@
+"""Forks of a residual graph: which consumer of a forked tensor is the skip, and how deep the skip
+FIFO is (numpy-free, torch-free; reads the graph only).
+
+A tensor read by two consumers is a **fork** (docs/residual.md): the block input of a residual
+block, read by the main branch (the block's first layer) and by the skip (the ``Add`` itself,
+operand ``b``, or a projection conv that feeds operand ``b``). In hardware the fork is a block
+(``sat_fork``) with two output streams, and the skip stream gets a FIFO: the add takes one beat
+of each operand together, so while the main branch fills its line buffers and pipelines, the
+skip's beats wait there.
+
+Skip FIFO depth (part 1, a safe bound; issue 24 replaces it with the main branch's beats in
+flight): **the beats of the whole forked tensor for one image**, ``C*H*W / beat``. Why it is
+safe: with the skip able to hold a whole image, the fork never waits on the skip before the main
+branch has been given all of that image; every block of the main branch emits all of an image's
+outputs from that image's inputs alone, and the add consumes them, since the skip beats they pair
+with are already in the FIFO (through a projection conv, which likewise needs only that image).
+So an image always drains, whatever the main branch's lookahead (even a global pool). The FIFO
+must sit on the branch that needs *less* lookahead (the skip): on the main branch it would not
+help, since the fork would block on the shallow skip stream while the add waits for the main
+branch's output.
+"""
+
+from __future__ import annotations
+
+from sat_hw.graph.ir import Add, Graph, Layer
+
+FORK_ROLES = ("fork", "skip")
+"""Roles of the blocks after a layer's FIFO that belong to its fork (:mod:`sat_hw.hw.plan`), not
+to the layer's own stream: its delay and output timing leave them out."""
+
+
+def forks(graph: Graph) -> dict[str, tuple[str, str]]:
+    """``{forked tensor: (main consumer, skip consumer)}`` of every tensor with two consumers.
+
+    The skip consumer is the one whose path (through single-consumer layers) reaches an
+    :class:`Add` as its operand ``b``; the main one reaches it as operand ``a``. One line
+    (``ValueError``) for a tensor read by more than two layers, the input read by two, or a fork
+    whose branches this rule cannot tell apart."""
+    cmap = consumer_map(graph)
+    out = {}
+    for node in graph.nodes:
+        cons = cmap[node.name]
+        if len(cons) < 2:
+            continue
+        if node is graph.input:
+            raise ValueError(f"{graph.name}: the input is read by {len(cons)} layers "
+                             f"({', '.join(c.name for c in cons)}); hardware forks only "
+                             f"a layer's output")
+        if len(cons) > 2:
+            raise ValueError(f"layer {node.name}: read by {len(cons)} layers "
+                             f"({', '.join(c.name for c in cons)}); a fork has two outputs")
+        kinds = [_operand(graph, cmap, node.name, c) for c in cons]
+        if sorted(kinds) != [0, 1]:
+            raise ValueError(f"layer {node.name}: cannot tell the skip branch of its fork "
+                             f"({cons[0].name}, {cons[1].name}): neither or both reach an add "
+                             f"as its second operand")
+        main, skip = (cons[0], cons[1]) if kinds == [0, 1] else (cons[1], cons[0])
+        out[node.name] = (main.name, skip.name)
+    return out
+
+
+def producer_map(graph: Graph) -> dict[str, tuple[str, ...]]:
+    """``{layer name: its producers' names in operand order}`` (:meth:`Graph.producers` of every
+    layer at once)."""
+    nodes = graph.nodes
+    return {n.name: getattr(n, "inputs", ()) or (nodes[i].name,)
+            for i, n in enumerate(nodes[1:])}
+
+
+def consumer_map(graph: Graph) -> dict[str, tuple[Layer, ...]]:
+    """``{node name: its consumers in graph order}`` (:meth:`Graph.consumers` of every node at
+    once: linear in the graph's size)."""
+    out: dict[str, list] = {n.name: [] for n in graph.nodes}
+    prods = producer_map(graph)
+    for n in graph.layers:
+        for p in prods[n.name]:
+            out[p].append(n)
+    return {k: tuple(v) for k, v in out.items()}
+
+
+def _operand(graph: Graph, cmap: dict, src: str, node: Layer) -> int | None:
+    """Which operand (0: ``a``, 1: ``b``) of the first add on the path from tensor ``src``
+    through ``node`` (following layers with one consumer) the path enters; None if none."""
+    prev = src
+    for _ in range(len(graph.nodes)):
+        if isinstance(node, Add):
+            return tuple(node.inputs).index(prev)
+        cons = cmap[node.name]
+        if len(cons) != 1:
+            return None
+        prev, node = node.name, cons[0]
+    return None
+
+
+def skip_fifo_depth(node: Layer, beat: int) -> int:
+    """Beats of the skip FIFO after the fork of ``node``'s output, ``beat`` channels a beat: the
+    whole tensor of one image (the module doc says why that is safe)."""
+    c, h, w = node.out_shape
+    return c * h * w // beat
+
+
+__all__ = ["FORK_ROLES", "consumer_map", "forks", "producer_map", "skip_fifo_depth"]
