@@ -307,14 +307,14 @@ def test_augment_erase_and_no_crop():
 def test_fast_cpu_training_equals_the_reference(cifar, tmp_path, monkeypatch, method):
     """The fused activation quantizer and the one-node weight quantizer train to the very same
     bits as the plain reference quantizers (issue 10's speed-up changes no value)."""
-    from sat_hw.nn import fused, models, quant
+    from sat_hw.nn import fused, layers, quant
 
     states = []
     for fast in (False, True):
         monkeypatch.setattr(fused, "ENABLED", fast)
         monkeypatch.setattr(quant, "_ActQuant",
                             quant._ActQuant if fast else quant._ActQuantReference)
-        monkeypatch.setattr(models, "quantize_weight",
+        monkeypatch.setattr(layers, "quantize_weight",
                             quant.quantize_weight if fast else quant._weight_quant_reference)
         out = tmp_path / f"{fast}.pt"
         run_training(_cfg(cifar, method=method, max_steps=4), out)

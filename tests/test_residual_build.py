@@ -1,0 +1,51 @@
+"""`sat_hw build` and `sat_hw estimate` on the residual models (issue 23): golden == HLS
+C-simulation, PyTorch agreement and hardware-side top-1 in the report, RTL refused in one line."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from sat_hw.flow.cli import main
+
+SMALL = ["--width", "0.25", "--resolution", "16", "--images", "6"]
+
+
+@pytest.mark.parametrize("model", ["resnet20", "mbv2"])
+def test_hls_build_is_exact(model, tmp_path, capsys):
+    out = tmp_path / model
+    assert main(["build", "--model", model, *SMALL, "--wbits", "4", "--abits", "4",
+                 "--out", str(out)]) == 0
+    r = json.loads((out / "report.json").read_text())
+    assert r["hls_csim"]["images"] == 6 and r["hls_csim"]["mismatches"] == 0
+    np.testing.assert_array_equal(np.load(out / "sim/hls_outputs.npy"),
+                                  np.load(out / "sim/golden.npy"))
+    assert r["torch"]["code_match_rate"] >= 0.9999 or r["torch"]["isolated"]["ties"] == \
+        r["torch"]["isolated"]["mismatches"]
+    assert set(r["accuracy"]["labels"]) == {"torch", "golden", "hls"}
+    rtl = next(p for p in r["phases"] if p["name"] == "rtl")
+    assert not rtl["ran"] and "residual graphs" in rtl["why"]
+    assert not (out / "rtl").exists()
+    adds = [ly for ly in r["layers"] if ly["op"] == "add"]
+    assert adds and all(ly["estimate"]["cycles"] > 0 for ly in adds)
+    assert "skipped rtl (not able to take residual graphs yet" in capsys.readouterr().err
+
+
+def test_rtl_backend_is_refused_before_any_work(tmp_path, capsys):
+    out = tmp_path / "o"
+    assert main(["build", "--model", "resnet20", *SMALL, "--backend", "rtl",
+                 "--out", str(out)]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith("sat_hw build: error: --backend rtl: ")
+    assert "not able to take residual graphs yet (resnet20 has skip connections" in err[0]
+    assert not out.exists()
+
+
+def test_estimate_takes_residual_models(tmp_path):
+    assert main(["estimate", "--model", "mbv2", "--wbits", "4", "--abits", "4", "--width",
+                 "0.25", "--resolution", "28", "--out", str(tmp_path / "e")]) == 0
+    rows = json.loads((tmp_path / "e" / "estimate.json").read_text())
+    row = rows[0] if isinstance(rows, list) else rows["rows"][0]
+    assert row["lut"] > 0 and row["interval_cycles"] > 0
