@@ -32,8 +32,8 @@
 module sat_wload #(
     parameter int              N = 1,          // run-time layers; Requires 1..256
     parameter int              MAXB = 1,       // beats of the widest word; Requires >= 1
-    parameter logic [N*32-1:0] DEPTHS = '0,    // layer l's words at [32l +: 32]; 1 .. 2^24-1
-    parameter logic [N*16-1:0] BEATS = '0      // layer l's beats per word at [16l +: 16]; 1..MAXB
+    parameter logic [N*32-1:0] DEPTHS = {N{32'd1}},  // layer l's words at [32l +: 32]; 1 .. 2^24-1
+    parameter logic [N*16-1:0] BEATS = {N{16'd1}}   // layer l's beats per word at [16l +: 16]; 1..MAXB
 ) (
     input  wire logic                 clk,
     input  wire logic                 rst,
@@ -88,6 +88,14 @@ module sat_wload #(
             if (hit2[l]) nbm1 = nbm1 | (BEATS[16*l +: 16] - 16'd1);
     end
 
+    // the shift register with the stage-2 beat entered at the top
+    logic [MAXB*32-1:0] shifted;
+    if (MAXB == 1) begin : g_one
+        assign shifted = d2;
+    end else begin : g_shift
+        assign shifted = {d2, wdata[MAXB*32-1:32]};
+    end
+
     // ---------------------------------------------------------------- the sections
     typedef enum logic [1:0] {HEAD, DATA, SKIP} state_t;
     state_t state;
@@ -119,7 +127,7 @@ module sat_wload #(
                     end
                 end
                 DATA: begin
-                    wdata <= {d2, wdata[MAXB*32-1:32]};
+                    wdata <= shifted;
                     if (bleft == '0) begin
                         // the word's last beat: write it
                         bleft <= bm1;
