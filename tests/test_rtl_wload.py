@@ -54,7 +54,7 @@ def test_stream_packing():
 
 
 def test_rtl_carries_the_plans_memory_styles():
-    graph, plan, x, gold = mixed()
+    _graph, plan, _x, _gold = mixed()
     rtl = render_rtl(plan, "t")
     top = top_instances(rtl["sat_accel.sv"])
     units = {b.layer: b for b in plan.blocks if b.module in ("sat_mvu", "sat_vvu")}
@@ -74,7 +74,7 @@ def test_rtl_carries_the_plans_memory_styles():
     # the estimate: URAM for the uram layers, external priced as block RAM
     cost = {c.name: c for c in network_cost(plan)}
     assert cost["conv0"].resources.uram >= 1 and cost["pw1"].resources.uram >= 1
-    dw = [m for m in cost["dw1"].memories() if m["what"] == "weights"][0]
+    dw = next(m for m in cost["dw1"].memories() if m["what"] == "weights")
     assert dw["style"] == "external" and dw["bram18"] >= 1
     assert memory(512, 36, "external") == memory(512, 36, "bram")
 
@@ -91,7 +91,7 @@ def test_yosys_maps_the_run_time_memories(style, cell):
 def test_mixed_build_matches_golden_through_the_core():
     """cocotb: the wrapper loads the stream (idle cycles on it and the images), images refused
     until then, every output == golden."""
-    graph, plan, x, gold = mixed()
+    _graph, plan, x, gold = mixed()
     rtl = render_rtl(plan, "t")
     for pct in (100, 45):
         res = simulate(rtl, plan, x, gold, progress=False, valid_pct=pct, ready_pct=70)
@@ -101,7 +101,7 @@ def test_mixed_build_matches_golden_through_the_core():
 
 
 def test_mixed_build_matches_golden_through_the_axi_top(tmp_path):
-    graph, plan, x, gold = mixed()
+    _graph, plan, x, gold = mixed()
     files = {**render_rtl(plan, "t"), **render_axi_tb(plan, "t", x, gold, 50_000)}
     for rel, text in files.items():
         (tmp_path / rel).parent.mkdir(parents=True, exist_ok=True)
@@ -118,7 +118,7 @@ def test_a_corrupt_stream_is_caught():
     from sat_hw.base.errors import VerificationError
     from sat_hw.tools.rtlsim import StallError
 
-    graph, plan, x, gold = mixed()
+    _graph, plan, x, gold = mixed()
     rtl = render_rtl(plan, "t")
     lines = rtl["tb/wload.hex"].splitlines()
     flipped = lines.copy()

@@ -249,6 +249,24 @@ def wload_bytes(sections: list[WloadLayer]) -> bytes:
     return b"".join(d.to_bytes(4, "little") for d, _ in wload_beats(sections))
 
 
-__all__ = ["WLOAD_BITS", "WLOAD_MAX_WORDS", "WloadLayer", "wload_beats", "wload_bytes",
-           "wload_layers", "wload_lines", "bias_rom", "hex_lines", "k_codes", "mvu_lanes", "mvu_matrix", "mvu_rom", "pack_words",
-           "threshold_files", "threshold_lanes", "vvu_lanes", "vvu_matrix", "vvu_rom"]
+__all__ = [
+    "WLOAD_BITS",
+    "WLOAD_MAX_WORDS",
+    "WloadLayer",
+    "bias_rom",
+    "hex_lines",
+    "k_codes",
+    "mvu_lanes",
+    "mvu_matrix",
+    "mvu_rom",
+    "pack_words",
+    "threshold_files",
+    "threshold_lanes",
+    "vvu_lanes",
+    "vvu_matrix",
+    "vvu_rom",
+    "wload_beats",
+    "wload_bytes",
+    "wload_layers",
+    "wload_lines",
+]

@@ -195,7 +195,7 @@ def check_memories(folding: Folding, device, explicit: dict | None = None) -> No
                              f"at run time) or \"bram\"")
 
 
-def runtime_layers(plan: "HardwarePlan") -> list[LayerPlan]:
+def runtime_layers(plan: HardwarePlan) -> list[LayerPlan]:
     """The layers whose weights are loaded at run time (their fold's ``mem`` in
     :data:`~sat_hw.hw.fold.RUNTIME_MEMS`), in stream order: the weight-load stream's layer
     index is the position in this list."""
