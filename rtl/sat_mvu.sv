@@ -9,10 +9,12 @@
 // Output: MH/PE beats per vector, beat f = the signed accumulators of rows f*PE .. f*PE+PE-1,
 // lane p at [p*ACC_BITS +: ACC_BITS]. Vectors follow each other with no gap and no framing.
 //
-// Weights: one ROM ($readmemh WEIGHT_FILE; sat_hw.codegen.layout.mvu_rom), depth (MH/PE)*(MW/SIMD),
-// word f*(MW/SIMD) + s, lane (p, i) at [(p*SIMD + i)*WB +: WB]. MEM_STYLE (the plan's
-// [fold.<layer>] mem) places it: "auto" the tool decides (no attribute), "lut" distributed ROM,
-// "bram" block RAM; "uram" is refused at elaboration (a URAM cannot be initialised).
+// Weights: one memory, depth (MH/PE)*(MW/SIMD), word f*(MW/SIMD) + s, lane (p, i) at
+// [(p*SIMD + i)*WB +: WB] (sat_hw.codegen.layout.mvu_rom). MEM_STYLE (the plan's
+// [fold.<layer>] mem) places it: "auto" a ROM ($readmemh WEIGHT_FILE) where the tool decides
+// (no attribute), "lut" distributed ROM, "bram" block RAM ROM, "uram" UltraRAM and "external"
+// block RAM, both written at run time through wl_we/wl_addr/wl_data (sat_wload; no init file,
+// WEIGHT_FILE unread) before the first input beat; every style but "auto" is a sat_wmem.
 // ENCODING "signed" stores the odd weight w in WB = WBITS+1 bits, taken as u = w + 2^WBITS (its
 // sign bit flipped); ENCODING "k" stores SAT's code u = k = (w + 2^WBITS-1)/2 in WB = WBITS
 // bits. Every product is then an unsigned one, and sum w*a = (sum u*a << SH) - M*sum a, SH 1
@@ -92,10 +94,14 @@ module sat_mvu #(
     parameter int          DSP_A_W = 27,          // MULT "dsp": signed width of the wide port
     parameter int          DSP_B_W = 18,          // MULT "dsp": signed width of the narrow port
     parameter bit          DSP_OVERLAP = 1'b1,    // MULT "dsp": one-bit field overlap, LSB repair
-    parameter logic [63:0] MEM_STYLE = "auto"     // weight ROM: "auto", "lut", "bram" (header)
+    parameter logic [63:0] MEM_STYLE = "auto"     // "auto", "lut", "bram", "uram", "external"
 ) (
     input  wire logic                     clk,
     input  wire logic                     rst,
+    // run-time weights (MEM_STYLE "uram", "external"; unread otherwise): word wl_addr := wl_data
+    input  wire logic                     wl_we,
+    input  wire logic [31:0]              wl_addr,
+    input  wire logic [PE*SIMD*(ENCODING == 64'("k") ? WBITS : WBITS + 1)-1:0] wl_data,
     input  wire logic [SIMD*ABITS-1:0]    s_axis_tdata,
     input  wire logic                     s_axis_tvalid,
     output logic                          s_axis_tready,
@@ -136,7 +142,7 @@ module sat_mvu #(
     localparam int SW = SF > 1 ? $clog2(SF) : 1;
     localparam int AW = DEPTH > 1 ? $clog2(DEPTH) : 1;
     localparam int UA = DSP_A_W - 1;                        // unsigned bits of the wide port
-    localparam bit STYLED = MEM_STYLE == 64'("lut") || MEM_STYLE == 64'("bram");
+    localparam bit STYLED = MEM_STYLE != 64'("auto");       // the weights in a sat_wmem
 
     // elaboration checks: $error with a constant message (Yosys prints neither a %0d nor the
     // message of a $fatal; Verilator and, by IEEE 1800-2017 20.11, Vivado print it too)
@@ -164,11 +170,9 @@ module sat_mvu #(
     if (ACC_BITS < NEED || BOUND >= 64'd1 << 60) begin : g_err_acc
         $error("sat_mvu: ACC_BITS below acc_bits_for(MW*(2^WBITS-1)*(2^ABITS-1))");
     end
-    if (MEM_STYLE == 64'("uram")) begin : g_err_uram
-        $error("sat_mvu: MEM_STYLE \"uram\" needs run-time weight loading (no URAM init)");
-    end else if (MEM_STYLE != 64'("auto") && MEM_STYLE != 64'("lut") && MEM_STYLE != 64'("bram"))
-    begin : g_err_mem
-        $error("sat_mvu: MEM_STYLE must be \"auto\", \"lut\" or \"bram\"");
+    if (MEM_STYLE != 64'("auto") && MEM_STYLE != 64'("lut") && MEM_STYLE != 64'("bram")
+            && MEM_STYLE != 64'("uram") && MEM_STYLE != 64'("external")) begin : g_err_mem
+        $error("sat_mvu: MEM_STYLE must be \"auto\", \"lut\", \"bram\", \"uram\" or \"external\"");
     end
 
     // ---------------------------------------------------------------- vector buffer, issue
@@ -241,27 +245,23 @@ module sat_mvu #(
     // one address (no_rw_check: Yosys adds no collision logic after the block RAM's output).
     (* no_rw_check *) logic [SIMD*ABITS-1:0] vbuf [0:(2 << SW)-1];
 
-    // The weight ROM, read at raddr into w1. MEM_STYLE "auto" (no attribute: the tool decides)
-    // reads `rom` in the process below, as before MEM_STYLE, so its netlist is unchanged (Yosys's
-    // LUT mapping follows the order in which it meets processes, and it meets those of generate
-    // blocks later). "lut" and "bram" read a ROM with literal attributes in a generate branch
-    // (an attribute that takes a parameter's value is not read alike by every tool):
-    // rom_style for Vivado, rom_block for Yosys, which reads rom_block before rom_style and maps
-    // a ROM styled "distributed" nowhere ("no valid mapping"), "logic" to LUTs; `rom` is then
-    // unread and removed.
+    // The weights, read at raddr: MEM_STYLE "auto" (no attribute: the tool decides) reads `rom`
+    // into w1 in the process below, as before the other styles, so its netlist is unchanged
+    // (Yosys's LUT mapping follows the order in which it meets processes, and it meets those of
+    // generate blocks and submodules later). Every other style is a sat_wmem, whose registered
+    // word (stage 2, like w1) goes on to w2; `rom` is then unread and removed.
     logic [PE*SIMD*WB-1:0] rom [0:DEPTH-1];
-    initial $readmemh(WEIGHT_FILE, rom);
-    logic [PE*SIMD*WB-1:0] w1s;           // the styled ROM's word at raddr (into w1)
-    if (MEM_STYLE == 64'("lut")) begin : g_rom_lut
-        (* rom_style = "distributed", rom_block = "logic" *)
-        logic [PE*SIMD*WB-1:0] srom [0:DEPTH-1];
-        initial $readmemh(WEIGHT_FILE, srom);
-        assign w1s = srom[raddr];
-    end else if (MEM_STYLE == 64'("bram")) begin : g_rom_bram
-        (* rom_style = "block", rom_block = "block" *)
-        logic [PE*SIMD*WB-1:0] srom [0:DEPTH-1];
-        initial $readmemh(WEIGHT_FILE, srom);
-        assign w1s = srom[raddr];
+    if (!STYLED) begin : g_rom
+        initial $readmemh(WEIGHT_FILE, rom);
+    end
+    logic [PE*SIMD*WB-1:0] w1s;           // sat_wmem's word at raddr, registered (stage 2)
+    if (STYLED) begin : g_wmem
+        sat_wmem #(
+            .DEPTH(DEPTH), .WIDTH(PE*SIMD*WB), .WEIGHT_FILE(WEIGHT_FILE), .MEM_STYLE(MEM_STYLE)
+        ) u_wmem (
+            .clk(clk), .raddr(raddr), .rdata(w1s),
+            .we(wl_we), .waddr(wl_addr[AW-1:0]), .wdata(wl_data)
+        );
     end else begin : g_rom_auto
         assign w1s = '0;
     end
@@ -269,8 +269,8 @@ module sat_mvu #(
     always_ff @(posedge clk) begin
         if (fill) vbuf[{wpar, ws}] <= s_axis_tdata;
         raddr <= waddr;
-        w1 <= STYLED ? w1s : rom[raddr];
-        w2 <= w1;
+        w1 <= rom[raddr];
+        w2 <= STYLED ? w1s : w1;
         w3 <= w2;
         act0 <= vbuf[{cpar, sf}];
         act1 <= act0;

@@ -10,9 +10,11 @@
 // signed accumulators acc[c] = sum_t w[c][t] * a[c][t] of channels g*PE .. g*PE+PE-1, lane p at
 // [p*ACC_BITS +: ACC_BITS]. Pixels (and images) follow each other with no gap and no framing.
 //
-// Weights: one ROM ($readmemh WEIGHT_FILE), depth (CH/PE)*(K2/SIMD), word g*(K2/SIMD) + s, lane
-// (i, p) at [(i*PE + p)*WB +: WB] (sat_hw.codegen.layout.vvu_rom), placed by MEM_STYLE as in
-// sat_mvu ("auto": no attribute, "lut", "bram"; "uram" refused at elaboration).
+// Weights: one memory, depth (CH/PE)*(K2/SIMD), word g*(K2/SIMD) + s, lane (i, p) at
+// [(i*PE + p)*WB +: WB] (sat_hw.codegen.layout.vvu_rom), placed by MEM_STYLE as in sat_mvu
+// ("auto": a ROM ($readmemh WEIGHT_FILE), no attribute; "lut", "bram": a styled ROM; "uram",
+// "external": a RAM written at run time through wl_we/wl_addr/wl_data; all but "auto" a
+// sat_wmem).
 // ENCODING "signed" stores the odd weight w in WB = WBITS+1 bits (taken as u = w + 2^WBITS,
 // see Pipeline). ENCODING "k" stores SAT's code k = (w + 2^WBITS-1)/2 in WB = WBITS bits and
 // computes sum w*a = 2*sum k*a - (2^WBITS-1)*sum a:
@@ -60,10 +62,14 @@ module sat_vvu #(
     parameter int    ACC_BITS = 12,         // accumulator bits; Requires >= the exact bound's
     parameter        WEIGHT_FILE = "w.hex", // $readmemh image of the weight ROM
     parameter logic [63:0] ENCODING = "k",  // "k" (unsigned SAT codes) or "signed"
-    parameter logic [63:0] MEM_STYLE = "auto"  // weight ROM: "auto", "lut", "bram" (header)
+    parameter logic [63:0] MEM_STYLE = "auto"  // "auto", "lut", "bram", "uram", "external"
 ) (
     input  wire logic                          clk,
     input  wire logic                          rst,
+    // run-time weights (MEM_STYLE "uram", "external"; unread otherwise): word wl_addr := wl_data
+    input  wire logic                          wl_we,
+    input  wire logic [31:0]                   wl_addr,
+    input  wire logic [SIMD*PE*(ENCODING == 64'("k") ? WBITS : WBITS + 1)-1:0] wl_data,
     input  wire logic [SIMD*PE*ABITS-1:0]      s_axis_tdata,
     input  wire logic                          s_axis_tvalid,
     output logic                               s_axis_tready,
@@ -92,7 +98,7 @@ module sat_vvu #(
     localparam int  TS = TSP > TSA + 1 ? TSP : TSA + 1;     // the code sum has one more stage
     localparam int  LAT = TS + 6;                           // take to offer (header: Latency)
     localparam int  QD = (LAT + NS - 1) / NS + 1 < 3 ? 3 : (LAT + NS - 1) / NS + 1;  // credits
-    localparam bit  STYLED = MEM_STYLE == 64'("lut") || MEM_STYLE == 64'("bram");
+    localparam bit  STYLED = MEM_STYLE != 64'("auto");      // the weights in a sat_wmem
 
     // elaboration checks: $error with a constant message (sat_mvu: what each tool prints)
     if (CH < 1 || PE < 1 || CH % PE != 0) begin : g_err_pe
@@ -110,11 +116,9 @@ module sat_vvu #(
     if (ACC_BITS < NEED || ACC_BITS > 62) begin : g_err_acc
         $error("sat_vvu: ACC_BITS must be acc_bits_for(K2*(2^WBITS-1)*(2^ABITS-1))..62");
     end
-    if (MEM_STYLE == 64'("uram")) begin : g_err_uram
-        $error("sat_vvu: MEM_STYLE \"uram\" needs run-time weight loading (no URAM init)");
-    end else if (MEM_STYLE != 64'("auto") && MEM_STYLE != 64'("lut") && MEM_STYLE != 64'("bram"))
-    begin : g_err_mem
-        $error("sat_vvu: MEM_STYLE must be \"auto\", \"lut\" or \"bram\"");
+    if (MEM_STYLE != 64'("auto") && MEM_STYLE != 64'("lut") && MEM_STYLE != 64'("bram")
+            && MEM_STYLE != 64'("uram") && MEM_STYLE != 64'("external")) begin : g_err_mem
+        $error("sat_vvu: MEM_STYLE must be \"auto\", \"lut\", \"bram\", \"uram\" or \"external\"");
     end
 
     // An empty initial block where the parameter checks' initial block was (they are generate
@@ -127,7 +131,9 @@ module sat_vvu #(
     // ---- stage 0: the input beat and its ROM word, both registered; the ROM is read at the
     // address register alone (the word of the next beat to take) ----
     logic [SIMD*PE*WB-1:0] rom [0:DEPTH-1];
-    initial $readmemh(WEIGHT_FILE, rom);
+    if (!STYLED) begin : g_rom
+        initial $readmemh(WEIGHT_FILE, rom);
+    end
 
     logic [AW-1:0] addr;                  // word of the next input beat
     logic [SW-1:0] tap;                   // its tap group s
@@ -139,33 +145,30 @@ module sat_vvu #(
     assign s_axis_tready = credit;
     assign take = s_axis_tvalid && credit;
 
-    // MEM_STYLE "lut" or "bram": the word comes from a ROM with literal attributes (as in
-    // sat_mvu: rom_style for Vivado, rom_block for Yosys), and `rom` is unread and removed;
-    // "auto" reads `rom` in the process below, as before MEM_STYLE (the same netlist)
-    logic [SIMD*PE*WB-1:0] w_s;           // the styled ROM's word at addr (into w_q)
-    if (MEM_STYLE == 64'("lut")) begin : g_rom_lut
-        (* rom_style = "distributed", rom_block = "logic" *)
-        logic [SIMD*PE*WB-1:0] srom [0:DEPTH-1];
-        initial $readmemh(WEIGHT_FILE, srom);
-        assign w_s = srom[addr];
-    end else if (MEM_STYLE == 64'("bram")) begin : g_rom_bram
-        (* rom_style = "block", rom_block = "block" *)
-        logic [SIMD*PE*WB-1:0] srom [0:DEPTH-1];
-        initial $readmemh(WEIGHT_FILE, srom);
-        assign w_s = srom[addr];
+    // MEM_STYLE other than "auto": the word comes from a sat_wmem (as in sat_mvu), registered
+    // there (stage 0, like w_q), and `rom` is unread and removed; "auto" reads `rom` in the
+    // process below, as before the other styles (the same netlist)
+    logic [SIMD*PE*WB-1:0] w_s;           // sat_wmem's word at addr, registered (stage 0)
+    if (STYLED) begin : g_wmem
+        sat_wmem #(
+            .DEPTH(DEPTH), .WIDTH(SIMD*PE*WB), .WEIGHT_FILE(WEIGHT_FILE), .MEM_STYLE(MEM_STYLE)
+        ) u_wmem (
+            .clk(clk), .raddr(addr), .rdata(w_s),
+            .we(wl_we), .waddr(wl_addr[AW-1:0]), .wdata(wl_data)
+        );
     end else begin : g_rom_auto
         assign w_s = '0;
     end
 
     always_ff @(posedge clk) begin
-        w_q <= STYLED ? w_s : rom[addr];
+        w_q <= rom[addr];
         a_q <= s_axis_tdata;
         v0_q <= take;
         first0_q <= tap == '0;
         last0_q <= tap == SW'(NS - 1);
         // stage 1: the word and the beat registered again (an ECP5 block RAM's read port takes
         // w_q in, and its clock-to-out is slow: nothing but a wire may follow it)
-        w_q2 <= w_q;
+        w_q2 <= STYLED ? w_s : w_q;
         a_q2 <= a_q;
         v1_q <= v0_q;
         first1_q <= first0_q;

@@ -148,11 +148,10 @@ def test_fastest_is_not_a_bisection():
     assert loose.estimate["interval_cycles"] <= 401_408 and loose.estimate["fits"]
 
 
-def test_rtl_builds_plan_without_uram():
-    """The RTL cannot load weights into URAM yet (issue 22): where a build makes RTL the planner
-    leaves URAM out, and a target that needs URAM is refused in one line; an HLS-only build keeps
-    it (MobileNetV1 224 px W4A4 on the ZCU104 at 900 frames/s puts pw12, pw13 and fc in URAM;
-    on the U250 at 3,300 frames/s the fc)."""
+def test_rtl_builds_plan_with_uram():
+    """The RTL loads URAM weights at run time (issue 22), so an RTL build plans as an HLS-only
+    one: MobileNetV1 224 px W4A4 on the ZCU104 at 900 frames/s puts weights (pw12, pw13 and the
+    fc) in URAM whatever the backend."""
     from sat_hw.flow.build import build_folding
 
     over = {"model": {"width": 1.0, "resolution": 224, "in_channels": 3, "classes": 1000},
@@ -162,10 +161,4 @@ def test_rtl_builds_plan_without_uram():
     rtl = load_config(None, {**over, "build": {"backend": "rtl,hls"}})
     with_uram = build_folding(hls, config_graph(hls))
     assert any(f.mem == "uram" for f in with_uram.values())
-    with pytest.raises(ValueError, match=r"bram18 .* > 90% of 624"):  # without URAM: too big
-        build_folding(rtl, config_graph(rtl))
-    u250 = {**over, "hw": {"device": "u250", "fclk_mhz": 333.0, "fps": 3300.0}}
-    for backend, uram in (("hls", True), ("rtl", False)):  # the fc's weights go to URAM
-        cfg = load_config(None, {**u250, "build": {"backend": backend}})
-        folding = build_folding(cfg, config_graph(cfg))
-        assert any(f.mem == "uram" for f in folding.values()) == uram, backend
+    assert build_folding(rtl, config_graph(rtl)) == with_uram

@@ -3,7 +3,8 @@
 The plan's ``[fold.<layer>] mem`` becomes the ``MEM_STYLE`` of ``sat_mvu`` / ``sat_vvu`` in the
 generated top (absent for ``auto``, the blocks' default); under Yosys ``lut`` keeps a ROM that
 ``auto`` puts in block RAM in LUTs and ``bram`` puts one that ``auto`` keeps in LUTs in a RAMB18.
-``uram`` is refused by the build (one line) and by the blocks at elaboration. Every block checks
+``uram`` and ``external`` are RAMs loaded at run time (tests/test_rtl_wload.py); ``uram`` on a part
+without UltraRAM is refused by the build in one line. Every block checks
 its parameters at elaboration with ``$error`` and a constant message, which Verilator and Yosys
 both print (Yosys drops the message of a ``$fatal`` and prints a ``%0d`` unformatted).
 """
@@ -22,7 +23,7 @@ from sat_hw.flow.synthesis import DEFAULT_ROMS, top_instances
 from sat_hw.graph import golden
 from sat_hw.graph import synthetic as sy
 from sat_hw.hw.fold import Fold
-from sat_hw.hw.plan import check_rtl_memories, hardware_plan, layer_plan
+from sat_hw.hw.plan import hardware_plan, layer_plan
 from sat_hw.hw.planner import resolve_folding
 from sat_hw.tools.streamtb import rtl_sources, run_scenarios, standard_scenarios
 from sat_hw.tools.verilator import first_error, tool_env, verilator_root
@@ -60,10 +61,9 @@ def test_top_passes_the_plans_memory_style():
     assert all("MEM_STYLE" not in p for m, p in top.values() if m not in ("sat_mvu", "sat_vvu"))
     plain = render_rtl(hardware_plan(graph, resolve_folding(graph, {})), "test")["sat_accel.sv"]
     assert "MEM_STYLE" not in plain
-    # the RTL build refuses the URAM layer in one line, and only that
-    with pytest.raises(ValueError, match=r'^fold\.pw1\.mem uram: the RTL cannot initialise'):
-        check_rtl_memories(folding, explicit)
-    check_rtl_memories(resolve_folding(graph, {**explicit, "pw1": {"mem": "bram"}}))
+    # the URAM layer's memory is loaded at run time: no image file, its write port connected
+    assert "WEIGHT_FILE" not in units["pw1"].params and "WEIGHT_FILE" in units["conv0"].params
+    assert dict(units["pw1"].ports) == {} and "wl_we[0]" in render_rtl(plan, "t")["sat_accel.sv"]
 
 
 def _rom(depth: int, width: int) -> str:
@@ -127,10 +127,12 @@ def _lint(module: str, params: dict) -> subprocess.CompletedProcess:
 
 BAD = [  # (module, parameters, the message): a bad value of each kind of check
     ("sat_mvu", {"ACC_BITS": 4}, "sat_mvu: ACC_BITS below acc_bits_for"),
-    ("sat_mvu", {"MEM_STYLE": '"uram"'}, 'sat_mvu: MEM_STYLE "uram" needs run-time weight loading'),
-    ("sat_mvu", {"MEM_STYLE": '"ultra"'}, 'sat_mvu: MEM_STYLE must be "auto", "lut" or "bram"'),
+    ("sat_mvu", {"MEM_STYLE": '"ultra"'}, 'sat_mvu: MEM_STYLE must be "auto", "lut", "bram", '),
     ("sat_vvu", {"ACC_BITS": 4}, "sat_vvu: ACC_BITS must be acc_bits_for"),
-    ("sat_vvu", {"MEM_STYLE": '"uram"'}, 'sat_vvu: MEM_STYLE "uram" needs run-time weight loading'),
+    ("sat_vvu", {"MEM_STYLE": '"rom"'}, 'sat_vvu: MEM_STYLE must be "auto", "lut", "bram", '),
+    ("sat_wmem", {"MEM_STYLE": '"ultra"'}, 'sat_wmem: MEM_STYLE must be "auto", "lut", "bram", '),
+    ("sat_wload", {"N": 2, "DEPTHS": "64'h0", "BEATS": "32'h10001"},
+     "sat_wload: every DEPTHS entry must be 1 .. 2^24-1"),
     ("sat_vvu", {"SIMD": 2}, "sat_vvu: SIMD must divide K2"),
     ("sat_avgpool", {"ACC_BITS": 4}, "sat_avgpool: ACC_BITS must be acc_bits_for"),
     ("sat_avgpool", {"PE": 3}, "sat_avgpool: PE must divide CH"),
@@ -151,24 +153,26 @@ def test_bad_parameters_stop_verilator_with_their_message(module, params, messag
 
 @pytest.mark.parametrize("params, message", [
     ({"ACC_BITS": 4}, "sat_mvu: ACC_BITS below acc_bits_for"),
-    ({"MEM_STYLE": "uram"}, 'sat_mvu: MEM_STYLE "uram" needs run-time weight loading')])
+    ({"MEM_STYLE": "ultra"}, 'sat_mvu: MEM_STYLE must be "auto", "lut", "bram", "uram" or')])
 def test_bad_parameters_stop_yosys_with_their_message(params, message):
     with pytest.raises(SynthError) as e:
         synth(rtl_sources("sat_mvu"), "sat_mvu", params, family="xcup", files=DEFAULT_ROMS)
     assert message in str(e.value), str(e.value)
 
 
-def test_build_refuses_uram_weights_before_any_work(tmp_path, capsys):
-    """`sat_hw build` with the RTL backend stops on a URAM fold in one line, before lowering."""
+def test_build_refuses_uram_weights_on_a_part_without_uram(tmp_path, capsys):
+    """`sat_hw build` for an ECP5 stops on a URAM fold in one line, before lowering (an
+    UltraScale+ part takes it: the weights are loaded at run time)."""
     from sat_hw.flow.cli import main
 
     cfg = tmp_path / "uram.toml"
     cfg.write_text('[fold.pw13]\nmem = "uram"\n')
     argv = ["build", "--model", "mbv1", "--width", "0.25", "--resolution", "16", "--images", "3",
-            "--wbits", "3", "--abits", "4", "--config", str(cfg), "--out", str(tmp_path / "b")]
-    assert main(argv) != 0
+            "--wbits", "3", "--abits", "4", "--config", str(cfg), "--out", str(tmp_path / "b"),
+            "--device", "ecp5-85k"]
+    assert main(argv) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and err[0].endswith(
-        'fold.pw13.mem uram: the RTL cannot initialise weights in URAM (no run-time weight '
-        'loading yet); set [fold.pw13] mem = "bram" or build with --backend hls'), err
+        'fold.pw13.mem uram: lfe5u-85f (ecp5) has no UltraRAM; set [fold.pw13] mem = "external" '
+        '(block RAM loaded at run time) or "bram"'), err
     assert not (tmp_path / "b").exists()

@@ -187,11 +187,14 @@ def test_mvu_sources():
     """Issue 19: sat_mvu is four files, none over 500 lines (the products, LUT or DSP, and the
     adder trees are submodules); issue 20: its output leaves through sat_outq (a sat_fifo, which
     holds a sat_skid). A lone build gets them dependencies first and a design's file list all of
-    them, sorted, with the blocks it always carries."""
+    them, sorted, with the blocks it always carries; issue 22: its weights in styles other than
+    auto are a sat_wmem."""
     rtl = resource_path("rtl")
     parts = ["sat_mvu_dsp.sv", "sat_mvu_lut.sv", "sat_mvu_tree.sv"]
     queue = ["sat_skid.sv", "sat_fifo.sv", "sat_outq.sv"]
-    assert [p.name for p in block_sources(rtl, "sat_mvu")] == [*parts, *queue, "sat_mvu.sv"]
-    assert block_files({"sat_mvu", "sat_fifo"}) == sorted([*parts, *queue, "sat_mvu.sv"])
+    assert [p.name for p in block_sources(rtl, "sat_mvu")] == [*parts, *queue, "sat_wmem.sv",
+                                                                "sat_mvu.sv"]
+    assert block_files({"sat_mvu", "sat_fifo"}) == sorted([*parts, *queue, "sat_wmem.sv",
+                                                           "sat_mvu.sv"])
     assert block_files({"sat_swg"}) == ["sat_skid.sv", "sat_swg.sv"]
     assert all(len((rtl / n).read_text().splitlines()) <= 500 for n in [*parts, "sat_mvu.sv"])

@@ -109,14 +109,14 @@ def test_self_contained_testbench_passes_and_realigns_a_bad_frame(built):
 
     r = run_axi_tb(built / "rtl", valid_pct=70, ready_pct=60, seed=3)
     assert r["passed"] and r["mismatches"] == 0 and r["beats_out"] > 0, r
-    assert r["status"] == 0 and not r["frame_error"], r
-    for frame, status in (("short", 0x0001_0000), ("long", 0x0001_0000)):
+    assert r["status"] == 0x4 and not r["frame_error"], r
+    for frame, status in (("short", 0x0001_0004), ("long", 0x0001_0004)):
         # image 0 a beat short (padded) or long (dropped): flagged, and images 1, 2 still exact
         bad = run_axi_tb(built / "rtl", valid_pct=80, ready_pct=80, frame=frame)
         assert bad["passed"] and bad["frame_error"] and bad["status"] == status, bad
         assert bad["beats_out"] == r["beats_out"], bad
     one = run_axi_tb(built / "rtl", images=1, frame="long")
-    assert one["passed"] and one["status"] == 0x0001_0002, one
+    assert one["passed"] and one["status"] == 0x0001_0006, one
 
 
 @pytest.mark.rtl

@@ -12,6 +12,8 @@ Shared by the RTL and HLS renderers; the orders are those of docs/hardware.md:
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 
 from sat_hw.graph.ir import Conv, Linear, levels
@@ -180,5 +182,91 @@ def bias_rom(bias: np.ndarray, pe: int) -> tuple[list[int], int]:
     return pack_words(b.reshape(-1, pe), bits), pe * bits
 
 
-__all__ = ["bias_rom", "hex_lines", "k_codes", "mvu_lanes", "mvu_matrix", "mvu_rom", "pack_words",
-           "threshold_files", "threshold_lanes", "vvu_lanes", "vvu_matrix", "vvu_rom"]
+WLOAD_BITS = 32
+"""TDATA bits of the weight-load stream (``s_axis_wload``, ``rtl/sat_wload.sv``)."""
+WLOAD_MAX_WORDS = (1 << 24) - 1
+"""The most words one layer's memory may have (the header's 24-bit count)."""
+
+
+@dataclass(frozen=True)
+class WloadLayer:
+    """One run-time layer's section of the weight-load stream: its ``index`` (its header's
+    bits [7:0]), its memory's ``depth`` words of ``width`` bits, each sent as ``beats``
+    32-bit beats LSB first, and the words themselves in address order."""
+
+    name: str
+    index: int
+    depth: int
+    width: int
+    words: tuple[int, ...]
+
+    @property
+    def beats(self) -> int:
+        return -(-self.width // WLOAD_BITS)
+
+
+def wload_layers(layers: list[LayerPlan]) -> list[WloadLayer]:
+    """The sections of the weight-load stream of ``layers`` (the plan's run-time layers,
+    :func:`sat_hw.hw.plan.runtime_layers`, in stream order: index = position), each with the
+    words of its ``sat_mvu`` or ``sat_vvu`` memory (:func:`mvu_rom`, :func:`vvu_rom`)."""
+    if len(layers) > 256:
+        raise ValueError(f"{len(layers)} layers with run-time weights: the weight-load header "
+                         f"names at most 256")
+    out = []
+    for i, lp in enumerate(layers):
+        b = next(b for b in lp.blocks if b.module in ("sat_mvu", "sat_vvu"))
+        words, width = (mvu_rom if b.module == "sat_mvu" else vvu_rom)(lp, b.params["ENCODING"])
+        if len(words) > WLOAD_MAX_WORDS:
+            raise ValueError(f"layer {lp.name}: {len(words)} weight words, the weight-load "
+                             f"header counts at most {WLOAD_MAX_WORDS}")
+        out.append(WloadLayer(lp.name, i, len(words), width, tuple(words)))
+    return out
+
+
+def wload_beats(sections: list[WloadLayer]) -> list[tuple[int, bool]]:
+    """The weight-load stream as ``(TDATA, TLAST)`` beats: per section a header (bits [7:0]
+    the index, [31:8] the word count), then each word in ``beats`` beats, bits ``[32k+31:32k]``
+    in beat ``k``, TLAST on the section's last beat."""
+    mask = (1 << WLOAD_BITS) - 1
+    out: list[tuple[int, bool]] = []
+    for s in sections:
+        out.append((s.index | s.depth << 8, False))
+        for w in s.words:
+            out += [((w >> (WLOAD_BITS * k)) & mask, False) for k in range(s.beats)]
+        out[-1] = (out[-1][0], True)
+    return out
+
+
+def wload_lines(sections: list[WloadLayer]) -> str:
+    """``$readmemh``/``$fscanf`` text of :func:`wload_beats`: one beat a line, 9 hex digits,
+    bit 32 the TLAST and bits 31..0 the TDATA (``rtl/tb/wload.hex``)."""
+    return "".join(f"{int(last) << WLOAD_BITS | d:09x}\n" for d, last in wload_beats(sections))
+
+
+def wload_bytes(sections: list[WloadLayer]) -> bytes:
+    """The TDATA of :func:`wload_beats`, little-endian, 4 bytes a beat: what a DMA sends (its
+    TLAST at the end of each section's bytes: ``4 * (1 + depth * beats)`` of them)."""
+    return b"".join(d.to_bytes(4, "little") for d, _ in wload_beats(sections))
+
+
+__all__ = [
+    "WLOAD_BITS",
+    "WLOAD_MAX_WORDS",
+    "WloadLayer",
+    "bias_rom",
+    "hex_lines",
+    "k_codes",
+    "mvu_lanes",
+    "mvu_matrix",
+    "mvu_rom",
+    "pack_words",
+    "threshold_files",
+    "threshold_lanes",
+    "vvu_lanes",
+    "vvu_matrix",
+    "vvu_rom",
+    "wload_beats",
+    "wload_bytes",
+    "wload_layers",
+    "wload_lines",
+]

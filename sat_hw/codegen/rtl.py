@@ -23,9 +23,19 @@ import numpy as np
 from jinja2 import Environment, FileSystemLoader, StrictUndefined
 
 from sat_hw.base.resources import resource_path
-from sat_hw.codegen.layout import bias_rom, hex_lines, mvu_rom, threshold_files, vvu_rom
+from sat_hw.codegen.layout import (
+    WLOAD_BITS,
+    WloadLayer,
+    bias_rom,
+    hex_lines,
+    mvu_rom,
+    threshold_files,
+    vvu_rom,
+    wload_layers,
+    wload_lines,
+)
 from sat_hw.codegen.library import block_files
-from sat_hw.hw.plan import ENCODING, HardwarePlan, LayerPlan
+from sat_hw.hw.plan import ENCODING, HardwarePlan, LayerPlan, runtime_layers
 
 TOP = "sat_accel"
 TB = "sat_tb"
@@ -50,7 +60,7 @@ def layer_roms(lp: LayerPlan) -> dict[str, str]:
     node, files = lp.node, {}
     for b in lp.blocks:
         p = b.params
-        if b.module in ("sat_mvu", "sat_vvu"):
+        if b.module in ("sat_mvu", "sat_vvu") and "WEIGHT_FILE" in p:  # not loaded at run time
             words, width = (mvu_rom if b.module == "sat_mvu" else vvu_rom)(lp, p["ENCODING"])
             files[p["WEIGHT_FILE"]] = hex_lines(words, width)
         elif b.module == "sat_thresholds":
@@ -93,22 +103,67 @@ def sv_value(v, key: str = "") -> str:
     return f'"{v}"' if isinstance(v, str) else str(int(v))
 
 
+def _packed(values: list[int], bits: int) -> str:
+    """SystemVerilog literal of ``values`` side by side, value ``i`` at ``[i*bits +: bits]``."""
+    v = sum(int(x) << (i * bits) for i, x in enumerate(values))
+    return f"{len(values) * bits}'h{v:0{-(-len(values) * bits // 4)}x}"
+
+
+def wload_context(sections: list[WloadLayer]) -> dict | None:
+    """The templates' view of the weight-load stream (None without run-time layers): the
+    loader's parameters and, per layer, where its word sits in the loader's ``wdata``."""
+    if not sections:
+        return None
+    maxb = max(s.beats for s in sections)
+    return {"n": len(sections), "maxb": maxb,
+            "depths": _packed([s.depth for s in sections], 32),
+            "beats": _packed([s.beats for s in sections], 16),
+            "layers": [{"index": s.index, "name": s.name, "depth": s.depth, "width": s.width,
+                        "beats": s.beats, "lo": (maxb - s.beats) * WLOAD_BITS}
+                       for s in sections],
+            "stream_beats": sum(1 + s.depth * s.beats for s in sections),
+            "table": ["index  layer            words   bits  beats/word",
+                      *(f"{s.index:5d}  {s.name:<14s} {s.depth:7d} {s.width:6d}  {s.beats:10d}"
+                        for s in sections)]}
+
+
+def _ports(b, wl: dict | None) -> list[tuple[str, str]]:
+    """A block's extra ports: the plan's, and the weight memory's write port: the loader's for
+    a run-time memory, tied off (unread) for a ROM."""
+    ports = list(b.ports)
+    if b.module not in ("sat_mvu", "sat_vvu"):
+        return ports
+    for s in (wl or {}).get("layers", []):
+        if s["name"] == b.layer:
+            return ports + [("wl_we", f"wl_we[{s['index']}]"), ("wl_addr", "wl_addr"),
+                            ("wl_data", f"wl_data[{s['lo'] + s['width'] - 1}:{s['lo']}]")]
+    return ports + [("wl_we", "1'b0"), ("wl_addr", "'0"), ("wl_data", "'0")]
+
+
 def render_rtl(plan: HardwarePlan, graph_hash: str) -> dict[str, str]:
+<<<<<<< HEAD
     """``{relative path: text}`` of the ``rtl/`` folder of the accelerator ``plan`` describes.
     A residual graph (not a chain) is refused in one line until issue 24."""
     if not plan.graph.is_chain:
         adds = [n.name for n in plan.graph.layers if n.op == "add"]
         raise ValueError(f"the RTL generator does not yet take residual graphs ({plan.graph.name} "
                          f"has add nodes {', '.join(adds)}); build with --backend hls")
+=======
+    """``{relative path: text}`` of the ``rtl/`` folder of the accelerator ``plan`` describes;
+    with run-time layers (:func:`sat_hw.hw.plan.runtime_layers`) the core has the weight-load
+    port (``sat_wload``) and ``tb/wload.hex`` holds the stream (:func:`wload_lines`)."""
+>>>>>>> i22-wload
     blocks = plan.blocks
     widths = [plan.in_width] + [b.out_w for b in blocks]
     iface = plan.interface()
+    sections = wload_layers(runtime_layers(plan))
+    wl = wload_context(sections)
     ctx = {
-        "hash": graph_hash, "top": TOP, "tb": TB, "name": plan.graph.name,
+        "hash": graph_hash, "top": TOP, "tb": TB, "name": plan.graph.name, "wl": wl,
         "streams": [{"index": i, "width": w} for i, w in enumerate(widths)],
         "stages": [{"module": b.module, "name": b.name, "index": i, "layer": b.layer,
                     "params": [(k, sv_value(v, k)) for k, v in b.params.items()],
-                    "ports": list(b.ports)} for i, b in enumerate(blocks)],
+                    "ports": _ports(b, wl)} for i, b in enumerate(blocks)],
         "layers": [{"name": t.name, "op": t.op, "in": t.in_stream, "core": t.core_stream,
                     "out": t.out_stream,
                     "count": t.fifo_count, "depth": t.fifo_depth,
@@ -129,8 +184,10 @@ def render_rtl(plan: HardwarePlan, graph_hash: str) -> dict[str, str]:
            f"{TB}.sv": env.get_template("tb.sv.j2").render(ctx)}
     for lp in plan.layers:
         out.update(layer_roms(lp))
+    if sections:
+        out["tb/wload.hex"] = wload_lines(sections)
     rtl = resource_path("rtl")
-    names = block_files({b.module for b in blocks})
+    names = block_files({b.module for b in blocks} | ({"sat_wload"} if sections else set()))
     for name in names:
         out[name] = (rtl / name).read_text()
     out["filelist.f"] = "".join(f"{n}\n" for n in names) + f"{TOP}.sv\n"
@@ -169,10 +226,11 @@ def render_axi_tb(plan: HardwarePlan, graph_hash: str, inputs: np.ndarray,
     in_bytes = -(-plan.in_width // 8)
     elem = -(-iface["out_bits"] // 8) * 8
     out_bytes = iface["out_per_beat"] * elem // 8
+    wl = wload_context(wload_layers(runtime_layers(plan)))
     ctx = {"hash": graph_hash, "top": TOP, "in_bytes": in_bytes, "out_bytes": out_bytes,
            "in_beats": iface["in_beats_per_image"], "out_beats": iface["out_beats_per_image"],
-           "n_images": len(inputs), "watchdog": int(watchdog)}
-    names = block_files({b.module for b in plan.blocks})
+           "n_images": len(inputs), "watchdog": int(watchdog), "wl": wl}
+    names = block_files({b.module for b in plan.blocks} | ({"sat_wload"} if wl else set()))
     return {f"{TOP}_axi_tb.sv": _env().get_template("axi_tb.sv.j2").render(ctx),
             "tb/inputs.hex": image_lines(inputs, iface["in_channels_per_beat"],
                                          iface["in_bits"], in_bytes * 8),
@@ -193,4 +251,5 @@ __all__ = [
     "render_rtl",
     "sv_value",
     "taps",
+    "wload_context",
 ]

@@ -119,14 +119,13 @@ def refuse_absent(plan: dict[str, str | None], explicit: dict) -> None:
 def build_folding(cfg: dict, graph):
     """PE/SIMD per layer: ``[fold.<layer>]`` tables, the rest by the default rule: the planner
     for ``hw.fps`` at ``hw.fclk_mhz`` on ``hw.device`` when ``hw.fps > 0``, else the lane
-    budget ``hw.lanes`` (:func:`sat_hw.hw.planner.resolve_folding`); without URAM weights
-    where the RTL is built (it cannot load them yet)."""
+    budget ``hw.lanes`` (:func:`sat_hw.hw.planner.resolve_folding`). Weights the planner puts
+    in URAM are loaded at run time (the RTL's weight-load stream)."""
     from sat_hw.hw.planner import resolve_folding
 
     hw = cfg["hw"]
-    rtl = "rtl" in [b.strip() for b in cfg["build"]["backend"].split(",")]
     return resolve_folding(graph, cfg.get("fold", {}), hw["lanes"], fps=hw["fps"],
-                           fclk_mhz=hw["fclk_mhz"], device=hw["device"], uram_weights=not rtl)
+                           fclk_mhz=hw["fclk_mhz"], device=hw["device"])
 
 
 def _hls(cfg: dict, hardware, inputs, golden, digest: str,
@@ -148,12 +147,12 @@ def check_folding_early(cfg: dict, plan: dict[str, str | None],
     if all(plan[p] is not None for p in ("rtl", "hls", "estimate")):
         return
     from sat_hw.flow.estimate import config_graph
-    from sat_hw.hw.plan import check_rtl_memories
+    from sat_hw.hw.devices import get_device
+    from sat_hw.hw.plan import check_memories
 
     try:
         folding = build_folding(cfg, config_graph(cfg))
-        if plan["rtl"] is None:  # weights in URAM: not in the RTL until it loads them
-            check_rtl_memories(folding, cfg.get("fold", {}))
+        check_memories(folding, get_device(cfg["hw"]["device"]), cfg.get("fold", {}))
     except ValueError as e:  # [fold.<layer>] tables come only from the user's file: name it
         if config_file is None or not str(e).startswith("fold."):
             raise

@@ -340,6 +340,9 @@ def _svtb(a: argparse.Namespace) -> int:
     if "cycles_per_image" in r:
         line += (f", {r['cycles_per_image']:,} cycles per image, latency "
                  f"{r['latency_cycles']:,} (valid {a.valid_pct} %, ready {a.ready_pct} %)")
+    if "wload_beats" in r:
+        line += (f"; weights loaded through s_axis_wload: {r['wload_beats']:,} beats, "
+                 f"{r['early_beats']} image beats taken before")
     line += "".join(f"; {k}: {r[k]}" for k in ("first_mismatch", "stalled") if k in r)
     print(f"sat_hw svtb: {line}; built in {r['build_s']} s{' (cached)' if r['cached'] else ''}, "
           f"ran in {r['run_s']} s", file=sys.stderr)

@@ -119,7 +119,7 @@ SCHEMA: dict[str, dict[str, tuple[str, Any]]] = {
 LAYER_KEYS = {"wbits": (_INT, _between(1, 8)), "abits": (_INT, _between(1, 8))}
 FOLD_KEYS = {"pe": (_INT, _between(1, 2**20)), "simd": (_INT, _between(1, 2**20)),
              "mult": (_STR, _choice("lut", "dsp")),
-             "mem": (_STR, _choice("auto", "lut", "bram", "uram"))}
+             "mem": (_STR, _choice("auto", "lut", "bram", "uram", "external"))}
 
 
 def _check_value(where: str, kind: str, check, v):

@@ -35,10 +35,14 @@ from dataclasses import dataclass
 from sat_hw.graph.ir import Add, AvgPool, Conv, Graph, Layer, Linear, MaxPool
 
 MULTS = ("lut", "dsp")
-MEMS = ("auto", "lut", "bram", "uram")
+MEMS = ("auto", "lut", "bram", "uram", "external")
 """Weight memory styles (``[fold.<layer>] mem``): ``auto`` leaves it to synthesis (LUTs for small
-ROMs, block RAM for large ones); ``uram`` cannot be initialised by the bitstream on UltraScale+,
-so it means weights loaded at run time."""
+ROMs, block RAM for large ones); ``lut`` and ``bram`` force a ROM into LUTs or block RAM. The
+:data:`RUNTIME_MEMS` get their weights at run time through the accelerator's weight-load stream:
+``uram`` (UltraRAM, which a bitstream cannot initialise on UltraScale+) and ``external`` (block
+RAM that the bitstream leaves empty, priced as ``bram``)."""
+RUNTIME_MEMS = ("uram", "external")
+"""Memory styles whose weights are loaded at run time (docs/vivado.md, "Weight loading")."""
 DEFAULT_LANES = 1024
 """MAC-lane budget of the default folding (``hw.lanes`` in flow.toml)."""
 
@@ -250,7 +254,7 @@ def default_folding(graph: Graph, max_lanes: int = DEFAULT_LANES, mult: str = "l
     return best
 
 
-__all__ = ["DEFAULT_LANES", "FIFO_DEPTH", "MEMS", "MULTS", "Fold", "Folding", "check_fold", "compute_cycles",
+__all__ = ["DEFAULT_LANES", "FIFO_DEPTH", "MEMS", "MULTS", "RUNTIME_MEMS", "Fold", "Folding", "check_fold", "compute_cycles",
            "default_folding", "divisors", "dwc_chain", "fold_for_cycles", "fold_limits", "in_beat",
            "input_cycles", "interval", "is_mvu", "lanes", "layer_cycles", "needs_window",
            "out_beat", "vector_fifo_depth", "window_simd"]

@@ -15,6 +15,8 @@ Styles, as ``ram_style`` / ``rom_style`` name them:
   1Kx18, 512x36 simple dual port) or per 36 Kb block (counted as two: 32Kx1 .. 512x72), whole
   primitives in depth and width.
 - ``uram``: UltraRAM (UltraScale+), 4Kx72 per block.
+- ``external``: weights loaded at run time into block RAM (a RAM with a write port that the
+  bitstream leaves empty): priced as ``bram``.
 - ``reg``: flip-flops (``depth * width``) and a ``depth``:1 read mux per bit.
 
 ``auto`` is what Yosys's ``memory_libmap`` picks in ``synth_xilinx`` (measured on a ROM and a RAM
@@ -43,7 +45,7 @@ from __future__ import annotations
 
 from functools import cache
 
-STYLES = ("auto", "lut", "bram", "uram", "reg")
+STYLES = ("auto", "lut", "bram", "uram", "reg", "external")
 BRAM18_SHAPES = ((16384, 1), (8192, 2), (4096, 4), (2048, 9), (1024, 18), (512, 36))
 BRAM36_SHAPES = ((32768, 1), (16384, 2), (8192, 4), (4096, 9), (2048, 18), (1024, 36), (512, 72))
 URAM_SHAPE = (4096, 72)
@@ -150,6 +152,8 @@ def memory(depth: int, width: int, style: str = "auto", rom: bool = True,
         return out
     if style == "auto":
         style = auto_style(depth, width, rom, family)
+    if style == "external":
+        style = "bram"
     if style == "lut":
         out["lut"] = lut_rom(depth, width, family) if rom else lut_ram(depth, width, family)
         out["ff"] = width
@@ -168,6 +172,7 @@ def memory(depth: int, width: int, style: str = "auto", rom: bool = True,
 def efficiency(depth: int, width: int, style: str) -> float:
     """Share of the primitives' bits the memory fills (1.0 = no waste), for the report."""
     bits = depth * width
+    style = "bram" if style == "external" else style
     cap = {"bram": bram18(depth, width) * 18 * 1024, "uram": uram(depth, width) * 288 * 1024,
            "lut": cdiv(depth, 64) * 64 * width}.get(style, bits)
     return bits / cap if cap else 1.0

@@ -39,6 +39,7 @@ from sat_hw.hw.dag import FORK_ROLES, forks, producer_map, skip_fifo_depth
 from sat_hw.hw.devices import dsp_a_width
 from sat_hw.hw.fold import (
     FIFO_DEPTH,
+    RUNTIME_MEMS,
     Fold,
     Folding,
     dwc_chain,
@@ -138,9 +139,16 @@ def _dwcs(layer: str, elem_w: int, n_in: int, n_out: int, tag: str) -> list[Bloc
             for i, (a, b) in enumerate(dwc_chain(n_in, n_out))]
 
 
-def _mem_style(fold: Fold) -> dict:
-    """The weight ROM's ``MEM_STYLE`` (the fold's ``mem``), passed only where it is not ``auto``:
-    the RTL blocks' default, so a plan without styles gives the same parameters as before."""
+def _weights(name: str, fold: Fold) -> dict:
+    """The weight memory's image ``WEIGHT_FILE``; none for a memory loaded at run time
+    (:data:`~sat_hw.hw.fold.RUNTIME_MEMS`: the bitstream does not initialise it)."""
+    return {} if fold.mem in RUNTIME_MEMS else {"WEIGHT_FILE": f"mem/{name}_w.hex"}
+
+
+def _styled(fold: Fold) -> dict:
+    """The weight memory's ``MEM_STYLE`` (the fold's ``mem``), passed only where it is not
+    ``auto``: the RTL blocks' default, so a plan without styles gives the same parameters as
+    before."""
     return {} if fold.mem == "auto" else {"MEM_STYLE": fold.mem}
 
 
@@ -161,14 +169,14 @@ def _compute(node: Layer, fold: Fold, dsp_a_w: int) -> Block:
     if is_mvu(node):
         acc = _mvu_acc_bits(node)
         p = {"MH": node.out_shape[0], "MW": node.fan_in, "PE": fold.pe, "SIMD": fold.simd,
-             "WBITS": node.wbits, "ABITS": a, "ACC_BITS": acc, "WEIGHT_FILE": f"mem/{name}_w.hex",
+             "WBITS": node.wbits, "ABITS": a, "ACC_BITS": acc, **_weights(name, fold),
              "ENCODING": ENCODING, "MULT": fold.mult,
-             **({"DSP_A_W": dsp_a_w} if fold.mult == "dsp" else {}), **_mem_style(fold)}
+             **({"DSP_A_W": dsp_a_w} if fold.mult == "dsp" else {}), **_styled(fold)}
         return Block("sat_mvu", p, "mvu", fold.mem, f"{name}_mvu", name, fold.pe * acc)
     if isinstance(node, Conv):
         p = {"CH": node.out_shape[0], "K2": node.kernel * node.kernel, "PE": fold.pe,
              "SIMD": fold.simd, "WBITS": node.wbits, "ABITS": a, "ACC_BITS": node.acc_bits,
-             "WEIGHT_FILE": f"mem/{name}_w.hex", "ENCODING": ENCODING, **_mem_style(fold)}
+             **_weights(name, fold), "ENCODING": ENCODING, **_styled(fold)}
         return Block("sat_vvu", p, "vvu", fold.mem, f"{name}_vvu", name, fold.pe * node.acc_bits)
     if isinstance(node, AvgPool):
         c, h, w = node.in_shape
@@ -197,17 +205,27 @@ def _output(node: Layer, fold: Fold) -> list[Block]:
     return []
 
 
-def check_rtl_memories(folding: Folding, explicit: dict | None = None) -> None:
-    """One line (``ValueError``) for a fold whose weights the RTL cannot hold: ``mem = "uram"``
-    (a URAM has no bitstream initialisation and the blocks have no weight-load port yet; the
-    blocks refuse ``MEM_STYLE "uram"`` at elaboration too). The HLS backend and the estimate take
-    it. ``explicit``: the ``[fold.<layer>]`` tables, to say where a URAM came from."""
+def check_memories(folding: Folding, device, explicit: dict | None = None) -> None:
+    """One line (``ValueError``) for a fold whose weights ``device`` (a
+    :class:`~sat_hw.hw.devices.Device`) cannot hold: ``mem = "uram"`` on a part without
+    UltraRAM (7 series, ECP5). ``explicit``: the ``[fold.<layer>]`` tables, to say where a URAM
+    came from. URAM and ``external`` weights are loaded at run time (the RTL's weight-load
+    stream, docs/vivado.md)."""
+    if device.uram:
+        return
     for name, f in folding.items():
         if f.mem == "uram":
             why = "" if (explicit or {}).get(name, {}).get("mem") == "uram" else " (planned)"
-            raise ValueError(f"fold.{name}.mem uram{why}: the RTL cannot initialise weights in "
-                             f"URAM (no run-time weight loading yet); set [fold.{name}] mem = "
-                             f"\"bram\" or build with --backend hls")
+            raise ValueError(f"fold.{name}.mem uram{why}: {device.name} ({device.family}) has no "
+                             f"UltraRAM; set [fold.{name}] mem = \"external\" (block RAM loaded "
+                             f"at run time) or \"bram\"")
+
+
+def runtime_layers(plan: HardwarePlan) -> list[LayerPlan]:
+    """The layers whose weights are loaded at run time (their fold's ``mem`` in
+    :data:`~sat_hw.hw.fold.RUNTIME_MEMS`), in stream order: the weight-load stream's layer
+    index is the position in this list."""
+    return [lp for lp in plan.layers if lp.fold.mem in RUNTIME_MEMS]
 
 
 def layer_plan(node: Layer, fold: Fold, prev_beat: int | tuple | None = None,
@@ -301,4 +319,5 @@ def hardware_plan(graph: Graph, folding: Folding, family: str = "xcup",
 
 
 __all__ = ["CORE_ROLES", "ENCODING", "FIFO_DEPTH", "FORK_ROLES", "HardwarePlan", "LayerPlan",
-           "check_rtl_memories", "fork_blocks", "hardware_plan", "layer_plan", "mul_bits"]
+           "check_memories", "fork_blocks", "hardware_plan", "layer_plan", "mul_bits",
+           "runtime_layers"]

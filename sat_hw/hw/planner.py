@@ -186,7 +186,8 @@ def _why(c: LayerCost, cands: Candidates, target: int, interval: int,
     if mems:
         m = mems[0]
         where = {"lut": f"{m['lut']} LUTs", "bram": f"{m['bram18']} BRAM18",
-                 "uram": f"{m['uram']} URAM", "reg": "registers"}[m["style"]]
+                 "uram": f"{m['uram']} URAM", "reg": "registers",
+                 "external": f"{m['bram18']} BRAM18 loaded at run time"}[m["style"]]
         mem = f"; weights {m['depth']}x{m['width']} b in {where} ({m['style']})"
     n = int((cands.cycles <= target).sum())
     lanes = f"{c.lanes} lanes" if c.lanes else "no MAC lanes"

@@ -224,6 +224,8 @@ def simulate(rtl_files: dict[str, str], plan: HardwarePlan, inputs: np.ndarray,
                     f"project's MobileNets): --waves-from/--waves-cycles dump a window")
         if (rtl / "mem").is_dir():
             (work / "mem").symlink_to(rtl / "mem")
+        if "tb/wload.hex" in rtl_files:  # run-time weights: the wrapper loads them first
+            (work / "wload.hex").write_text(rtl_files["tb/wload.hex"])
         (work / "inputs.hex").write_text(input_lines(inputs, iface["in_channels_per_beat"],
                                                      iface["in_bits"]))
         np.save(work / "golden.npy", np.asarray(golden, np.int64))
@@ -248,6 +250,7 @@ def simulate(rtl_files: dict[str, str], plan: HardwarePlan, inputs: np.ndarray,
             raise StallError(res["stall"] or res["first_mismatch"] or str(err),
                              _failed_sim(res, stats, n, expected, fclk_mhz, build_s, b, wall),
                              layer_figures(plan, stats, n))
+        wload = _check_wload(stats, rtl_files.get("tb/wload.hex"))
         ins, outs = parse_images(work / "images.txt")
         outputs = decode_outputs((work / "outputs.hex").read_text(), iface["out_per_beat"],
                                  iface["out_bits"], last.out_shape[0])
@@ -266,8 +269,25 @@ def simulate(rtl_files: dict[str, str], plan: HardwarePlan, inputs: np.ndarray,
            "cycles": cycles, "sim_cycles_per_s": cycles / res["run_s"] if res["run_s"] else 0.0,
            "build_s": round(build_s, 3), "build_cached": b.cached, "run_s": round(wall, 3),
            "torch_mismatches": res.get("torch_mismatches"),
-           "torch_top1_match_rate": res.get("torch_top1_match_rate")}
+           "torch_top1_match_rate": res.get("torch_top1_match_rate"), **wload}
     return SimResult(outputs, sim, layer_figures(plan, stats, n))
+
+
+def _check_wload(stats: dict, stream: str | None) -> dict:
+    """With run-time weights, the wrapper's verdict on the load: every layer loaded, no
+    malformed section, and no image beat taken before the stream's last beat (VerificationError
+    otherwise); report.json ``sim`` gets ``wload_beats``, the stream's length."""
+    if stream is None:
+        return {}
+    if "early_beats" not in stats:
+        raise VerificationError("the simulation wrapper did not load the run-time weights "
+                                "(rtl/sat_tb.sv from before the weight-load port)")
+    if stats["early_beats"] or not stats["weights_loaded"] or stats["wload_error"]:
+        raise VerificationError(
+            f"weight loading: {stats['early_beats']} image beat(s) taken before the last "
+            f"weight-load beat, weights_loaded {stats['weights_loaded']}, wload_error "
+            f"{stats['wload_error']} (expected 0, 1, 0)")
+    return {"wload_beats": len(stream.split())}
 
 
 def layer_figures(plan: HardwarePlan, stats: dict, n: int) -> dict[str, dict]:

@@ -85,6 +85,11 @@ def parse(text: str) -> dict:
     m = re.search(r"^status ([0-9a-f]{8}) \(expected ([0-9a-f]{8})\)", text, re.MULTILINE)
     if m:
         out.update(status=int(m.group(1), 16), status_expected=int(m.group(2), 16))
+    m = re.search(r"^weights: (\d+) of (\d+) weight-load beat\(s\) taken by cycle (-?\d+); (\d+) "
+                  r"image beat", text, re.MULTILINE)
+    if m:
+        out.update(wload_beats=int(m.group(1)), wload_expected=int(m.group(2)),
+                   wload_done_cycle=int(m.group(3)), early_beats=int(m.group(4)))
     for key, pat in (("first_mismatch", r"^first mismatch: (.*)$"),
                      ("stalled", r"^stalled: (.*)$")):
         m = re.search(pat, text, re.MULTILINE)

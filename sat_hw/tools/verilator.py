@@ -32,7 +32,7 @@ from sat_hw.base.errors import ToolError
 
 BUILD_FLAGS = ("--vpi", "--public-depth", "1", "--timescale", "1ns/1ps", "--x-assign", "fast",
                "--x-initial", "fast", "-Wno-DECLFILENAME", "-Wno-UNUSEDSIGNAL",
-               "-Wno-UNUSEDPARAM")
+               "-Wno-UNUSEDPARAM", "-Wno-PINMISSING")
 """Verilator flags of every build (beside the top, the prefix and cocotb's link flags)."""
 
 MAKE_VARS = ("OPT_FAST=-O1",)
