@@ -141,18 +141,14 @@ def _ports(b, wl: dict | None) -> list[tuple[str, str]]:
 
 
 def render_rtl(plan: HardwarePlan, graph_hash: str) -> dict[str, str]:
-<<<<<<< HEAD
-    """``{relative path: text}`` of the ``rtl/`` folder of the accelerator ``plan`` describes.
-    A residual graph (not a chain) is refused in one line until issue 24."""
+    """``{relative path: text}`` of the ``rtl/`` folder of the accelerator ``plan`` describes;
+    with run-time layers (:func:`sat_hw.hw.plan.runtime_layers`) the core has the weight-load
+    port (``sat_wload``) and ``tb/wload.hex`` holds the stream (:func:`wload_lines`). A residual
+    graph (not a chain) is refused in one line until issue 24."""
     if not plan.graph.is_chain:
         adds = [n.name for n in plan.graph.layers if n.op == "add"]
         raise ValueError(f"the RTL generator does not yet take residual graphs ({plan.graph.name} "
                          f"has add nodes {', '.join(adds)}); build with --backend hls")
-=======
-    """``{relative path: text}`` of the ``rtl/`` folder of the accelerator ``plan`` describes;
-    with run-time layers (:func:`sat_hw.hw.plan.runtime_layers`) the core has the weight-load
-    port (``sat_wload``) and ``tb/wload.hex`` holds the stream (:func:`wload_lines`)."""
->>>>>>> i22-wload
     blocks = plan.blocks
     widths = [plan.in_width] + [b.out_w for b in blocks]
     iface = plan.interface()
