@@ -34,7 +34,8 @@ KEEP_META = ("epoch", "step", "top1", "method", "wbits", "abits", "seed", "epoch
 def command(name: str, blob: dict, init: str | None) -> str:
     """The `sat_hw train` command that reproduces ``blob`` with flow.toml's default recipe."""
     m, c = blob["meta"], blob["config"]
-    parts = ["sat_hw train", f"--method {c['method']}"]
+    parts = ["sat_hw train"] + ([f"--model {c['name']}"] if c["name"] != "mbv1" else [])
+    parts.append(f"--method {c['method']}")
     if c["method"] != "fp":
         parts.append(f"--wbits {m['wbits']} --abits {m['abits']}")
     parts.append(f"--epochs {m['epochs']} --batch-size {m['batch_size']} --lr {m['lr']:g}")
@@ -98,7 +99,8 @@ def main() -> None:
     rows = sorted([r for r in kept if r["file"] not in new] + rows, key=lambda r: r["file"])
     index.write_text(json.dumps(rows, indent=1) + "\n")
     lines = ["# sat_hw model zoo", "",
-             "MobileNetV1 width 0.25, 28 px, 1 channel, 10 classes, trained on Fashion-MNIST "
+             "MobileNetV1 (mbv1), MobileNetV2 (mbv2) and ResNet-20 (resnet20), width 0.25, 28 px, "
+             "1 channel, 10 classes, trained on Fashion-MNIST "
              "(model state only; `sat_hw.nn.checkpoint.load_checkpoint`). `sat_hw build` without "
              "`--checkpoint` uses the entry whose shape and per-layer bits match the "
              "configuration (`--no-zoo` builds the seeded, calibrated model instead). Top-1 on "
@@ -108,15 +110,17 @@ def main() -> None:
              "(`benchmarks/recipe_gpu.py`, two runs) unless the note says CPU. For each bit "
              "setting the zoo keeps the best run; the note gives the others' top-1. See "
              "`benchmarks/results/recipe_fashion_mnist.md`.", "",
-             "| file | method | W/A (inner; conv0/fc weights) | top-1 (%) | epochs | init | "
-             "command | note |", "|---|---|---|---|---|---|---|---|"]
+             "| file | model | method | W/A (inner; conv0/fc weights) | top-1 (%) | epochs | init | "
+             "command | note |", "|---|---|---|---|---|---|---|---|---|"]
     for r in rows:
         c = r["config"]
         b = c["bits"]
+        inner = next(v for k, v in b.items() if k != "conv0" and v["wbits"])
         wa = "32/32" if c["method"] == "fp" else (
-            f"W{b['pw1']['wbits']}A{b['pw1']['abits']}; "
+            f"W{inner['wbits']}A{inner['abits']}; "
             f"W{b['conv0']['wbits']}/W{b['fc']['wbits']}")
-        lines.append(f"| `{r['file']}` | {c['method']} | {wa} | {100 * r['top1']:.2f} | "
+        lines.append(f"| `{r['file']}` | {c['name']} | {c['method']} | {wa} | "
+                     f"{100 * r['top1']:.2f} | "
                      f"{r['epochs']} | {('`' + r['init'] + '`') if r['init'] else 'scratch'} | "
                      f"`{r['command']}` | {r['note']} |")
     (ZOO / "README.md").write_text("\n".join(lines) + "\n")
