@@ -13,11 +13,29 @@ from sat_hw.flow.cli import main
 SMALL = ["--width", "0.25", "--resolution", "16", "--images", "6"]
 
 
-@pytest.mark.parametrize("model", ["resnet20", "mbv2"])
-def test_hls_build_is_exact(model, tmp_path, capsys):
+MIXED = """[quant]
+wbits = 2
+abits = 2
+[quant.layers.b2_conv1]
+wbits = 3
+abits = 3
+[quant.layers.b5_add]
+abits = 4
+"""
+
+
+@pytest.mark.parametrize(("model", "bits"), [("resnet20", (4, 4)), ("mbv2", (8, 8)),
+                                             ("resnet20", None)])
+def test_hls_build_is_exact(model, bits, tmp_path, capsys):
+    """W4A4, W8A8 and a mixed W2A2 configuration (a 3-bit conv, a 4-bit add) of the lowered
+    models through the HLS C-simulation."""
     out = tmp_path / model
-    assert main(["build", "--model", model, *SMALL, "--wbits", "4", "--abits", "4",
-                 "--out", str(out)]) == 0
+    if bits:
+        argv = ["--wbits", str(bits[0]), "--abits", str(bits[1])]
+    else:
+        (tmp_path / "mixed.toml").write_text(MIXED)
+        argv = ["--config", str(tmp_path / "mixed.toml")]
+    assert main(["build", "--model", model, *SMALL, *argv, "--out", str(out)]) == 0
     r = json.loads((out / "report.json").read_text())
     assert r["hls_csim"]["images"] == 6 and r["hls_csim"]["mismatches"] == 0
     np.testing.assert_array_equal(np.load(out / "sim/hls_outputs.npy"),
@@ -31,6 +49,11 @@ def test_hls_build_is_exact(model, tmp_path, capsys):
     adds = [ly for ly in r["layers"] if ly["op"] == "add"]
     assert adds and all(ly["estimate"]["cycles"] > 0 for ly in adds)
     assert "skipped rtl (not able to take residual graphs yet" in capsys.readouterr().err
+    if bits is None:
+        graph = json.loads((out / "graph" / "graph.json").read_text())
+        node = {n["name"]: n for n in graph["nodes"]}
+        assert node["b2_conv1"]["wbits"] == 3 and node["b2_conv1"]["abits"] == 3
+        assert node["b5_add"]["abits"] == 4 and node["b5_add"]["bbits"] == 2
 
 
 def test_rtl_backend_is_refused_before_any_work(tmp_path, capsys):
