@@ -218,5 +218,20 @@ ALPHA_NUDGE = 1 + 2**-12
 """Calibrated alphas are the percentile times this (see :func:`calibrate`)."""
 
 
+def init_weights(model: nn.Module) -> None:
+    """Kaiming (fan out) convolutions, unit BN, ``N(0, 1/fan_in)`` linear layers, zero biases."""
+    for m in model.modules():
+        if isinstance(m, nn.Conv2d):
+            nn.init.kaiming_normal_(m.weight, mode="fan_out", nonlinearity="relu")
+        elif isinstance(m, nn.BatchNorm2d):
+            nn.init.ones_(m.weight)
+            nn.init.zeros_(m.bias)
+        elif isinstance(m, nn.Linear):
+            # std 1/sqrt(fan_in): DoReFa's max-normalisation divides the gradient by max|W|,
+            # so the reference's N(0, 0.01) made the first steps of a quantized fc explode.
+            nn.init.normal_(m.weight, 0, m.in_features ** -0.5)
+            nn.init.zeros_(m.bias)
+
+
 __all__ = ["ALPHA_NUDGE", "EXACT_FLOAT32", "FC_SCALES", "ActQ", "LayerSpec", "QConv2d", "QLinear",
-           "default_bits"]
+           "default_bits", "init_weights"]

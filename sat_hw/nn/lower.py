@@ -60,6 +60,21 @@ def _weight_params(name: str, mod) -> dict:
     return {"wbits": int(mod.wbits), "levels": k, "wscale": float(scale)}
 
 
+def _conv_params(name: str, layer: ConvLayer | ConvBN, common: dict) -> LayerParams:
+    """A conv + BN layer's parameters (square, bias-free convolutions only)."""
+    c, bn, s = layer.conv, layer.bn, layer.spec
+    if c.kernel_size[0] != c.kernel_size[1] or c.stride[0] != c.stride[1] \
+            or c.padding[0] != c.padding[1] or c.bias is not None:
+        raise ValueError(f"layer {name}: only square, bias-free convolutions lower")
+    gamma = _np(bn.weight) if bn.weight is not None else np.ones(s.out_ch)
+    beta = _np(bn.bias) if bn.bias is not None else np.zeros(s.out_ch)
+    return LayerParams(
+        **common, out_shape=(s.out_ch, s.out_size, s.out_size), kernel=c.kernel_size[0],
+        stride=c.stride[0], pad=c.padding[0], groups=c.groups, **_weight_params(name, c),
+        bn_gamma=gamma, bn_beta=beta, bn_mean=_np(bn.running_mean),
+        bn_var=_np(bn.running_var), bn_eps=float(bn.eps))
+
+
 def read_model(model: MobileNetV1) -> list[LayerParams]:
     """Float64 copies of everything lowering needs, one :class:`LayerParams` per layer.
 
@@ -91,17 +106,7 @@ def read_model(model: MobileNetV1) -> list[LayerParams]:
                   "abits": abits, "in_alpha": in_alpha, "out_bits": out_bits,
                   "out_alpha": out_alpha}
         if isinstance(layer, ConvLayer):
-            c, bn = layer.conv, layer.bn
-            if c.kernel_size[0] != c.kernel_size[1] or c.stride[0] != c.stride[1] \
-                    or c.padding[0] != c.padding[1] or c.bias is not None:
-                raise ValueError(f"layer {name}: only square, bias-free convolutions lower")
-            gamma = _np(bn.weight) if bn.weight is not None else np.ones(s.out_ch)
-            beta = _np(bn.bias) if bn.bias is not None else np.zeros(s.out_ch)
-            out.append(LayerParams(
-                **common, out_shape=(s.out_ch, s.out_size, s.out_size), kernel=c.kernel_size[0],
-                stride=c.stride[0], pad=c.padding[0], groups=c.groups, **_weight_params(name, c),
-                bn_gamma=gamma, bn_beta=beta, bn_mean=_np(bn.running_mean),
-                bn_var=_np(bn.running_var), bn_eps=float(bn.eps)))
+            out.append(_conv_params(name, layer, common))
         elif isinstance(layer, PoolLayer):
             out.append(LayerParams(**common, out_shape=(s.out_ch, 1, 1), kernel=s.in_size))
         elif isinstance(layer, FCLayer):
@@ -141,14 +146,7 @@ def read_dag(model: ResidualNet) -> list[LayerParams]:
                   "abits": abits, "in_alpha": in_alpha, "in_zero": in_zero, "inputs": prods,
                   "out_bits": out_bits, "out_alpha": out_alpha, "out_zero": out_zero}
         if isinstance(layer, ConvBN):
-            c, bn = layer.conv, layer.bn
-            gamma = _np(bn.weight) if bn.weight is not None else np.ones(s.out_ch)
-            beta = _np(bn.bias) if bn.bias is not None else np.zeros(s.out_ch)
-            out.append(LayerParams(
-                **common, out_shape=(s.out_ch, s.out_size, s.out_size), kernel=c.kernel_size[0],
-                stride=c.stride[0], pad=c.padding[0], groups=c.groups, **_weight_params(name, c),
-                bn_gamma=gamma, bn_beta=beta, bn_mean=_np(bn.running_mean),
-                bn_var=_np(bn.running_var), bn_eps=float(bn.eps)))
+            out.append(_conv_params(name, layer, common))
         elif isinstance(layer, AddNode):
             bbits, b_alpha, b_zero = _quant(model, prods[1])
             out.append(LayerParams(**common, out_shape=(s.out_ch, s.out_size, s.out_size),

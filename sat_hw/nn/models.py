@@ -34,6 +34,7 @@ from sat_hw.nn.layers import (
     _exact,
     _sample,
     default_bits,
+    init_weights,
 )
 from sat_hw.nn.quant import METHODS
 from sat_hw.nn.residual import ResidualNet, calibrate_dag, dag_specs
@@ -209,20 +210,7 @@ class MobileNetV1(nn.Module):
             else:
                 layers[s.name] = ConvLayer(s, b["wbits"], b["abits"], method, sat and scale_all_convs)
         self.layers = nn.ModuleDict(layers)
-        self._init_weights()
-
-    def _init_weights(self) -> None:
-        for m in self.modules():
-            if isinstance(m, nn.Conv2d):
-                nn.init.kaiming_normal_(m.weight, mode="fan_out", nonlinearity="relu")
-            elif isinstance(m, nn.BatchNorm2d):
-                nn.init.ones_(m.weight)
-                nn.init.zeros_(m.bias)
-            elif isinstance(m, nn.Linear):
-                # std 1/sqrt(fan_in): DoReFa's max-normalisation divides the gradient by max|W|,
-                # so the reference's N(0, 0.01) made the first steps of a quantized fc explode.
-                nn.init.normal_(m.weight, 0, m.in_features ** -0.5)
-                nn.init.zeros_(m.bias)
+        init_weights(self)
 
     def forward(self, x: Tensor) -> Tensor:
         x = x / 255.0

@@ -33,6 +33,7 @@ from sat_hw.nn.layers import (
     _exact,
     _sample,
     default_bits,
+    init_weights,
 )
 from sat_hw.nn.quant import METHODS, act_codes, act_codes_signed
 
@@ -278,18 +279,7 @@ class ResidualNet(nn.Module):
                 quants[s.name] = ActQ(tbits[s.name], method, signed=n.signed)
         self.layers, self.quants = nn.ModuleDict(layers), nn.ModuleDict(quants)
         self.integer_eval = True
-        self._init_weights()
-
-    def _init_weights(self) -> None:
-        for m in self.modules():
-            if isinstance(m, nn.Conv2d):
-                nn.init.kaiming_normal_(m.weight, mode="fan_out", nonlinearity="relu")
-            elif isinstance(m, nn.BatchNorm2d):
-                nn.init.ones_(m.weight)
-                nn.init.zeros_(m.bias)
-            elif isinstance(m, nn.Linear):
-                nn.init.normal_(m.weight, 0, m.in_features ** -0.5)
-                nn.init.zeros_(m.bias)
+        init_weights(self)
 
     def act_quantizers(self) -> list[tuple[str, ActQ]]:
         return list(self.quants.items())
