@@ -28,9 +28,10 @@ from sat_hw.graph import golden, synthetic
 from sat_hw.graph.ir import MAX_ADD_MUL, acc_bits_for, levels
 from sat_hw.hw.plan import mul_bits
 from sat_hw.tools.streamtb import rtl_sources, run_scenarios, standard_scenarios
-from sat_hw.tools.verilator import cache_root
+from sat_hw.tools.verilator import cache_root, first_error
 from sat_hw.tools.yosys import synth
 from tests.test_rtl_fork import comb_paths
+from tests.test_rtl_memstyle import _lint as lint
 
 pytestmark = pytest.mark.rtl
 
@@ -255,3 +256,15 @@ def test_add_has_no_combinational_ready_path():
     hits = comb_paths(rtl_sources("sat_add"), "sat_add", params, pairs,
                       files={"mul.hex": hex_lines(words, width)})
     assert hits == [("m_axis_tready", "u_out.pop")]
+
+
+@pytest.mark.parametrize("params, message", [
+    ({"PE": 3}, "sat_add: PE must divide CH"),
+    ({"BBITS": 9}, "sat_add: ABITS and BBITS must be 1..8"),
+    ({"MUL_BITS": 41}, "sat_add: MUL_BITS must be 2..40"),
+    ({"ACC_BITS": 63}, "sat_add: ACC_BITS must be 2..62")])
+def test_bad_parameters_stop_verilator_with_their_message(params, message):
+    r = lint("sat_add", params)
+    assert r.returncode != 0 and message in r.stderr, first_error(r.stderr)
+    ok = lint("sat_add", {})
+    assert ok.returncode == 0, first_error(ok.stderr)

@@ -22,8 +22,9 @@ import numpy as np
 import pytest
 
 from sat_hw.tools.streamtb import Scenario, rtl_sources, run_scenarios, standard_scenarios
-from sat_hw.tools.verilator import cache_root
+from sat_hw.tools.verilator import cache_root, first_error
 from sat_hw.tools.yosys import synth
+from tests.test_rtl_memstyle import _lint as lint
 
 pytestmark = pytest.mark.rtl
 
@@ -213,3 +214,10 @@ def test_fork_synthesizes():
     r = synth(rtl_sources("sat_fork"), "sat_fork", {"DATA_W": 64}, cache=True)
     assert not any(c.startswith(("LD", "$_DLATCH", "$dlatch")) for c in r.cells), r.cells
     assert r.ff >= 4 * 64 and 0 < r.lut <= 3 * 64 and r.dsp == 0 and r.bram18 == 0
+
+
+def test_bad_width_stops_verilator_with_its_message():
+    r = lint("sat_fork", {"DATA_W": 0})
+    assert r.returncode != 0 and "sat_fork: DATA_W must be >= 1" in r.stderr, first_error(r.stderr)
+    ok = lint("sat_fork", {})
+    assert ok.returncode == 0, first_error(ok.stderr)
