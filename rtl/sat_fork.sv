@@ -7,10 +7,13 @@
 // stream (m_axis_skip_*: the skip FIFO, towards the add's operand b); each output has its own
 // tready, and neither output waits on the other's.
 //
-// Each output is a two-entry register slice (its output register and one parked beat, as
+// Each output is a two-entry register slice (its output register and a parked beat, as
 // sat_skid). An input beat is taken only while both slices have room for it, and it goes into
 // both at once; an output then drains its slice on its own tready, so a stalled output stops
-// the input (once its slice is full) but never the other output's beats already taken.
+// the input (once its slice is full) but never the other output's beats already taken. The
+// slices share one parked-beat register: a beat is parked only as it is taken, and no beat is
+// taken while either slice holds a parked one, so whatever both hold parked is the last beat
+// taken (3*DATA_W flip-flops, not 4).
 // s_axis_tready is a register: `no output slice will hold a parked beat`, computed from the
 // outputs' treadys one cycle ahead (no combinational path from m_axis_main_tready or
 // m_axis_skip_tready to s_axis_tready, nor from one output's tready to the other output).
@@ -45,6 +48,7 @@ module sat_fork #(
     logic [1:0]          ov, rdy, op;           // valid, tready, a beat leaves
     logic [1:0]          park_next;             // the slice will hold a parked beat next cycle
     logic [2*DATA_W-1:0] od;                    // the output registers' data
+    logic [DATA_W-1:0]   park_reg;              // the last beat taken (the parked beat)
 
     assign push = s_axis_tvalid && s_axis_tready;
     assign rdy = {m_axis_skip_tready, m_axis_main_tready};
@@ -58,8 +62,8 @@ module sat_fork #(
     // parks the pushed beat where its output register is full and stays so; it keeps a parked
     // beat until its output moves.
     for (genvar k = 0; k < 2; k++) begin : g_out
-        logic [DATA_W-1:0] out_reg, park_reg;   // the output register, the parked beat
-        logic              out_valid_reg, park_valid_reg;
+        logic [DATA_W-1:0] out_reg;             // the output register
+        logic              out_valid_reg, park_valid_reg;  // ... valid, park_reg is parked here
 
         assign od[k*DATA_W +: DATA_W] = out_reg;
         assign ov[k] = out_valid_reg;
@@ -76,10 +80,8 @@ module sat_fork #(
                     out_reg <= s_axis_tdata;
                     out_valid_reg <= push;
                 end
-            end else if (push) begin
-                // the output is stalled: park the beat
-                park_reg <= s_axis_tdata;
             end
+            // the output is stalled as a beat is taken: it stays parked in park_reg
             park_valid_reg <= park_next[k];
             if (rst) begin
                 out_valid_reg <= 1'b0;
@@ -88,8 +90,10 @@ module sat_fork #(
         end
     end
 
-    // take the next input beat only where neither slice will hold a parked beat
+    // take the next input beat only where neither slice will hold a parked beat; every beat
+    // taken is kept as the parked beat (no slice holds one while a beat is taken)
     always_ff @(posedge clk) begin
+        if (push) park_reg <= s_axis_tdata;
         s_axis_tready <= !park_next[0] && !park_next[1];
         if (rst) s_axis_tready <= 1'b1;
     end
