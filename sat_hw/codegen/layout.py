@@ -182,6 +182,26 @@ def bias_rom(bias: np.ndarray, pe: int) -> tuple[list[int], int]:
     return pack_words(b.reshape(-1, pe), bits), pe * bits
 
 
+def add_mul_rom(mul_a: np.ndarray, mul_b: np.ndarray, pe: int,
+                mul_bits: int) -> tuple[list[int], int]:
+    """The multiplier ROM of ``sat_add`` (``MUL_FILE``): ``(words, word width)``; depth ``C/PE``,
+    word ``g`` holds ``mul_a`` of channel ``g*PE + p`` at ``[p*MUL_BITS +: MUL_BITS]`` and
+    ``mul_b`` at ``[(PE + p)*MUL_BITS +: MUL_BITS]``, two's complement; width
+    ``2*PE*MUL_BITS`` (``sat_hw.hw.plan.mul_bits`` gives ``MUL_BITS``)."""
+    a, b = np.asarray(mul_a, np.int64), np.asarray(mul_b, np.int64)
+    if a.ndim != 1 or a.shape != b.shape:
+        raise ValueError(f"mul_a and mul_b must be (C,) of one shape, got {a.shape} and {b.shape}")
+    if pe < 1 or a.size % pe:
+        raise ValueError(f"PE {pe} must divide the {a.size} channels")
+    lo, hi = -(1 << (mul_bits - 1)), (1 << (mul_bits - 1)) - 1
+    both = np.concatenate([a, b])
+    if both.size and (both.min() < lo or both.max() > hi):
+        bad = int(both.min()) if both.min() < lo else int(both.max())
+        raise ValueError(f"multiplier {bad} does not fit {mul_bits} signed bits")
+    lanes = np.concatenate([a.reshape(-1, pe), b.reshape(-1, pe)], axis=1)  # (C/PE, 2*PE)
+    return pack_words(lanes, mul_bits), 2 * pe * mul_bits
+
+
 WLOAD_BITS = 32
 """TDATA bits of the weight-load stream (``s_axis_wload``, ``rtl/sat_wload.sv``)."""
 WLOAD_MAX_WORDS = (1 << 24) - 1
@@ -253,6 +273,7 @@ __all__ = [
     "WLOAD_BITS",
     "WLOAD_MAX_WORDS",
     "WloadLayer",
+    "add_mul_rom",
     "bias_rom",
     "hex_lines",
     "k_codes",
