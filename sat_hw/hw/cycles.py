@@ -13,9 +13,6 @@ from __future__ import annotations
 from sat_hw.hw.dag import FORK_ROLES, forks, producer_map
 from sat_hw.hw.fold import in_beat
 
-ADD_DELAY = 3
-"""``sat_add``'s pipeline delay, assumed (no RTL yet; issue 24): the operands' register, the two
-products, their sum."""
 
 
 def tree_stages(n: int) -> int:
@@ -57,6 +54,14 @@ def thresholds_latency(p: dict) -> int:
     return 2 * b + 2 + sum((g << j) > 64 for j in range(b))
 
 
+def add_latency(p: dict) -> int:
+    """sat_add's latency (rtl/sat_add.sv's preamble): ``RD + TS + 3``, RD the multiplier ROM's
+    registers (2 above 64 words), TS the adder tree's stages over ABITS + BBITS partial
+    products, 3 the operand skid and the output queue."""
+    rd = 2 if p["CH"] // p["PE"] > 64 else 1
+    return rd + tree_stages(p["ABITS"] + p["BBITS"]) + 3
+
+
 def pipe_delay(b) -> int:
     """Cycles from the input beat that completes an output to that output, free flowing (the
     blocks' preambles: "a beat taken in cycle t is offered in cycle t + d")."""
@@ -67,12 +72,14 @@ def pipe_delay(b) -> int:
         return vvu_latency(p)
     if m == "sat_thresholds":
         return thresholds_latency(p)
+    if m == "sat_add":
+        return add_latency(p)
     if m == "sat_dwc":  # split: offered from t + 2; pack: the cycle after its last beat
         return 0 if p["IN_N"] == p["OUT_N"] else 2 if p["IN_N"] > p["OUT_N"] else 1
     if m == "sat_fifo":
         return 1 if p.get("DEPTH") == 2 else 2
     return {"sat_bias": 2, "sat_avgpool": 2, "sat_maxpool": 1, "sat_skid": 1,
-            "sat_swg": 4, "sat_add": ADD_DELAY, "sat_fork": 1}.get(m, 1)
+            "sat_swg": 4, "sat_fork": 1}.get(m, 1)
 
 
 def block_rate(b) -> tuple[int, int, int]:
