@@ -26,7 +26,7 @@ from sat_hw.graph.golden import run_golden
 from sat_hw.hw.fold import default_folding
 from sat_hw.hw.plan import HardwarePlan, hardware_plan
 from sat_hw.hw.planner import resolve_folding
-from sat_hw.tools.rtlsim import StallError, simulate
+from sat_hw.tools.rtlsim import StallError, simulate, stall_message
 
 pytestmark = pytest.mark.rtl
 
@@ -101,6 +101,16 @@ def test_shallow_skip_fifo_deadlocks_and_the_watchdog_names_it():
                                          r"beats\) and add b1_add waits for its main operand"):
         simulate(render_rtl(shallow, "feedbeef"), shallow, x[:1], golden[:1], progress=False,
                  watchdog=3000)
+
+
+def test_stall_message_names_the_producer_in_a_dag():
+    """A layer that holds input it does not take is reported with the layer it reads (a
+    projection conv reads the fork of the add two layers before it), not the one listed before."""
+    idle = {"in_valid": 0, "in_ready": 1, "out_valid": 0, "in_beats": 9, "out_beats": 9}
+    stuck = {**idle, "in_valid": 1, "in_ready": 0, "out_beats": 0}
+    stats = {"layers": {"b2_conv2": idle, "b2_short": stuck}, "forks": {}}
+    msg = stall_message(stats, 100, None, {"b2_conv2": "b2_conv1", "b2_short": "b1_add"})
+    assert "layer b2_short holds input it does not take and emits nothing (b1_add is " in msg
 
 
 def test_resnet20_build_rtl_equals_golden_equals_hls(tmp_path):

@@ -90,7 +90,8 @@ def check_outputs(work: Path, cfg: dict) -> dict:
     stats = parse_stats(work / "stats.txt") if (work / "stats.txt").exists() else None
     if stats and stats["timed_out"]:
         res["stall"] = stall_message(stats, cfg["watchdog"],
-                                     {k: tuple(v) for k, v in cfg.get("beats", {}).items()})
+                                     {k: tuple(v) for k, v in cfg.get("beats", {}).items()},
+                                     cfg.get("up"))
     return res
 
 
@@ -116,12 +117,14 @@ FORK_KEYS = ("skip_peak", "skip_depth", "main_valid", "main_ready", "skip_valid"
 """The wrapper's ``fork`` line of stats.txt, after the forked layer and its add."""
 
 
-def stall_message(stats: dict, watchdog: int, expected: dict | None = None) -> str:
+def stall_message(stats: dict, watchdog: int, expected: dict | None = None,
+                  up: dict | None = None) -> str:
     """Name the block that stopped the pipeline: a skip FIFO that is full (its fork waits on it)
     while its add waits for the main operand; else the first layer that is offered input it does
     not take while emitting nothing; else (everything drained and waiting) the first one that
     took all its input but did not emit all its output (``expected``: ``{layer: (in beats, out
-    beats)}`` for the whole run)."""
+    beats)}`` for the whole run; ``up``: ``{layer: the layer its input comes from}``, default the
+    one before it)."""
     for name, f in stats.get("forks", {}).items():
         if f["skip_valid"] and not f["skip_ready"] and not f["a_valid"]:
             return (f"no beat moved for {watchdog} cycles: the skip FIFO {name}_skip_fifo is "
@@ -132,7 +135,7 @@ def stall_message(stats: dict, watchdog: int, expected: dict | None = None) -> s
     for i, name in enumerate(names):
         s = stats["layers"][name]
         if s["in_valid"] and not s["in_ready"] and not s["out_valid"]:
-            up = names[i - 1] if i else "the input"
+            up = (up or {}).get(name) or (names[i - 1] if i else "the input")
             return (f"no beat moved for {watchdog} cycles: layer {name} holds input it does not "
                     f"take and emits nothing ({up} is blocked behind it; {s['in_beats']} beats "
                     f"in, {s['out_beats']} out)")
@@ -168,6 +171,13 @@ def _beats(plan: HardwarePlan, n: int) -> dict[str, tuple[int, int]]:
         out[lp.name] = (n * h * w * c // beat, n * lp.out_beats)
         beat = lp.fold.pe
     return out
+
+
+def _upstream(plan: HardwarePlan) -> dict[str, str]:
+    """Per layer the layer its (first) input comes from, ``"the input"`` for the input."""
+    inp = plan.graph.input.name
+    return {lp.name: "the input" if lp.sources[0][0] == inp else lp.sources[0][0]
+            for lp in plan.layers if lp.sources}
 
 
 def sources(rtl_dir: Path) -> list[Path]:
@@ -254,7 +264,7 @@ def simulate(rtl_files: dict[str, str], plan: HardwarePlan, inputs: np.ndarray,
         cfg = {"images": n, "watchdog": wd, "poll_cycles": POLL_CYCLES,
                "classes": last.out_shape[0], "out_per_beat": iface["out_per_beat"],
                "out_bits": iface["out_bits"], "valid_pct": valid_pct, "ready_pct": ready_pct,
-               "beats": _beats(plan, n),
+               "beats": _beats(plan, n), "up": _upstream(plan),
                "waves_from": w_from if waves is not None and w_count is None else NEVER}
         t1 = time.monotonic()
         try:
