@@ -4,9 +4,9 @@ every output `==` golden (issue 24).
 ``synthetic.residual_graph`` (an identity block, a stride-2 projection block, an inverted-residual
 block) unsigned and signed at 2, 4 and 8 bits, and the hand-built graph of
 tests/test_hls_residual.py with different bits in every layer and converters on both operands of
-every add: each design once at full rate (the interval within 2 % of the slowest layer's
-folding, no skip FIFO ever full) and once under idle input cycles and output backpressure (the
-same Verilator model). A skip FIFO made too shallow deadlocks, and the watchdog's report names
+every add; w8a8s has two layers' weights loaded at run time. Each design runs once at full rate
+(the interval within 2 % of the slowest layer's folding, no skip FIFO ever full) and once under
+idle input cycles and output backpressure (the same Verilator model). A skip FIFO made too shallow deadlocks, and the watchdog's report names
 it. Then the flow: `sat_hw build --model resnet20` (small) with the default backends, RTL ==
 golden == HLS, and `sat_hw svtb` on that build.
 """
@@ -37,6 +37,8 @@ CONFIGS = {  # name: (wbits, abits, signed, MAC-lane budget of the default foldi
     "w8a8s": (8, 8, True, 128),
     "mixed": None,
 }
+RUNTIME = {"w8a8s": ("b1_conv1", "b3_dw")}
+"""Designs with layers whose weights are loaded at run time (the weight-load stream first)."""
 
 
 def design(name: str) -> tuple[HardwarePlan, np.ndarray, np.ndarray]:
@@ -47,6 +49,8 @@ def design(name: str) -> tuple[HardwarePlan, np.ndarray, np.ndarray]:
         w, a, signed, lanes = CONFIGS[name]
         graph = syn.residual_graph(len(name), w, a, signed=signed)
         folding = default_folding(graph, lanes)
+        for layer in RUNTIME.get(name, ()):
+            folding[layer] = replace(folding[layer], mem="external")
     x = np.random.default_rng(len(name)).integers(0, 256, (IMAGES, *graph.input.shape),
                                                   dtype=np.uint8)
     return hardware_plan(graph, folding), x, run_golden(graph, x, keep_codes=False).outputs
@@ -82,6 +86,7 @@ def test_residual_rtl_matches_golden(name):
     assert res.sim["interval_cycles"] <= 1.02 * res.sim["expected_interval_cycles"] + 8
     for f in fork_taps(plan):  # the skip FIFO never filled: no stall from it
         assert res.layers[f["name"]]["skip_fifo_peak"] < f["depth"]
+    assert ("wload_beats" in res.sim) == (name in RUNTIME)  # loaded before any image
     hostile = simulate(files, plan, x, golden, progress=False, valid_pct=55, ready_pct=40)
     np.testing.assert_array_equal(hostile.outputs, golden)
 
