@@ -5,8 +5,8 @@ shortcut with stride 2, an inverted-residual block) at bits 1, 2, 4 and 8, signe
 block outputs, and one hand-built graph with different bits in every layer (a negative and a
 2^16 multiplier among them), through ``hardware_plan`` and ``render_hls``, compiled by g++ and
 compared with the golden executor element by element. The top keeps DATAFLOW legal (every
-stream one writer and one reader), the skip stream is as deep as the plan's skip FIFO, the RTL
-generator refuses the graph in one line, and the planner and the estimate run on it.
+stream one writer and one reader), the skip stream is as deep as the plan's skip FIFO, and the
+planner and the estimate run on it (the RTL of these graphs: tests/test_rtl_residual.py).
 """
 
 from __future__ import annotations
@@ -19,7 +19,6 @@ import numpy as np
 import pytest
 
 from sat_hw.codegen.hls import SKID_DEPTH, render_hls
-from sat_hw.codegen.rtl import render_rtl
 from sat_hw.graph import synthetic as syn
 from sat_hw.graph.golden import run_golden
 from sat_hw.hw.cost import layer_rows, network_cost, summary
@@ -213,13 +212,3 @@ def _tiny_chain():
     g = syn.avgpool(rng, "pool", p.out_shape, abits=3, out_bits=3)
     f = syn.linear(rng, "fc", 8, 3, wbits=3, abits=3)
     return a, p, g, f
-
-
-def test_rtl_refuses_residual_graphs():
-    graph = syn.residual_graph(0)
-    hw = hardware_plan(graph, default_folding(graph, 64))
-    with pytest.raises(ValueError) as e:
-        render_rtl(hw, "feedbeef")
-    assert str(e.value) == ("the RTL generator does not yet take residual graphs "
-                            "(synthetic_residual has add nodes b1_add, b2_add, b3_add); build "
-                            "with --backend hls")

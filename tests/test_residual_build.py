@@ -1,5 +1,6 @@
 """`sat_hw build` and `sat_hw estimate` on the residual models (issue 23): golden == HLS
-C-simulation, PyTorch agreement and hardware-side top-1 in the report, RTL refused in one line."""
+C-simulation, PyTorch agreement and hardware-side top-1 in the report (``--backend hls``: the
+RTL of residual models is tested in tests/test_rtl_residual.py)."""
 
 from __future__ import annotations
 
@@ -26,16 +27,17 @@ abits = 4
 
 @pytest.mark.parametrize(("model", "bits"), [("resnet20", (4, 4)), ("mbv2", (8, 8)),
                                              ("resnet20", None)])
-def test_hls_build_is_exact(model, bits, tmp_path, capsys):
+def test_hls_build_is_exact(model, bits, tmp_path):
     """W4A4, W8A8 and a mixed W2A2 configuration (a 3-bit conv, a 4-bit add) of the lowered
-    models through the HLS C-simulation."""
+    models through the HLS C-simulation (the HLS backend alone)."""
     out = tmp_path / model
     if bits:
         argv = ["--wbits", str(bits[0]), "--abits", str(bits[1])]
     else:
         (tmp_path / "mixed.toml").write_text(MIXED)
         argv = ["--config", str(tmp_path / "mixed.toml")]
-    assert main(["build", "--model", model, *SMALL, *argv, "--out", str(out)]) == 0
+    assert main(["build", "--model", model, *SMALL, *argv, "--backend", "hls",
+                 "--out", str(out)]) == 0
     r = json.loads((out / "report.json").read_text())
     assert r["hls_csim"]["images"] == 6 and r["hls_csim"]["mismatches"] == 0
     np.testing.assert_array_equal(np.load(out / "sim/hls_outputs.npy"),
@@ -44,26 +46,15 @@ def test_hls_build_is_exact(model, bits, tmp_path, capsys):
         r["torch"]["isolated"]["mismatches"]
     assert set(r["accuracy"]["labels"]) == {"torch", "golden", "hls"}
     rtl = next(p for p in r["phases"] if p["name"] == "rtl")
-    assert not rtl["ran"] and "residual graphs" in rtl["why"]
+    assert not rtl["ran"] and "not selected by build.backend = hls" in rtl["why"]
     assert not (out / "rtl").exists()
     adds = [ly for ly in r["layers"] if ly["op"] == "add"]
     assert adds and all(ly["estimate"]["cycles"] > 0 for ly in adds)
-    assert "skipped rtl (not able to take residual graphs yet" in capsys.readouterr().err
     if bits is None:
         graph = json.loads((out / "graph" / "graph.json").read_text())
         node = {n["name"]: n for n in graph["nodes"]}
         assert node["b2_conv1"]["wbits"] == 3 and node["b2_conv1"]["abits"] == 3
         assert node["b5_add"]["abits"] == 4 and node["b5_add"]["bbits"] == 2
-
-
-def test_rtl_backend_is_refused_before_any_work(tmp_path, capsys):
-    out = tmp_path / "o"
-    assert main(["build", "--model", "resnet20", *SMALL, "--backend", "rtl",
-                 "--out", str(out)]) == 2
-    err = capsys.readouterr().err.strip().splitlines()
-    assert len(err) == 1 and err[0].startswith("sat_hw build: error: --backend rtl: ")
-    assert "not able to take residual graphs yet (resnet20 has skip connections" in err[0]
-    assert not out.exists()
 
 
 def test_estimate_takes_residual_models(tmp_path):

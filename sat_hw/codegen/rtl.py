@@ -26,6 +26,7 @@ from sat_hw.base.resources import resource_path
 from sat_hw.codegen.layout import (
     WLOAD_BITS,
     WloadLayer,
+    add_mul_rom,
     bias_rom,
     hex_lines,
     mvu_rom,
@@ -35,6 +36,7 @@ from sat_hw.codegen.layout import (
     wload_lines,
 )
 from sat_hw.codegen.library import block_files
+from sat_hw.codegen.wiring import Wiring, wire
 from sat_hw.hw.plan import ENCODING, HardwarePlan, LayerPlan, runtime_layers
 
 TOP = "sat_accel"
@@ -69,18 +71,52 @@ def layer_roms(lp: LayerPlan) -> dict[str, str]:
         elif b.module == "sat_bias":
             words, width = bias_rom(node.bias, p["PE"])
             files[p["BIAS_FILE"]] = hex_lines(words, width)
+        elif b.module == "sat_add":
+            words, width = add_mul_rom(node.mul_a, node.mul_b, p["PE"], p["MUL_BITS"])
+            files[p["MUL_FILE"]] = hex_lines(words, width)
     return files
 
 
-def taps(plan: HardwarePlan) -> list[LayerTaps]:
-    """Per layer the stream indices the testbench watches (stream ``i`` feeds block ``i``)."""
-    out, start = [], 0
+def taps(plan: HardwarePlan, w: Wiring | None = None) -> list[LayerTaps]:
+    """Per layer the stream indices the testbench watches (:func:`sat_hw.codegen.wiring.wire`;
+    an add's ``core_stream`` is its operand a's)."""
+    w = w or wire(plan)
+    out = []
     for lp in plan.layers:
-        fifo = lp.blocks[-1]
-        count = dict(fifo.ports)["count"]
-        out.append(LayerTaps(lp.name, lp.node.op, start, start + lp.core,
-                             start + len(lp.blocks) - 1, count, fifo.params["DEPTH"]))
-        start += len(lp.blocks)
+        fifo = next(b for b in lp.blocks if b.role == "fifo")
+        out.append(LayerTaps(lp.name, lp.node.op, w.layer_in[lp.name], w.core_in[lp.name][0],
+                             w.fifo_in[lp.name], dict(fifo.ports)["count"],
+                             fifo.params["DEPTH"]))
+    return out
+
+
+def _starve(w: Wiring, name: str) -> str:
+    """The testbench's condition "the layer's compute block is ready for input that has not
+    arrived" (either operand, for an add)."""
+    terms = [f"u_accel.s{s}_tready && !u_accel.s{s}_tvalid" for s in w.core_in[name]]
+    return terms[0] if len(terms) == 1 else "(" + " || ".join(terms) + ")"
+
+
+def fork_taps(plan: HardwarePlan, w: Wiring | None = None) -> list[dict]:
+    """Per forked layer what the testbench watches: its skip FIFO's input (``skip``) and fill
+    count (``count``, ``depth``), its main stream (``main``), and the add its skip reaches
+    (``add``, through a projection conv if any) with that add's two operand streams
+    (``a``, ``b``)."""
+    w = w or wire(plan)
+    reads = {s: lp for lp in plan.layers for s in lp.sources}
+    out = []
+    for lp in plan.layers:
+        skip = [b for b in lp.blocks if b.role == "skip"]
+        if not skip:
+            continue
+        add = reads[(lp.name, "skip")]
+        while add.node.op != "add":
+            add = reads[(add.name, "")]
+        count = skip[0].params["DEPTH"].bit_length()
+        out.append({"name": lp.name, "add": add.name, "skip": w.ends[(lp.name, "skip")] - 1,
+                    "main": w.ends[(lp.name, "main")], "count": f"{lp.name}_skip_count",
+                    "count_w": max(1, count), "depth": skip[0].params["DEPTH"],
+                    "a": w.core_in[add.name][0], "b": w.core_in[add.name][1]})
     return out
 
 
@@ -90,7 +126,7 @@ def _env() -> Environment:
                        keep_trailing_newline=True)
 
 
-ROM_PARAMS = ("WEIGHT_FILE", "BIAS_FILE", "THRESH_PREFIX")
+ROM_PARAMS = ("WEIGHT_FILE", "BIAS_FILE", "THRESH_PREFIX", "MUL_FILE")
 """Block parameters that name ROM images (``mem/...`` in the plan): the top passes them as
 ``{MEM_DIR, "/<name>"}``, its ``MEM_DIR`` parameter the one place a tool points at the images."""
 
@@ -131,6 +167,8 @@ def _ports(b, wl: dict | None) -> list[tuple[str, str]]:
     """A block's extra ports: the plan's, and the weight memory's write port: the loader's for
     a run-time memory, tied off (unread) for a ROM."""
     ports = list(b.ports)
+    if b.role == "skip":  # the skip FIFO's fill count, for the testbench
+        return [*ports, ("count", f"{b.layer}_skip_count")]
     if b.module not in ("sat_mvu", "sat_vvu"):
         return ports
     for s in (wl or {}).get("layers", []):
@@ -144,29 +182,29 @@ def render_rtl(plan: HardwarePlan, graph_hash: str) -> dict[str, str]:
     """``{relative path: text}`` of the ``rtl/`` folder of the accelerator ``plan`` describes;
     with run-time layers (:func:`sat_hw.hw.plan.runtime_layers`) the core has the weight-load
     port (``sat_wload``) and ``tb/wload.hex`` holds the stream (:func:`wload_lines`). A residual
-    graph (not a chain) is refused in one line until issue 24."""
-    if not plan.graph.is_chain:
-        adds = [n.name for n in plan.graph.layers if n.op == "add"]
-        raise ValueError(f"the RTL generator does not yet take residual graphs ({plan.graph.name} "
-                         f"has add nodes {', '.join(adds)}); build with --backend hls")
+    graph's blocks are wired as :mod:`sat_hw.codegen.wiring` says (forks, skip FIFOs, adds)."""
     blocks = plan.blocks
-    widths = [plan.in_width] + [b.out_w for b in blocks]
+    w = wire(plan)
     iface = plan.interface()
     sections = wload_layers(runtime_layers(plan))
     wl = wload_context(sections)
     ctx = {
         "hash": graph_hash, "top": TOP, "tb": TB, "name": plan.graph.name, "wl": wl,
-        "streams": [{"index": i, "width": w} for i, w in enumerate(widths)],
+        "streams": [{"index": i, "width": width} for i, width in enumerate(w.widths)],
         "stages": [{"module": b.module, "name": b.name, "index": i, "layer": b.layer,
                     "params": [(k, sv_value(v, k)) for k, v in b.params.items()],
+                    "wires": ",\n        ".join(", ".join(
+                        f".{p}_{x}(s{s}_{x})" for x in ("tdata", "tvalid", "tready"))
+                        for p, s in w.conns[i]),
                     "ports": _ports(b, wl)} for i, b in enumerate(blocks)],
+        "forks": fork_taps(plan, w),
         "layers": [{"name": t.name, "op": t.op, "in": t.in_stream, "core": t.core_stream,
-                    "out": t.out_stream,
+                    "out": t.out_stream, "starve": _starve(w, t.name),
                     "count": t.fifo_count, "depth": t.fifo_depth,
                     "out_beats": lp.out_beats,
                     "count_w": max(1, t.fifo_depth.bit_length())}
-                   for t, lp in zip(taps(plan), plan.layers)],
-        "in_w": plan.in_width, "out_w": widths[-1], "last": len(blocks),
+                   for t, lp in zip(taps(plan, w), plan.layers)],
+        "in_w": plan.in_width, "out_w": w.widths[w.out], "last": w.out,
         "in_beats": iface["in_beats_per_image"], "out_beats": iface["out_beats_per_image"],
     }
     elem_bytes = -(-iface["out_bits"] // 8)
@@ -241,6 +279,7 @@ __all__ = [
     "TOP",
     "LayerTaps",
     "beat_lines",
+    "fork_taps",
     "image_lines",
     "layer_roms",
     "render_axi_tb",

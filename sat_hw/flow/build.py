@@ -30,7 +30,6 @@ import numpy as np
 from sat_hw.base.errors import VerificationError
 from sat_hw.base.writer import check_writable, npy_bytes, write_tree
 from sat_hw.flow.config import (
-    RESIDUAL_MODELS,
     default_out,
     file_settings,
     layer_bits,
@@ -84,9 +83,6 @@ def plan_phases(cfg: dict, no_sim: bool = False) -> dict[str, str | None]:
             why = NOT_YET
         elif p.name in ("rtl", "hls") and p.name not in backends:
             why = f"not selected by build.backend = {cfg['build']['backend']}"
-        elif p.name == "rtl" and cfg.get("model", {}).get("name") in RESIDUAL_MODELS:
-            why = (f"not able to take residual graphs yet ({cfg['model']['name']} has skip "
-                   "connections; issue 24); build with --backend hls")
         elif p.name == "sim" and no_sim:
             why = "--no-sim"
         elif p.name == "sim" and plan.get("rtl"):
@@ -382,7 +378,7 @@ def build(cfg: dict, checkpoint: Path | None = None, explicit: dict | None = Non
         check_folding_early(cfg, plan, config_file)
     model, weights = make_model(cfg, checkpoint, explicit, file, str(config_file))
     if checkpoint is not None:  # the checkpoint fixed the shape: check again, still before work
-        plan = plan_phases(cfg, no_sim)  # a residual model: no RTL yet
+        plan = plan_phases(cfg, no_sim)
         refuse_absent(plan, explicit)
         check_folding_early(cfg, plan, config_file)
     out = Path(cfg["build"]["out"] or default_out(cfg))

@@ -55,7 +55,7 @@ def _device(v: str):
 INF = math.inf
 MODELS = ("mbv1", "mbv2", "resnet20")
 RESIDUAL_MODELS = ("mbv2", "resnet20")
-"""Models with skip connections (docs/residual.md): HLS only until the RTL takes them."""
+"""Models with skip connections (docs/residual.md): their graphs are DAGs (forks and adds)."""
 
 SCHEMA: dict[str, dict[str, tuple[str, Any]]] = {
     "model": {

@@ -90,34 +90,52 @@ def check_outputs(work: Path, cfg: dict) -> dict:
     stats = parse_stats(work / "stats.txt") if (work / "stats.txt").exists() else None
     if stats and stats["timed_out"]:
         res["stall"] = stall_message(stats, cfg["watchdog"],
-                                     {k: tuple(v) for k, v in cfg.get("beats", {}).items()})
+                                     {k: tuple(v) for k, v in cfg.get("beats", {}).items()},
+                                     cfg.get("up"))
     return res
 
 
 def parse_stats(path: Path) -> dict:
-    """stats.txt of the wrapper -> ``{cycles, timed_out, layers: {name: counters}}``."""
-    out: dict = {"layers": {}}
+    """stats.txt of the wrapper -> ``{cycles, timed_out, layers: {name: counters}, forks:
+    {forked layer: counters}}`` (``forks`` empty for a chain)."""
+    out: dict = {"layers": {}, "forks": {}}
     keys = ("starved", "blocked", "first_in", "last_out", "in_beats", "out_beats", "fifo_peak",
             "in_valid", "in_ready", "out_valid", "out_ready", "fifo_depth")
     for line in Path(path).read_text().splitlines():
         f = line.split()
         if f[0] == "layer":
             out["layers"][f[1]] = dict(zip(keys, map(int, f[2:])))
+        elif f[0] == "fork":
+            out["forks"][f[1]] = {"add": f[2], **dict(zip(FORK_KEYS, map(int, f[3:])))}
         elif f:
             out[f[0]] = int(f[1])
     return out
 
 
-def stall_message(stats: dict, watchdog: int, expected: dict | None = None) -> str:
-    """Name the layer that stopped the pipeline: the first one that is offered input it does
+FORK_KEYS = ("skip_peak", "skip_depth", "main_valid", "main_ready", "skip_valid", "skip_ready",
+             "a_valid", "a_ready", "b_valid", "b_ready")
+"""The wrapper's ``fork`` line of stats.txt, after the forked layer and its add."""
+
+
+def stall_message(stats: dict, watchdog: int, expected: dict | None = None,
+                  up: dict | None = None) -> str:
+    """Name the block that stopped the pipeline: a skip FIFO that is full (its fork waits on it)
+    while its add waits for the main operand; else the first layer that is offered input it does
     not take while emitting nothing; else (everything drained and waiting) the first one that
     took all its input but did not emit all its output (``expected``: ``{layer: (in beats, out
-    beats)}`` for the whole run)."""
+    beats)}`` for the whole run; ``up``: ``{layer: the layer its input comes from}``, default the
+    one before it)."""
+    for name, f in stats.get("forks", {}).items():
+        if f["skip_valid"] and not f["skip_ready"] and not f["a_valid"]:
+            return (f"no beat moved for {watchdog} cycles: the skip FIFO {name}_skip_fifo is "
+                    f"full ({f['skip_peak']} of {f['skip_depth']} beats) and add {f['add']} "
+                    f"waits for its main operand: the skip FIFO is shallower than the beats the "
+                    f"main branch from {name} holds (docs/hardware.md, \"sat_fork\")")
     names = list(stats["layers"])
     for i, name in enumerate(names):
         s = stats["layers"][name]
         if s["in_valid"] and not s["in_ready"] and not s["out_valid"]:
-            up = names[i - 1] if i else "the input"
+            up = (up or {}).get(name) or (names[i - 1] if i else "the input")
             return (f"no beat moved for {watchdog} cycles: layer {name} holds input it does not "
                     f"take and emits nothing ({up} is blocked behind it; {s['in_beats']} beats "
                     f"in, {s['out_beats']} out)")
@@ -143,13 +161,23 @@ def parse_images(path: Path) -> tuple[dict[int, int], dict[int, int]]:
 
 def _beats(plan: HardwarePlan, n: int) -> dict[str, tuple[int, int]]:
     """Per layer the beats of ``n`` images at its input stream (the producer's width, before
-    any width converter) and at its output."""
+    any width converter; an add's operand a) and at its output."""
     out, beat = {}, plan.layers[0].in_beat
+    pe = {lp.name: lp.fold.pe for lp in plan.layers}
     for lp in plan.layers:
+        if lp.sources:
+            beat = pe.get(lp.sources[0][0], plan.layers[0].in_beat)
         c, h, w = lp.node.in_shape
         out[lp.name] = (n * h * w * c // beat, n * lp.out_beats)
         beat = lp.fold.pe
     return out
+
+
+def _upstream(plan: HardwarePlan) -> dict[str, str]:
+    """Per layer the layer its (first) input comes from, ``"the input"`` for the input."""
+    inp = plan.graph.input.name
+    return {lp.name: "the input" if lp.sources[0][0] == inp else lp.sources[0][0]
+            for lp in plan.layers if lp.sources}
 
 
 def sources(rtl_dir: Path) -> list[Path]:
@@ -236,7 +264,7 @@ def simulate(rtl_files: dict[str, str], plan: HardwarePlan, inputs: np.ndarray,
         cfg = {"images": n, "watchdog": wd, "poll_cycles": POLL_CYCLES,
                "classes": last.out_shape[0], "out_per_beat": iface["out_per_beat"],
                "out_bits": iface["out_bits"], "valid_pct": valid_pct, "ready_pct": ready_pct,
-               "beats": _beats(plan, n),
+               "beats": _beats(plan, n), "up": _upstream(plan),
                "waves_from": w_from if waves is not None and w_count is None else NEVER}
         t1 = time.monotonic()
         try:
@@ -304,6 +332,9 @@ def layer_figures(plan: HardwarePlan, stats: dict, n: int) -> dict[str, dict]:
             "first_in": s["first_in"], "last_out": s["last_out"],
             "measured_cycles_per_image": busy / n if n else 0.0,
             "expected_cycles_per_image": lp.cycles}
+        f = stats.get("forks", {}).get(lp.name)
+        if f is not None:
+            layers[lp.name].update(skip_fifo_peak=f["skip_peak"], skip_fifo_depth=f["skip_depth"])
     return layers
 
 
