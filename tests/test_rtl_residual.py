@@ -2,18 +2,18 @@
 every output `==` golden (issue 24).
 
 ``synthetic.residual_graph`` (an identity block, a stride-2 projection block, an inverted-residual
-block) unsigned and signed at 2, 4 and 8 bits, and the hand-built graph of
-tests/test_hls_residual.py with different bits in every layer and converters on both operands of
-every add; w8a8s has two layers' weights loaded at run time. Each design runs once at full rate
-(the interval within 2 % of the slowest layer's folding, no skip FIFO ever full) and once under
-idle input cycles and output backpressure (the same Verilator model). A skip FIFO made too shallow deadlocks, and the watchdog's report names
-it. Then the flow: `sat_hw build --model resnet20` (small) with the default backends, RTL ==
-golden == HLS, and `sat_hw svtb` on that build.
+block) at 4 bits unsigned and 8 bits signed (2 bits is covered by the HLS and golden tests), and
+the hand-built graph of tests/test_hls_residual.py with different bits in every layer and
+converters on both operands of every add; w8a8s has two layers' weights loaded at run time. Each
+design runs once at full rate (the interval within 2 % of the slowest layer's folding, no skip
+FIFO ever full) and once under idle input cycles and output backpressure (the same Verilator
+model). A skip FIFO made too shallow deadlocks, and the watchdog's report names it. The whole
+flow on ResNet-20 and MobileNetV2 (RTL == golden == HLS, `sat_hw svtb`) takes minutes per
+network: benchmarks/rtl_residual.py.
 """
 
 from __future__ import annotations
 
-import json
 from dataclasses import replace
 
 import numpy as np
@@ -32,7 +32,6 @@ pytestmark = pytest.mark.rtl
 
 IMAGES = 3
 CONFIGS = {  # name: (wbits, abits, signed, MAC-lane budget of the default folding)
-    "w2a2s": (2, 2, True, 32),
     "w4a4": (4, 4, False, 64),
     "w8a8s": (8, 8, True, 128),
     "mixed": None,
@@ -118,24 +117,10 @@ def test_stall_message_names_the_producer_in_a_dag():
     assert "layer b2_short holds input it does not take and emits nothing (b1_add is " in msg
 
 
-def test_resnet20_build_rtl_equals_golden_equals_hls(tmp_path):
-    """The flow on a small ResNet-20 (default backends: RTL and HLS), then `sat_hw svtb`."""
-    from sat_hw.flow.cli import main
+def test_the_build_plans_rtl_for_residual_models():
+    """The flow's side (the whole ResNet-20 through RTL, HLS and svtb takes minutes:
+    benchmarks/rtl_residual.py measures it)."""
+    from sat_hw.flow.build import plan_phases
 
-    out = tmp_path / "r20"
-    assert main(["build", "--model", "resnet20", "--width", "0.25", "--resolution", "16",
-                 "--images", "4", "--out", str(out)]) == 0
-    r = json.loads((out / "report.json").read_text())
-    assert all(p["ran"] for p in r["phases"] if p["name"] in ("rtl", "hls", "sim"))
-    assert r["sim"]["images"] == 4 and r["sim"]["mismatches"] == 0
-    assert r["hls_csim"]["mismatches"] == 0
-    golden = np.load(out / "sim/golden.npy")
-    np.testing.assert_array_equal(np.load(out / "sim/rtl_outputs.npy"), golden)
-    np.testing.assert_array_equal(np.load(out / "sim/hls_outputs.npy"), golden)
-    # every block's input forks; no interval bound here: at 16 px part 1's skip FIFOs (one image
-    # of the forked tensor) fill behind b8's and b9's main branches (whose window generators
-    # hold a whole 4x4 image), so the interval is a few % above the folding's until the depths
-    # come from the main branch's beats in flight (issue 24)
-    skips = [ly["sim"] for ly in r["layers"] if "skip_fifo_depth" in ly.get("sim", {})]
-    assert len(skips) == 9
-    assert main(["svtb", str(out)]) == 0
+    plan = plan_phases({"model": {"name": "resnet20"}, "build": {"backend": "rtl,hls"}})
+    assert plan["rtl"] is None and plan["hls"] is None and plan["sim"] is None
