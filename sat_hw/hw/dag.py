@@ -1,5 +1,5 @@
-"""Forks of a residual graph: which consumer of a forked tensor is the skip, and how deep the skip
-FIFO is (numpy-free, torch-free; reads the graph only).
+"""Forks of a residual graph: which consumer of a forked tensor is the skip, and the main branch
+between a fork and its add (numpy-free, torch-free; reads the graph only).
 
 A tensor read by two consumers is a **fork** (docs/residual.md): the block input of a residual
 block, read by the main branch (the block's first layer) and by the skip (the ``Add`` itself,
@@ -8,15 +8,10 @@ operand ``b``, or a projection conv that feeds operand ``b``). In hardware the f
 of each operand together, so while the main branch fills its line buffers and pipelines, the
 skip's beats wait there.
 
-Skip FIFO depth (part 1, a safe bound; issue 24 replaces it with the main branch's beats in
-flight): **the beats of the whole forked tensor for one image**, ``C*H*W / beat``. Why it is
-safe: with the skip able to hold a whole image, the fork never waits on the skip before the main
-branch has been given all of that image; every block of the main branch emits all of an image's
-outputs from that image's inputs alone, and the add consumes them, since the skip beats they pair
-with are already in the FIFO (through a projection conv, which likewise needs only that image).
-So an image always drains, whatever the main branch's lookahead (even a global pool). The FIFO
-must sit on the branch that needs *less* lookahead (the skip): on the main branch it would not
-help, since the fork would block on the shallow skip stream while the add waits for the main
+The skip FIFO's depth comes from the hardware plan: :mod:`sat_hw.hw.skip` adds up the beats the
+main branch can hold between the fork and the add (docs/hardware.md, "Skip FIFO depth"). The
+FIFO must sit on the branch that needs *less* lookahead (the skip): on the main branch it would
+not help, since the fork would block on the shallow skip stream while the add waits for the main
 branch's output.
 """
 
@@ -59,6 +54,18 @@ def forks(graph: Graph) -> dict[str, tuple[str, str]]:
     return out
 
 
+def main_path(graph: Graph, tensor: str) -> list[str]:
+    """The layers of the main branch of ``tensor``'s fork, from its main consumer to the add
+    (last), each the single consumer of the one before."""
+    cmap = consumer_map(graph)
+    node = next(n for n in graph.layers if n.name == forks(graph)[tensor][0])
+    path = [node.name]
+    while not isinstance(node, Add):
+        node = cmap[node.name][0]
+        path.append(node.name)
+    return path
+
+
 def producer_map(graph: Graph) -> dict[str, tuple[str, ...]]:
     """``{layer name: its producers' names in operand order}`` (:meth:`Graph.producers` of every
     layer at once)."""
@@ -92,11 +99,4 @@ def _operand(graph: Graph, cmap: dict, src: str, node: Layer) -> int | None:
     return None
 
 
-def skip_fifo_depth(node: Layer, beat: int) -> int:
-    """Beats of the skip FIFO after the fork of ``node``'s output, ``beat`` channels a beat: the
-    whole tensor of one image (the module doc says why that is safe)."""
-    c, h, w = node.out_shape
-    return c * h * w // beat
-
-
-__all__ = ["FORK_ROLES", "consumer_map", "forks", "producer_map", "skip_fifo_depth"]
+__all__ = ["FORK_ROLES", "consumer_map", "forks", "main_path", "producer_map"]

@@ -14,7 +14,9 @@ The one place that decides what the hardware is. Per layer (docs/hardware.md, "F
 6. the FIFO after the layer (``sat_fifo``, role ``fifo``; its fill count goes to the testbench);
 7. where two layers read the layer's output (a residual graph's fork, :mod:`sat_hw.hw.dag`):
    the fork (``sat_fork``, role ``fork``: one stream in, the main and the skip stream out) and
-   the skip FIFO (``sat_fifo``, role ``skip``, :func:`sat_hw.hw.dag.skip_fifo_depth` beats).
+   the skip FIFO (``sat_fifo``, role ``skip``), as deep as :func:`sat_hw.hw.skip.skip_depth`
+   computes from the planned main branch (the beats it can hold, plus the fork's drift; its
+   reason in :attr:`LayerPlan.skip_reason`).
 
 An ``Add`` takes each operand through its own converters (roles ``dwc_a``, ``dwc_b``, from that
 operand's producer's beat to ``PE``), then ``sat_add`` (role ``add``: ``mul_a*a + mul_b*b`` per
@@ -35,7 +37,7 @@ from dataclasses import dataclass, replace
 
 from sat_hw.graph.ir import Add, AvgPool, Conv, Graph, Layer, Linear, MaxPool, acc_bits_for
 from sat_hw.hw.blocks import Block
-from sat_hw.hw.dag import FORK_ROLES, forks, producer_map, skip_fifo_depth
+from sat_hw.hw.dag import FORK_ROLES, forks, producer_map
 from sat_hw.hw.devices import dsp_a_width
 from sat_hw.hw.fold import (
     FIFO_DEPTH,
@@ -51,6 +53,7 @@ from sat_hw.hw.fold import (
     vector_fifo_depth,
     window_simd,
 )
+from sat_hw.hw.skip import skip_depth
 
 ENCODING = "k"
 """Weight encoding of the ROMs: SAT's unsigned codes ``k = (w + 2^b - 1) / 2``."""
@@ -65,7 +68,8 @@ class LayerPlan:
     conv's weight columns, docs/hardware.md), its steady-state cycles per image and, per operand,
     the stream it reads (``sources``: ``(producer, branch)``, branch ``""`` for the producer's
     output, ``"main"`` or ``"skip"`` for a stream of its fork; ``("input", "")`` for the first
-    layer; empty for a plan made of one layer alone)."""
+    layer; empty for a plan made of one layer alone); for a forked layer, why its skip FIFO is
+    as deep as it is (``skip_reason``, :class:`sat_hw.hw.skip.SkipDepth`)."""
 
     node: Layer
     fold: Fold
@@ -74,6 +78,7 @@ class LayerPlan:
     group: int
     cycles: int
     sources: tuple[tuple[str, str], ...] = ()
+    skip_reason: str = ""
 
     @property
     def name(self) -> str:
@@ -280,10 +285,10 @@ def _out_fifo(name: str, width: int, depth: int) -> Block:
                  ports=(("count", f"{name}_fifo_count"),))
 
 
-def fork_blocks(lp: LayerPlan) -> tuple[Block, ...]:
-    """The fork after ``lp``'s FIFO and the FIFO on its skip stream (module doc, step 7)."""
+def fork_blocks(lp: LayerPlan, depth: int = 2) -> tuple[Block, ...]:
+    """The fork after ``lp``'s FIFO and the FIFO of ``depth`` beats on its skip stream (module
+    doc, step 7)."""
     name, width = lp.name, lp.blocks[-1].out_w
-    depth = skip_fifo_depth(lp.node, lp.fold.pe)
     return (Block("sat_fork", {"DATA_W": width}, "fork", name=f"{name}_fork", layer=name,
                   out_w=width),
             Block("sat_fifo", {"DATA_W": width, "DEPTH": depth, "RAM_STYLE": "auto"}, "skip",
@@ -311,10 +316,14 @@ def hardware_plan(graph: Graph, folding: Folding, family: str = "xcup",
         srcs = tuple((p, branch.get((p, node.name), "")) for p in prods)
         lp = layer_plan(node, folding[node.name], tuple(beats[p] for p in prods), dsp_a_w,
                         fifo_depth, srcs)
-        if node.name in split:
-            lp = replace(lp, blocks=lp.blocks + fork_blocks(lp))
         layers.append(lp)
         beats[node.name] = lp.fold.pe
+    by_name = {lp.name: lp for lp in layers}
+    for i, lp in enumerate(layers):  # the skip FIFOs, from the main branches just planned
+        if lp.name in split:
+            sd = skip_depth(by_name, graph, lp.name, lp.fold.pe)
+            layers[i] = replace(lp, blocks=lp.blocks + fork_blocks(lp, sd.depth),
+                                skip_reason=sd.reason)
     return HardwarePlan(graph, tuple(layers), family)
 
 
