@@ -433,7 +433,7 @@ def build(cfg: dict, checkpoint: Path | None = None, explicit: dict | None = Non
 
         estimate = build_estimate(hardware, cfg["hw"])
     report = add_hardware(make_report(graph, agree, info), folding, estimate, hls_csim, sim,
-                          layer_sims, cfg["hw"]["fclk_mhz"])
+                          layer_sims, cfg["hw"]["fclk_mhz"], hardware)
     if labels is not None:
         report["accuracy"] = accuracy(labels, tcodes["logits"], golden.outputs,
                                       rtl_files.get("sim/rtl_outputs.npy"), hls_files)

@@ -70,14 +70,22 @@ def make_report(graph: Graph, agreement: dict, build: dict) -> dict:
 
 
 def add_hardware(report: dict, folding, estimate, hls_csim: dict | None, sim: dict | None,
-                 layer_sims: dict | None, fclk_mhz: float) -> dict:
+                 layer_sims: dict | None, fclk_mhz: float, plan=None) -> dict:
     """The hardware parts of the report: each layer's folding, the estimate (``(summary,
     per-layer rows)``), HLS C-sim, RTL simulation, and ``clock`` (assumed, and evidence-backed
-    once ``sat_hw timing`` or ``sat_hw pnr`` has run: :mod:`sat_hw.flow.clock`)."""
+    once ``sat_hw timing`` or ``sat_hw pnr`` has run: :mod:`sat_hw.flow.clock`); with the
+    hardware ``plan``, each forked layer's ``skip_fifo`` (``{depth, reason}``, the depth by
+    analysis: docs/hardware.md, "Skip FIFO depth")."""
     if folding is not None:
         for r in report["layers"]:
             f = folding[r["name"]]
             r.update(pe=f.pe, simd=f.simd, mult=f.mult)
+    if plan is not None:
+        skips = {lp.name: (b.params["DEPTH"], lp.skip_reason)
+                 for lp in plan.layers for b in lp.blocks if b.role == "skip"}
+        for r in report["layers"]:
+            if r["name"] in skips:
+                r["skip_fifo"] = dict(zip(("depth", "reason"), skips[r["name"]]))
     if estimate is not None:
         report["estimate"], rows = estimate
         for r, e in zip(report["layers"], rows):
@@ -206,6 +214,21 @@ def _hardware_table(report: dict) -> list[str]:
                 "input (starved) and its output waited for the next layer (blocked), per image."]
     if report.get("sim"):
         out += ["", "![cycles per layer](report_cycles.png)"]
+    return out + _skip_lines(report)
+
+
+def _skip_lines(report: dict) -> list[str]:
+    """One line per skip FIFO: its depth by analysis, why, and the simulation's peak fill."""
+    rows = [r for r in report["layers"] if "skip_fifo" in r]
+    if not rows:
+        return []
+    out = ["", "Skip FIFOs (depth by analysis of the plan: the beats the main branch can hold "
+               "between the fork and the add, plus the fork's drift; docs/hardware.md, \"Skip "
+               "FIFO depth\"):", ""]
+    for r in rows:
+        k, peak = r["skip_fifo"], (r.get("sim") or {}).get("skip_fifo_peak")
+        seen = "" if peak is None else f"; simulated peak {peak:,}"
+        out.append(f"- {r['name']}: {k['depth']:,} beats{seen}; {k['reason']}")
     return out
 
 
