@@ -28,6 +28,7 @@ from sat_hw.hw.devices import get_device
 from sat_hw.hw.fold import Fold, default_folding, layer_cycles
 from sat_hw.hw.plan import hardware_plan
 from sat_hw.hw.planner import plan, resolve_folding
+from sat_hw.hw.skip import skip_depth
 from sat_hw.tools.hlssim import compile_csim, run_csim
 
 IMAGES = 3
@@ -128,7 +129,7 @@ _CALL = re.compile(r"^    (sat::\w+)<.*>\((.*)\);$", re.MULTILINE)
 def test_top_is_a_legal_dataflow(designs, name):
     """Every stream of the top is written by one call and read by one (DATAFLOW's rule, why a
     forked tensor goes through sat::fork); the skip streams are as deep as the plan's skip FIFOs
-    (the forked tensor's beats for one image), the main streams the skid's 2."""
+    (sat_hw.hw.skip's analysis), the main streams the skid's 2."""
     graph, hw, _, files, _ = designs[name]
     top = files["firmware/sat_top.cpp"]
     declared = re.findall(r"^    hls::stream<.*> (\w+)\(\"\1\"\);$", top, re.MULTILINE)
@@ -145,8 +146,9 @@ def test_top_is_a_legal_dataflow(designs, name):
     assert split["b1_add"] == ("b2_conv1", "b2_short")  # the projection is the skip
     for t in split:
         lp = next(lp for lp in hw.layers if lp.name == t)
-        c, h, w = lp.node.out_shape
-        assert depth[f"{t}_skip"] == c * h * w // lp.fold.pe
+        sd = skip_depth({x.name: x for x in hw.layers}, graph, t, lp.fold.pe)
+        skip = next(b for b in lp.blocks if b.role == "skip")
+        assert depth[f"{t}_skip"] == skip.params["DEPTH"] == sd.depth  # the analysis's
         assert depth[f"{t}_main"] == SKID_DEPTH
         assert f"sat::fork<ap_uint<{lp.node.out_bits}>, {lp.fold.pe}, {lp.out_beats}>(" \
                f"{t}_out, {t}_main, {t}_skip);" in top

@@ -7,7 +7,9 @@ the hand-built graph of tests/test_hls_residual.py with different bits in every 
 converters on both operands of every add; w8a8s has two layers' weights loaded at run time. Each
 design runs once at full rate (the interval within 2 % of the slowest layer's folding, no skip
 FIFO ever full) and once under idle input cycles and output backpressure (the same Verilator
-model). A skip FIFO made too shallow deadlocks, and the watchdog's report names it. The whole
+model). A skip FIFO made too shallow deadlocks, and the watchdog's report names it; one as deep
+as the main branch's lookahead alone (without what it buffers) loses half the throughput. The
+skip FIFO depths are the plan's analysis (sat_hw.hw.skip; tests/test_skip_depth.py). The whole
 flow on ResNet-20 and MobileNetV2 (RTL == golden == HLS, `sat_hw svtb`) takes minutes per
 network: benchmarks/rtl_residual.py.
 """
@@ -105,6 +107,28 @@ def test_shallow_skip_fifo_deadlocks_and_the_watchdog_names_it():
                                          r"beats\) and add b1_add waits for its main operand"):
         simulate(render_rtl(shallow, "feedbeef"), shallow, x[:1], golden[:1], progress=False,
                  watchdog=3000)
+
+
+def test_lookahead_alone_loses_throughput():
+    """The analysis counts what the main branch buffers, not only what it needs: conv0's skip FIFO
+    cut to the main branch's lookahead (the two 3x3 windows need 3 rows of conv0's output, 8x8 at
+    2 channels a beat, before b1_add's first main beat: 96 beats, less the fork's 2-beat drift)
+    does not deadlock, but the FIFO fills while the main branch's FIFOs could still take beats
+    and the interval doubles; at the computed depth (449 beats) it is the folding's, and the
+    skip FIFO's peak (135 at full rate) stays below it."""
+    plan, x, golden = design("w4a4")
+    layers = list(plan.layers)
+    lp = layers[0]
+    c, h, w = lp.node.out_shape
+    assert lp.blocks[-1].params["DEPTH"] == 449 and (c, w, lp.fold.pe) == (8, 8, 2)
+    lookahead = 3 * w * c // lp.fold.pe - 2
+    skip = replace(lp.blocks[-1], params={**lp.blocks[-1].params, "DEPTH": lookahead})
+    layers[0] = replace(lp, blocks=(*lp.blocks[:-1], skip))
+    shallow = replace(plan, layers=tuple(layers))
+    res = simulate(render_rtl(shallow, "feedbeef"), shallow, x, golden, progress=False)
+    np.testing.assert_array_equal(res.outputs, golden)
+    assert res.layers["conv0"]["skip_fifo_peak"] == lookahead  # it filled
+    assert res.sim["interval_cycles"] > 1.5 * res.sim["expected_interval_cycles"]
 
 
 def test_stall_message_names_the_producer_in_a_dag():

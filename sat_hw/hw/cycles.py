@@ -264,7 +264,7 @@ def network_timeline(graph, costs: list) -> list[tuple[int, int]]:
     A layer's last output is the beat its output FIFO offers.
 
     A DAG (residual graph): each layer reads its producer's stream, after the fork's delay (and
-    on the skip, its FIFO's: a FIFO deep enough never to stall, :mod:`sat_hw.hw.dag`); an add
+    on the skip, its FIFO's: a FIFO deep enough never to stall, :mod:`sat_hw.hw.skip`); an add
     issues each beat when both operands' beats are in. ``costs`` are in graph order."""
     first = graph.layers[0]
     c0, h, w0 = first.in_shape
