@@ -48,6 +48,11 @@ def test_hls_build_is_exact(model, bits, tmp_path):
     rtl = next(p for p in r["phases"] if p["name"] == "rtl")
     assert not rtl["ran"] and "not selected by build.backend = hls" in rtl["why"]
     assert not (out / "rtl").exists()
+    skips = {ly["name"]: ly["skip_fifo"] for ly in r["layers"] if "skip_fifo" in ly}
+    assert skips and all(k["depth"] > 2 and "beats the main branch can hold" in k["reason"]
+                         for k in skips.values())  # each fork's depth by analysis, and why
+    md = (out / "report.md").read_text()
+    assert all(f"- {name}: {k['depth']:,} beats; " in md for name, k in skips.items())
     adds = [ly for ly in r["layers"] if ly["op"] == "add"]
     assert adds and all(ly["estimate"]["cycles"] > 0 for ly in adds)
     if bits is None:

@@ -44,7 +44,7 @@ from dataclasses import dataclass
 from fractions import Fraction
 from math import ceil
 
-from sat_hw.hw.cycles import add_latency, mvu_latency, thresholds_latency, vvu_latency
+from sat_hw.hw.cycles import mvu_latency, thresholds_latency, vvu_latency
 from sat_hw.hw.dag import FORK_ROLES, main_path
 
 FORK_DRIFT = 2
