@@ -36,7 +36,8 @@ def run(model: str, a, out: Path) -> dict:
     t = time.time()
     svtb = cli(["svtb", str(out)])
     folding = max(ly["estimate"]["cycles"] for ly in r["layers"])
-    skips = {ly["name"]: [ly["sim"]["skip_fifo_peak"], ly["sim"]["skip_fifo_depth"]]
+    skips = {ly["name"]: [ly["sim"]["skip_fifo_peak"], ly["sim"]["skip_fifo_depth"],
+                          ly.get("skip_fifo", {}).get("reason", "")]
              for ly in r["layers"] if "skip_fifo_depth" in ly.get("sim", {})}
     return {"model": model, "rc": rc, "weights": r["build"].get("weights"),
             "images": r["sim"]["images"], "rtl_mismatches": r["sim"]["mismatches"],
