@@ -1,5 +1,5 @@
-"""Train the residual networks' zoo candidates on the CPU (issue 23): FP, then SAT W4A4, SAT W2A2
-and PACT W2A2 from it, for ResNet-20 and MobileNetV2 at the project's default shape (width 0.25,
+"""Train the residual networks' zoo candidates on the CPU (issue 23): FP, then SAT W4A4, SAT W2A2,
+PACT W2A2 and SAT W3A3 from it, for ResNet-20 and MobileNetV2 at the project's default shape (width 0.25,
 28 px, Fashion-MNIST). Not a test.
 
 A reduced recipe sized for this project's 2-core CPU (flow.toml's is 35 FP epochs): FP
@@ -32,7 +32,8 @@ def steps(model: str, runs: Path, fp_epochs: int, q_epochs: int) -> list[tuple[P
     fp = runs / f"{model}_fm_fp.pt"
     common = ["--model", model, "--batch-size", "256"]
     out = [(fp, [*common, "--method", "fp", "--epochs", str(fp_epochs), "--lr", "0.1"])]
-    for method, w, a, lr in (("sat", 4, 4, 0.01), ("sat", 2, 2, 0.05), ("pact", 2, 2, 0.05)):
+    for method, w, a, lr in (("sat", 4, 4, 0.01), ("sat", 2, 2, 0.05), ("pact", 2, 2, 0.05),
+                             ("sat", 3, 3, 0.05)):
         out.append((runs / f"{model}_fm_{method}_w{w}a{a}.pt",
                     [*common, "--method", method, "--wbits", str(w), "--abits", str(a),
                      "--epochs", str(q_epochs), "--lr", f"{lr:g}", "--init", str(fp),
