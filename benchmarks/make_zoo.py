@@ -31,7 +31,7 @@ KEEP_META = ("epoch", "step", "top1", "method", "wbits", "abits", "seed", "epoch
              "batch_size", "lr", "device", "world_size", "distill", "ema")
 
 
-def command(name: str, blob: dict, init: str | None) -> str:
+def command(name: str, blob: dict, init: str | None, zoo_names: dict | None = None) -> str:
     """The `sat_hw train` command that reproduces ``blob`` with flow.toml's default recipe."""
     m, c = blob["meta"], blob["config"]
     parts = ["sat_hw train"] + ([f"--model {c['name']}"] if c["name"] != "mbv1" else [])
@@ -42,7 +42,7 @@ def command(name: str, blob: dict, init: str | None) -> str:
     if init:
         parts.append(f"--init zoo/{init}.pt")
     if _distill(blob):
-        parts.append(f"--distill {_distill(blob)}")
+        parts.append(f"--distill {_distill(blob, zoo_names)}")
     if m.get("seed"):
         parts.append(f"--seed {m['seed']}")
     if m.get("ema"):
@@ -51,12 +51,18 @@ def command(name: str, blob: dict, init: str | None) -> str:
     return " ".join(parts)
 
 
-def _distill(blob: dict) -> str | None:
-    """The teacher a checkpoint was distilled from (its meta, else its saved configuration)."""
+def _distill(blob: dict, zoo_names: dict | None = None) -> str | None:
+    """The teacher a checkpoint was distilled from (its meta, else its saved configuration);
+    a teacher that is itself one of this run's entries (``zoo_names``: source path -> name) is
+    named by its zoo file."""
     if blob["meta"].get("distill"):
-        return blob["meta"]["distill"]
-    toml = blob.get("train_state", {}).get("config_toml")
-    return tomllib.loads(toml)["train"].get("distill") or None if toml else None
+        t = blob["meta"]["distill"]
+    else:
+        toml = blob.get("train_state", {}).get("config_toml")
+        t = tomllib.loads(toml)["train"].get("distill") or None if toml else None
+    if t and zoo_names:
+        t = ",".join(f"zoo/{zoo_names[x]}.pt" if x in zoo_names else x for x in t.split(","))
+    return t
 
 
 def main() -> None:
@@ -72,13 +78,15 @@ def main() -> None:
     index = ZOO / "index.json"
     kept = json.loads(index.read_text()) if a.update and index.is_file() else []
     rows = []
+    sources = {s.split("=", 1)[1].partition(":")[0]: s.split("=", 1)[0] for s in a.entry}
     for spec in a.entry:
         name, rest = spec.split("=", 1)
         src, _, init = rest.partition(":")
         blob = torch.load(src, map_location="cpu", weights_only=False)
-        cmd = command(name, blob, init or None)
+        cmd = command(name, blob, init or None, sources)
         meta = {k: blob["meta"][k] for k in KEEP_META if k in blob["meta"]}
-        meta.update(init=f"zoo/{init}.pt" if init else None, command=cmd, distill=_distill(blob),
+        meta.update(init=f"zoo/{init}.pt" if init else None, command=cmd,
+                    distill=_distill(blob, sources),
                     top1_training_device=blob["meta"].get("top1"))
         out = {k: blob[k] for k in ("format", "version", "config", "state_dict")}
         out["meta"] = meta

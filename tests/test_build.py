@@ -313,8 +313,10 @@ def test_shipped_zoo_matches_the_main_job():
 
     rows = zoo.entries()
     assert {(r["config"]["method"], r["config"]["bits"]["pw1"]["wbits"],
-             r["config"]["bits"]["pw1"]["abits"]) for r in rows} >= {
+             r["config"]["bits"]["pw1"]["abits"]) for r in rows
+            if r["config"]["name"] == "mbv1"} >= {
         ("sat", w, a) for w, a in [(2, 2), (3, 3), (3, 4), (4, 4), (8, 8)]}
+    assert {r["config"]["name"] for r in rows} == {"mbv1", "mbv2", "resnet20"}
     for r in rows:
         blob = read_checkpoint(r["path"])
         assert blob["config"] == r["config"] and "train_state" not in blob
@@ -324,6 +326,9 @@ def test_shipped_zoo_matches_the_main_job():
     assert hit is not None and hit["file"] == "mbv1_fm_sat_w3a4.pt"
     cfg = load_config(None, {"quant": {"wbits": 3, "abits": 4, "method": "pact"}})
     assert zoo.find(build_mod._model_config(cfg), "fashion-mnist") is None
+    for name, want in (("resnet20", "resnet20_fm_sat_w4a4.pt"), ("mbv2", "mbv2_fm_sat_w4a4.pt")):
+        cfg = load_config(None, {"model": {"name": name}, "quant": {"wbits": 4, "abits": 4}})
+        assert zoo.find(build_mod._model_config(cfg), "fashion-mnist")["file"] == want
 
 
 def test_unwritable_output_fails_before_any_work(tmp_path, capsys, monkeypatch):
