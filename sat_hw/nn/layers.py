@@ -218,6 +218,18 @@ ALPHA_NUDGE = 1 + 2**-12
 """Calibrated alphas are the percentile times this (see :func:`calibrate`)."""
 
 
+def check_shape(width: float, resolution: int, in_channels: int, classes: int) -> None:
+    """The model shape every network takes (one-line errors)."""
+    if not 0 < width <= 4:
+        raise ValueError(f"width must be in (0, 4], got {width!r}")
+    if not 8 <= resolution <= 1024:
+        raise ValueError(f"resolution must be 8..1024, got {resolution!r}")
+    if not 1 <= in_channels <= 16:
+        raise ValueError(f"in_channels must be 1..16, got {in_channels!r}")
+    if not 2 <= classes <= 100000:
+        raise ValueError(f"classes must be 2..100000, got {classes!r}")
+
+
 def init_weights(model: nn.Module) -> None:
     """Kaiming (fan out) convolutions, unit BN, ``N(0, 1/fan_in)`` linear layers, zero biases."""
     for m in model.modules():
@@ -234,4 +246,4 @@ def init_weights(model: nn.Module) -> None:
 
 
 __all__ = ["ALPHA_NUDGE", "EXACT_FLOAT32", "FC_SCALES", "ActQ", "LayerSpec", "QConv2d", "QLinear",
-           "default_bits", "init_weights"]
+           "check_shape", "default_bits", "init_weights"]

@@ -75,6 +75,17 @@ def _conv_params(name: str, layer: ConvLayer | ConvBN, common: dict) -> LayerPar
         bn_var=_np(bn.running_var), bn_eps=float(bn.eps))
 
 
+def _head_params(name: str, layer, common: dict) -> LayerParams:
+    """The global pool's or the fc's parameters (either model family)."""
+    s = layer.spec
+    if not hasattr(layer, "fc"):
+        return LayerParams(**common, out_shape=(s.out_ch, 1, 1), kernel=s.in_size)
+    fc = layer.fc
+    bias = _np(fc.bias) if fc.bias is not None else None
+    return LayerParams(**common, out_shape=(s.out_ch, 1, 1), **_weight_params(name, fc),
+                       bias=bias)
+
+
 def read_model(model: MobileNetV1) -> list[LayerParams]:
     """Float64 copies of everything lowering needs, one :class:`LayerParams` per layer.
 
@@ -107,13 +118,8 @@ def read_model(model: MobileNetV1) -> list[LayerParams]:
                   "out_alpha": out_alpha}
         if isinstance(layer, ConvLayer):
             out.append(_conv_params(name, layer, common))
-        elif isinstance(layer, PoolLayer):
-            out.append(LayerParams(**common, out_shape=(s.out_ch, 1, 1), kernel=s.in_size))
-        elif isinstance(layer, FCLayer):
-            fc = layer.fc
-            bias = _np(fc.bias) if fc.bias is not None else None
-            out.append(LayerParams(**common, out_shape=(s.out_ch, 1, 1),
-                                   **_weight_params(name, fc), bias=bias))
+        elif isinstance(layer, (PoolLayer, FCLayer)):
+            out.append(_head_params(name, layer, common))
         else:
             raise ValueError(f"layer {name}: cannot lower {type(layer).__name__}")  # noqa: TRY004
     return out
@@ -151,13 +157,8 @@ def read_dag(model: ResidualNet) -> list[LayerParams]:
             bbits, b_alpha, b_zero = _quant(model, prods[1])
             out.append(LayerParams(**common, out_shape=(s.out_ch, s.out_size, s.out_size),
                                    bbits=bbits, b_alpha=b_alpha, b_zero=b_zero))
-        elif isinstance(layer, PoolNode):
-            out.append(LayerParams(**common, out_shape=(s.out_ch, 1, 1), kernel=s.in_size))
-        elif isinstance(layer, FCNode):
-            fc = layer.fc
-            bias = _np(fc.bias) if fc.bias is not None else None
-            out.append(LayerParams(**common, out_shape=(s.out_ch, 1, 1),
-                                   **_weight_params(name, fc), bias=bias))
+        elif isinstance(layer, (PoolNode, FCNode)):
+            out.append(_head_params(name, layer, common))
         else:
             raise ValueError(f"layer {name}: cannot lower {type(layer).__name__}")  # noqa: TRY004
     return out

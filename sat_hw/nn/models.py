@@ -33,6 +33,7 @@ from sat_hw.nn.layers import (
     _conv_out,
     _exact,
     _sample,
+    check_shape,
     default_bits,
     init_weights,
 )
@@ -49,14 +50,7 @@ _MBV1 = [  # (out channels at width 1.0, stride of the depthwise conv) for block
 def mbv1_specs(width: float = 1.0, resolution: int = 224, in_channels: int = 3,
                classes: int = 1000) -> list[LayerSpec]:
     """The layer list of MobileNetV1 for the given shape (see the module doc for strides)."""
-    if not 0 < width <= 4:
-        raise ValueError(f"width must be in (0, 4], got {width!r}")
-    if not 8 <= resolution <= 1024:
-        raise ValueError(f"resolution must be 8..1024, got {resolution!r}")
-    if not 1 <= in_channels <= 16:
-        raise ValueError(f"in_channels must be 1..16, got {in_channels!r}")
-    if not 2 <= classes <= 100000:
-        raise ValueError(f"classes must be 2..100000, got {classes!r}")
+    check_shape(width, resolution, in_channels, classes)
     small = resolution < 128
     specs = []
     c, size = _channels(32, width), resolution

@@ -32,6 +32,7 @@ from sat_hw.nn.layers import (
     _conv_out,
     _exact,
     _sample,
+    check_shape,
     default_bits,
     init_weights,
 )
@@ -54,17 +55,6 @@ class DagSpec:
     @property
     def name(self) -> str:
         return self.spec.name
-
-
-def _check_shape(width: float, resolution: int, in_channels: int, classes: int) -> None:
-    if not 0 < width <= 4:
-        raise ValueError(f"width must be in (0, 4], got {width!r}")
-    if not 8 <= resolution <= 1024:
-        raise ValueError(f"resolution must be 8..1024, got {resolution!r}")
-    if not 1 <= in_channels <= 16:
-        raise ValueError(f"in_channels must be 1..16, got {in_channels!r}")
-    if not 2 <= classes <= 100000:
-        raise ValueError(f"classes must be 2..100000, got {classes!r}")
 
 
 class _Builder:
@@ -90,7 +80,7 @@ def resnet20_specs(width: float = 1.0, resolution: int = 32, in_channels: int = 
                    classes: int = 10) -> list[DagSpec]:
     """CIFAR ResNet-20 (He et al.): conv0 3x3, 3 stages x 3 basic blocks of 16/32/64 x width
     channels (stride 2 and a 1x1 projection shortcut where a stage starts), pool, fc."""
-    _check_shape(width, resolution, in_channels, classes)
+    check_shape(width, resolution, in_channels, classes)
     b = _Builder()
     c = _channels(16, width)
     x, size = b.conv("conv0", "conv", INPUT, in_channels, c, 3, 1, resolution)
@@ -115,7 +105,7 @@ def mbv2_specs(width: float = 1.0, resolution: int = 224, in_channels: int = 3,
     3x3 depthwise, 1x1 linear projection; an add where stride 1 keeps the channels), a 1x1 head
     to 1280 x width channels, pool, fc. Below 128 px conv0 and the stage of 160 channels keep
     stride 1 (28 px -> 4x4 before the pool, as mbv1's small-input schedule)."""
-    _check_shape(width, resolution, in_channels, classes)
+    check_shape(width, resolution, in_channels, classes)
     small = resolution < 128
     b = _Builder()
     c = _channels(32, width)
