@@ -70,9 +70,10 @@ PRIORS: dict[str, dict[str, dict[str, float]]] = {
                     "ff": {"acc": 3.0, "ctl": 2.0, "one": 10.0}},
     "sat_maxpool": {"lut": {"cmp": 1.0, "one": 10.0}, "ff": {"out": 3.0, "one": 10.0}},
     "sat_skid": {"lut": {"w": 1.0, "one": 2.0}, "ff": {"w": 2.0, "one": 2.0}},
-    # residual graphs (issue 23; no RTL yet, calibrated against Yosys in issue 24): the add's
-    # LUTs one per partial-product bit of its two constant multiplies and per sum bit; its FFs
-    # the operands, the two products and the sum; the fork a register per output stream
+    # residual graphs: analytic priors, not yet fitted to Yosys (issue 24; measured alone,
+    # rtl/sat_add.sv is up to 2x these, docs/hardware.md): the add's LUTs one per
+    # partial-product bit of its two constant multiplies and per sum bit; its FFs the operands,
+    # the two products and the sum; the fork a register per output stream
     "sat_add": {"lut": {"pp": 1.0, "acc": 1.0, "one": 20.0},
                 "ff": {"in": 1.0, "acc": 3.0, "one": 20.0}},
     "sat_fork": {"lut": {"w": 0.0, "one": 4.0}, "ff": {"w": 2.0, "one": 4.0}},
