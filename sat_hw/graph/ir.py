@@ -64,6 +64,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
+from functools import cached_property
 
 import numpy as np
 
@@ -402,7 +403,8 @@ class Graph:
     """A verified DAG of nodes in topological order plus the model it came from.
 
     ``nodes[0]`` is the :class:`Input`, ``nodes[-1]`` the :class:`Linear` whose integers are the
-    network's output; :meth:`producers` / :meth:`consumers` give the edges. Layer names are the model's (``conv0``, ``dw1``, ..., ``pool``, ``fc``).
+    network's output; :meth:`producers` / :meth:`consumers` give the edges. Layer names are the
+    model's (``conv0``, ``dw1``, ..., ``pool``, ``fc``).
     """
 
     name: str
@@ -431,20 +433,32 @@ class Graph:
                 return n
         raise KeyError(f"graph has no node {name!r}")
 
+    @cached_property
+    def _producer_map(self) -> dict[str, tuple[str, ...]]:
+        """``{node name: its producers}`` of every node at once (the graph is immutable)."""
+        nodes = self.nodes
+        return {n.name: () if isinstance(n, Input) else
+                getattr(n, "inputs", ()) or (nodes[i - 1].name,) for i, n in enumerate(nodes)}
+
+    @cached_property
+    def _consumer_map(self) -> dict[str, tuple[Node, ...]]:
+        out: dict[str, list] = {n.name: [] for n in self.nodes}
+        for n in self.layers:
+            for p in self._producer_map[n.name]:
+                out.setdefault(p, []).append(n)
+        return {k: tuple(v) for k, v in out.items()}
+
     def producers(self, node: Node | str) -> tuple[str, ...]:
         """Names of the nodes whose outputs ``node`` consumes, in operand order: its ``inputs``,
         else the node before it (none for the Input)."""
         name = node if isinstance(node, str) else node.name
-        for i, n in enumerate(self.nodes):
-            if n.name == name:
-                if isinstance(n, Input):
-                    return ()
-                return getattr(n, "inputs", ()) or (self.nodes[i - 1].name,)
-        raise KeyError(f"graph has no node {name!r}")
+        if name not in self._producer_map:
+            raise KeyError(f"graph has no node {name!r}")
+        return self._producer_map[name]
 
     def consumers(self, name: str) -> tuple[Node, ...]:
         """The nodes that read ``name``'s output (two or more: a fork), in graph order."""
-        return tuple(n for n in self.layers if name in self.producers(n))
+        return self._consumer_map.get(name, ())
 
     @property
     def is_chain(self) -> bool:

@@ -10,9 +10,8 @@ it.
 
 from __future__ import annotations
 
-from sat_hw.hw.dag import FORK_ROLES, forks, producer_map
+from sat_hw.hw.dag import FORK_ROLES, forks
 from sat_hw.hw.fold import in_beat
-
 
 
 def tree_stages(n: int) -> int:
@@ -85,7 +84,8 @@ def pipe_delay(b) -> int:
 def block_rate(b) -> tuple[int, int, int]:
     """``(cycles, in beats, out beats)`` per item of a block in steady state, free flowing: an
     item is a vector (``sat_mvu``), an output pixel (``sat_vvu``, ``sat_thresholds``,
-    ``sat_bias``, ``sat_maxpool``, ``sat_add``: a beat of each operand), an image (``sat_swg``, ``sat_avgpool``), one input beat
+    ``sat_bias``, ``sat_maxpool``, ``sat_add``: a beat of each operand), an image (``sat_swg``,
+    ``sat_avgpool``), one input beat
     (``sat_fifo``, ``sat_skid``, a splitting ``sat_dwc``) or one output beat (a packing
     ``sat_dwc``)."""
     p, m = b.params, b.module
@@ -273,11 +273,11 @@ def network_timeline(graph, costs: list) -> list[tuple[int, int]]:
     state = {graph.input.name: (rows, w0, nb, nb - 1)}
     split = forks(graph)
     branch = {(t, x): k for t, cs in split.items() for x, k in zip(cs, ("main", "skip"))}
-    pmap, by_name = producer_map(graph), {c.name: c for c in costs}
+    by_name = {c.name: c for c in costs}
     out = []
     for c, node in zip(costs, graph.layers):
         ins = [_forked(state[p], by_name.get(p), branch.get((p, node.name), ""))
-               for p in pmap[node.name]]
+               for p in graph.producers(node)]
         first_in = min(s[0][0][0] for s in ins)
         state[node.name] = _add_layer(c, *ins) if len(ins) == 2 else _layer(c, *ins[0])
         out.append((first_in, state[node.name][0][-1][2]))

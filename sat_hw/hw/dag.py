@@ -31,10 +31,9 @@ def forks(graph: Graph) -> dict[str, tuple[str, str]]:
     :class:`Add` as its operand ``b``; the main one reaches it as operand ``a``. One line
     (``ValueError``) for a tensor read by more than two layers, the input read by two, or a fork
     whose branches this rule cannot tell apart."""
-    cmap = consumer_map(graph)
     out = {}
     for node in graph.nodes:
-        cons = cmap[node.name]
+        cons = graph.consumers(node.name)
         if len(cons) < 2:
             continue
         if node is graph.input:
@@ -44,7 +43,7 @@ def forks(graph: Graph) -> dict[str, tuple[str, str]]:
         if len(cons) > 2:
             raise ValueError(f"layer {node.name}: read by {len(cons)} layers "
                              f"({', '.join(c.name for c in cons)}); a fork has two outputs")
-        kinds = [_operand(graph, cmap, node.name, c) for c in cons]
+        kinds = [_operand(graph, node.name, c) for c in cons]
         if sorted(kinds) != [0, 1]:
             raise ValueError(f"layer {node.name}: cannot tell the skip branch of its fork "
                              f"({cons[0].name}, {cons[1].name}): neither or both reach an add "
@@ -57,46 +56,26 @@ def forks(graph: Graph) -> dict[str, tuple[str, str]]:
 def main_path(graph: Graph, tensor: str) -> list[str]:
     """The layers of the main branch of ``tensor``'s fork, from its main consumer to the add
     (last), each the single consumer of the one before."""
-    cmap = consumer_map(graph)
-    node = next(n for n in graph.layers if n.name == forks(graph)[tensor][0])
+    node = graph.node(forks(graph)[tensor][0])
     path = [node.name]
     while not isinstance(node, Add):
-        node = cmap[node.name][0]
+        node = graph.consumers(node.name)[0]
         path.append(node.name)
     return path
 
 
-def producer_map(graph: Graph) -> dict[str, tuple[str, ...]]:
-    """``{layer name: its producers' names in operand order}`` (:meth:`Graph.producers` of every
-    layer at once)."""
-    nodes = graph.nodes
-    return {n.name: getattr(n, "inputs", ()) or (nodes[i].name,)
-            for i, n in enumerate(nodes[1:])}
-
-
-def consumer_map(graph: Graph) -> dict[str, tuple[Layer, ...]]:
-    """``{node name: its consumers in graph order}`` (:meth:`Graph.consumers` of every node at
-    once: linear in the graph's size)."""
-    out: dict[str, list] = {n.name: [] for n in graph.nodes}
-    prods = producer_map(graph)
-    for n in graph.layers:
-        for p in prods[n.name]:
-            out[p].append(n)
-    return {k: tuple(v) for k, v in out.items()}
-
-
-def _operand(graph: Graph, cmap: dict, src: str, node: Layer) -> int | None:
+def _operand(graph: Graph, src: str, node: Layer) -> int | None:
     """Which operand (0: ``a``, 1: ``b``) of the first add on the path from tensor ``src``
     through ``node`` (following layers with one consumer) the path enters; None if none."""
     prev = src
     for _ in range(len(graph.nodes)):
         if isinstance(node, Add):
             return tuple(node.inputs).index(prev)
-        cons = cmap[node.name]
+        cons = graph.consumers(node.name)
         if len(cons) != 1:
             return None
         prev, node = node.name, cons[0]
     return None
 
 
-__all__ = ["FORK_ROLES", "consumer_map", "forks", "main_path", "producer_map"]
+__all__ = ["FORK_ROLES", "forks", "main_path"]

@@ -37,7 +37,7 @@ from dataclasses import dataclass, replace
 
 from sat_hw.graph.ir import Add, AvgPool, Conv, Graph, Layer, Linear, MaxPool, acc_bits_for
 from sat_hw.hw.blocks import Block
-from sat_hw.hw.dag import FORK_ROLES, forks, producer_map
+from sat_hw.hw.dag import FORK_ROLES, forks
 from sat_hw.hw.devices import dsp_a_width
 from sat_hw.hw.fold import (
     FIFO_DEPTH,
@@ -58,7 +58,6 @@ from sat_hw.hw.skip import skip_depth
 ENCODING = "k"
 """Weight encoding of the ROMs: SAT's unsigned codes ``k = (w + 2^b - 1) / 2``."""
 CORE_ROLES = ("mvu", "vvu", "pool", "max", "add")
-
 
 
 @dataclass(frozen=True)
@@ -309,10 +308,9 @@ def hardware_plan(graph: Graph, folding: Folding, family: str = "xcup",
     split = forks(graph)  # {tensor: (main consumer, skip consumer)}
     branch = {(t, c): kind for t, cs in split.items() for c, kind in zip(cs, ("main", "skip"))}
     beats: dict[str, int | None] = {graph.input.name: None}
-    pmap = producer_map(graph)
     layers = []
     for node in graph.layers:
-        prods = pmap[node.name]
+        prods = graph.producers(node)
         srcs = tuple((p, branch.get((p, node.name), "")) for p in prods)
         lp = layer_plan(node, folding[node.name], tuple(beats[p] for p in prods), dsp_a_w,
                         fifo_depth, srcs)
