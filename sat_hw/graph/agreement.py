@@ -18,7 +18,14 @@ from collections.abc import Mapping
 
 import numpy as np
 
-from sat_hw.graph.golden import GoldenResult, code_keys, layer_acc, requantize, run_node
+from sat_hw.graph.golden import (
+    GoldenResult,
+    code_key,
+    code_keys,
+    layer_acc,
+    requantize,
+    run_node,
+)
 from sat_hw.graph.ir import Add, AvgPool, Conv, Graph, Linear, MaxPool, out_step
 
 
@@ -108,7 +115,7 @@ def tie_analysis(graph: Graph, torch_codes: Mapping[str, np.ndarray],
     key = {(n.name, slot): k for k, n, slot in code_keys(graph)}
     for node in graph.layers:
         x = np.asarray(torch_codes[node.name])
-        xb = np.asarray(torch_codes[f"{node.name}.b"]) if isinstance(node, Add) else None
+        xb = np.asarray(torch_codes[code_key(node.name, 1)]) if isinstance(node, Add) else None
         if isinstance(node, Linear):
             out["fc"] = _fc_analysis(node, layer_acc(node, x),
                                      np.asarray(torch_codes["logits"], np.float64))

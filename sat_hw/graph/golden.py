@@ -140,15 +140,17 @@ def to_logits(node: Linear, outputs: np.ndarray) -> np.ndarray:
     return np.asarray(outputs, np.int64).astype(np.float64) * node.out_scale
 
 
+def code_key(layer: str, operand: int = 0) -> str:
+    """The key of the codes ``layer`` consumes as its ``operand``: its name for the (first)
+    operand, ``"<name>.b"`` for an Add's second."""
+    return f"{layer}.b" if operand else layer
+
+
 def code_keys(graph: Graph) -> list[tuple[str, Node, int]]:
-    """``(key, node, operand)`` for every tensor a layer consumes, in graph order: the layer's
-    name for its (first) operand, ``"<name>.b"`` for an Add's second."""
-    out = []
-    for node in graph.layers:
-        out.append((node.name, node, 0))
-        if isinstance(node, Add):
-            out.append((f"{node.name}.b", node, 1))
-    return out
+    """``(key, node, operand)`` for every tensor a layer consumes, in graph order
+    (:func:`code_key`)."""
+    return [(code_key(node.name, i), node, i) for node in graph.layers
+            for i in range(2 if isinstance(node, Add) else 1)]
 
 
 def _acc_nhwc(node: Node, x: np.ndarray, b: np.ndarray | None = None) -> np.ndarray:
@@ -251,6 +253,7 @@ __all__ = [
     "FLOAT32_EXACT_BOUND",
     "GoldenResult",
     "check_inputs",
+    "code_key",
     "code_keys",
     "layer_acc",
     "requantize",

@@ -9,7 +9,7 @@ from __future__ import annotations
 import numpy as np
 
 from sat_hw.graph.checks import verify
-from sat_hw.graph.golden import GoldenResult, check_inputs, code_keys
+from sat_hw.graph.golden import GoldenResult, check_inputs, code_key, code_keys
 from sat_hw.graph.ir import Add, AvgPool, Conv, Graph, Linear, MaxPool
 
 
@@ -100,7 +100,7 @@ def run_naive(graph: Graph, inputs: np.ndarray) -> GoldenResult:
         for node in graph.layers:
             ins = [vals[p] for p in graph.producers(node)]
             for i, v in enumerate(ins):
-                codes[node.name if i == 0 else f"{node.name}.b"].append(v.astype(np.uint8))
+                codes[code_key(node.name, i)].append(v.astype(np.uint8))
             x = ins[0]
             if isinstance(node, Conv):
                 y = _conv(node, x).astype(np.int64)

@@ -20,6 +20,7 @@ import copy
 import numpy as np
 import torch
 
+from sat_hw.graph.golden import code_key
 from sat_hw.graph.ir import Graph, levels
 from sat_hw.graph.passes import (
     LayerParams,
@@ -309,10 +310,8 @@ def _dag_codes(model: ResidualNet, images: np.ndarray, batch: int, precision: st
     tensors = {k: np.concatenate(v) for k, v in rec.items()}
     out = {}
     for name in model.layers:
-        prods = model.inputs[name]
-        out[name] = tensors[prods[0]]
-        if len(prods) > 1:
-            out[f"{name}.b"] = tensors[prods[1]]
+        for i, p in enumerate(model.inputs[name]):
+            out[code_key(name, i)] = tensors[p]
     out["logits"] = np.concatenate(logits)
     return out
 
