@@ -57,7 +57,8 @@ def test_signed_quantizer_codes_and_gradients():
     y = quantize_act_signed(x, alpha, 3)  # z = 4, step = 1/3: values -4/3 .. 1
     codes = act_codes_signed(x.detach(), 1.0, 3)
     assert codes.min() == 0 and codes.max() == 7
-    torch.testing.assert_close(y.detach(), (codes - 4) / 3, atol=1e-6, rtol=0)
+    assert torch.equal(torch.round(y.detach() * 3) + 4, codes)  # the codes, exactly
+    torch.testing.assert_close(y.detach(), (codes - 4) / 3, atol=1e-6, rtol=0)  # float values
     (y * (x > 1.2)).sum().backward()
     assert alpha.grad.item() == pytest.approx(float((x > 1.2).sum()))  # d/dalpha = 1 above
     alpha.grad = None

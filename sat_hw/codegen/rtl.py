@@ -178,6 +178,11 @@ def _ports(b, wl: dict | None) -> list[tuple[str, str]]:
     return ports + [("wl_we", "1'b0"), ("wl_addr", "'0"), ("wl_data", "'0")]
 
 
+def _block_names(plan: HardwarePlan, wload: bool) -> list[str]:
+    """The block library files the design needs (the loader's too, with run-time layers)."""
+    return block_files({b.module for b in plan.blocks} | ({"sat_wload"} if wload else set()))
+
+
 def render_rtl(plan: HardwarePlan, graph_hash: str) -> dict[str, str]:
     """``{relative path: text}`` of the ``rtl/`` folder of the accelerator ``plan`` describes;
     with run-time layers (:func:`sat_hw.hw.plan.runtime_layers`) the core has the weight-load
@@ -221,7 +226,7 @@ def render_rtl(plan: HardwarePlan, graph_hash: str) -> dict[str, str]:
     if sections:
         out["tb/wload.hex"] = wload_lines(sections)
     rtl = resource_path("rtl")
-    names = block_files({b.module for b in blocks} | ({"sat_wload"} if sections else set()))
+    names = _block_names(plan, bool(sections))
     for name in names:
         out[name] = (rtl / name).read_text()
     out["filelist.f"] = "".join(f"{n}\n" for n in names) + f"{TOP}.sv\n"
@@ -264,7 +269,7 @@ def render_axi_tb(plan: HardwarePlan, graph_hash: str, inputs: np.ndarray,
     ctx = {"hash": graph_hash, "top": TOP, "in_bytes": in_bytes, "out_bytes": out_bytes,
            "in_beats": iface["in_beats_per_image"], "out_beats": iface["out_beats_per_image"],
            "n_images": len(inputs), "watchdog": int(watchdog), "wl": wl}
-    names = block_files({b.module for b in plan.blocks} | ({"sat_wload"} if wl else set()))
+    names = _block_names(plan, wl is not None)
     return {f"{TOP}_axi_tb.sv": _env().get_template("axi_tb.sv.j2").render(ctx),
             "tb/inputs.hex": image_lines(inputs, iface["in_channels_per_beat"],
                                          iface["in_bits"], in_bytes * 8),
