@@ -18,18 +18,20 @@ from sat_hw.hw.fold import Fold
 from sat_hw.hw.plan import hardware_plan
 
 
-def tiny_build(out: Path, micro: bool = False, device: str = "zcu104") -> None:
+def tiny_build(out: Path, micro: bool = False, device: str = "zcu104", graph=None,
+               fold: dict | None = None) -> None:
     """rtl/, graph/, flow.toml and report.json as a build leaves them (pw -> pool -> fc; with
-    ``micro`` the fc alone) for ``device``."""
+    ``micro`` the fc alone; or ``graph`` folded by ``fold``) for ``device``."""
     from sat_hw.hw.devices import get_device
 
-    rng = np.random.default_rng(0)
-    p = sy.conv(rng, "pw1", (4, 2, 2), 4, kernel=1, wbits=2, abits=8, out_bits=2)
-    g = sy.avgpool(rng, "pool", p.out_shape, abits=2, out_bits=2)
-    f = sy.linear(rng, "fc", 4, 2, wbits=3, abits=8 if micro else 2, bias_max=10)
-    graph = sy.chain([f] if micro else [p, g, f])
-    fold = {"pw1": Fold(2, 2), "pool": Fold(2), "fc": Fold(1, 2)}
-    fold = {n.name: fold[n.name] for n in graph.layers}
+    if graph is None:
+        rng = np.random.default_rng(0)
+        p = sy.conv(rng, "pw1", (4, 2, 2), 4, kernel=1, wbits=2, abits=8, out_bits=2)
+        g = sy.avgpool(rng, "pool", p.out_shape, abits=2, out_bits=2)
+        f = sy.linear(rng, "fc", 4, 2, wbits=3, abits=8 if micro else 2, bias_max=10)
+        graph = sy.chain([f] if micro else [p, g, f])
+        fold = {"pw1": Fold(2, 2), "pool": Fold(2), "fc": Fold(1, 2)}
+        fold = {n.name: fold[n.name] for n in graph.layers}
     for rel, text in render_rtl(hardware_plan(graph, fold, get_device(device).family),
                                 "test").items():
         (out / "rtl" / rel).parent.mkdir(parents=True, exist_ok=True)
@@ -118,6 +120,23 @@ def test_per_block_refuses_rtl_of_another_build(tmp_path):
     top.write_text(top.read_text().replace(".MH(2)", ".MH(3)"))
     with pytest.raises(ValueError, match="rtl/ is of another build"):
         block_jobs(tmp_path / "b", cfg, files, "xcup")
+
+
+def test_per_block_takes_the_adds_multiplier_roms(tmp_path):
+    """A residual build: each sat_add's multiplier ROM (MUL_FILE) goes with its block under the
+    default name, so equal adds share one job and Yosys reads the image the build wrote."""
+    from sat_hw.flow.synthesis import DEFAULT_ROMS, block_jobs, build_inputs
+    from sat_hw.hw.fold import default_folding
+
+    graph = sy.residual_graph(0, 3, 3, channels=4, size=4)
+    tiny_build(tmp_path / "b", graph=graph, fold=default_folding(graph, 16))
+    _, files, cfg = build_inputs(tmp_path / "b")
+    adds = [j for j in block_jobs(tmp_path / "b", cfg, files, "xcup") if j.module == "sat_add"]
+    assert sorted(i[0] for j in adds for i in j.instances) == ["b1_add", "b2_add", "b3_add"]
+    for j in adds:
+        assert j.params["MUL_FILE"] == "mul.hex" and "mul.hex" in DEFAULT_ROMS
+        (layer, _), = j.instances[:1]
+        assert j.files["mul.hex"] == files[f"mem/{layer}_m.hex"]
 
 
 def test_synth_writes_only_into_a_sat_hw_build(tmp_path, capsys):

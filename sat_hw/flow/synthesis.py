@@ -39,11 +39,12 @@ from sat_hw.hw.fold import Fold
 from sat_hw.hw.plan import hardware_plan
 
 TOP = "sat_accel"
-DEFAULT_ROMS = {"w.hex": "0\n", "bias.hex": "0\n", **{f"thresh_p0_s{j}.hex": "0\n"
-                                                      for j in range(8)}}
+DEFAULT_ROMS = {"w.hex": "0\n", "bias.hex": "0\n", "mul.hex": "0\n",
+                **{f"thresh_p0_s{j}.hex": "0\n" for j in range(8)}}
 """Yosys elaborates each block with its default parameters first, reading the default ROM file
 names (``w.hex``, ...): one-word stand-ins where the build has none."""
-ROM_PARAMS = {"WEIGHT_FILE": "w.hex", "BIAS_FILE": "bias.hex", "THRESH_PREFIX": "thresh"}
+ROM_PARAMS = {"WEIGHT_FILE": "w.hex", "BIAS_FILE": "bias.hex", "THRESH_PREFIX": "thresh",
+              "MUL_FILE": "mul.hex"}
 """A block's ROM-image parameters and their defaults: per block, its images are given under the
 default names, so equal blocks of different layers or builds share one cache entry."""
 
