@@ -2,17 +2,19 @@
 -noiopad -family xcup``, ``stat -tech xilinx -json``) on our own rtl/ blocks.
 
     nice -n 10 .venv/bin/python benchmarks/calibrate_yosys.py [--only sat_mvu,...] [--fit-only]
-        [--family xcup|ecp5]
+        [--family xcup|ecp5] [--check-earlier]
 
 ``--family ecp5`` does the same with ``synth_ecp5 -noiopad`` (LUT4 sites, TRELLIS_FF, DP16KD,
 MULT18X18D; ``sat_mvu``'s DSP configurations at DSP_A_W 18) into ``*_ecp5`` files beside these:
 ``calibration_data_ecp5.json``, ``sat_hw/hw/calibration_ecp5.json``, ``calibration_ecp5.md``.
 
 1. Synthesizes every configuration of :data:`GRID` whose block exists in rtl/ (weight, threshold
-   and bias ROMs filled with seeded random words of the right shape), plus ROMs and RAMs alone
-   (the memory model's check). Results are cached in ``benchmarks/results/calibration_data.json``
-   by a hash of the block's sources (with the blocks it instantiates), its parameters and the
-   family: a rerun synthesizes only what changed.
+   and bias ROMs filled with seeded random words of the right shape, sat_add's multipliers as
+   lowering gives them: :data:`ADD_MUL`), plus ROMs and RAMs alone (the memory model's check)
+   and :data:`SPREAD`. Results are cached in ``benchmarks/results/calibration_data.json`` by a
+   hash of the block's sources (with the blocks it instantiates), its parameters and the family:
+   a rerun synthesizes only what changed (``--only``, ``--fit-only``: blocks left out keep their
+   records of earlier sources; ``--check-earlier`` compares one of each with today's RTL).
 2. Fits each block's LUT and FF models on the training split and validates them on the held-out
    configurations (:mod:`sat_hw.hw.fit`), and writes the coefficients to
    ``sat_hw/hw/calibration.json`` and the error table to ``benchmarks/results/calibration.md``.
