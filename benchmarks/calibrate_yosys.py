@@ -2,7 +2,7 @@
 -noiopad -family xcup``, ``stat -tech xilinx -json``) on our own rtl/ blocks.
 
     nice -n 10 .venv/bin/python benchmarks/calibrate_yosys.py [--only sat_mvu,...] [--fit-only]
-        [--family xcup|ecp5] [--check-earlier]
+        [--family xcup|ecp5] [--check-earlier] [--check-build DIR]
 
 ``--family ecp5`` does the same with ``synth_ecp5 -noiopad`` (LUT4 sites, TRELLIS_FF, DP16KD,
 MULT18X18D; ``sat_mvu``'s DSP configurations at DSP_A_W 18) into ``*_ecp5`` files beside these:
@@ -322,6 +322,42 @@ def check_earlier(modules: set[str]) -> str:
     return "\n".join(lines) + "\n"
 
 
+def check_build(folder: Path) -> str:
+    """Each ``sat_add`` and ``sat_fork`` instance of the build in ``folder`` (``sat_hw build``),
+    synthesized alone with its own multiplier ROM, beside the cost model: markdown."""
+    import tomllib
+
+    from sat_hw.flow.synthesis import _hardware
+    from sat_hw.hw.cost import block_cost
+
+    plan = _hardware(folder, tomllib.loads((folder / "flow.toml").read_text()), FAMILY)
+    lines = [f"# The residual blocks of a build against the cost model ({tool()})", "",
+             (f"Build `{folder.name}`, each `sat_add` and `sat_fork` instance synthesized alone "
+              "with its ROM image (`--check-build`); 'alike': every word of its multiplier ROM "
+              "the same."), "",
+             "| instance | parameters | alike | Yosys LUT | model LUT | Yosys FF | model FF |",
+             "|---|---|---|---|---|---|---|"]
+    total, done = [0, 0, 0, 0], {}
+    for b in (b for lp in plan.layers for b in lp.blocks if b.module in ("sat_add", "sat_fork")):
+        p, files = dict(b.params), dict(DEFAULT_ROMS)
+        if b.module == "sat_add":
+            files["mul.hex"] = (folder / "rtl" / p["MUL_FILE"]).read_text()
+            p["MUL_FILE"] = "mul.hex"
+        k = json.dumps([b.module, p, files.get("mul.hex")], sort_keys=True)
+        if k not in done:
+            done[k] = yosys_resources(synth([str(f) for f in deps(b.module)], b.module, p,
+                                            family=FAMILY, files=files).cells)
+        y, m = done[k], block_cost(b, FAMILY)
+        for j, v in enumerate((y.lut, m.lut, y.ff, m.ff)):
+            total[j] += v
+        words = set(files.get("mul.hex", "").split())
+        ps = " ".join(f"{n}={v}" for n, v in p.items() if n != "MUL_FILE")
+        lines.append(f"| {b.name} | {ps} | {'yes' if len(words) == 1 else '-'} | {y.lut} "
+                     f"| {m.lut} | {y.ff} | {m.ff} |")
+    lines.append("| all | | | {} | {} | {} | {} |".format(*total))
+    return "\n".join(lines) + "\n"
+
+
 def synthesize(only: set[str] | None, earlier: set[str] | None = None) -> list[dict]:
     """Every grid configuration's record (cached or new), in grid order. A configuration of a
     block that this run does not synthesize (not in ``only``; ``--fit-only``: none) whose
@@ -469,8 +505,16 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--check-earlier", action="store_true",
                     help="synthesize one configuration of each block whose records are of "
                          "earlier sources, beside its record (calibration_earlier*.md)")
+    ap.add_argument("--check-build", metavar="DIR", type=Path,
+                    help="synthesize the sat_add/sat_fork instances of a build beside the model "
+                         "(calibration_build*.md)")
     a = ap.parse_args(argv)
     use_family(a.family)
+    if a.check_build:
+        out = REPORT.with_name(REPORT.name.replace("calibration", "calibration_build"))
+        out.write_text(check_build(a.check_build))
+        print(f"calibrate: wrote {out.relative_to(ROOT)}")
+        return 0
     if a.check_earlier:
         earlier: set[str] = set()
         synthesize(set(), earlier)
