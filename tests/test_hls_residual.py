@@ -159,8 +159,9 @@ def test_top_is_a_legal_dataflow(designs, name):
 
 def test_plan_and_estimate_cover_every_layer():
     """Fold, cycles (pixels * C / PE for an add), blocks and costs for every layer, the fork
-    and skip FIFO among the forked layer's blocks; the estimate is marked uncalibrated; the
-    planner, resolve_folding and the timeline run on the DAG."""
+    and skip FIFO among the forked layer's blocks; the estimate is calibrated (sat_add and
+    sat_fork fitted to Yosys since issue 24); the planner, resolve_folding and the timeline run
+    on the DAG."""
     graph = syn.residual_graph(2, 4, 4, signed=True)
     folding = default_folding(graph, 128)
     hw = hardware_plan(graph, folding)
@@ -182,7 +183,7 @@ def test_plan_and_estimate_cover_every_layer():
         else:
             assert "sat_fork" not in mods
     est = summary(graph, costs, get_device("u250"), 333.0)
-    assert est["calibrated"] is False
+    assert est["calibrated"] is True
     assert est["latency_cycles"] > est["interval_cycles"] == max(c.cycles for c in costs)
     rows = layer_rows(costs)
     assert {b["module"] for r in rows for b in r["blocks"]} >= {"sat_add", "sat_fork"}

@@ -9,7 +9,13 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-from sat_hw.hw.cycles import mvu_latency, thresholds_latency, tree_stages, vvu_latency
+from sat_hw.hw.cycles import (
+    add_latency,
+    mvu_latency,
+    thresholds_latency,
+    tree_stages,
+    vvu_latency,
+)
 from sat_hw.hw.devices import dsp_a_width
 from sat_hw.hw.memory import memory
 
@@ -136,9 +142,11 @@ def memory_groups(b: Block) -> list[tuple[str, int, int, bool, str, int]]:
         return [("fifo", max(p["DEPTH"] - 1, 2), p["DATA_W"], False, style, 1)]
     if m == "sat_avgpool":
         return [("running sums", p["CH"] // p["PE"], p["PE"] * p["ACC_BITS"], False, "auto", 1)]
-    if m == "sat_add":  # per channel group: PE pairs (mul_a, mul_b)
-        return [("multipliers", p["CH"] // p["PE"], 2 * p["PE"] * p["MUL_BITS"], True, "auto",
-                 1)]
+    if m == "sat_add":
+        # the multiplier ROM (CH/PE words of PE (mul_a, mul_b) pairs) holds one pair for every
+        # channel (lowering's per-tensor multipliers): Yosys folds it into the products, so it
+        # costs no memory (block_features); the output queue, add_latency credits
+        return [outq_group(p["PE"] * p["ACC_BITS"], add_latency(p))]
     return []
 
 
@@ -326,13 +334,22 @@ def block_features(b: Block) -> dict[str, float]:
     if m == "sat_skid":
         return {"w": p["DATA_W"], "one": 1.0}
     if m == "sat_add":
-        # uncalibrated (issue 24 fits it to Yosys): per lane two products of a code by a ROM
-        # constant, shift-and-add in LUTs (``pp``: the partial-product bits), and their sum
-        # (``acc``); registers: the operands (``in``), the products and the sum (``acc``)
-        pe, ab, bb = p["PE"], p["ABITS"], p["BBITS"]
-        return {"pp": pe * (ab + bb) * p["MUL_BITS"], "acc": pe * p["ACC_BITS"],
-                "in": pe * (ab + bb), "one": 1.0}
-    if m == "sat_fork":  # uncalibrated: one beat offered on two streams, a register each
+        # per lane mul_a * a + mul_b * b: ABITS + BBITS partial products (a code bit selecting
+        # its multiplier, shifted) summed by a sat_mvu_tree. The ROM holds the same pair for
+        # every channel (lowering's per-tensor multipliers, the larger one 2^F), so Yosys folds
+        # it into the products: the shift by 2^F is wiring, and what is left is the product
+        # of the other code by a constant and the sum. "madd": that product of a k-bit code,
+        # k - 1 adders of MUL_BITS + k bits, averaged over which operand it is (the model does
+        # not see the multipliers, whose value moves the LUTs: benchmarks/results/
+        # calibration.md); "in": the codes (both skids hold two beats, then RD copies and the
+        # tree's first level); "treeq": the tree's registers at the RTL's widths (a share of
+        # them: constant bits go); the output queue's memory and output register: memory_groups
+        pe, ab, bb, mb = p["PE"], p["ABITS"], p["BBITS"], p["MUL_BITS"]
+        vmax = 1 << (mb + max(ab, bb) - 2)
+        _, tr = tree_bits(ab + bb, vmax, p["ACC_BITS"], signed=True)
+        madd = ((ab - 1) * (mb + ab) + (bb - 1) * (mb + bb)) / 2
+        return {"madd": pe * madd, "in": pe * (ab + bb), "treeq": pe * tr, "one": 1.0}
+    if m == "sat_fork":  # per bit two output registers' muxes; registers: the two and the park
         return {"w": p["DATA_W"], "one": 1.0}
     raise ValueError(f"no cost model for block {m}")
 
@@ -349,6 +366,7 @@ FIT_FEATURES: dict[str, dict[str, tuple[str, ...]]] = {
     "sat_swg": {"lut": ("win", "rot", "ctl", "one"), "ff": ("win", "bank", "ctl", "one")},
     "sat_bias": {"ff": ("add", "one")},
     "sat_maxpool": {"lut": ("sel", "out", "one")},
+    "sat_add": {"lut": ("madd", "one"), "ff": ("in", "treeq", "one")},
 }
 
 def tree_bits(n: int, vmax: int, r: int, delay: int = 0, signed: bool = False) -> tuple[int, int]:

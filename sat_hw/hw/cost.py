@@ -70,13 +70,13 @@ PRIORS: dict[str, dict[str, dict[str, float]]] = {
                     "ff": {"acc": 3.0, "ctl": 2.0, "one": 10.0}},
     "sat_maxpool": {"lut": {"cmp": 1.0, "one": 10.0}, "ff": {"out": 3.0, "one": 10.0}},
     "sat_skid": {"lut": {"w": 1.0, "one": 2.0}, "ff": {"w": 2.0, "one": 2.0}},
-    # residual graphs: analytic priors, not yet fitted to Yosys (issue 24; measured alone,
-    # rtl/sat_add.sv is up to 2x these, docs/hardware.md): the add's LUTs one per
-    # partial-product bit of its two constant multiplies and per sum bit; its FFs the operands,
-    # the two products and the sum; the fork a register per output stream
-    "sat_add": {"lut": {"pp": 1.0, "acc": 1.0, "one": 20.0},
-                "ff": {"in": 1.0, "acc": 3.0, "one": 20.0}},
-    "sat_fork": {"lut": {"w": 0.0, "one": 4.0}, "ff": {"w": 2.0, "one": 4.0}},
+    # residual graphs: fitted to Yosys like the others since issue 24 (calibrate_yosys.py);
+    # these, rounded from the xcup fit, stand in only where a calibration file lacks them. The
+    # add's LUTs per adder bit of the product by its non-power-of-two multiplier (the ROM of
+    # per-tensor multipliers folds into the products), its FFs per code bit (skids, copies) and
+    # tree register; the fork's two muxes and three registers per bit
+    "sat_add": {"lut": {"madd": 0.5, "one": 38.0}, "ff": {"in": 5.7, "treeq": 0.2, "one": 17.0}},
+    "sat_fork": {"lut": {"w": 2.0, "one": 7.0}, "ff": {"w": 3.0, "one": 5.0}},
 }
 
 
