@@ -122,16 +122,15 @@ class Probe:
 
 SCALARS = ("step", "epoch", "lr", "loss", "ce", "kl_term", "acc", "logit_std",
            "teacher_logit_std", "test_top1", "alpha/layers.fc.act", "alpha/layers.pool.act",
-           "bn_var/layers.pw13.bn")
+           "bn_var/layers.pw13.bn", "alpha/quants.pool", "bn_var/layers.head.bn")
 
 
 def compact(src: Path, dst: Path) -> None:
     """A committable copy of a log: every step's scalars (SCALARS); every alpha, BN running
     variance and weight-gradient norm at steps 0-20 and every 10th step (5 significant digits)."""
-    lines = []
-    for line in src.read_text().splitlines():
-        r = json.loads(line)
-        full = r["step"] <= 20 or r["step"] % 10 == 0
+    lines, rows = [], [json.loads(line) for line in src.read_text().splitlines()]
+    for r in rows:  # and the last 10 steps whole: where a run that stopped ran away
+        full = r["step"] <= 20 or r["step"] % 10 == 0 or r["step"] > rows[-1]["step"] - 10
         keep = {k: v for k, v in r.items() if k in SCALARS or full and k.split("/")[0] in
                 ("alpha", "bn_var", "wgrad")}
         lines.append(json.dumps({k: float(f"{v:.5g}") if isinstance(v, float) else v
@@ -149,21 +148,42 @@ def _bn_drift(rows: list[dict], step: int) -> tuple[float, float] | None:
     return d[len(d) // 2], d[-1]
 
 
+def _runaway(rows: list[dict]) -> list[str]:
+    """For a run whose values went non-finite: the largest weight-gradient norm (and its layer)
+    in each of the last steps before, where the gradient grew."""
+    def finite(r):
+        return all(math.isfinite(v) for v in r.values() if isinstance(v, float))
+    bad = next((i for i, r in enumerate(rows) if not finite(r)), None)
+    if bad is None:
+        return []
+    seen = []
+    for r in rows[max(bad - 9, 0):bad + 1]:
+        g = [(v, k[6:]) for k, v in r.items() if k.startswith("wgrad/")]
+        if g:
+            v, k = max(g, key=lambda t: t[0] if math.isfinite(t[0]) else math.inf)
+            seen.append(f"step {r['step']} {v:.3g} ({k})")
+    return ["", f"First non-finite values after step {rows[bad]['step']}; the largest "
+            "weight-gradient norm per step before: " + "; ".join(seen)]
+
+
 def report(folder: Path, every: int = 50) -> str:
     """``summary.md`` for the logs in ``folder``: per run, every ``every`` steps the learning
     rate, the training top-1 over the last ``every`` steps, the probe's test top-1, the logits'
-    std, the fc input's alpha and pw13's mean running variance; then, per pair of runs that
-    differ only in ``quant.fc_scale``, the ratio of their weight-gradient norms over steps
-    1-20 (median per layer)."""
+    std, the fc input's alpha and the last BN layer's mean running variance (pw13's in mbv1);
+    for a run that went non-finite, the largest weight-gradient norm of its last steps; then,
+    per pair of runs that differ only in ``quant.fc_scale``, the ratio of their weight-gradient
+    norms over steps 1-20 (median per layer)."""
     import statistics
 
     logs = {p.stem: [json.loads(x) for x in p.read_text().splitlines()]
             for p in sorted(folder.glob("*.jsonl"))}
     out = ["# Per-step probes (benchmarks/collapse_probe.py)", ""]
     for name, rows in logs.items():
+        fc_alpha = next(k for k in ("alpha/layers.fc.act", "alpha/quants.pool") if k in rows[0])
+        last_bn = [k for k in rows[0] if k.startswith("bn_var/")][-1]
         out += [f"## {name}", "", "| step | lr | train top-1, last steps (%) | test top-1 (%) | "
-                "logit std | teacher logit std | fc alpha | pw13 running var (mean) |",
-                "|---|---|---|---|---|---|---|---|"]
+                f"logit std | teacher logit std | fc input's alpha | {last_bn.split('.')[-2]} running "
+                "var (mean) |", "|---|---|---|---|---|---|---|---|"]
         accs = []
         for r in rows:
             if "acc" in r:
@@ -175,7 +195,7 @@ def report(folder: Path, every: int = 50) -> str:
                 out.append(f"| {r['step']} | {r['lr']:.4f} | {tr} | {te} | "
                            f"{r.get('logit_std', float('nan')):.2f} | "
                            f"{r.get('teacher_logit_std', float('nan')):.2f} | "
-                           f"{r['alpha/layers.fc.act']:.4f} | {r['bn_var/layers.pw13.bn']:.3f} |")
+                           f"{r[fc_alpha]:.4f} | {r[last_bn]:.3f} |")
         out.append("")
         for r in (rows[1], rows[-1]):
             kl = f", distillation term {r['kl_term']:.3f}" if "kl_term" in r else ""
@@ -187,6 +207,7 @@ def report(folder: Path, every: int = 50) -> str:
         if log.is_file():  # the trainer's own lines: the start and each epoch's test top-1
             out += [f"- trainer: {ln.strip()}" for ln in log.read_text().splitlines()
                     if ln.startswith(("start:", "epoch ", "sat_hw"))]
+        out += _runaway(rows)
         drift = [(st, _bn_drift(rows, st)) for st in (50, 100, 200, 300, 500, 700)]
         drift = [f"step {st}: {d[0]:.3f} / {d[1]:.3f}" for st, d in drift if d]
         if drift:
