@@ -292,72 +292,6 @@ def grid() -> list[tuple[str, dict]]:
             if (ROOT / "rtl" / f"{m}.sv").is_file()]
 
 
-def check_earlier(modules: set[str]) -> str:
-    """Synthesize the first configuration of each block of ``modules`` (whose records are of
-    earlier sources) with today's sources, not cached, beside its kept record: markdown."""
-    older = {_config(r["module"], r["params"]): r for r in load()["records"]}
-    lines = [f"# Records of earlier sources against today's RTL ({tool()})", "",
-             ("Reproduce: `nice -n 10 .venv/bin/python benchmarks/calibrate_yosys.py "
-              f"--family {FAMILY} --check-earlier` (the first configuration of each block whose "
-              "records a run with `--only` or `--fit-only` kept, synthesized again; nothing "
-              "cached or refitted)."), "",
-             "| block | parameters | cells | kept LUT | today LUT | kept FF | today FF |",
-             "|---|---|---|---|---|---|---|"]
-    done = set()
-    for i, (module, params) in enumerate(grid()):
-        rec = older.get(_config(module, params))
-        if module not in modules or module in done or rec is None:
-            continue
-        done.add(module)
-        t0 = time.monotonic()
-        now = run_one(module, params, seed=i)["cells"]
-        a, b = yosys_resources(rec["cells"]), yosys_resources(now)
-        same = ({n: v for n, v in rec["cells"].items() if n != "$scopeinfo"}
-                == {n: v for n, v in now.items() if n != "$scopeinfo"})
-        ps = " ".join(f"{n}={v}" for n, v in params.items() if n != "ENCODING")
-        lines.append(f"| {module} | {ps} | {'identical' if same else 'differ'} | {a.lut} "
-                     f"| {b.lut} | {a.ff} | {b.ff} |")
-        print(f"calibrate: {module} {params}: {'identical' if same else 'differ'} "
-              f"({time.monotonic() - t0:.0f} s)", flush=True)
-    return "\n".join(lines) + "\n"
-
-
-def check_build(folder: Path) -> str:
-    """Each ``sat_add`` and ``sat_fork`` instance of the build in ``folder`` (``sat_hw build``),
-    synthesized alone with its own multiplier ROM, beside the cost model: markdown."""
-    import tomllib
-
-    from sat_hw.flow.synthesis import _hardware
-    from sat_hw.hw.cost import block_cost
-
-    plan = _hardware(folder, tomllib.loads((folder / "flow.toml").read_text()), FAMILY)
-    lines = [f"# The residual blocks of a build against the cost model ({tool()})", "",
-             (f"Build `{folder.name}`, each `sat_add` and `sat_fork` instance synthesized alone "
-              "with its ROM image (`--check-build`); 'alike': every word of its multiplier ROM "
-              "the same."), "",
-             "| instance | parameters | alike | Yosys LUT | model LUT | Yosys FF | model FF |",
-             "|---|---|---|---|---|---|---|"]
-    total, done = [0, 0, 0, 0], {}
-    for b in (b for lp in plan.layers for b in lp.blocks if b.module in ("sat_add", "sat_fork")):
-        p, files = dict(b.params), dict(DEFAULT_ROMS)
-        if b.module == "sat_add":
-            files["mul.hex"] = (folder / "rtl" / p["MUL_FILE"]).read_text()
-            p["MUL_FILE"] = "mul.hex"
-        k = json.dumps([b.module, p, files.get("mul.hex")], sort_keys=True)
-        if k not in done:
-            done[k] = yosys_resources(synth([str(f) for f in deps(b.module)], b.module, p,
-                                            family=FAMILY, files=files).cells)
-        y, m = done[k], block_cost(b, FAMILY)
-        for j, v in enumerate((y.lut, m.lut, y.ff, m.ff)):
-            total[j] += v
-        words = set(files.get("mul.hex", "").split())
-        ps = " ".join(f"{n}={v}" for n, v in p.items() if n != "MUL_FILE")
-        lines.append(f"| {b.name} | {ps} | {'yes' if len(words) == 1 else '-'} | {y.lut} "
-                     f"| {m.lut} | {y.ff} | {m.ff} |")
-    lines.append("| all | | | {} | {} | {} | {} |".format(*total))
-    return "\n".join(lines) + "\n"
-
-
 def synthesize(only: set[str] | None, earlier: set[str] | None = None) -> list[dict]:
     """Every grid configuration's record (cached or new), in grid order. A configuration of a
     block that this run does not synthesize (not in ``only``; ``--fit-only``: none) whose
@@ -510,16 +444,17 @@ def main(argv: list[str] | None = None) -> int:
                          "(calibration_build*.md)")
     a = ap.parse_args(argv)
     use_family(a.family)
+    import calibrate_checks as checks
     if a.check_build:
         out = REPORT.with_name(REPORT.name.replace("calibration", "calibration_build"))
-        out.write_text(check_build(a.check_build))
+        out.write_text(checks.check_build(sys.modules[__name__], a.check_build))
         print(f"calibrate: wrote {out.relative_to(ROOT)}")
         return 0
     if a.check_earlier:
         earlier: set[str] = set()
         synthesize(set(), earlier)
         out = REPORT.with_name(REPORT.name.replace("calibration", "calibration_earlier"))
-        out.write_text(check_earlier(earlier))
+        out.write_text(checks.check_earlier(sys.modules[__name__], earlier))
         print(f"calibrate: wrote {out.relative_to(ROOT)}")
         return 0
     only = set() if a.fit_only else (set(a.only.split(",")) if a.only else None)

@@ -181,9 +181,11 @@ def report(folder: Path, every: int = 50) -> str:
     for name, rows in logs.items():
         fc_alpha = next(k for k in ("alpha/layers.fc.act", "alpha/quants.pool") if k in rows[0])
         last_bn = [k for k in rows[0] if k.startswith("bn_var/")][-1]
-        out += [f"## {name}", "", "| step | lr | train top-1, last steps (%) | test top-1 (%) | "
-                f"logit std | teacher logit std | fc input's alpha | {last_bn.split('.')[-2]} running "
-                "var (mean) |", "|---|---|---|---|---|---|---|---|"]
+        bn = last_bn.split(".")[-2]
+        out += [f"## {name}", "", ("| step | lr | train top-1, last steps (%) | test top-1 (%) | "
+                                   "logit std | teacher logit std | fc input's alpha | "
+                                   f"{bn} running var (mean) |"),
+                "|---|---|---|---|---|---|---|---|"]
         accs = []
         for r in rows:
             if "acc" in r:
