@@ -39,3 +39,17 @@ def test_readme_quotes_the_zoo():
                      ("W3A3", "resnet20_fm_sat_w3a3.pt"), ("MobileNetV2 (FP", "mbv2_fm_fp.pt"),
                      ("SAT W4A4 86", "mbv2_fm_sat_w4a4.pt")):
         assert f"{100 * index[f]:.2f} %" in line, (label, f)
+
+
+def test_doc_runs_and_seeds_are_rendered_from_the_logs():
+    """docs/residual.md's runs-below-the-zoo and seeds tables are the committed training logs'
+    (benchmarks/results/residual_runs/, rendered by benchmarks/residual_runs.py)."""
+    import residual_runs
+
+    runs = residual_runs.runs()
+    assert runs and all(r["command"].startswith("sat_hw train") for r in runs)
+    doc = residual_runs.DOC.read_text()
+    assert residual_runs.render(doc, runs) == doc, \
+        "docs/residual.md differs from the logs: run benchmarks/residual_runs.py"
+    w2a2 = next(r for r in runs if r["log"] == "mbv2_sat_w2a2.log")
+    assert w2a2["stopped"].startswith("stopped at epoch 1, step 226") and not w2a2["tests"]
