@@ -44,10 +44,11 @@ def forks(graph: Graph) -> dict[str, tuple[str, str]]:
             raise ValueError(f"layer {node.name}: read by {len(cons)} layers "
                              f"({', '.join(c.name for c in cons)}); a fork has two outputs")
         kinds = [_operand(graph, node.name, c) for c in cons]
-        if sorted(kinds) != [0, 1]:
+        if set(kinds) != {0, 1}:  # None: a path that meets a fork before any add
             raise ValueError(f"layer {node.name}: cannot tell the skip branch of its fork "
                              f"({cons[0].name}, {cons[1].name}): neither or both reach an add "
-                             f"as its second operand")
+                             f"as its second operand, or one forks again before it (a nested "
+                             f"block)")
         main, skip = (cons[0], cons[1]) if kinds == [0, 1] else (cons[1], cons[0])
         out[node.name] = (main.name, skip.name)
     return out
