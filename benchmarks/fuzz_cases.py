@@ -20,16 +20,18 @@ in 25 is "wide": a pointwise expansion to 64..128 channels and a depthwise layer
 at 6..8 bits.
 
 Residual graphs (``RESIDUAL_P`` of the cases that are not wide; :class:`_Dag`): a stem conv (k
-1/3/5, emitting the forced pair's activation bits), 1..3 blocks, now and then a plain layer
-between two, then the head as above. A block forks its input: identity blocks add it to a main
-branch of 1..3 layers (conv k3/5, depthwise, pointwise, max pool k3, windows padded ``k // 2``);
-projection blocks add a 1x1 conv of it (stride 1 or 2, any channels) to a main branch of 0..3
-layers (the first carries the stride). Consecutive blocks fork an add. Signed codes (``out_zero
-= 2^(b-1)``) come from adds, projections and a main branch's last conv, and are read by 1x1
-convs, adds and the unpadded head only. Each add draws its output bits 1..8 (operands at their
-producers' bits, mixed) and its multipliers up to 1, 3, 64, 1024, 4096 or 65536; its PE any
-divisor of its channels. The forced DSP pair goes to the first MVU layer after the stem that
-reads its activation bits (else a global pool before the fc emits them).
+1/3/5, emitting the forced pair's activation bits), 1..3 blocks, now and then a plain layer between
+two, then the head as above. A block forks its input: identity blocks add it to a main branch of
+1..3 layers (conv k3/5, depthwise, pointwise, max pool k3, windows padded ``k // 2``); projection
+blocks add a 1x1 conv of it (stride 1 or 2, any channels) to a main branch of 1..3 layers (the
+first carries the stride); a projection block that draws no main layers makes its 1x1 conv the main
+operand and the fork itself the skip (an identity block with a 1x1 main branch: the hardware
+refuses the other way round). Consecutive blocks fork an add. Signed codes (``out_zero = 2^(b-1)``)
+come from adds, projections and a main branch's last conv, and are read by 1x1 convs, adds and the
+unpadded head only. Each add draws its output bits 1..8 (operands at their producers' bits, mixed)
+and its multipliers up to 1, 3, 64, 1024, 4096 or 65536; its PE any divisor of its channels. The
+forced DSP pair goes to the first MVU layer after the stem that reads its activation bits (else a
+global pool before the fc emits them).
 
 Not drawn (see ``NOT_DRAWN``): grouped convs other than depthwise, DSP products outside MVU
 layers, weight memory styles, non-square inputs, nested residual blocks, other than 8-bit input
@@ -46,8 +48,9 @@ from sat_hw.graph import synthetic as sy
 from sat_hw.graph.ir import Graph, conv_out, levels
 from sat_hw.hw.fold import Fold, Folding, check_fold, divisors, fold_limits, is_mvu
 
-GEN_VERSION = 2
-"""Bumped whenever the same ``(seed, index)`` would draw a different case (2: residual cases)."""
+GEN_VERSION = 3
+"""Bumped whenever the same ``(seed, index)`` would draw a different case (2: residual cases;
+3: a projection block without main layers adds its 1x1 conv as operand ``a``, not ``b``)."""
 RESIDUAL_P = 0.3
 """Share of the (not wide) cases that draw a residual graph."""
 LANE_CAP = 256
@@ -73,6 +76,10 @@ NOT_DRAWN = {
                                                           "paths only (hw.dag.forks refuses it)",
     "the input forked, a tensor read by 3+ layers": "hardware forks a layer's output in two",
     "padded readers of signed codes": "verify refuses them (a padded pixel is code 0)",
+    "an add reading its fork as operand a, a projection as b": "hardware_plan refuses it "
+                                                               "(hw.dag.forks: it would hang); "
+                                                               "drawn with the operands "
+                                                               "swapped",
     "input codes of other than 8 bits": "the contract's first layer reads 8-bit pixels",
 }
 
@@ -344,6 +351,8 @@ class _Dag:
         if proj:
             ob, zero = self.bits(0.4)
             skip = self.layer(Spec("conv", out_c, 1, stride, 0), f"b{j}_short", x, ob, zero)
+        if not n:  # the 1x1 conv is the main operand, the fork the skip (hw.dag.forks)
+            return self.add(f"b{j}_add", skip, x)
         return self.add(f"b{j}_add", t, skip)
 
     def draw(self) -> tuple[tuple, int]:

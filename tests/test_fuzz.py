@@ -73,7 +73,7 @@ def test_features_are_covered(drawn):
             # residual graphs
             "op add", "residual: 1 block", "residual: 3 blocks", "skip add (identity)",
             "projection shortcut stride 1", "projection shortcut stride 2",
-            "main branch of 0 layers", "main branch of 3 layers", "main branch with dw",
+            "main branch of 1 layer", "main branch of 3 layers", "main branch with dw",
             "main branch with maxpool", "window generator on the main branch",
             "consecutive blocks (an add forked)", "signed codes from an add",
             "signed codes from pw", "signed codes from conv", "signed 2-bit codes",
@@ -189,7 +189,8 @@ def test_readme_and_docs_figures_are_the_committed_summary():
     (``benchmarks/results/fuzz/summary.json``, which ``benchmarks/fuzz.py`` rewrites)."""
     root = Path(__file__).resolve().parents[1]
     s = json.loads((root / "benchmarks/results/fuzz/summary.json").read_text())
-    line = (f"{s['cases']:,} cases (seed {s['seed']}): {s['ok']:,} passed, {s['mismatches']} "
+    line = (f"{s['cases']:,} cases (seed {s['seed']}, generator v{s['generator']}; "
+            f"{s['residual']:,} residual graphs): {s['ok']:,} passed, {s['mismatches']} "
             f"mismatches, {s['hangs']} hangs, {s['build_failures']} build failures, "
             f"{s['failures']} other failures; {s['seconds']['total'] / 60:.0f} minutes of case "
             f"time (median {s['seconds']['median']:.1f} s a case), {s['jobs']} jobs on the "
