@@ -131,7 +131,8 @@ def _rtl(case, golden, digest: str, say, cfg: dict) -> dict:
         int((res.outputs != golden).sum())
     return {"mismatches": bad, "first": res.sim["first_mismatch"],
             "build_s": res.sim["build_s"], "run_s": res.sim["run_s"],
-            "cycles": res.sim["cycles"]}
+            "cycles": res.sim["cycles"], "interval": res.sim["interval_cycles"],
+            "expected_interval": res.sim["expected_interval_cycles"]}
 
 
 def _hls(case, golden, digest: str, say, cfg: dict) -> dict:
@@ -162,6 +163,7 @@ def run_case(seed: int, index: int, cfg: dict, say=None, phase=None) -> dict:
     case = draw_case(seed, index, cfg["images"])
     rec = {"seed": seed, "index": index, "config": cfg["key"], "status": "ok", "message": "",
            "desc": describe(case), "family": case.family, "forced": case.forced,
+           "blocks": case.blocks,
            "valid_pct": case.valid_pct, "ready_pct": case.ready_pct,
            "features": features(case), "layers": layer_rows(case)}
     if say:
@@ -230,7 +232,7 @@ def _hang(seed: int, index: int, cfg: dict, work: Path, seconds: float, timeout:
     try:
         case = draw_case(seed, index, cfg["images"])
         extra = {"desc": describe(case), "features": features(case),
-                 "layers": layer_rows(case), "family": case.family}
+                 "layers": layer_rows(case), "family": case.family, "blocks": case.blocks}
     except Exception:  # noqa: BLE001 - the hang is the record; its description is a bonus
         extra = {"desc": "", "features": [], "layers": []}
     return {"seed": seed, "index": index, "config": cfg["key"], "status": "hang",

@@ -7,10 +7,13 @@ import statistics
 
 from fuzz_cases import NOT_DRAWN, Case
 
-from sat_hw.graph.ir import AvgPool, Conv, Linear, MaxPool
+from sat_hw.graph.ir import Add, AvgPool, Conv, Linear, MaxPool
 from sat_hw.hw.fold import dwc_chain, fold_limits, in_beat, is_mvu, lanes
 
 STATUSES = ("ok", "mismatch", "hang", "build", "error")
+SLOW, SLOW_CYCLES = 1.02, 8
+"""A free-flowing case is slower than its folding when its measured interval exceeds
+``SLOW * expected + SLOW_CYCLES`` (as in tests/test_rtl_residual.py); reported, not a failure."""
 
 
 def describe(case: Case) -> str:
@@ -21,7 +24,13 @@ def describe(case: Case) -> str:
         f = case.folding[n.name]
         geo = f"k{n.kernel}s{n.stride}p{n.pad}" if isinstance(n, (Conv, MaxPool)) else ""
         bits = f"W{n.wbits}A{n.abits}" if n.wbits else f"A{n.abits}"
-        out = f">{n.out_bits}" if not isinstance(n, Linear) else ""
+        if isinstance(n, Add):
+            geo = f"({','.join(n.inputs)}) m{int(max(n.mul_a.max(), n.mul_b.max()))}"
+            bits = f"A{n.abits}B{n.bbits}"
+        elif n.inputs:
+            geo = f"({n.inputs[0]}) {geo}"
+        out = f">{n.out_bits}{'s' if getattr(n, 'out_zero', 0) else ''}" \
+            if not isinstance(n, Linear) else ""
         parts.append(f"{n.name} {geo}->{n.out_shape[0]}x{n.out_shape[1]} {bits}{out} "
                      f"pe{f.pe} simd{f.simd}{' dsp' if f.mult == 'dsp' else ''}")
     return " | ".join(parts)
@@ -71,6 +80,52 @@ def _layer_features(n, f, prev: int, family: str) -> set[str]:
     return out
 
 
+def _residual_features(case: Case) -> set[str]:
+    """The DAG's: blocks, skip kinds, signed codes, add bits and PE, fork depth (the main
+    branch's layers and the analysed skip FIFO's depth)."""
+    from sat_hw.hw.dag import forks, main_path
+    from sat_hw.hw.plan import hardware_plan
+
+    g, out = case.graph, {f"residual: {case.blocks} block{'s' * (case.blocks > 1)}"}
+    split = forks(g)
+    plan = {lp.name: lp for lp in hardware_plan(g, case.folding, case.family).layers}
+    for t, (main, skip) in split.items():
+        path = main_path(g, t)[:-1]
+        out.add(f"main branch of {len(path)} layer{'s' * (len(path) != 1)}")
+        ops = {g.node(p).op for p in path}
+        if {"conv", "dw", "maxpool"} & ops or any(getattr(g.node(p), "pad", 0) or
+                                                 getattr(g.node(p), "stride", 1) > 1
+                                                 for p in path):
+            out.add("window generator on the main branch")
+        out |= {f"main branch with {op}" for op in ops & {"dw", "maxpool"}}
+        sk = g.node(skip)
+        out.add("skip add (identity)" if isinstance(sk, Add) else
+                f"projection shortcut stride {sk.stride}")
+        if isinstance(g.node(t), Add):
+            out.add("consecutive blocks (an add forked)")
+        depth = next(b.params["DEPTH"] for b in plan[t].blocks if b.role == "skip")
+        out.add("skip FIFO depth " + ("<= 16" if depth <= 16 else "17..64" if depth <= 64
+                                      else "65..256" if depth <= 256 else "> 256"))
+    for n in g.layers:
+        if getattr(n, "out_zero", 0):
+            out.add(f"signed codes from {'an add' if isinstance(n, Add) else n.op}")
+            out.add(f"signed {n.out_bits}-bit codes")
+        if isinstance(n, Add):
+            pe = case.folding[n.name].pe
+            out.add("add pe " + ("1" if pe == 1 else "= C" if pe == n.out_shape[0]
+                                 else "between"))
+            out.add(f"add {n.out_bits}-bit out")
+            out.add("add operand bits " + ("equal" if n.abits == n.bbits else "mixed"))
+            out |= {f"add operand {w} {b}-bit" for w, b in (("a", n.abits), ("b", n.bbits))
+                    if b in (1, 8)}
+            m = int(max(n.mul_a.max(), n.mul_b.max()))
+            out.add(f"add multiplier {m}")
+            for w, p in zip("ab", n.inputs):
+                if getattr(g.node(p), "out_zero", 0):
+                    out.add(f"add reads signed operand {w}")
+    return out
+
+
 def features(case: Case) -> list[str]:
     """What the case exercises (each string counted once per case)."""
     g, out = case.graph, set()
@@ -79,14 +134,17 @@ def features(case: Case) -> list[str]:
             f"{len(g.layers)} layers"}
     if h <= 2:
         out.add(f"input size {h}")
-    prev = in_beat(g.layers[0], case.folding[g.layers[0].name])
+    first = in_beat(g.layers[0], case.folding[g.layers[0].name])
     for n in g.layers:
         f = case.folding[n.name]
-        out |= _layer_features(n, f, prev, case.family)
-        prev = f.pe
-    before = g.layers[-2] if len(g.layers) > 1 else None
-    if before is None or not isinstance(before, AvgPool):
-        out.add(f"fc without a pool before it ({before.op if before else 'input'})")
+        for p in g.producers(n):
+            prev = first if p == g.input.name else case.folding[p].pe
+            out |= _layer_features(n, f, prev, case.family)
+    before = g.node(g.producers(g.layers[-1])[0])
+    if before is g.input or not isinstance(before, AvgPool):
+        out.add(f"fc without a pool before it ({before.op})")
+    if case.blocks:
+        out |= _residual_features(case)
     out |= {f"image {k}" for k in case.image_kinds}
     out |= {f"weights {k}" for k in case.weight_kinds.values()}
     if case.valid_pct < 100:
@@ -125,7 +183,14 @@ def summarize(records: list[dict], head: dict) -> dict:
             "desc": r["desc"]} for r in records if r["status"] != "ok"]
     phase = {k: statistics.median([r[k] for r in records if k in r] or [0.0])
              for k in ("golden_s", "rtl_build_s", "rtl_run_s", "hls_compile_s", "hls_run_s")}
+    free = [r for r in records if r.get("valid_pct") == r.get("ready_pct") == 100
+            and "interval" in r.get("rtl", {})]
+    slow = [r["index"] for r in free
+            if r["rtl"]["interval"] > SLOW * r["rtl"]["expected_interval"] + SLOW_CYCLES]
+    interval = {"free_flowing": len(free), "residual": sum(bool(r.get("blocks")) for r in free),
+                "slower": len(slow), "slower_cases": slow}
     return {**head, "cases": len(records), **{s: counts[s] for s in STATUSES},
+            "residual": sum(bool(r.get("blocks")) for r in records), "interval": interval,
             "mismatches": counts["mismatch"], "hangs": counts["hang"],
             "build_failures": counts["build"], "failures": counts["error"],
             "seconds": {"median": _pct(secs, 0.5), "p90": _pct(secs, 0.9),
@@ -160,9 +225,16 @@ def markdown(s: dict) -> str:
               f"{t['p90']:.1f} s, max {t['max']:.1f} s. CPU per case (the case's process and "
               f"its tools): median {c['median']:.1f} s, p90 {c['p90']:.1f} s, total "
               f"{c['total']:.0f} s. Median per phase: {phases}.")
+    iv = s["interval"]
+    pace = (f"Residual graphs: {s['residual']} of the {s['cases']} cases. Interval: of the "
+            f"{iv['free_flowing']} cases with free-flowing stream ends ({iv['residual']} "
+            f"residual), {iv['slower']} ran slower than their folding (measured interval "
+            f"> {SLOW} x the slowest layer's cycles + {SLOW_CYCLES})"
+            + (f": cases {', '.join(map(str, iv['slower_cases'][:40]))}." if iv["slower"]
+               else "."))
     lines = [f"# Fuzzer: seed {s['seed']}, {s['cases']} cases", "", head, "",
              "| cases | ok | mismatches | hangs | build failures | other failures |",
-             "|---|---|---|---|---|---|", row, "", timing, ""]
+             "|---|---|---|---|---|---|", row, "", timing, "", pace, ""]
     if s["bad_cases"]:
         rerun = f"`.venv/bin/python benchmarks/fuzz.py --seed {s['seed']} --case K`"
         lines += ["## Cases that did not pass", "", "| case | status | message |", "|---|---|---|"]

@@ -1,6 +1,7 @@
-"""The fuzzer (benchmarks/fuzz.py): its generator draws only legal, verified cases and covers every
-feature it promises; a run is resumable and survives hangs and exceptions; and (``rtl``) a seeded
-slice of 20 cases passes golden == RTL == HLS with no mismatch, hang or failure."""
+"""The fuzzer (benchmarks/fuzz.py): its generator draws only legal, verified cases (chains and, in
+about 30 % of them, residual graphs) and covers every feature it promises; a run is resumable and
+survives hangs and exceptions; and (``rtl``) a seeded slice of 20 cases, three residual, passes
+golden == RTL == HLS with no mismatch, hang or failure."""
 
 from __future__ import annotations
 
@@ -29,8 +30,12 @@ def drawn():
 
 
 def test_every_drawn_case_is_verified_and_legally_folded(drawn):
+    residual = [c for c in drawn if c.blocks]
+    assert 0.15 * DRAWS < len(residual) < 0.45 * DRAWS
     for case in drawn:
         verify(case.graph)
+        assert case.graph.is_chain == (case.blocks == 0)
+        assert sum(n.op == "add" for n in case.graph.layers) == case.blocks
         assert set(case.folding) == {n.name for n in case.graph.layers}
         for n in case.graph.layers:
             f = case.folding[n.name]
@@ -64,7 +69,19 @@ def test_features_are_covered(drawn):
             "idle input (valid < 100 %)", "backpressure (ready < 100 %)",
             "free-flowing stream ends", "avg pool over one pixel", "weights extreme",
             "weights max", "weights min", "1-bit weights", "8-bit activations out",
-            "wide case (depthwise PE 64..128 at 6..8 bits)"}
+            "wide case (depthwise PE 64..128 at 6..8 bits)",
+            # residual graphs
+            "op add", "residual: 1 block", "residual: 3 blocks", "skip add (identity)",
+            "projection shortcut stride 1", "projection shortcut stride 2",
+            "main branch of 1 layer", "main branch of 3 layers", "main branch with dw",
+            "main branch with maxpool", "window generator on the main branch",
+            "consecutive blocks (an add forked)", "signed codes from an add",
+            "signed codes from pw", "signed codes from conv", "signed 2-bit codes",
+            "signed 8-bit codes", "add reads signed operand a", "add reads signed operand b",
+            "add operand bits mixed", "add 1-bit out", "add 8-bit out", "add operand a 1-bit",
+            "add operand b 8-bit", "add pe 1", "add pe between", "add pe = C",
+            "add multiplier 1", "add multiplier 4096", "add multiplier 65536",
+            "skip FIFO depth 17..64", "skip FIFO depth > 256", "fc without a pool before it (add)"}
     assert want <= seen, sorted(want - seen)
     assert any(f.startswith("fc without a pool") for f in seen)
 
@@ -133,9 +150,10 @@ def test_hang_and_exception_are_records_and_the_run_goes_on(monkeypatch, tmp_pat
 
 @pytest.mark.rtl
 def test_seeded_slice_passes(tmp_path):
-    """20 cases (about 2 to 4 minutes on 2 cores): golden == RTL == HLS on every output."""
-    s = fuzz.run_all(20, 2, 1, tmp_path, say=lambda m: None)
-    assert s["cases"] == 20
+    """20 cases of seed 21, three of them residual graphs (1, 13, 16; about 2 to 4 minutes on 2
+    cores): golden == RTL == HLS on every output."""
+    s = fuzz.run_all(20, 2, 21, tmp_path, say=lambda m: None)
+    assert s["cases"] == 20 and s["residual"] == 3
     assert (s["mismatches"], s["hangs"], s["build_failures"], s["failures"]) == (0, 0, 0, 0), \
         s["bad_cases"]
 
@@ -171,7 +189,8 @@ def test_readme_and_docs_figures_are_the_committed_summary():
     (``benchmarks/results/fuzz/summary.json``, which ``benchmarks/fuzz.py`` rewrites)."""
     root = Path(__file__).resolve().parents[1]
     s = json.loads((root / "benchmarks/results/fuzz/summary.json").read_text())
-    line = (f"{s['cases']:,} cases (seed {s['seed']}): {s['ok']:,} passed, {s['mismatches']} "
+    line = (f"{s['cases']:,} cases (seed {s['seed']}, generator v{s['generator']}; "
+            f"{s['residual']:,} residual graphs): {s['ok']:,} passed, {s['mismatches']} "
             f"mismatches, {s['hangs']} hangs, {s['build_failures']} build failures, "
             f"{s['failures']} other failures; {s['seconds']['total'] / 60:.0f} minutes of case "
             f"time (median {s['seconds']['median']:.1f} s a case), {s['jobs']} jobs on the "

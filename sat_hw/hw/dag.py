@@ -29,8 +29,11 @@ def forks(graph: Graph) -> dict[str, tuple[str, str]]:
 
     The skip consumer is the one whose path (through single-consumer layers) reaches an
     :class:`Add` as its operand ``b``; the main one reaches it as operand ``a``. One line
-    (``ValueError``) for a tensor read by more than two layers, the input read by two, or a fork
-    whose branches this rule cannot tell apart."""
+    (``ValueError``) for a tensor read by more than two layers, the input read by two, a fork
+    whose branches this rule cannot tell apart, or an add that reads the fork itself as operand
+    ``a`` while operand ``b`` comes through layers (a projection): the skip FIFO sits on ``b``'s
+    branch before those layers, so nothing would hold the main operand's beats while the
+    projection takes a pixel's worth before it emits (a hang the fuzzer found)."""
     out = {}
     for node in graph.nodes:
         cons = graph.consumers(node.name)
@@ -44,11 +47,17 @@ def forks(graph: Graph) -> dict[str, tuple[str, str]]:
             raise ValueError(f"layer {node.name}: read by {len(cons)} layers "
                              f"({', '.join(c.name for c in cons)}); a fork has two outputs")
         kinds = [_operand(graph, node.name, c) for c in cons]
-        if sorted(kinds) != [0, 1]:
+        if set(kinds) != {0, 1}:  # None: a path that meets a fork before any add
             raise ValueError(f"layer {node.name}: cannot tell the skip branch of its fork "
                              f"({cons[0].name}, {cons[1].name}): neither or both reach an add "
-                             f"as its second operand")
+                             f"as its second operand, or one forks again before it (a nested "
+                             f"block)")
         main, skip = (cons[0], cons[1]) if kinds == [0, 1] else (cons[1], cons[0])
+        if main.op == "add" and skip.op != "add":
+            raise ValueError(f"layer {node.name}: {main.name} reads it directly as its main "
+                             f"operand (a) while its skip operand goes through {skip.name}; "
+                             f"the main branch must hold what the skip's layers take before "
+                             f"they emit (it deadlocks otherwise): swap the add's operands")
         out[node.name] = (main.name, skip.name)
     return out
 
