@@ -45,12 +45,11 @@ def check_earlier(cy: ModuleType, modules: set[str]) -> str:
 def check_build(cy: ModuleType, folder: Path) -> str:
     """Each ``sat_add`` and ``sat_fork`` instance of the build in ``folder`` (``sat_hw build``),
     synthesized alone with its own multiplier ROM, beside the cost model: markdown."""
-    import tomllib
-
-    from sat_hw.flow.synthesis import _hardware
+    from sat_hw.flow.synthesis import _hardware, _rom_images, build_inputs
     from sat_hw.hw.cost import block_cost
 
-    plan = _hardware(folder, tomllib.loads((folder / "flow.toml").read_text()), cy.FAMILY)
+    _, images, cfg = build_inputs(folder)
+    plan = _hardware(folder, cfg, cy.FAMILY)
     lines = [f"# The residual blocks of a build against the cost model ({cy.tool()})", "",
              (f"Build `{folder.name}`, each `sat_add` and `sat_fork` instance synthesized alone "
               "with its ROM image (`--check-build`); 'alike': every word of its multiplier ROM "
@@ -59,10 +58,8 @@ def check_build(cy: ModuleType, folder: Path) -> str:
              "|---|---|---|---|---|---|---|"]
     total, done = [0, 0, 0, 0], {}
     for b in (b for lp in plan.layers for b in lp.blocks if b.module in ("sat_add", "sat_fork")):
-        p, files = dict(b.params), dict(cy.DEFAULT_ROMS)
-        if b.module == "sat_add":
-            files["mul.hex"] = (folder / "rtl" / p["MUL_FILE"]).read_text()
-            p["MUL_FILE"] = "mul.hex"
+        p, roms = _rom_images(b.params, images)  # MUL_FILE as mul.hex, its image under it
+        files = {**cy.DEFAULT_ROMS, **roms}
         k = json.dumps([b.module, p, files.get("mul.hex")], sort_keys=True)
         if k not in done:
             run = cy.synth([str(f) for f in cy.deps(b.module)], b.module, p, family=cy.FAMILY,
