@@ -17,13 +17,15 @@ from __future__ import annotations
 
 import argparse
 import json
-import re
 import subprocess
 import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "benchmarks"))
+
+from docblocks import render_blocks
+
 RESULTS = ROOT / "benchmarks" / "results"
 DOC = ROOT / "docs" / "estimates.md"
 README = ROOT / "README.md"
@@ -100,14 +102,7 @@ def readme_blocks() -> dict[str, list[str]]:
 
 def render(text: str, made: dict[str, list[str]], what: str = "docs/estimates.md") -> str:
     """``text`` with every marked block replaced by ``made``'s (a missing marker is an error)."""
-    for name, lines in made.items():
-        pat = re.compile(rf"(<!-- estimates:{name} -->\n).*?(<!-- /estimates:{name} -->)",
-                         re.DOTALL)
-        m = pat.search(text)
-        if not m:
-            raise ValueError(f"{what} has no <!-- estimates:{name} --> block")
-        text = text[:m.start()] + m.group(1) + "\n".join(lines) + "\n" + m.group(2) + text[m.end():]
-    return text
+    return render_blocks(text, "estimates", made, what)
 
 
 def main() -> int:

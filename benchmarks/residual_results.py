@@ -13,10 +13,11 @@ from __future__ import annotations
 
 import argparse
 import json
-import re
 import sys
 import time
 from pathlib import Path
+
+from docblocks import render_blocks
 
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "benchmarks" / "results" / "residual_zoo.json"
@@ -80,10 +81,7 @@ def table(data: dict) -> list[str]:
 
 
 def render(text: str, data: dict) -> str:
-    pat = re.compile(r"(<!-- residual:zoo -->\n).*?(<!-- /residual:zoo -->)", re.DOTALL)
-    if not pat.search(text):
-        raise ValueError("docs/residual.md has no <!-- residual:zoo --> block")
-    return pat.sub(lambda m: m.group(1) + "\n".join(table(data)) + "\n" + m.group(2), text)
+    return render_blocks(text, "residual", {"zoo": table(data)}, "docs/residual.md")
 
 
 def main() -> int:

@@ -18,6 +18,8 @@ import math
 import re
 from pathlib import Path
 
+from docblocks import render_blocks
+
 ROOT = Path(__file__).resolve().parents[1]
 LOGS = ROOT / "benchmarks" / "results" / "residual_runs"
 ZOO = ROOT / "benchmarks" / "results" / "residual_zoo.json"
@@ -91,13 +93,8 @@ def runs_table(all_runs: list[dict]) -> list[str]:
 
 
 def render(text: str, all_runs: list[dict]) -> str:
-    for tag, rows in (("seeds", seeds_table(all_runs)), ("runs", runs_table(all_runs))):
-        pat = re.compile(rf"(<!-- residual:{tag} -->\n).*?(<!-- /residual:{tag} -->)", re.DOTALL)
-        if not pat.search(text):
-            raise ValueError(f"docs/residual.md has no <!-- residual:{tag} --> block")
-        text = pat.sub(lambda m, rows=rows: m.group(1) + "\n".join(rows) + "\n" + m.group(2),
-                       text)
-    return text
+    return render_blocks(text, "residual", {"seeds": seeds_table(all_runs),
+                                            "runs": runs_table(all_runs)}, "docs/residual.md")
 
 
 def main() -> int:
