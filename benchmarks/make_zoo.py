@@ -24,6 +24,7 @@ sys.path.insert(0, str(ROOT))
 
 import torch  # noqa: E402
 
+from sat_hw.flow.config import defaults  # noqa: E402
 from sat_hw.flow.evaluate import run_eval  # noqa: E402
 
 ZOO = ROOT / "zoo"
@@ -35,6 +36,8 @@ def command(name: str, blob: dict, init: str | None, zoo_names: dict | None = No
     """The `sat_hw train` command that reproduces ``blob`` with flow.toml's default recipe."""
     m, c = blob["meta"], blob["config"]
     parts = ["sat_hw train"] + ([f"--model {c['name']}"] if c["name"] != "mbv1" else [])
+    if c["width"] != defaults()["model"]["width"]:
+        parts.append(f"--width {c['width']:g}")
     parts.append(f"--method {c['method']}")
     if c["method"] != "fp":
         parts.append(f"--wbits {m['wbits']} --abits {m['abits']}")
@@ -107,8 +110,8 @@ def main() -> None:
     rows = sorted([r for r in kept if r["file"] not in new] + rows, key=lambda r: r["file"])
     index.write_text(json.dumps(rows, indent=1) + "\n")
     lines = ["# sat_hw model zoo", "",
-             "MobileNetV1 (mbv1), MobileNetV2 (mbv2) and ResNet-20 (resnet20), width 0.25, 28 px, "
-             "1 channel, 10 classes, trained on Fashion-MNIST "
+             "MobileNetV1 (mbv1), MobileNetV2 (mbv2) and ResNet-20 (resnet20), width 0.25 unless "
+             "the command says `--width`, 28 px, 1 channel, 10 classes, trained on Fashion-MNIST "
              "(model state only; `sat_hw.nn.checkpoint.load_checkpoint`). `sat_hw build` without "
              "`--checkpoint` uses the entry whose shape and per-layer bits match the "
              "configuration (`--no-zoo` builds the seeded, calibrated model instead). Top-1 on "
@@ -127,7 +130,9 @@ def main() -> None:
         wa = "32/32" if c["method"] == "fp" else (
             f"W{inner['wbits']}A{inner['abits']}; "
             f"W{b['conv0']['wbits']}/W{b['fc']['wbits']}")
-        lines.append(f"| `{r['file']}` | {c['name']} | {c['method']} | {wa} | "
+        model = c["name"] if c["width"] == defaults()["model"]["width"] else (
+            f"{c['name']}, width {c['width']:g}")
+        lines.append(f"| `{r['file']}` | {model} | {c['method']} | {wa} | "
                      f"{100 * r['top1']:.2f} | "
                      f"{r['epochs']} | {('`' + r['init'] + '`') if r['init'] else 'scratch'} | "
                      f"`{r['command']}` | {r['note']} |")

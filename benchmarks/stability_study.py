@@ -6,7 +6,9 @@ recipe at each bit-width (``RECIPES``: W2A2 lr 0.05 25 epochs, W4A4 lr 0.01 24 e
 0.01 12 epochs; ``sat_hw train --method sat --init fp.pt --distill fp.pt``). Every run is one
 ``python -m sat_hw train`` process with the training guard on (flow.toml's default): a run the
 guard stops (exit status 5) is a collapse, and so is one that ends more than ``COLLAPSE_POINTS``
-below its FP model.
+below its FP model. ``--methods sat,cgpact,pact`` adds the other quantizers' runs beside SAT's
+(same recipe, same FP model): with ``--widths 0.5 --bits 2,4`` these are the issue's SAT vs PACT vs
+CG-PACT cells at width 0.5, and the W4A4 rows (FP and SAT, 3 seeds) its "SAT W4A4 >= FP" claim.
 
 Resumable: each finished run leaves ``runs/<name>.json`` under ``--out`` and is not run again; an
 unfinished one continues from its last epoch's checkpoint (``--resume``); so a call that runs out
@@ -17,6 +19,8 @@ bits: mean top-1, standard error over seeds, collapses) and ``.png`` under ``--o
     python benchmarks/stability_study.py --out benchmarks/results/stability_study --jobs 6
     python benchmarks/stability_study.py --out /tmp/st --widths 0.25 --bits 4 --seeds 0 \\
         --fp-epochs 1 --max-steps 3 --jobs 1          # CPU smoke: 2 runs of 3 steps
+    python benchmarks/stability_study.py --out benchmarks/results/width_half_claim --widths 0.5 \
+        --bits 2,4 --methods sat,cgpact,pact --jobs 6  # the width-0.5 claim and comparison
 """
 
 from __future__ import annotations
@@ -84,9 +88,9 @@ def _fp_args(a, width: float, seed: int) -> list[str]:
             str(a.fp_epochs), "--batch-size", "256", "--lr", "0.1", *a.common]
 
 
-def _q_args(a, width: float, seed: int, bits: int, fp: Path) -> list[str]:
+def _q_args(a, width: float, seed: int, bits: int, fp: Path, method: str) -> list[str]:
     r = RECIPES[bits]
-    return ["--method", "sat", "--wbits", str(bits), "--abits", str(bits), "--width",
+    return ["--method", method, "--wbits", str(bits), "--abits", str(bits), "--width",
             f"{width:g}", "--seed", str(seed), "--epochs", str(a.epochs or r["epochs"]),
             "--batch-size", "256", "--lr", str(r["lr"]), "--init", str(fp), "--distill", str(fp),
             *a.common]
@@ -103,9 +107,10 @@ def study(a) -> list[dict]:
         if recs[0]["status"] != 0:
             return recs
         fp = out / "ckpt" / f"{fp_name}.pt"
-        for bits in a.bits:
-            recs.append(_run(out, _name(f"sat_w{bits}a{bits}", width, seed),
-                             _q_args(a, width, seed, bits, fp), a.max_steps))
+        for method in a.methods:
+            for bits in a.bits:
+                recs.append(_run(out, _name(f"{method}_w{bits}a{bits}", width, seed),
+                                 _q_args(a, width, seed, bits, fp, method), a.max_steps))
         return recs
 
     cells = [(w, s) for w in a.widths for s in a.seeds]
@@ -113,13 +118,13 @@ def study(a) -> list[dict]:
         return [r for recs in pool.map(lambda c: chain(*c), cells) for r in recs]
 
 
-def report(out: Path, widths, bits_list, seeds) -> dict:
+def report(out: Path, widths, bits_list, seeds, methods=("sat",)) -> dict:
     """Table (json, md) and plot from the finished runs' records under ``out``."""
     recs = {p.stem: json.loads(p.read_text()) for p in sorted((out / "runs").glob("*.json"))}
     rows = []
     for w in widths:
         fps = [recs.get(_name("fp", w, s)) for s in seeds]
-        for kind in ["fp"] + [f"sat_w{b}a{b}" for b in bits_list]:
+        for kind in ["fp"] + [f"{m}_w{b}a{b}" for m in methods for b in bits_list]:
             tops, collapsed, missing = [], 0, 0
             for s, fp in zip(seeds, fps):
                 r = recs.get(_name(kind, w, s))
@@ -187,6 +192,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--widths", default="0.25,0.5,1.0")
     ap.add_argument("--bits", default="2,4,8", help="W = A bits of the quantized runs")
     ap.add_argument("--seeds", default="0,1,2")
+    ap.add_argument("--methods", default="sat",
+                    help="quantized methods, comma separated: sat, cgpact, pact (default: sat)")
     ap.add_argument("--fp-epochs", type=int, default=35)
     ap.add_argument("--epochs", type=int, default=0, help="quantized epochs (0: the recipe's)")
     ap.add_argument("--max-steps", type=int, default=0, help="smoke runs: steps per run")
@@ -201,6 +208,12 @@ def main(argv: list[str] | None = None) -> int:
     except ValueError as e:
         print(f"stability_study: error: --widths/--bits/--seeds: {e}", file=sys.stderr)
         return 2
+    a.methods = a.methods.split(",")
+    bad_m = [m for m in a.methods if m not in ("sat", "cgpact", "pact")]
+    if bad_m:
+        print(f"stability_study: error: --methods {bad_m[0]!r}: not one of sat, cgpact, pact",
+              file=sys.stderr)
+        return 2
     bad = [b for b in a.bits if b not in RECIPES]
     if bad:
         print(f"stability_study: error: --bits {bad[0]}: no recipe (one of "
@@ -209,7 +222,7 @@ def main(argv: list[str] | None = None) -> int:
     os.environ.setdefault("OMP_NUM_THREADS", "1")
     if not a.report_only:
         study(a)
-    res = report(a.out, a.widths, a.bits, a.seeds)
+    res = report(a.out, a.widths, a.bits, a.seeds, a.methods)
     print((a.out / "stability_study.md").read_text(), end="")
     return 0 if all(r["collapses"] == 0 for r in res["rows"]) else 1
 

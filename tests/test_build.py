@@ -320,7 +320,9 @@ def test_shipped_zoo_matches_the_main_job():
     for r in rows:
         blob = read_checkpoint(r["path"])
         assert blob["config"] == r["config"] and "train_state" not in blob
-        assert r["path"].stat().st_size < 2 * 2**20 and 0.5 < r["top1"] <= 1
+        # model state only: about 1 MB at width 0.25, growing with the pointwise layers (width^2)
+        limit = 2 * 2**20 * max(1.0, r["config"]["width"] / 0.25) ** 2
+        assert r["path"].stat().st_size < limit and 0.5 < r["top1"] <= 1
     cfg = load_config(None, {"model": {"name": "mbv1"}, "quant": {"wbits": 3, "abits": 4}})
     hit = zoo.find(build_mod._model_config(cfg), "fashion-mnist")
     assert hit is not None and hit["file"] == "mbv1_fm_sat_w3a4.pt"
