@@ -41,21 +41,27 @@ def steps(model: str, runs: Path, fp_epochs: int, q_epochs: int) -> list[tuple[P
     return out
 
 
+def run_step(out: Path, args: list[str], threads: int = 1) -> None:
+    """One ``sat_hw train`` run to checkpoint ``out`` on ``threads`` threads, its log beside it:
+    skipped when ``<out>.done`` exists, continued with ``--resume`` when ``out`` does."""
+    done = out.with_suffix(".done")
+    if done.exists():
+        return
+    env = {**os.environ, "OMP_NUM_THREADS": str(threads), "PYTHONPATH": str(ROOT)}
+    cmd = [*SAT_HW, "train", *args, "--out", str(out)] + (["--resume"] if out.exists() else [])
+    with open(out.with_suffix(".log"), "a") as log:
+        log.write(" ".join(cmd) + "\n")
+        log.flush()
+        rc = subprocess.run(cmd, stdout=log, stderr=subprocess.STDOUT, env=env,
+                            check=False).returncode
+    if rc:
+        raise SystemExit(f"{out.name} failed (exit {rc}); see {out.with_suffix('.log')}")
+    done.write_text("ok\n")
+
+
 def chain(model: str, runs: Path, fp_epochs: int, q_epochs: int) -> None:
-    env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": str(ROOT)}
     for out, args in steps(model, runs, fp_epochs, q_epochs):
-        done = out.with_suffix(".done")
-        if done.exists():
-            continue
-        cmd = [*SAT_HW, "train", *args, "--out", str(out)] + (["--resume"] if out.exists() else [])
-        with open(out.with_suffix(".log"), "a") as log:
-            log.write(" ".join(cmd) + "\n")
-            log.flush()
-            rc = subprocess.run(cmd, stdout=log, stderr=subprocess.STDOUT, env=env,
-                                check=False).returncode
-        if rc:
-            raise SystemExit(f"{model}: {out.name} failed (exit {rc}); see {out.with_suffix('.log')}")
-        done.write_text("ok\n")
+        run_step(out, args)
 
 
 def main() -> None:

@@ -24,19 +24,18 @@ import argparse
 import json
 import os
 import subprocess
-import sys
 import tempfile
 import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from docblocks import render_blocks
+from residual_zoo import SAT_HW, run_step
 
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "benchmarks" / "results" / "width_half.json"
 DOC = ROOT / "docs" / "training.md"
 WIDTH = 0.5
-SAT_HW = [sys.executable, "-m", "sat_hw"]
 BUILD = ["build", "--model", "mbv1", "--width", f"{WIDTH:g}", "--wbits", "4", "--abits", "4"]
 
 
@@ -51,27 +50,12 @@ def steps(runs: Path, q_epochs: dict[str, int]) -> tuple[tuple, list[tuple]]:
     return (fp, [*common, "--method", "fp", "--epochs", "35", "--lr", "0.1"]), quant
 
 
-def _train(out: Path, args: list[str], threads: int) -> None:
-    done = out.with_suffix(".done")
-    if done.exists():
-        return
-    env = {**os.environ, "OMP_NUM_THREADS": str(threads), "PYTHONPATH": str(ROOT)}
-    cmd = [*SAT_HW, "train", *args, "--out", str(out)] + (["--resume"] if out.exists() else [])
-    with open(out.with_suffix(".log"), "a") as log:
-        log.write(" ".join(cmd) + "\n")
-        log.flush()
-        rc = subprocess.run(cmd, stdout=log, stderr=subprocess.STDOUT, env=env).returncode
-    if rc:
-        raise SystemExit(f"{out.name} failed (exit {rc}); see {out.with_suffix('.log')}")
-    done.write_text("ok\n")
-
-
 def train(runs: Path, q_epochs: dict[str, int]) -> None:
     runs.mkdir(parents=True, exist_ok=True)
     fp, quant = steps(runs, q_epochs)
-    _train(*fp, threads=2)
+    run_step(*fp, threads=2)
     with ThreadPoolExecutor(len(quant)) as pool:
-        for f in [pool.submit(_train, out, args, 1) for out, args in quant]:
+        for f in [pool.submit(run_step, out, args, 1) for out, args in quant]:
             f.result()
 
 
@@ -122,14 +106,14 @@ def render(doc: str, data: dict) -> str:
                    f"{r['epochs']} | `{r['command']}` |")
     b = data["build"]
     build = [f"`{b['command']}` ({b['weights']}; {b['images']} test images):", "",
-             "| wall, cold | Verilator build | RTL simulation | mismatches (RTL, HLS C-sim) | "
-             "interval (folding's) | latency | frames/s at the assumed clock | estimate |",
+             ("| wall, cold | Verilator build | RTL simulation | mismatches (RTL, HLS C-sim) | "
+              "interval (folding's) | latency | frames/s at the assumed clock | estimate |"),
              "|---|---|---|---|---|---|---|---|",
-             f"| {b['wall_s']:.1f} s | {b['verilator_build_s']:.1f} s | {b['sim_run_s']:.1f} s | "
-             f"{b['rtl_mismatches']}, {b['hls_mismatches']} | {b['interval_cycles']:,.0f} "
-             f"({b['expected_interval_cycles']:,}) cycles | {b['latency_cycles']:,} cycles | "
-             f"{b['fps_assumed']:,.0f} at {b['fclk_mhz_assumed']:g} MHz (assumed) | "
-             f"{b['lut']:,} LUT, {b['ff']:,} FF, {b['bram18']} BRAM18 ({b['device']}) |"]
+             (f"| {b['wall_s']:.1f} s | {b['verilator_build_s']:.1f} s | {b['sim_run_s']:.1f} s | "
+              f"{b['rtl_mismatches']}, {b['hls_mismatches']} | {b['interval_cycles']:,.0f} "
+              f"({b['expected_interval_cycles']:,}) cycles | {b['latency_cycles']:,} cycles | "
+              f"{b['fps_assumed']:,.0f} at {b['fclk_mhz_assumed']:g} MHz (assumed) | "
+              f"{b['lut']:,} LUT, {b['ff']:,} FF, {b['bram18']} BRAM18 ({b['device']}) |")]
     return render_blocks(doc, "width", {"zoo": zoo, "build": build}, "docs/training.md")
 
 

@@ -9,7 +9,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
-import stability_study as st  # noqa: E402
+import stability_study as st
 
 
 def _rec(out: Path, name: str, top1: float | None, status: int = 0) -> None:

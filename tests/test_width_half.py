@@ -11,11 +11,11 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
-import width_half  # noqa: E402
+import width_half
 
-from sat_hw.flow import build as build_mod  # noqa: E402
-from sat_hw.flow.config import load_config  # noqa: E402
-from sat_hw.nn import zoo  # noqa: E402
+from sat_hw.flow import build as build_mod
+from sat_hw.flow.config import load_config
+from sat_hw.nn import zoo
 
 
 def _data() -> dict:
